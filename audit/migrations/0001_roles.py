@@ -1,0 +1,29 @@
+"""Create the three role groups (RevOps admin, Integration engineer, Viewer)."""
+
+from django.contrib.auth.management import create_permissions
+from django.db import migrations
+
+
+def create_roles(apps, schema_editor):
+    from audit.roles import roles_sync
+
+    # Permissions are normally created after all migrations; create the ones known so far.
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    roles_sync(apps=apps)
+
+
+def remove_roles(apps, schema_editor):
+    from audit.roles import ROLE_PERMISSIONS
+
+    apps.get_model("auth", "Group").objects.filter(name__in=ROLE_PERMISSIONS).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("contenttypes", "0002_remove_content_type_name"),
+    ]
+    operations = [migrations.RunPython(create_roles, remove_roles)]

@@ -1,0 +1,16 @@
+"""Test settings: the base settings, with speed-ups that change no behaviour under test."""
+
+from config.settings.base import *  # noqa: F403
+from config.settings.base import REDIS_URL
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Tests that need the real broker or a real worker run their own Celery app against REDIS_URL;
+# everything else calls services directly, as Celery's testing guide recommends.
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = REDIS_URL or None
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+ALLOW_PRIVATE_BASE_URLS = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,15 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import path
+
+from config import health
+
+admin.site.site_header = "Switchyard"
+admin.site.site_title = "Switchyard"
+admin.site.index_title = "RevOps data hub"
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path(settings.ADMIN_URL, admin.site.urls),
+]

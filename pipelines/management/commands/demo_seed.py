@@ -1,0 +1,28 @@
+"""Load the demo data. Idempotent: a second run changes nothing."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+
+from audit.roles import INTEGRATION_ENGINEER, REVOPS_ADMIN
+
+DEMO_USERNAME = "demo"
+# A demo-only password, printed on purpose: the demo runs on a laptop with local data.
+DEMO_PASSWORD = "switchyard-demo"  # noqa: S105
+
+
+class Command(BaseCommand):
+    help = "Create the demo admin and demo data (connections to the sandbox, mappings, runs)."
+
+    def handle(self, *args, **options) -> None:
+        User = get_user_model()
+        user, created = User.objects.get_or_create(
+            username=DEMO_USERNAME, defaults={"is_staff": True, "email": "demo@example.com"}
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+        user.groups.add(*Group.objects.filter(name__in=[REVOPS_ADMIN, INTEGRATION_ENGINEER]))
+        self.stdout.write(f"==> demo login: {DEMO_USERNAME} / {DEMO_PASSWORD}" + (" (created)" if created else ""))

@@ -1,0 +1,64 @@
+"""Who may do what in the admin: each role × each screen and action.
+
+Expected statuses are written out by hand (not derived from the role definitions), so a change
+to a role shows up here as a failing row.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from audit.roles import INTEGRATION_ENGINEER, REVOPS_ADMIN, ROLE_PERMISSIONS, VIEWER
+
+OK, FORBIDDEN, LOGIN = 200, 403, 302
+
+# (url name, args) -> expected status for admin, engineer, viewer, outsider
+MATRIX = {
+    ("admin:index", ()): (OK, OK, OK, LOGIN),
+    ("admin:audit_auditevent_changelist", ()): (OK, OK, OK, LOGIN),
+    ("admin:audit_auditevent_add", ()): (FORBIDDEN, FORBIDDEN, FORBIDDEN, LOGIN),
+    ("admin:django_celery_beat_periodictask_changelist", ()): (OK, OK, OK, LOGIN),
+    ("admin:django_celery_beat_periodictask_add", ()): (FORBIDDEN, OK, FORBIDDEN, LOGIN),
+    ("admin:django_celery_beat_crontabschedule_add", ()): (FORBIDDEN, OK, FORBIDDEN, LOGIN),
+    ("admin:auth_user_changelist", ()): (FORBIDDEN, FORBIDDEN, FORBIDDEN, LOGIN),
+    ("admin:auth_group_change", ("role",)): (FORBIDDEN, FORBIDDEN, FORBIDDEN, LOGIN),
+}
+PERSONAS = ("admin", "engineer", "viewer", "outsider")
+
+
+def test_the_data_migration_created_the_three_roles(db):
+    assert set(Group.objects.values_list("name", flat=True)) >= {REVOPS_ADMIN, INTEGRATION_ENGINEER, VIEWER}
+
+
+def test_viewer_holds_only_view_permissions_and_cannot_export_personal_data(db):
+    perms = set(Group.objects.get(name=VIEWER).permissions.values_list("codename", flat=True))
+    assert perms, "the viewer role has no permission at all"
+    assert all(p.startswith(("view_", "export_auditevent")) for p in perms), perms
+    assert "export_personal_data" not in perms
+
+
+def test_engineer_can_do_everything_a_revops_admin_can(db):
+    def perms(role):
+        return set(Group.objects.get(name=role).permissions.values_list("id", flat=True))
+
+    assert perms(REVOPS_ADMIN) < perms(INTEGRATION_ENGINEER)
+
+
+def test_no_role_may_manage_users_or_groups(db):
+    for role in ROLE_PERMISSIONS:
+        names = Group.objects.get(name=role).permissions.values_list("content_type__app_label", flat=True)
+        assert "auth" not in set(names)
+
+
+@pytest.mark.parametrize(("url", "expected"), MATRIX.items(), ids=[u[0] for u in MATRIX])
+@pytest.mark.parametrize("persona", PERSONAS, indirect=True)
+def test_admin_permission_matrix(client, persona, url, expected):
+    name, args = url
+    if args == ("role",):
+        args = (Group.objects.get(name=VIEWER).pk,)
+    client.force_login(persona)
+    response = client.get(reverse(name, args=args))
+    want = expected[PERSONAS.index(persona.username.removesuffix("-persona"))]
+    assert response.status_code == want, f"{persona.username} {name}: {response.status_code}"

@@ -1,0 +1,54 @@
+"""Personas used across the suite: one user per role, plus an outsider with no role."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+
+from audit.roles import INTEGRATION_ENGINEER, REVOPS_ADMIN, VIEWER
+from tests.factories import UserFactory
+
+PERSONA_ROLES = {
+    "admin": REVOPS_ADMIN,
+    "engineer": INTEGRATION_ENGINEER,
+    "viewer": VIEWER,
+    "outsider": None,
+}
+
+
+def make_persona(name: str):
+    role = PERSONA_ROLES[name]
+    user = UserFactory(username=f"{name}-persona", is_staff=role is not None)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def admin_user(db):
+    """Alice, a RevOps admin: mappings, territory rules, imports, dead letters."""
+    return make_persona("admin")
+
+
+@pytest.fixture
+def engineer(db):
+    """Erin, an integration engineer: everything Alice does, plus connections and schedules."""
+    return make_persona("engineer")
+
+
+@pytest.fixture
+def viewer(db):
+    """Victor, read-only."""
+    return make_persona("viewer")
+
+
+@pytest.fixture
+def outsider(db):
+    """Oscar has an account but no role."""
+    return make_persona("outsider")
+
+
+@pytest.fixture
+def persona(request, db):
+    """Parametrize with the persona's name: `@pytest.mark.parametrize("persona", [...], indirect=True)`."""
+    return make_persona(request.param)
