@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from config import health
 
@@ -11,5 +11,6 @@ admin.site.index_title = "RevOps data hub"
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("integrations/", include("integrations.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
 ]

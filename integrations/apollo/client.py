@@ -1,0 +1,156 @@
+"""Apollo.io client: people match, organization enrichment, people API search (providers.md §4).
+
+Auth is the ``X-Api-Key`` header (§4: ``x-api-key``; pass ``HeaderAuth("X-Api-Key", key)``) or
+an OAuth ``BearerAuth``. Limits are plan-dependent fixed windows per minute, hour and day
+(§4.2): never hard-coded here; the caller configures ``ClientConfig.rate_limit`` from the
+live headers or usage stats.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from integrations.errors import (
+    AuthFailed,
+    MissingScope,
+    ProviderError,
+    RateLimited,
+    seconds_until_next,
+)
+from integrations.transport import (
+    ClientConfig,
+    RequestRecord,
+    Transport,
+    classify_response,
+    json_or_none,
+    parse_retry_after,
+)
+
+DEFAULT_BASE_URL = "https://api.apollo.io/api/v1"
+MAX_SEARCH_PAGES = 500  # §4.1: "100 records per page, up to 500 pages"
+_WINDOW = re.compile(r"per (minute|hour|day)", re.I)
+# Header pairs (window, requests-left). Daily has two spellings in the wild (§4.2, §8.5).
+_LEFT_HEADERS = (
+    ("day", "x-daily-requests-left"),
+    ("day", "x-24-hour-requests-left"),
+    ("hour", "x-hourly-requests-left"),
+    ("minute", "x-minute-requests-left"),
+)
+
+
+def parse_error(response: httpx.Response, *, now: datetime | None = None) -> ProviderError | None:
+    status = response.status_code
+    if status < 400:
+        return None
+    body = json_or_none(response)
+    body = body if isinstance(body, dict) else {}
+    where = f"Apollo {response.request.method} -> {status}"
+    if status == 429:
+        return _rate_limited(response, body, where, now or datetime.now(UTC))
+    if status == 401:  # text/plain "Invalid access credentials." (§4.3)
+        return AuthFailed(f"{where}: credentials rejected", status=status)
+    if status == 403:
+        code = body.get("error_code")
+        master = "Master API key" in str(body.get("error", ""))
+        return MissingScope(
+            f"{where}: {'master API key required' if master else code or 'endpoint not accessible'}",
+            scope="master_api_key" if master else code, status=status, category=code,
+        )
+    error = classify_response(response, "Apollo")
+    if error is not None:
+        error.context = {"provider_message": str(body.get("error") or body.get("message") or "")}
+    return error
+
+
+def _rate_limited(response: httpx.Response, body: dict[str, Any], where: str, now: datetime) -> RateLimited:
+    """Which window ran out decides the wait: per minute → retry in-process after the window;
+    per hour/day → pause the connection until the window resets (§4.3), not a quick retry.
+    The windows are fixed (§4.2); we assume they align with UTC boundaries. Cost if they do
+    not: one more 429, which pauses again."""
+    window = None
+    if match := _WINDOW.search(str(body.get("message", ""))):
+        window = match.group(1).lower()
+    else:
+        for name, header in _LEFT_HEADERS:
+            if response.headers.get(header) == "0":
+                window = name
+                break
+    retry_after = parse_retry_after(response.headers)
+    if retry_after is None and window:
+        retry_after = seconds_until_next(now, window)
+    policy = {"minute": "MINUTE", "hour": "HOURLY", "day": "DAILY"}.get(window or "")
+    return RateLimited(
+        f"{where}: {window or 'rate'} limit reached",
+        policy=policy, daily=window == "day", retry_after=retry_after,
+        category=(body.get("error_details") or {}).get("code"),
+    )
+
+
+class ApolloClient:
+    def __init__(
+        self,
+        config: ClientConfig,
+        auth: Any,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        on_request: Callable[[RequestRecord], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], datetime] | None = None,
+        **transport_options: Any,
+    ) -> None:
+        self.http = Transport(
+            config, auth, provider="Apollo", transport=transport, on_request=on_request,
+            error_parser=lambda r: parse_error(r, now=now() if now else None),
+            sleep=sleep, **transport_options,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def ping(self) -> dict[str, Any]:
+        """"Test connection": ``GET /auth/health`` answers ``{"is_logged_in": bool}`` without
+        spending credits. NOT in providers.md (seen in public Apollo clients): if it proves
+        wrong, switch to ``enrich_organization("apollo.io")`` at the cost of a credit."""
+        body = json_or_none(self.http.request("GET", "/auth/health", headers=_JSON)) or {}
+        if body.get("is_logged_in") is False:
+            raise AuthFailed("Apollo GET /auth/health: key not accepted", status=200)
+        return body
+
+    def match_person(self, **params: Any) -> dict[str, Any] | None:
+        """People enrichment, one person (``email``, ``first_name``, ``last_name``, ``domain``,
+        ``linkedin_url``...). Consumes credits. No match is ``None`` (a skip, §4.3)."""
+        if not any(params.values()):
+            raise ValueError("match_person needs at least one identifying field")
+        response = self.http.request("POST", "/people/match", json=params, headers=_JSON)
+        return (json_or_none(response) or {}).get("person") or None
+
+    def enrich_organization(self, domain: str) -> dict[str, Any] | None:
+        """Organization by bare domain (no ``www.``, no ``@``, §4.1). No match is ``None``."""
+        bare = domain.strip().lower().removeprefix("www.").split("@")[-1]
+        response = self.http.request(
+            "GET", "/organizations/enrich", params={"domain": bare}, headers=_JSON
+        )
+        return (json_or_none(response) or {}).get("organization") or None
+
+    def search_people(self, *, per_page: int = 100, **filters: Any) -> Iterator[dict[str, Any]]:
+        """People API Search (no credits, master key): lazily over pages, at most 500 (§4.1)."""
+        page = 1
+        while page <= MAX_SEARCH_PAGES:
+            body = {**filters, "page": page, "per_page": min(per_page, 100)}
+            response = self.http.request("POST", "/mixed_people/api_search", json=body, headers=_JSON)
+            data = json_or_none(response) or {}
+            people = data.get("people") or []
+            yield from people
+            total_pages = (data.get("pagination") or {}).get("total_pages") or 0
+            if not people or page >= total_pages:
+                return
+            page += 1
+
+
+_JSON = {"Content-Type": "application/json", "Cache-Control": "no-cache"}

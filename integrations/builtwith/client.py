@@ -1,0 +1,68 @@
+"""BuiltWith Domain API (providers.md §7.1).
+
+The API key travels as the ``KEY`` query parameter on every call (HTTPS only): pass
+``QueryKeyAuth(key)``. The request log records path templates only and every message the
+Transport raises is masked (``KEY=****``), so the key never reaches logs, the admin or Sentry.
+Limits (requests/s, concurrency, batch size) are per plan: read them from ``whoami()`` and
+configure ``ClientConfig.rate_limit`` from it rather than hard-coding.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from integrations.transport import ClientConfig, RequestRecord, Transport, json_or_none
+
+DEFAULT_BASE_URL = "https://api.builtwith.com"
+MAX_LOOKUP_DOMAINS = 16  # §7.1: up to 16 domains per lookup
+_FAST = {"HIDETEXT": "yes", "NOMETA": "yes", "NOPII": "yes", "NOATTR": "yes"}  # §7.1 speed flags
+
+
+class BuiltWithClient:
+    def __init__(
+        self,
+        config: ClientConfig,
+        auth: Any,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        on_request: Callable[[RequestRecord], None] | None = None,
+        api_version: str = "v22",
+        sleep: Callable[[float], None] = time.sleep,
+        **transport_options: Any,
+    ) -> None:
+        self.api_version = api_version
+        self.http = Transport(
+            config, auth, provider="BuiltWith", transport=transport, on_request=on_request,
+            sleep=sleep, **transport_options,
+        )
+
+    def lookup(self, domains: str | list[str], *, fast: bool = True) -> dict[str, Any]:
+        """Technologies of up to 16 domains: ``{"Results": [...], "Errors": [...]}``.
+        Per-domain problems come back in ``Errors`` with a 200; they are returned, not raised."""
+        names = [domains] if isinstance(domains, str) else list(domains)
+        if not names or len(names) > MAX_LOOKUP_DOMAINS:
+            raise ValueError(f"BuiltWith looks up 1 to {MAX_LOOKUP_DOMAINS} domains per call")
+        params = {"LOOKUP": ",".join(names), **(_FAST if fast else {})}
+        response = self.http.request("GET", f"/{self.api_version}/api.json", params=params)
+        return json_or_none(response) or {}
+
+    def company(self, domain: str) -> dict[str, Any] | None:
+        """The first result for one domain, or None when BuiltWith knows nothing of it."""
+        results = self.lookup(domain).get("Results") or []
+        return results[0] if results else None
+
+    def whoami(self) -> dict[str, Any]:
+        """Account, ``max_batch_size`` and ``rate_limits``; also the "test connection" call."""
+        return json_or_none(self.http.request("GET", "/whoamiv1/api.json")) or {}
+
+    ping = whoami
+
+    def usage(self) -> dict[str, Any]:
+        return json_or_none(self.http.request("GET", "/usagev2/api.json")) or {}
+
+    def close(self) -> None:
+        self.http.close()

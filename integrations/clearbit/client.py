@@ -1,0 +1,68 @@
+"""Clearbit Company API, for existing ("legacy") keys only (providers.md §7.2).
+
+HubSpot bought Clearbit; no new keys are issued and the free tools are gone, so nothing in
+Switchyard should depend on this client for new installs (§7.2 recommendation).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from integrations.errors import ProviderError
+from integrations.transport import ClientConfig, RequestRecord, Transport, json_or_none
+
+DEFAULT_BASE_URL = "https://company.clearbit.com"
+PENDING_RETRY_AFTER = 30.0  # §7.2: 202 means "queued, retry later"; no documented delay
+
+
+class LookupPending(ProviderError):
+    """202: Clearbit queued the lookup. Retry the task later; nothing is wrong."""
+
+    kind = "pending"
+    default_permanent = False
+
+
+class ClearbitClient:
+    """Auth: ``BearerAuth("sk_...")`` or ``BasicAuth("sk_...")`` (key as user, empty password)."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        auth: Any,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        on_request: Callable[[RequestRecord], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        **transport_options: Any,
+    ) -> None:
+        self.http = Transport(
+            config, auth, provider="Clearbit", transport=transport, on_request=on_request,
+            sleep=sleep, **transport_options,
+        )
+
+    def company(self, domain: str) -> dict[str, Any] | None:
+        """The company for ``domain``; None when Clearbit has no data (404, a skip)."""
+        response = self.http.request(
+            "GET", "/v2/companies/find", params={"domain": domain.strip().lower()}, accept=(404,)
+        )
+        if response.status_code == 404:
+            return None
+        if response.status_code == 202:
+            raise LookupPending("Clearbit lookup queued", status=202, retry_after=PENDING_RETRY_AFTER)
+        return json_or_none(response) or None
+
+    def ping(self) -> bool:
+        """"Test connection": there is no free endpoint in providers.md §7.2, so this looks up
+        clearbit.com itself (one lookup of quota; 202/404 still prove the key works)."""
+        try:
+            self.company("clearbit.com")
+        except LookupPending:
+            pass
+        return True
+
+    def close(self) -> None:
+        self.http.close()

@@ -1,0 +1,151 @@
+"""From a Connection to the client of its provider.
+
+One entry per provider: where its client lives (imported lazily, so a broken optional
+provider cannot stop the others from loading) and how its credential is presented. Clients
+know nothing of Django; everything connection-specific (base URL, timeouts, the shared rate
+limit key, the request log) is decided here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.utils import timezone
+
+from integrations.auth import BasicAuth, BearerAuth, HeaderAuth, NoAuth, QueryKeyAuth
+from integrations.base_url import base_url_for, base_url_validate
+from integrations.errors import RateLimited
+from integrations.models import AuthType, Connection, ConnectionStatus, RequestLog
+from integrations.oauth import OAuthConnectionAuth
+from integrations.ratelimit import RateLimitSpec
+from integrations.transport import ClientConfig, RequestRecord
+
+logger = logging.getLogger(__name__)
+
+PROVIDERS: dict[str, str] = {
+    "hubspot": "integrations.hubspot.client.HubSpotClient",
+    "apollo": "integrations.apollo.client.ApolloClient",
+    "slack": "integrations.slack.client.SlackClient",
+    "builtwith": "integrations.builtwith.client.BuiltWithClient",
+    "clearbit": "integrations.clearbit.client.ClearbitClient",
+    "http": "integrations.http.client.HttpJsonClient",
+}
+
+# HubSpot's limits when the connection sets none (providers.md §1.10): 100 per 10 s on
+# Free/Starter private apps (the safe floor), 110 per 10 s for public OAuth apps; search has
+# its own 5 per second that does not count against the 10-second window.
+DEFAULT_RATE_LIMITS: dict[tuple[str, str], RateLimitSpec] = {
+    ("hubspot", AuthType.PRIVATE_APP): RateLimitSpec(100, 10),
+    ("hubspot", AuthType.OAUTH): RateLimitSpec(110, 10),
+}
+HUBSPOT_SEARCH_LIMIT = RateLimitSpec(5, 1)
+
+# Tests and the demo may route every client through one in-process transport (the sandbox as
+# a WSGI app) instead of a port. Production never sets it.
+TRANSPORT_OVERRIDE: httpx.BaseTransport | None = None
+
+
+def _import(dotted: str) -> type:
+    module, _, name = dotted.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def connection_auth(connection: Connection) -> Any:
+    kind = connection.auth_type
+    if kind == AuthType.OAUTH:
+        return OAuthConnectionAuth(connection.pk)
+    if kind in (AuthType.PRIVATE_APP, AuthType.BEARER):
+        return BearerAuth(connection.token)
+    if kind == AuthType.API_KEY:
+        if connection.provider == "builtwith":
+            return QueryKeyAuth(connection.token)  # BuiltWith takes the key only in the query
+        return HeaderAuth(connection.options.get("header", "X-Api-Key"), connection.token)
+    if kind == AuthType.BASIC:
+        return BasicAuth(connection.options.get("username", ""), connection.token)
+    if kind == AuthType.HEADER_TOKEN:
+        return HeaderAuth(connection.options.get("header", "Authorization"), connection.token)
+    return NoAuth()
+
+
+def _request_logger(connection_id: int) -> Callable[[RequestRecord], None]:
+    def record(entry: RequestRecord) -> None:
+        try:
+            RequestLog.objects.create(
+                connection_id=connection_id, method=entry.method, path_template=entry.path_template[:200],
+                status=entry.status, duration_ms=round(entry.duration_ms), attempt=entry.attempt,
+                rate_limit_remaining=entry.rate_limit_remaining,
+                rate_limit_max=entry.rate_limit_max,
+                error_category=(entry.error_category or "")[:60],
+            )
+        except Exception:  # the log must never fail the call it describes
+            logger.exception("could not write the request log for connection %s", connection_id)
+
+    return record
+
+
+def client_config_for(connection: Connection) -> ClientConfig:
+    base_url = base_url_for(connection.provider, connection.base_url)
+    base_url_validate(base_url)  # again at use: DNS may have changed since the connection was saved
+    if connection.rate_limit_requests and connection.rate_limit_seconds:
+        rate = RateLimitSpec(connection.rate_limit_requests, connection.rate_limit_seconds)
+    else:
+        rate = DEFAULT_RATE_LIMITS.get((connection.provider, connection.auth_type))
+    return ClientConfig(
+        base_url=base_url,
+        connect_timeout=connection.connect_timeout,
+        read_timeout=connection.read_timeout,
+        max_attempts=connection.max_attempts,
+        rate_limit=rate,
+        search_rate_limit=HUBSPOT_SEARCH_LIMIT if connection.provider == "hubspot" else None,
+        limiter_key=f"switchyard:ratelimit:connection:{connection.pk}",
+        limiter_url=settings.REDIS_URL or None,
+        timezone=connection.options.get("timezone", "UTC"),
+    )
+
+
+def connection_check_usable(connection: Connection) -> None:
+    """Refuse to call a connection paused for its daily quota; un-pause it once the reset passed."""
+    if connection.status != ConnectionStatus.WAITING_FOR_QUOTA:
+        return
+    now = timezone.now()
+    if connection.paused_until and connection.paused_until > now:
+        raise RateLimited(
+            f"{connection.name} is waiting for its daily quota to reset",
+            retry_after=(connection.paused_until - now).total_seconds(), daily=True,
+        )
+    Connection.objects.filter(pk=connection.pk, status=ConnectionStatus.WAITING_FOR_QUOTA).update(
+        status=ConnectionStatus.ACTIVE, paused_until=None, status_message=""
+    )
+    connection.status = ConnectionStatus.ACTIVE
+
+
+def client_for(connection: Connection, *, transport: httpx.BaseTransport | None = None) -> Any:
+    """The provider's client for this connection, with its auth, limits and request log."""
+    if connection.provider == "warehouse":
+        from integrations.warehouse.client import WarehouseClient
+
+        return WarehouseClient(connection.token, connect_timeout=connection.connect_timeout)
+    if connection.provider not in PROVIDERS:
+        raise ValueError(f"{connection.provider} connections have no outbound client")
+    connection_check_usable(connection)
+    dotted = PROVIDERS[connection.provider]
+    if connection.provider == "slack" and connection.auth_type == AuthType.WEBHOOK_URL:
+        dotted = "integrations.slack.client.SlackWebhookClient"
+    client_class = _import(dotted)
+    config = client_config_for(connection)
+    if dotted.endswith("SlackWebhookClient"):
+        # The incoming-webhook URL is the credential; it is stored encrypted, never as base_url.
+        base_url_validate(connection.token)
+        config = dataclasses.replace(config, base_url=connection.token)
+    return client_class(
+        config,
+        connection_auth(connection),
+        transport=transport or TRANSPORT_OVERRIDE,
+        on_request=_request_logger(connection.pk),
+    )

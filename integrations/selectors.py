@@ -1,0 +1,27 @@
+"""Reads about connections."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from integrations.models import Connection, RequestLog
+
+
+def connection_quota_used(*, connection: Connection) -> float | None:
+    """Share of the provider's current rate-limit window already used, from the last call's
+    rate-limit headers (HubSpot's X-HubSpot-RateLimit-Remaining/-Max), or from our own count of
+    calls in the window when the provider sends none."""
+    window = timedelta(seconds=connection.rate_limit_seconds or 10)
+    since = timezone.now() - window
+    last = (
+        RequestLog.objects.filter(connection=connection, created_at__gte=since, rate_limit_max__gt=0)
+        .order_by("-id").only("rate_limit_remaining", "rate_limit_max").first()
+    )
+    if last is not None and last.rate_limit_remaining is not None:
+        return max(0.0, 1 - last.rate_limit_remaining / last.rate_limit_max)
+    if connection.rate_limit_requests:
+        count = RequestLog.objects.filter(connection=connection, created_at__gte=since).count()
+        return min(1.0, count / connection.rate_limit_requests)
+    return None

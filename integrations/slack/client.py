@@ -1,0 +1,155 @@
+"""Slack: incoming webhook posts and ``chat.postMessage`` (providers.md §6.1-6.2).
+
+Slack answers most Web API errors with HTTP 200 and ``{"ok": false, "error": ...}`` (§6.2), so
+the parser reads the body on every status. An incoming-webhook URL *is* the credential: it is
+the client's base URL, and the request log only ever sees "/services/{webhook}".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from integrations.auth import NoAuth
+from integrations.errors import (
+    AuthFailed,
+    MissingScope,
+    ProviderError,
+    RateLimited,
+    RequestRejected,
+    ServerError,
+)
+from integrations.transport import (
+    ClientConfig,
+    RequestRecord,
+    Transport,
+    classify_response,
+    json_or_none,
+    parse_retry_after,
+)
+
+DEFAULT_BASE_URL = "https://slack.com/api"
+MAX_BLOCKS = 50  # §6.2
+MAX_TEXT = 40_000  # §6.2: truncated beyond this
+_AUTH = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "invalid_token"}
+_RETRYABLE = {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "rollup_error"}
+# The destination is gone: disable it and alert, do not retry (§6.1).
+_GONE = {"channel_not_found", "channel_is_archived", "is_archived", "no_service", "action_prohibited"}
+
+
+def slack_error(code: str, status: int, response: httpx.Response, body: dict[str, Any]) -> ProviderError:
+    where = f"Slack {response.request.method} -> {status} {code}"
+    if code in ("ratelimited", "rate_limited") or status == 429:
+        # §6.2: "HTTP 429 with Retry-After in seconds"; 1 message/s is the documented pace.
+        return RateLimited(where, retry_after=parse_retry_after(response.headers) or 1.0, status=status, category=code)
+    if code in _AUTH:
+        return AuthFailed(where, status=status, category=code)
+    if code == "missing_scope":
+        needed = body.get("needed") or "chat:write"
+        return MissingScope(f"{where}: needs {needed}", scope=needed, status=status, category=code)
+    if code in _RETRYABLE or status >= 500:
+        return ServerError(where, status=status, category=code)
+    return RequestRejected(where, status=status, category=code, context={"disable_destination": code in _GONE})
+
+
+def _parse_api(response: httpx.Response) -> ProviderError | None:
+    body = json_or_none(response)
+    body = body if isinstance(body, dict) else {}
+    if response.status_code < 400 and body.get("ok") is True:
+        return None
+    if response.status_code < 400 and "ok" not in body:
+        return RequestRejected(f"Slack -> {response.status_code}: not a Slack API answer", status=response.status_code)
+    code = str(body.get("error") or "")
+    if not code:
+        return classify_response(response, "Slack")
+    return slack_error(code, response.status_code, response, body)
+
+
+def _parse_webhook(response: httpx.Response) -> ProviderError | None:
+    if response.status_code < 400:
+        return None
+    code = response.text.strip()[:64] or str(response.status_code)  # plain-text error (§6.1)
+    return slack_error(code, response.status_code, response, {})
+
+
+def _payload(text: str, blocks: list[dict[str, Any]] | None) -> dict[str, Any]:
+    if blocks and len(blocks) > MAX_BLOCKS:
+        raise ValueError(f"Slack allows at most {MAX_BLOCKS} blocks")
+    body: dict[str, Any] = {"text": text[:MAX_TEXT]}  # fallback text, even with blocks
+    if blocks:
+        body["blocks"] = blocks
+    return body
+
+
+class SlackWebhookClient:
+    """Posts to one incoming webhook; ``config.base_url`` is the full hooks.slack.com URL."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        auth: Any = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        on_request: Callable[[RequestRecord], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        **transport_options: Any,
+    ) -> None:
+        url = httpx.URL(config.base_url)
+        self._path = url.path
+        origin = dataclasses.replace(config, base_url=f"{url.scheme}://{url.netloc.decode()}")
+        self.http = Transport(
+            origin, auth or NoAuth(), provider="Slack webhook", transport=transport,
+            on_request=on_request, error_parser=_parse_webhook, sleep=sleep,
+            extra_secrets=[url.path, config.base_url], **transport_options,
+        )
+
+    def post(self, text: str, *, blocks: list[dict[str, Any]] | None = None) -> None:
+        # The path is the credential: sent as raw_path, logged as the template.
+        self.http.request(
+            "POST", "/services/{webhook}", raw_path=self._path, json=_payload(text, blocks),
+            idempotent=False,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class SlackClient:
+    """``chat.postMessage`` with a bot token (``BearerAuth("xoxb-...")``, scope chat:write)."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        auth: Any,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        on_request: Callable[[RequestRecord], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        **transport_options: Any,
+    ) -> None:
+        self.http = Transport(
+            config, auth, provider="Slack", transport=transport, on_request=on_request,
+            error_parser=_parse_api, sleep=sleep, **transport_options,
+        )
+
+    def post_message(
+        self, channel: str, text: str, *, blocks: list[dict[str, Any]] | None = None,
+        thread_ts: str | None = None,
+    ) -> dict[str, Any]:
+        body = {"channel": channel, **_payload(text, blocks)}
+        if thread_ts:
+            body["thread_ts"] = thread_ts
+        # A resend after a lost answer would post the message twice.
+        response = self.http.request("POST", "/chat.postMessage", json=body, idempotent=False)
+        return json_or_none(response) or {}
+
+    def ping(self) -> dict[str, Any]:
+        response = self.http.request("POST", "/auth.test")
+        return json_or_none(response) or {}
+
+    def close(self) -> None:
+        self.http.close()

@@ -1,0 +1,5 @@
+"""PostgreSQL warehouse destination."""
+
+from integrations.warehouse.client import WarehouseClient
+
+__all__ = ["WarehouseClient"]

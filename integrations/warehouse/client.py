@@ -1,0 +1,140 @@
+"""A PostgreSQL warehouse reached by URL, written with ``INSERT ... ON CONFLICT DO UPDATE``.
+
+Identifiers (table, columns) come from admin configuration, so they are always composed with
+``psycopg.sql.Identifier`` and column types from a fixed list: never string formatting.
+One connection per call: a Celery task writes one batch, and a pooled connection held across
+tasks would outlive a warehouse restart. Cost: one connect (~ms on a LAN) per batch.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from integrations.errors import RequestRejected, Unreachable
+
+# Column types ensure_table may create; anything else is refused rather than interpolated.
+COLUMN_TYPES = {
+    "text": "text", "integer": "integer", "bigint": "bigint", "numeric": "numeric",
+    "boolean": "boolean", "date": "date", "timestamptz": "timestamptz", "jsonb": "jsonb",
+}
+_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+
+
+def mask_dsn(text: str) -> str:
+    """``postgres://user:secret@host`` → ``postgres://user:****@host``."""
+    return _PASSWORD.sub(r"\1****@", text)
+
+
+def _table(name: str) -> sql.Identifier:
+    """``"schema.table"`` or ``"table"``; each part quoted separately."""
+    parts = name.split(".")
+    if not 1 <= len(parts) <= 2 or not all(parts):
+        raise ValueError("table must be 'table' or 'schema.table'")
+    return sql.Identifier(*parts)
+
+
+class WarehouseClient:
+    def __init__(self, url: str, *, connect_timeout: int = 5, application_name: str = "switchyard") -> None:
+        self._url = url
+        self._connect_timeout = connect_timeout
+        self._application_name = application_name
+
+    def __repr__(self) -> str:
+        return f"WarehouseClient({mask_dsn(self._url)!r})"
+
+    def _connect(self) -> psycopg.Connection:
+        try:
+            return psycopg.connect(
+                self._url, connect_timeout=self._connect_timeout,
+                application_name=self._application_name,
+            )
+        except psycopg.OperationalError as exc:
+            # libpq messages name host and user, never the password; mask anyway.
+            raise Unreachable(f"warehouse unreachable: {mask_dsn(str(exc).strip())[:300]}") from None
+
+    def ping(self) -> bool:
+        with self._connect() as conn:
+            conn.execute("SELECT 1")
+        return True
+
+    def ensure_table(self, table: str, columns: dict[str, str], key: str) -> None:
+        """``CREATE TABLE IF NOT EXISTS`` with ``key`` as primary key. Existing tables are left
+        as they are (no migrations here)."""
+        if key not in columns:
+            raise ValueError("the key must be one of the columns")
+        unknown = {t for t in columns.values() if t.lower() not in COLUMN_TYPES}
+        if unknown:
+            raise ValueError(f"unsupported column types: {sorted(unknown)}")
+        definitions = sql.SQL(", ").join(
+            sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(COLUMN_TYPES[kind.lower()]))
+            for name, kind in columns.items()
+        )
+        statement = sql.SQL("CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY ({}))").format(
+            _table(table), definitions, sql.Identifier(key)
+        )
+        self._run([(statement, None)])
+
+    def upsert(self, table: str, rows: list[dict[str, Any]], key: str) -> int:
+        """Insert or update ``rows`` matched on ``key`` (which needs a unique constraint).
+        Every row must carry the same columns: a missing column would silently null a value.
+        Returns the number of rows written."""
+        if not rows:
+            return 0
+        columns = list(rows[0])
+        if key not in columns:
+            raise ValueError(f"rows must contain the key column {key!r}")
+        if any(list(row) != columns and set(row) != set(columns) for row in rows):
+            raise ValueError("every row must have the same columns")
+        updates = [c for c in columns if c != key]
+        action = (
+            sql.SQL("DO UPDATE SET {}").format(
+                sql.SQL(", ").join(
+                    sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c))
+                    for c in updates
+                )
+            )
+            if updates
+            else sql.SQL("DO NOTHING")
+        )
+        statement = sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) {}").format(
+            _table(table),
+            sql.SQL(", ").join(map(sql.Identifier, columns)),
+            sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+            sql.Identifier(key),
+            action,
+        )
+        values = [tuple(_adapt(row[c]) for c in columns) for row in rows]
+        self._run([(statement, values)], many=True)
+        return len(rows)
+
+    def _run(self, statements: Iterable[tuple[sql.Composable, Any]], *, many: bool = False) -> None:
+        with self._connect() as conn:
+            try:
+                with conn.transaction(), conn.cursor() as cursor:
+                    for statement, params in statements:
+                        if many:
+                            cursor.executemany(statement, params)
+                        else:
+                            cursor.execute(statement, params)
+            except psycopg.OperationalError as exc:
+                raise Unreachable(f"warehouse connection lost: {type(exc).__name__}") from None
+            except psycopg.Error as exc:
+                # SQLSTATE and class only: the server's message can quote row values (PII).
+                state = getattr(exc, "sqlstate", None)
+                raise RequestRejected(
+                    f"warehouse rejected the statement: {type(exc).__name__} ({state})",
+                    category=state,
+                ) from None
+
+
+def _adapt(value: Any) -> Any:
+    return Jsonb(value) if isinstance(value, dict | list) else value
+
+
+

@@ -1,0 +1,1 @@
+"""Offline test doubles for the providers Switchyard talks to (see docs/sandbox.md)."""

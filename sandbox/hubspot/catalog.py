@@ -1,0 +1,84 @@
+"""Properties API (providers.md §1.7) and Owners (§1.6)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .associations import object_type
+from .errors import ApiError, error_body, not_found, validation_error
+from .http import Reply, Request
+from .schema import custom_property
+
+if TYPE_CHECKING:
+    from .app import HubSpotSandbox
+
+MAX_UNIQUE_PROPERTIES = 10  # §1.3: at most 10 hasUniqueValue properties per object
+
+
+def list_properties(sb: HubSpotSandbox, req: Request, type_: str) -> Reply:
+    """GET /crm/v3/properties/{type} → {results: [Property]}; no paging (§1.7)."""
+    obj = object_type(type_)
+    archived = req.flag("archived")
+    results = [p for p in sb.store.properties[obj].values() if p["archived"] == archived]
+    return Reply(200, {"results": results})
+
+
+def read_property(sb: HubSpotSandbox, req: Request, type_: str, name: str) -> Reply:
+    prop = sb.store.properties[object_type(type_)].get(name)
+    if prop is None:
+        raise not_found(f"Unable to find property {name}", context={"propertyName": [name]})
+    return Reply(200, prop)
+
+
+def create_property(sb: HubSpotSandbox, req: Request, type_: str) -> Reply:
+    """POST /crm/v3/properties/{type}: custom properties, e.g. a unique upsert key."""
+    obj = object_type(type_)
+    body = req.json_object()
+    name = str(body.get("name") or "")
+    if not name or not name.replace("_", "").isalnum() or name != name.lower():
+        raise validation_error(f"Invalid property name {name!r}")
+    if name in sb.store.properties[obj]:
+        raise ApiError(409, error_body(f"A property named '{name}' already exists.", "CONFLICT"))
+    if body.get("type", "string") not in {"bool", "date", "datetime", "enumeration", "number",
+                                          "phone_number", "string"}:
+        raise validation_error(f"Invalid property type {body.get('type')!r}")
+    unique = sum(1 for p in sb.store.properties[obj].values() if p["hasUniqueValue"])
+    if body.get("hasUniqueValue") and unique >= MAX_UNIQUE_PROPERTIES:
+        raise validation_error(f"At most {MAX_UNIQUE_PROPERTIES} unique properties per object")
+    prop = custom_property(body)
+    sb.store.add_property(obj, prop)
+    return Reply(201, prop)
+
+
+def _owner_page(owners: list[dict[str, Any]], req: Request, default_limit: int) -> Reply:
+    try:
+        limit = int(req.arg("limit") or default_limit)
+        offset = int(req.arg("after") or 0)
+    except ValueError as exc:
+        raise validation_error(f"Invalid limit or after: {exc}") from exc
+    if not 1 <= limit <= 500:
+        raise validation_error("limit must be between 1 and 500")
+    body: dict[str, Any] = {"results": owners[offset:offset + limit]}
+    if offset + limit < len(owners):
+        after = str(offset + limit)
+        body["paging"] = {"next": {"after": after, "link": f"?after={after}"}}
+    return Reply(200, body)
+
+
+def list_owners(sb: HubSpotSandbox, req: Request) -> Reply:
+    """GET /crm/v3/owners?email=&after=&limit=(default 100)&archived=false (§1.6)."""
+    archived = req.flag("archived")
+    email = (req.arg("email") or "").lower()
+    owners = [o for o in sb.store.owners if o["archived"] == archived
+              and (not email or o["email"].lower() == email)]
+    return _owner_page(owners, req, 100)
+
+
+def read_owner(sb: HubSpotSandbox, req: Request, owner_id: str) -> Reply:
+    """GET /crm/v3/owners/{ownerId}?idProperty=id|userId&archived=false."""
+    key = "userId" if req.arg("idProperty") == "userId" else "id"
+    archived = req.flag("archived")
+    for owner in sb.store.owners:
+        if str(owner[key]) == owner_id and owner["archived"] == archived:
+            return Reply(200, owner)
+    raise not_found(f"Owner {owner_id} not found", context={"id": [owner_id]})
