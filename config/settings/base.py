@@ -176,6 +176,21 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # is on (local fakes: the demo sandbox and tests). Production forces it off.
 ALLOW_PRIVATE_BASE_URLS = env_bool("ALLOW_PRIVATE_BASE_URLS", DEBUG)
 
+# --- Pipelines ---------------------------------------------------------------------------------
+# A worker holding a batch renews its lease before every HubSpot call; a batch whose lease
+# expired belonged to a dead worker and is re-queued by the sweeper (every 30 s). Lease + sweep
+# bound the recovery of a SIGKILLed worker (reliability-security.md §2.5, F2).
+PIPELINE_BATCH_LEASE_SECONDS = env_int("PIPELINE_BATCH_LEASE_SECONDS", 60, minimum=1)
+# Task-level attempts of one batch (on top of the client's in-process retries) before its
+# records become dead letters with category "retries_exhausted".
+PIPELINE_BATCH_MAX_ATTEMPTS = env_int("PIPELINE_BATCH_MAX_ATTEMPTS", 5, minimum=1)
+# Largest webhook body accepted (bytes); larger → 413. Below DATA_UPLOAD_MAX_MEMORY_SIZE.
+PIPELINE_WEBHOOK_MAX_BYTES = env_int("PIPELINE_WEBHOOK_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
+# Where links in notifications (Slack "see the run") point.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The HubSpot sandbox the demo connections point at.
+SWITCHYARD_SANDBOX_URL = env.str("SWITCHYARD_SANDBOX_URL", default="http://127.0.0.1:8765")
+
 # --- Logging ---------------------------------------------------------------------------------
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 if LOG_FORMAT not in {"text", "json"}:
