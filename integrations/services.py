@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.mail import mail_admins
 from django.db import connection as db_connection
 from django.db import transaction
 from django.forms.models import model_to_dict
@@ -103,6 +104,9 @@ def connection_mark_needs_reconnect(*, connection_id: int, reason: str) -> None:
     audit_event_record(action="connection.needs_reconnect", actor_label="system:oauth", obj=connection,
                        metadata={"reason": reason[:300]})
     logger.error("connection %s needs reconnecting: %s", connection.name, reason)
+    # Every sync through this connection stops until someone reconnects: tell a human now.
+    mail_admins(f"{connection.name} needs reconnecting", f"{reason}\n\nOpen the connection and press Connect.",
+                fail_silently=True)
 
 
 def connection_pause(*, connection_id: int, until: datetime, reason: str) -> None:

@@ -170,6 +170,11 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="switchyard@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_SUBJECT_PREFIX = "[Switchyard] "
+# Who gets operational alerts (a connection needing reconnecting, a failed scoring API...):
+# "Name <email>" or plain addresses, comma-separated.
+ADMINS = [(address.split("<")[0].strip() or address, address.split("<")[-1].rstrip(">").strip())
+          for address in env_list("ALERT_EMAILS", [])]
 
 # --- Outbound HTTP -----------------------------------------------------------------------------
 # A user-set base_url may not reach loopback/private/link-local/metadata addresses unless this
