@@ -262,3 +262,16 @@ def test_the_documented_config_applies_and_tests_ok_against_a_served_sandbox(tmp
     finally:
         server.shutdown()
     assert capsys.readouterr().out.strip().endswith("hubspot-main: OK")
+
+
+@pytest.mark.django_db
+def test_quota_used_comes_from_the_last_rate_limit_headers(sandbox):
+    from integrations.selectors import connection_quota_used
+
+    sandbox.configure(rate_limit=10)
+    connection = hubspot()
+    assert connection_quota_used(connection=connection) is None
+    client_ = registry.client_for(connection)
+    for _ in range(4):
+        client_.ping()
+    assert connection_quota_used(connection=connection) == pytest.approx(0.4)
