@@ -1,17 +1,24 @@
+"""The audit log, privacy requests and the suppression list in the admin; all read-only.
+
+The audit log's list and detail pages are the custom viewer in audit/views.py (keyset pages,
+no COUNT), reached at the admin's usual URLs so links and permissions stay Django's.
+"""
+
+from __future__ import annotations
+
 from django.contrib import admin
+from django.urls import path
 
-from audit.models import AuditEvent
+from audit import (
+    admin_audited,  # noqa: F401 - re-registers schedules, users and groups with auditing
+    privacy_views,
+    views,
+)
+from audit.models import AuditEvent, PrivacyRequest, SuppressedEmail
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    """Read-only for everyone, superusers included: the log is append-only."""
-
-    list_display = ("created_at", "actor_label", "action", "object_type", "object_repr", "ip_address")
-    list_filter = ("action", "object_type")
-    search_fields = ("actor_label", "object_repr", "object_id", "request_id")
-    date_hierarchy = "created_at"
-    show_full_result_count = False
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Nobody adds, changes or deletes these through the admin, superusers included."""
 
     def has_add_permission(self, request):
         return False
@@ -21,3 +28,61 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    def get_urls(self):
+        export = path("export/", self.admin_site.admin_view(self.export_view), name="audit_auditevent_export")
+        return [export, *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        return views.event_list_view(request, self)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return views.event_detail_view(request, self, object_id)
+
+    def export_view(self, request):
+        return views.event_export_view(request, self)
+
+
+@admin.register(PrivacyRequest)
+class PrivacyRequestAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "kind", "status", "short_hash", "actor_label")
+    list_filter = ("kind", "status")
+    search_fields = ("=email_hash",)
+    fields = ("kind", "status", "email_hash", "actor_label", "created_at", "receipt")
+    readonly_fields = fields
+    change_list_template = "audit/privacyrequest_change_list.html"
+
+    @admin.display(description="Email hash")
+    def short_hash(self, obj):
+        return f"{obj.email_hash[:16]}…"
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("erase/", wrap(self.erase_view), name="audit_privacyrequest_erase"),
+            path("access/", wrap(self.access_view), name="audit_privacyrequest_access"),
+            *super().get_urls(),
+        ]
+
+    def erase_view(self, request):
+        return privacy_views.erasure_view(request, self)
+
+    def access_view(self, request):
+        return privacy_views.access_export_view(request, self)
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {
+            "can_erase": request.user.has_perm("audit.perform_privacy_request"),
+            "can_export": request.user.has_perm("audit.export_personal_data"),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra)
+
+
+@admin.register(SuppressedEmail)
+class SuppressedEmailAdmin(ReadOnlyAdmin):
+    list_display = ("email_hash", "reason", "created_at")
+    search_fields = ("=email_hash",)

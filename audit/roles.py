@@ -37,7 +37,11 @@ _REVOPS = [
     "quality.add_*",
     "quality.change_*",
     "quality.delete_*",
+    # Privacy requests: erase a person, export what we hold about them, see past requests.
     "audit.export_personal_data",
+    "audit.perform_privacy_request",
+    "audit.view_privacyrequest",
+    "audit.view_suppressedemail",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

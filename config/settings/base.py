@@ -48,6 +48,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # After authentication, so a refused request is recorded with its user (audit log).
+    "audit.middleware.PermissionDeniedAuditMiddleware",
     # Last, so it sees the authenticated user and can answer a locked-out login itself.
     "axes.middleware.AxesMiddleware",
 ]
@@ -144,6 +146,22 @@ AXES_COOLOFF_TIME = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1) / 60  # hour
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+
+# --- Audit and privacy --------------------------------------------------------------------------
+# Key of the HMAC that hashes email addresses in the audit log and the suppression list of erased
+# people. Set it once and never change it: erased people are recognised by this hash, so a new
+# key would let them be imported again. Unset, it is derived from SECRET_KEY (which then must
+# not be rotated either); production should set its own.
+AUDIT_HASH_KEY = env_secret("AUDIT_HASH_KEY") or ""
+# Days each kind of data is kept before the daily "Retention purge" deletes it. Floors that no
+# setting lowers: audit_events 365 (SOC 2 evidence), privacy_requests 730 (CCPA: 24 months).
+SWITCHYARD_RETENTION_DAYS = {
+    "webhook_payloads": 30,
+    "run_records": 180,
+    "resolved_dead_letters": 90,
+    "audit_events": 400,
+    "privacy_requests": 730,
+}
 
 # --- I18N ------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

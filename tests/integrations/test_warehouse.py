@@ -13,7 +13,10 @@ from integrations.errors import RequestRejected, Unreachable
 from integrations.warehouse import WarehouseClient
 from integrations.warehouse.client import mask_dsn
 
-DATABASE_URL = os.environ.get("DATABASE_URL")
+# The warehouse is another database on the same server: the maintenance database `postgres`,
+# which always exists (the application database may not, outside CI).
+_APP_URL = os.environ.get("DATABASE_URL", "")
+DATABASE_URL = _APP_URL.rsplit("/", 1)[0] + "/postgres" if _APP_URL.startswith("postgres") else None
 needs_postgres = pytest.mark.skipif(
     not DATABASE_URL, reason="needs PostgreSQL: set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres)"
 )

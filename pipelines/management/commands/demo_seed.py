@@ -7,6 +7,8 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
 from audit.roles import INTEGRATION_ENGINEER, REVOPS_ADMIN
+from pipelines.routing.demo import seed_routing
+from pipelines.services.demo import demo_pipelines_seed
 
 DEMO_USERNAME = "demo"
 # A demo-only password, printed on purpose: the demo runs on a laptop with local data.
@@ -26,3 +28,8 @@ class Command(BaseCommand):
             user.save(update_fields=["password"])
         user.groups.add(*Group.objects.filter(name__in=[REVOPS_ADMIN, INTEGRATION_ENGINEER]))
         self.stdout.write(f"==> demo login: {DEMO_USERNAME} / {DEMO_PASSWORD}" + (" (created)" if created else ""))
+        for item in demo_pipelines_seed(actor=user):
+            self.stdout.write(f"==> created {item}")
+        # MQL routing (issue 5): territories, sandbox owners and rules; see pipelines/routing/demo.py.
+        for change in seed_routing():
+            self.stdout.write(f"==> {change}")

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from django import forms
+
+from audit.selectors import AuditFilters
+
+
+class AuditFilterForm(forms.Form):
+    actor = forms.CharField(required=False, max_length=200, help_text="Exact username or component")
+    action = forms.CharField(required=False, max_length=80, help_text="Exact, or a family: auth.*")
+    object_type = forms.CharField(required=False, max_length=100, help_text="e.g. auth.user")
+    object_id = forms.CharField(required=False, max_length=100)
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Inclusive")
+
+    def filters(self) -> AuditFilters:
+        data = self.cleaned_data if self.is_valid() else {}
+        return AuditFilters(
+            actor=(data.get("actor") or "").strip(),
+            action=(data.get("action") or "").strip(),
+            object_type=(data.get("object_type") or "").strip().lower(),
+            object_id=(data.get("object_id") or "").strip(),
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+        )
+
+
+class _EmailForm(forms.Form):
+    # Sent by POST only: an email address in a query string ends up in proxy and server logs.
+    email = forms.EmailField(max_length=254)
+
+
+class ErasureForm(_EmailForm):
+    email_again = forms.EmailField(max_length=254, label="Email again")
+    confirm = forms.BooleanField(
+        label="I understand this deletes the person's data in every store, cannot be undone, "
+              "and suppresses the address from future imports."
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("email", "").strip().lower() != data.get("email_again", "").strip().lower():
+            raise forms.ValidationError("The two email addresses differ.")
+        return data
+
+
+class AccessExportForm(_EmailForm):
+    format = forms.ChoiceField(choices=[("json", "JSON"), ("csv", "CSV")], initial="json")

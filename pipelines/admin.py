@@ -1,0 +1,79 @@
+"""Plain admin registrations so pipelines data is visible. The import wizard, dead-letter
+review, run history and mapping editor screens are built on the services separately."""
+
+from django.contrib import admin
+
+from pipelines.models import (
+    DeadLetter,
+    FieldMappingVersion,
+    InboundEvent,
+    Run,
+    RunBatch,
+    SyncedContact,
+    Workflow,
+)
+
+
+class FieldMappingVersionInline(admin.TabularInline):
+    model = FieldMappingVersion
+    extra = 0
+    fields = ("version", "created_by_label", "created_at", "note")
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+
+@admin.register(Workflow)
+class WorkflowAdmin(admin.ModelAdmin):
+    list_display = ("slug", "type", "source_connection", "destination_connection", "enabled")
+    list_filter = ("type", "enabled")
+    search_fields = ("slug", "name")
+    inlines = [FieldMappingVersionInline]
+
+
+@admin.register(FieldMappingVersion)
+class FieldMappingVersionAdmin(admin.ModelAdmin):
+    list_display = ("workflow", "version", "created_by_label", "created_at")
+    list_filter = ("workflow",)
+    readonly_fields = ("workflow", "version", "rules", "created_by", "created_by_label", "created_at")
+
+    def has_change_permission(self, request, obj=None):
+        return False  # versions are immutable; edit by creating a new one
+
+
+@admin.register(Run)
+class RunAdmin(admin.ModelAdmin):
+    list_display = ("id", "workflow", "trigger", "status", "records_in", "succeeded", "dead_lettered", "skipped",
+                    "created_at", "duration_ms")
+    list_filter = ("status", "trigger", "workflow")
+    readonly_fields = [f.name for f in Run._meta.fields]
+    date_hierarchy = "created_at"
+
+
+@admin.register(RunBatch)
+class RunBatchAdmin(admin.ModelAdmin):
+    list_display = ("run", "sequence", "state", "attempts", "lease_expires_at", "last_error")
+    list_filter = ("state",)
+    readonly_fields = [f.name for f in RunBatch._meta.fields]
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(admin.ModelAdmin):
+    list_display = ("id", "run", "workflow", "stage", "category", "attempts", "resolution", "created_at")
+    list_filter = ("resolution", "stage", "category", "workflow")
+    readonly_fields = [f.name for f in DeadLetter._meta.fields]
+
+
+@admin.register(InboundEvent)
+class InboundEventAdmin(admin.ModelAdmin):
+    list_display = ("id", "source", "workflow", "event_id", "received_at", "processed_at", "run")
+    list_filter = ("source", "workflow")
+    readonly_fields = [f.name for f in InboundEvent._meta.fields]
+
+
+@admin.register(SyncedContact)
+class SyncedContactAdmin(admin.ModelAdmin):
+    list_display = ("workflow", "hubspot_id", "last_synced_at", "last_run")
+    list_filter = ("workflow",)
+    readonly_fields = [f.name for f in SyncedContact._meta.fields]
+from pipelines.routing import admin as routing_admin  # noqa: F401,E402 - MQL routing screens

@@ -1,0 +1,228 @@
+"""A run, the records it carries, the batches that load them, and the ones that failed.
+
+State lives here, not in the broker: a batch has a state and a lease, a record moves through
+staged → transformed → loaded | dead_lettered | skipped and never back, so redoing a batch
+after a crash changes nothing the second time (reliability-security.md §2.5-2.6).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class RunTrigger(models.TextChoices):
+    CSV = "csv", "CSV import"
+    WEBHOOK = "webhook", "Webhook"
+    SCHEDULE = "schedule", "Schedule"
+    MANUAL = "manual", "Manual"
+    REPROCESS = "reprocess", "Reprocess"
+
+
+class RunStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    WAITING_FOR_QUOTA = "waiting_for_quota", "Waiting for quota"
+    SUCCESS = "success", "Success"
+    PARTIAL = "partial", "Partial"
+    FAILURE = "failure", "Failure"
+
+
+FINISHED_STATUSES = (RunStatus.SUCCESS, RunStatus.PARTIAL, RunStatus.FAILURE)
+
+
+class Run(models.Model):
+    """One execution of a workflow. Invariant once finished:
+    records_in = succeeded + dead_lettered + skipped. ``failed`` counts the dead letters of
+    the load stage (rejected by the destination or retries exhausted), a subset of dead_lettered."""
+
+    workflow = models.ForeignKey("pipelines.Workflow", on_delete=models.PROTECT, related_name="runs")
+    trigger = models.CharField(max_length=20, choices=RunTrigger.choices)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    triggered_by_label = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.PENDING, db_index=True)
+    status_message = models.CharField(max_length=300, blank=True)
+    mapping_version = models.ForeignKey(
+        "pipelines.FieldMappingVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="runs"
+    )
+    parent = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children")
+    input_file = models.FileField(upload_to="imports/%Y/%m/", blank=True, max_length=300)
+    input_filename = models.CharField(max_length=255, blank=True)
+    file_encoding = models.CharField(max_length=20, blank=True)
+    file_delimiter = models.CharField(max_length=4, blank=True)
+
+    records_in = models.PositiveIntegerField(default=0)
+    succeeded = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0, help_text="Of the succeeded: new in HubSpot.")
+    failed = models.PositiveIntegerField(default=0)
+    dead_lettered = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    batches_total = models.PositiveIntegerField(default=0)
+    batches_done = models.PositiveIntegerField(default=0)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    staged_at = models.DateTimeField(null=True, blank=True)
+    prepared_at = models.DateTimeField(null=True, blank=True, help_text="Deduped and split into batches.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveBigIntegerField(null=True, blank=True)
+    # {"stage": ms, "transform": ms, "dedupe": ms, "load": ms, "finish": ms}
+    timings = models.JSONField(default=dict, blank=True)
+    load_ms = models.PositiveBigIntegerField(default=0, help_text="Summed by the batches (F() increments).")
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["workflow", "-id"], name="pipelines_run_workflow_idx")]
+        permissions = [("reprocess_deadletter", "Can reprocess dead letters")]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} ({self.get_trigger_display()}, {self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+
+class RecordSource(models.TextChoices):
+    CSV = "csv", "CSV file"
+    WEBHOOK = "webhook", "Webhook"
+    REPROCESS = "reprocess", "Reprocess"
+
+
+class RecordState(models.TextChoices):
+    STAGED = "staged", "Staged"
+    TRANSFORMED = "transformed", "Transformed"
+    LOADED = "loaded", "Loaded"
+    DEAD_LETTERED = "dead_lettered", "Dead-lettered"
+    SKIPPED = "skipped", "Skipped"
+
+
+TERMINAL_STATES = (RecordState.LOADED, RecordState.DEAD_LETTERED, RecordState.SKIPPED)
+
+
+class SkipReason(models.TextChoices):
+    DUPLICATE = "duplicate in run", "Duplicate in run"
+    UNCHANGED = "unchanged", "Unchanged since last sync"
+    SUPPRESSED = "suppressed", "Suppressed (privacy request)"
+
+
+class RunRecord(models.Model):
+    """One input record with its lineage: file row or event id, raw payload, mapped values."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="records")
+    position = models.PositiveIntegerField(help_text="Order of arrival within the run.")
+    source = models.CharField(max_length=20, choices=RecordSource.choices)
+    row_number = models.PositiveIntegerField(null=True, blank=True, help_text="CSV: line in the file (header = 1).")
+    event_id = models.CharField(max_length=200, blank=True)
+    inbound_event = models.ForeignKey(
+        "pipelines.InboundEvent", on_delete=models.SET_NULL, null=True, blank=True, related_name="records"
+    )
+    reprocessed_from = models.ForeignKey(
+        "pipelines.DeadLetter", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    raw = models.JSONField(default=dict)
+    values = models.JSONField(default=dict, blank=True, help_text="Mapped values, as sent to the destination.")
+    extras = models.JSONField(default=dict, blank=True, help_text="Unmapped columns, kept with the record.")
+    errors = models.JSONField(default=list, blank=True)
+    match_key = models.CharField(max_length=320, blank=True, db_index=True)
+    state = models.CharField(max_length=20, choices=RecordState.choices, default=RecordState.STAGED)
+    skip_reason = models.CharField(max_length=40, choices=SkipReason.choices, blank=True)
+    dedupe_survivor = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_records"
+    )
+    hubspot_id = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["run", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "position"], name="pipelines_record_position_unique"),
+        ]
+        indexes = [models.Index(fields=["run", "state"], name="pipelines_record_state_idx")]
+
+    def __str__(self) -> str:
+        where = f"row {self.row_number}" if self.row_number else f"event {self.event_id}"
+        return f"Run {self.run_id} {where}"
+
+
+class BatchState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    LEASED = "leased", "Leased"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class RunBatch(models.Model):
+    """Up to 100 records loaded by one task. ``pending`` batches are dispatched (again) by the
+    sweeper once ``available_at`` passes and no dispatch is in flight; a ``leased`` batch whose
+    lease expired belonged to a worker that died, and is made pending again."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="batches")
+    sequence = models.PositiveIntegerField()
+    state = models.CharField(max_length=10, choices=BatchState.choices, default=BatchState.PENDING)
+    record_ids = models.JSONField(default=list)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_token = models.CharField(max_length=36, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    available_at = models.DateTimeField(null=True, blank=True, help_text="Not before (quota reset, backoff).")
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "sequence"], name="pipelines_batch_sequence_unique"),
+        ]
+        indexes = [models.Index(fields=["state", "lease_expires_at"], name="pipelines_batch_sweep_idx")]
+
+    def __str__(self) -> str:
+        return f"Run {self.run_id} batch {self.sequence} ({self.state})"
+
+
+class DeadLetterResolution(models.TextChoices):
+    REPROCESSED = "reprocessed", "Reprocessed"
+    IGNORED = "ignored", "Ignored"
+
+
+class DeadLetter(models.Model):
+    """A record that could not be delivered, with every reason. Nothing is dropped: it waits
+    here until an admin edits and reprocesses it, or ignores it (reliability-security.md §2.3)."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="dead_letters")
+    record = models.OneToOneField(RunRecord, on_delete=models.CASCADE, related_name="dead_letter")
+    workflow = models.ForeignKey("pipelines.Workflow", on_delete=models.CASCADE, related_name="dead_letters")
+    stage = models.CharField(max_length=20, help_text="transform | load")
+    category = models.CharField(max_length=60, db_index=True)
+    errors = models.JSONField(default=list, help_text="Every message, not just the first.")
+    payload = models.JSONField(default=dict, help_text="The record as it would be sent.")
+    original_payload = models.JSONField(null=True, blank=True, help_text="Before the first edit.")
+    source_row = models.JSONField(default=dict)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=20, choices=DeadLetterResolution.choices, blank=True)
+    resolution_note = models.CharField(max_length=300, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_in_run = models.ForeignKey(
+        Run, on_delete=models.SET_NULL, null=True, blank=True, related_name="resolved_dead_letters"
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["workflow", "resolution", "-id"], name="pipelines_deadletter_queue_idx")]
+
+    def __str__(self) -> str:
+        return f"Dead letter {self.pk} ({self.category})"
+
+    @property
+    def is_resolved(self) -> bool:
+        return bool(self.resolution)

@@ -1,0 +1,120 @@
+"""HubSpot webhook events for routing: stored before the answer, processed by Celery.
+
+providers.md §2.5: verify, store the raw event, answer 2xx fast, work later. Each event of a
+batch is stored as its own InboundEvent under the key of §2.4 (subscription, event, object,
+occurredAt, property), so a redelivered event is acknowledged and never processed twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.errors import ProviderError
+from integrations.hubspot.webhooks import event_dedupe_key
+from pipelines.models import DecisionTrigger, InboundEvent, RoutingConfig, RoutingDecision
+from pipelines.routing.leads import leads_fetch
+from pipelines.routing.selectors import properties_needed, routing_setup_load
+from pipelines.routing.services import decision_dead_letter, lead_route
+
+logger = logging.getLogger(__name__)
+
+SOURCE = "hubspot"
+PROPERTY_CHANGE_TYPES = ("contact.propertyChange", "object.propertyChange")
+
+
+def routing_events_store(*, config: RoutingConfig, events: list[dict[str, Any]]) -> list[int]:
+    """Store the events not seen before; enqueue their processing after commit. Returns the
+    ids stored now (a replay returns [])."""
+    now = timezone.now()
+    rows = {}
+    for event in events:
+        key = event_dedupe_key(event)
+        rows[key] = InboundEvent(
+            source=SOURCE, workflow_id=config.workflow_id, connection_id=config.hubspot_connection_id,
+            dedupe_key=key, event_id=str(event.get("eventId", ""))[:200], payload=event, received_at=now,
+        )
+    with transaction.atomic():
+        known = set(InboundEvent.objects.filter(dedupe_key__in=list(rows)).values_list("dedupe_key", flat=True))
+        fresh = [row for key, row in rows.items() if key not in known]
+        # ignore_conflicts: a concurrent delivery of the same event loses quietly to the first
+        InboundEvent.objects.bulk_create(fresh, ignore_conflicts=True)
+        ids = list(InboundEvent.objects.filter(dedupe_key__in=[r.dedupe_key for r in fresh], processed_at__isnull=True)
+                   .values_list("pk", flat=True))
+        if ids:
+            from pipelines.routing.tasks import routing_events_process_task
+
+            transaction.on_commit(lambda: routing_events_process_task.delay(ids))
+    return ids
+
+
+def event_is_mql(*, config: RoutingConfig, event: dict[str, Any]) -> bool:
+    """A contact's lifecycle stage became the configured one (default marketingqualifiedlead)."""
+    return (
+        event.get("subscriptionType") in PROPERTY_CHANGE_TYPES
+        and event.get("objectTypeId", "0-1") == "0-1"
+        and event.get("propertyName") == "lifecyclestage"
+        and str(event.get("propertyValue", "")) == config.lifecycle_stage
+        and event.get("objectId") is not None
+    )
+
+
+def routing_events_process(*, event_ids: list[int], hubspot: Any = None) -> int:
+    """Route the MQLs among these events; mark every event processed. Returns leads routed.
+    Safe to run twice: processed events are skipped and decisions are keyed by event."""
+    from integrations.registry import client_for
+
+    events = list(InboundEvent.objects.filter(pk__in=event_ids, source=SOURCE, processed_at__isnull=True)
+                  .select_related("workflow__routing__hubspot_connection"))
+    routed = 0
+    by_config: dict[int, list[InboundEvent]] = {}
+    for event in events:
+        config = getattr(event.workflow, "routing", None) if event.workflow else None
+        if config is None or not event_is_mql(config=config, event=event.payload):
+            InboundEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now())
+            continue
+        by_config.setdefault(config.pk, []).append(event)
+    for batch in by_config.values():
+        config = batch[0].workflow.routing
+        client = hubspot or client_for(config.hubspot_connection)
+        try:
+            routed += _route_batch(config=config, events=batch, hubspot=client)
+        finally:
+            if hubspot is None:
+                client.close()
+    return routed
+
+
+def _route_batch(*, config: RoutingConfig, events: list[InboundEvent], hubspot: Any) -> int:
+    contact_ids = [str(e.payload["objectId"]) for e in events]
+    leads = leads_fetch(client=hubspot, contact_ids=contact_ids, extra=properties_needed(config=config))
+    setup = routing_setup_load(config=config)
+    routed = 0
+    for event, contact_id in zip(events, contact_ids, strict=True):
+        lead = leads.get(contact_id)
+        try:
+            if lead is None:
+                _contact_missing(config=config, event=event, contact_id=contact_id)
+            else:
+                decision = lead_route(config=config, lead=lead, hubspot=hubspot, dedupe_key=event.dedupe_key,
+                                      trigger=DecisionTrigger.WEBHOOK, inbound_event_id=event.pk, setup=setup)
+                routed += decision.status == "routed"
+        except ProviderError as error:
+            if not error.permanent:
+                raise  # the task retries; what is done is recorded on the decisions
+            logger.warning("routing event %s failed permanently: %s", event.pk, error)
+        InboundEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now())
+    return routed
+
+
+def _contact_missing(*, config: RoutingConfig, event: InboundEvent, contact_id: str) -> None:
+    decision, created = RoutingDecision.objects.get_or_create(
+        dedupe_key=event.dedupe_key,
+        defaults={"config": config, "trigger": DecisionTrigger.WEBHOOK, "contact_id": contact_id,
+                  "inbound_event_id": event.pk, "territory_reason": "The contact is not in HubSpot (deleted or merged)."},
+    )
+    if created:
+        decision_dead_letter(decision=decision, category="contact_not_found", message=decision.territory_reason)

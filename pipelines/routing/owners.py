@@ -1,0 +1,76 @@
+"""HubSpot owners, and the checks that keep rules and territories pointing at real things."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_event_record
+from pipelines.models import Owner, RoutingConfig
+from pipelines.routing.leads import COMPANY_PROPERTIES, CONTACT_PROPERTIES, unknown_properties
+from pipelines.routing.rules import RuleError, conditions_parse, properties_referenced
+
+STANDARD_PROPERTIES = {
+    "contacts": {*CONTACT_PROPERTIES, "phone", "mobilephone", "website", "address", "zip", "annualrevenue",
+                 "hs_lead_status", "createdate", "hs_object_id"},
+    "companies": {*COMPANY_PROPERTIES, "website", "phone", "description", "lifecyclestage", "createdate",
+                  "hs_object_id"},
+}
+
+
+def owners_sync(*, connection: Any, actor_label: str = "routing: owner sync") -> dict[str, int]:
+    """Mirror GET /crm/v3/owners (providers.md §1.6): names, e-mails, archived state. Owners
+    HubSpot no longer lists are marked archived (kept, so old decisions still name them)."""
+    from integrations.registry import client_for
+
+    client = client_for(connection)
+    try:
+        remote = list(client.owners())
+    finally:
+        client.close()
+    now, seen, counts = timezone.now(), set(), {"created": 0, "updated": 0, "archived": 0}
+    with transaction.atomic():
+        existing = {o.hubspot_id: o for o in Owner.objects.all()}
+        for item in remote:
+            hubspot_id = str(item["id"])
+            if hubspot_id in seen:
+                continue
+            seen.add(hubspot_id)
+            fields = {"email": item.get("email") or "", "first_name": item.get("firstName") or "",
+                      "last_name": item.get("lastName") or "", "archived": bool(item.get("archived")), "synced_at": now}
+            owner = existing.get(hubspot_id)
+            if owner is None:
+                Owner.objects.create(hubspot_id=hubspot_id, **fields)
+                counts["created"] += 1
+            else:
+                counts["updated"] += any(getattr(owner, k) != v for k, v in fields.items() if k != "synced_at")
+                Owner.objects.filter(pk=owner.pk).update(**fields)
+        gone = Owner.objects.exclude(hubspot_id__in=seen).filter(archived=False, synced_at__isnull=False)
+        counts["archived"] = gone.update(archived=True, synced_at=now)
+    audit_event_record(action="routing.owners_synced", actor_label=actor_label, obj=connection, metadata=counts)
+    return counts
+
+
+def owner_problem(owner: Owner) -> str:
+    """Why an owner cannot be put in a territory, or ""."""
+    if owner.archived:
+        return f"owner {owner.hubspot_id} ({owner.name}) no longer exists in HubSpot (archived at the last owner sync)"
+    return ""
+
+
+def rule_problems(*, config: RoutingConfig | None, conditions: Any) -> list[str]:
+    """Every reason the conditions cannot be saved: bad syntax, or a property HubSpot lacks.
+    Raises integrations.errors.ProviderError when HubSpot cannot be asked."""
+    try:
+        parsed = conditions_parse(conditions)
+    except RuleError as error:
+        return [str(error)]
+    if config is None:
+        return []
+    # HubSpot's default properties exist in every portal (providers.md §1.7), and the named
+    # fields read only those: only other contact.x / company.x names need asking HubSpot.
+    custom = {(obj, prop) for obj, prop in properties_referenced(c for c in parsed if "." in c.field)
+              if prop not in STANDARD_PROPERTIES[obj]}
+    return unknown_properties(connection=config.hubspot_connection, needed=custom)

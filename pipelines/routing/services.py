@@ -1,0 +1,331 @@
+"""Routing one lead: assess (score, territory), choose an owner, record the decision, act.
+
+Order matters for idempotency (the issue's "a retried webhook never creates a second deal"):
+the decision is written under its unique key *before* anything is done in HubSpot, each
+action sets its flag on the decision when done, and a redelivery or task retry finds the row
+and resumes where it stopped. The deal is created at most once per contact and configuration.
+HTTP calls never run inside the transaction that holds the territory's lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from integrations.errors import ProviderError
+from pipelines.models import (
+    DeadLetter,
+    DecisionStatus,
+    DecisionTrigger,
+    Owner,
+    RecordSource,
+    RecordState,
+    RoutingConfig,
+    RoutingDecision,
+    Run,
+    RunRecord,
+    RunStatus,
+    RunTrigger,
+    Territory,
+)
+from pipelines.routing import notify
+from pipelines.routing.rules import Lead, RuleResult, rules_evaluate
+from pipelines.routing.scoring import Score, score_by_api, score_by_rules
+from pipelines.routing.selectors import RoutingSetup, routing_setup_load
+from pipelines.routing.strategies import Pick, territory_owner_pick
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Assessment:
+    """Everything decided before an owner is chosen. Writes nothing."""
+
+    lead: Lead
+    score: Score
+    rules: list[RuleResult] = field(default_factory=list)
+    rule_position: int | None = None
+    territory: Territory | None = None
+    territory_reason: str = ""
+    elapsed_ms: float = 0.0  # our own time; the scoring API's latency is excluded
+
+
+@dataclass
+class Outcome:
+    """A decision, saved or previewed, in the shape `manage.py route --json` prints."""
+
+    assessment: Assessment
+    pick: Pick | None
+    owner: Owner | None
+    territory: Territory | None
+    decision: RoutingDecision | None = None
+
+
+def lead_assess(
+    *, config: RoutingConfig, lead: Lead, setup: RoutingSetup | None = None, scoring_client: Any = None
+) -> Assessment:
+    started, external = time.perf_counter(), 0.0
+    setup = setup or routing_setup_load(config=config)
+    if config.scoring_connection_id:
+        api_started = time.perf_counter()
+        score = _score_by_api(config=config, lead=lead, client=scoring_client)
+        external = time.perf_counter() - api_started
+    else:
+        score = score_by_rules(rules=setup.scoring_rules, lead=lead)
+    chosen, results = rules_evaluate(setup.rules, lead)
+    assessment = Assessment(lead, score, results)
+    by_name = setup.territories
+    if score.source == "unavailable":
+        # The issue: "If the scoring API fails after retries, use the fallback territory".
+        assessment.territory = config.fallback_territory
+        assessment.territory_reason = f"The scoring API failed ({score.error}): fallback territory."
+    elif score.territory and score.territory in by_name:
+        assessment.territory = by_name[score.territory]
+        assessment.territory_reason = f"The scoring API chose {score.territory}."
+    elif chosen is not None:
+        assessment.territory, assessment.rule_position = by_name.get(chosen.territory), chosen.position
+    else:
+        assessment.territory = config.fallback_territory
+        assessment.territory_reason = "No rule matched: fallback territory."
+    assessment.elapsed_ms = (time.perf_counter() - started - external) * 1000
+    return assessment
+
+
+def _score_by_api(*, config: RoutingConfig, lead: Lead, client: Any) -> Score:
+    from integrations.registry import client_for
+
+    owned = client is None
+    try:
+        client = client or client_for(config.scoring_connection)
+        return score_by_api(client=client, path=config.scoring_path, score_field=config.score_field,
+                            territory_field=config.territory_field, lead=lead)
+    except ProviderError as error:
+        notify.routing_alert(config=config, kind="scoring_failed", message=f"scoring API failed: {error}")
+        return Score(None, "unavailable", error=str(error))
+    finally:
+        if owned and client is not None:
+            client.close()
+
+
+def owner_choose(*, config: RoutingConfig, assessment: Assessment, preview: bool) -> tuple[Pick | None, Territory | None]:
+    """The territory's strategy picks; when nobody there can take the lead, the fallback's."""
+    territory = assessment.territory
+    if territory is None:
+        return None, None
+    pick = territory_owner_pick(territory=territory, preview=preview)
+    fallback = config.fallback_territory
+    if pick.owner_pk is None and fallback is not None and fallback.pk != territory.pk:
+        assessment.territory_reason = (assessment.territory_reason + " " + pick.reason + ": fallback territory.").strip()
+        return territory_owner_pick(territory=fallback, preview=preview), fallback
+    return pick, territory
+
+
+def lead_preview(*, config: RoutingConfig, lead: Lead) -> Outcome:
+    """What would happen, writing nothing and advancing no round (simulator, --dry-run)."""
+    assessment = lead_assess(config=config, lead=lead)
+    pick, territory = owner_choose(config=config, assessment=assessment, preview=True)
+    owner = Owner.objects.filter(pk=pick.owner_pk).first() if pick and pick.owner_pk else None
+    return Outcome(assessment, pick, owner, territory)
+
+
+def lead_route(
+    *,
+    config: RoutingConfig,
+    lead: Lead,
+    hubspot: Any,
+    dedupe_key: str = "",
+    trigger: str = DecisionTrigger.WEBHOOK,
+    user: Any = None,
+    inbound_event_id: int | None = None,
+    setup: RoutingSetup | None = None,
+) -> RoutingDecision:
+    """Decide (once per key) and act (resuming whatever a previous attempt left undone)."""
+    dedupe_key = dedupe_key or f"{trigger}:{lead.contact_id}:{uuid.uuid4()}"
+    decision = RoutingDecision.objects.filter(dedupe_key=dedupe_key).first()
+    if decision is None:
+        decision = decision_record(config=config, lead=lead, dedupe_key=dedupe_key, trigger=trigger,
+                                   user=user, inbound_event_id=inbound_event_id, setup=setup)
+    if decision.status == DecisionStatus.DECIDED:
+        decision_act(decision=decision, hubspot=hubspot)
+    return decision
+
+
+def decision_record(
+    *, config: RoutingConfig, lead: Lead, dedupe_key: str, trigger: str, user: Any = None,
+    inbound_event_id: int | None = None, setup: RoutingSetup | None = None,
+) -> RoutingDecision:
+    assessment = lead_assess(config=config, lead=lead, setup=setup)
+    try:
+        with transaction.atomic():
+            started = time.perf_counter()
+            pick, territory = owner_choose(config=config, assessment=assessment, preview=False)
+            decision = RoutingDecision.objects.create(
+                config=config, dedupe_key=dedupe_key, trigger=trigger, triggered_by=user,
+                inbound_event_id=inbound_event_id, contact_id=lead.contact_id, company_id=lead.company_id or "",
+                inputs={"contact": lead.contact, "company": lead.company},
+                score=assessment.score.value, score_source=assessment.score.source,
+                score_parts=assessment.score.parts, rules=[r.as_json() for r in assessment.rules],
+                territory=territory, territory_reason=assessment.territory_reason,
+                owner_id=pick.owner_pk if pick else None,
+                strategy=territory.strategy if territory else "",
+                strategy_state={**(pick.state if pick else {}), "reason": pick.reason if pick else ""},
+                decision_ms=assessment.elapsed_ms + (time.perf_counter() - started) * 1000,
+            )
+    except IntegrityError:  # another worker recorded this key first: its decision stands
+        return RoutingDecision.objects.get(dedupe_key=dedupe_key)
+    if decision.owner_id is None:
+        decision_dead_letter(decision=decision, category="unroutable",
+                             message=assessment.territory_reason or "no territory and no fallback territory")
+    return decision
+
+
+def decision_act(*, decision: RoutingDecision, hubspot: Any) -> RoutingDecision:
+    """Set the owner, create (or reuse) the deal, notify the rep. Transient HubSpot errors
+    propagate for the task to retry; a permanent one dead-letters the lead."""
+    config, owner = decision.config, decision.owner
+    try:
+        if not decision.owner_updated:
+            result = hubspot.batch_update("contacts", [{"id": decision.contact_id, "properties": {"hubspot_owner_id": owner.hubspot_id}}])
+            if result.failed:
+                failure = result.failed[0]
+                raise ProviderError(f"HubSpot refused the owner: {failure.category}", permanent=True, status=failure.status)
+            decision.owner_updated = True
+            decision.save(update_fields=["owner_updated", "updated_at"])
+        if decision.score is not None and decision.score > config.deal_threshold and not decision.deal_id:
+            deal_ensure(decision=decision, hubspot=hubspot)
+    except ProviderError as error:
+        if not error.permanent:
+            raise
+        decision.errors = [*decision.errors, str(error)]
+        decision.status = DecisionStatus.FAILED
+        decision.save(update_fields=["errors", "status", "updated_at"])
+        decision_dead_letter(decision=decision, category="hubspot_rejected", message=str(error))
+        return decision
+    if not decision.notified:
+        try:
+            decision.notified = notify.rep_notify(decision=decision)
+        except ProviderError as error:  # a missed notification must not undo a routed lead
+            decision.errors = [*decision.errors, f"Slack: {error}"]
+    decision.status = DecisionStatus.ROUTED
+    decision.save(update_fields=["notified", "errors", "status", "updated_at"])
+    return decision
+
+
+def deal_ensure(*, decision: RoutingDecision, hubspot: Any) -> str:
+    """Create the deal once. The intent is saved first (deal_attempted); if a crash lost the
+    answer, the deal is looked up by its name, which carries the decision id, before any
+    second create. A deal made for the same contact by an earlier decision is reused."""
+    earlier = (RoutingDecision.objects.filter(config=decision.config, contact_id=decision.contact_id)
+               .exclude(deal_id="").exclude(pk=decision.pk).values_list("deal_id", flat=True).first())
+    name = _deal_name(decision)
+    deal_id = earlier or ""
+    if not deal_id and decision.deal_attempted:
+        found = next(iter(hubspot.search("deals", filter_groups=[{"filters": [
+            {"propertyName": "dealname", "operator": "EQ", "value": name}]}], properties=["dealname"])), None)
+        deal_id = str(found["id"]) if found else ""
+    if not deal_id:
+        RoutingDecision.objects.filter(pk=decision.pk).update(deal_attempted=True)
+        config = decision.config
+        deal = hubspot.create_deal(
+            {"dealname": name, "pipeline": config.deal_pipeline, "dealstage": config.deal_stage,
+             "hubspot_owner_id": decision.owner.hubspot_id},
+            contact_id=decision.contact_id, company_id=decision.company_id or None,
+        )
+        deal_id = str(deal.get("id") or "")
+    decision.deal_id, decision.deal_attempted = deal_id, True
+    decision.save(update_fields=["deal_id", "deal_attempted", "updated_at"])
+    return deal_id
+
+
+def _deal_name(decision: RoutingDecision) -> str:
+    contact, company = decision.inputs.get("contact", {}), decision.inputs.get("company", {})
+    who = company.get("name") or contact.get("company") or contact.get("email") or f"contact {decision.contact_id}"
+    return f"{who} – inbound MQL (routing #{decision.pk})"
+
+
+def decision_dead_letter(*, decision: RoutingDecision, category: str, message: str) -> DeadLetter:
+    """Nothing can route this lead: keep it in the dead-letter queue, never drop it."""
+    now = timezone.now()
+    with transaction.atomic():
+        run = Run.objects.create(
+            workflow=decision.config.workflow,
+            trigger=RunTrigger.WEBHOOK if decision.trigger == DecisionTrigger.WEBHOOK else RunTrigger.MANUAL,
+            triggered_by=decision.triggered_by, triggered_by_label="routing", status=RunStatus.FAILURE,
+            status_message=message[:300], records_in=1, dead_lettered=1, started_at=now, finished_at=now,
+        )
+        record = RunRecord.objects.create(
+            run=run, position=1, source=RecordSource.WEBHOOK, event_id=decision.dedupe_key[:200],
+            inbound_event_id=decision.inbound_event_id, raw={"contact_id": decision.contact_id, **decision.inputs},
+            state=RecordState.DEAD_LETTERED, hubspot_id=decision.contact_id, created_at=now, updated_at=now,
+        )
+        letter = DeadLetter.objects.create(
+            run=run, record=record, workflow=decision.config.workflow, stage="route", category=category,
+            errors=[message], payload={"contact_id": decision.contact_id, "decision_id": decision.pk},
+        )
+        RoutingDecision.objects.filter(pk=decision.pk).update(status=DecisionStatus.DEAD_LETTERED)
+    decision.status = DecisionStatus.DEAD_LETTERED
+    notify.routing_alert(config=decision.config, kind=category, message=f"contact {decision.contact_id}: {message}")
+    return letter
+
+
+def contact_route(
+    *, config: RoutingConfig, contact_id: str, trigger: str, user: Any = None, dry_run: bool = False,
+    hubspot: Any = None,
+) -> Outcome:
+    """Route one contact by id now ("Route now" in the admin, `manage.py route`). With
+    dry_run, the decision is only previewed: nothing written here or in HubSpot."""
+    from integrations.registry import client_for
+    from pipelines.routing.leads import leads_fetch
+    from pipelines.routing.selectors import properties_needed
+
+    client = hubspot or client_for(config.hubspot_connection)
+    try:
+        lead = leads_fetch(client=client, contact_ids=[contact_id], extra=properties_needed(config=config)).get(str(contact_id))
+        if lead is None:
+            raise LookupError(f"HubSpot has no contact {contact_id}")
+        if dry_run:
+            return lead_preview(config=config, lead=lead)
+        decision = lead_route(config=config, lead=lead, hubspot=client, trigger=trigger, user=user)
+    finally:
+        if hubspot is None:
+            client.close()
+    return Outcome(lead_assess_from(decision, lead), None, decision.owner, decision.territory, decision)
+
+
+def lead_assess_from(decision: RoutingDecision, lead: Lead) -> Assessment:
+    """The stored decision's assessment, so callers see one shape for previews and decisions."""
+    score = Score(decision.score, decision.score_source, decision.score_parts)
+    chosen = next((r for r in decision.rules if r.get("chosen")), None)
+    return Assessment(lead, score, [], chosen["position"] if chosen else None, decision.territory,
+                      decision.territory_reason, decision.decision_ms or 0.0)
+
+
+def outcome_json(*, outcome: Outcome) -> dict[str, Any]:
+    """The shape `manage.py route --json` prints (the issue's contract)."""
+    from pipelines.routing.selectors import decision_explanation
+
+    decision = outcome.decision
+    if decision is None:  # a preview: explain it from the unsaved parts
+        decision = RoutingDecision(
+            contact_id=outcome.assessment.lead.contact_id, score=outcome.assessment.score.value,
+            score_source=outcome.assessment.score.source, score_parts=outcome.assessment.score.parts,
+            rules=[r.as_json() for r in outcome.assessment.rules], territory=outcome.territory,
+            territory_reason=outcome.assessment.territory_reason, owner=outcome.owner,
+            strategy_state={**(outcome.pick.state if outcome.pick else {}), "reason": outcome.pick.reason if outcome.pick else ""},
+        )
+    return {
+        "contact_id": outcome.assessment.lead.contact_id,
+        "score": outcome.assessment.score.value,
+        "territory": outcome.territory.name if outcome.territory else None,
+        "owner_id": outcome.owner.hubspot_id if outcome.owner else None,
+        "rule": outcome.assessment.rule_position,
+        "deal_id": (decision.deal_id or None) if outcome.decision else None,
+        "notified": bool(outcome.decision and decision.notified),
+        "explanation": " ".join(decision_explanation(decision=decision)),
+    }

@@ -1,0 +1,22 @@
+"""Routing's Celery task: thin, ids in, the service does the work."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from integrations.errors import ProviderError
+
+
+@shared_task(bind=True, name="pipelines.routing.events_process", max_retries=10, acks_late=True)
+def routing_events_process_task(self, event_ids: list[int]) -> int:
+    from pipelines.routing.intake import routing_events_process
+
+    try:
+        return routing_events_process(event_ids=event_ids)
+    except ProviderError as error:
+        if error.permanent:
+            raise
+        # Transient (429, 5xx, timeout): back off, honouring Retry-After when given. What was
+        # done before the failure is recorded on the decisions, so the retry resumes it.
+        countdown = error.retry_after or min(600, 15 * 2**self.request.retries)
+        raise self.retry(exc=error, countdown=countdown) from None

@@ -1,0 +1,170 @@
+"""Forms of the screens: parsing and shape only. What a valid mapping or payload is, is
+decided by the services (quality's transform checks, the portal's property list)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+
+from pipelines.models import RunStatus, RunTrigger
+from pipelines.screens.selectors import DeadLetterFilters, workflows_for_screens
+
+
+class WorkflowChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.name or obj.slug} ({obj.slug})"
+
+
+class ImportUploadForm(forms.Form):
+    workflow = WorkflowChoiceField(queryset=workflows_for_screens().filter(enabled=True), empty_label=None)
+    file = forms.FileField(label="CSV file", help_text="A Clay or Apollo export: UTF-8 (with or without BOM) "
+                           "or Windows cp1252; comma, semicolon, tab or pipe separated.")
+    check_destination = forms.BooleanField(
+        required=False, label="Ask HubSpot which contacts already exist",
+        help_text="More exact create/update counts, at one HubSpot call per 100 new emails.",
+    )
+
+
+class ImportConfirmForm(forms.Form):
+    token = forms.CharField(widget=forms.HiddenInput)
+
+
+class RunFilterForm(forms.Form):
+    workflow = WorkflowChoiceField(queryset=workflows_for_screens(), required=False, empty_label="All workflows")
+    status = forms.ChoiceField(choices=[("", "Any status"), *RunStatus.choices], required=False)
+    trigger = forms.ChoiceField(choices=[("", "Any trigger"), *RunTrigger.choices], required=False)
+
+
+class DeadLetterFilterForm(forms.Form):
+    workflow = WorkflowChoiceField(queryset=workflows_for_screens(), required=False, empty_label="All workflows")
+    run = forms.IntegerField(required=False, min_value=1, label="Run")
+    # Free text behind a select: an unknown category must match nothing, not be dropped as
+    # invalid (which would show every letter under a filter that says otherwise).
+    category = forms.CharField(required=False, max_length=60, widget=forms.Select)
+    status = forms.ChoiceField(choices=[("open", "Open"), ("resolved", "Resolved"), ("all", "All")], required=False)
+    created_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    created_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, categories: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["category"].widget.choices = [("", "Any category"), *[(c, c) for c in categories]]
+
+    def filters(self) -> DeadLetterFilters:
+        """The filter asked for; a malformed field (a date that is not one) is left out."""
+        self.is_valid()
+        cleaned = getattr(self, "cleaned_data", {})  # unbound: no filter at all
+        data = {name: cleaned.get(name) for name in self.fields}
+        return DeadLetterFilters(
+            workflow_id=data["workflow"].pk if data["workflow"] else None, run_id=data["run"],
+            category=data["category"] or "", status=data["status"] or "open",
+            created_from=data["created_from"], created_to=data["created_to"],
+        )
+
+
+class DeadLetterPayloadForm(forms.Form):
+    """One text box per property. A box left empty leaves the property out of the payload."""
+
+    note = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, properties: list[str], payload: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.property_names = properties
+        for name in properties:
+            value = payload.get(name)
+            self.fields[f"p_{name}"] = forms.CharField(
+                required=False, label=name, initial="" if value is None else str(value),
+                widget=forms.TextInput(attrs={"size": 40}),
+            )
+
+    def payload(self) -> dict[str, str]:
+        return {
+            name: self.cleaned_data[f"p_{name}"].strip()
+            for name in self.property_names
+            if self.cleaned_data.get(f"p_{name}", "").strip()
+        }
+
+
+class DeadLetterIgnoreForm(forms.Form):
+    reason = forms.CharField(max_length=300, label="Why ignore it?")
+
+
+class DeadLetterBulkForm(forms.Form):
+    ACTIONS = [("reprocess", "Reprocess selected"), ("ignore", "Ignore selected"),
+               ("reprocess_all", "Reprocess all open letters matching the filter")]
+    action = forms.ChoiceField(choices=ACTIONS)
+    ids = forms.TypedMultipleChoiceField(coerce=int, required=False)
+    reason = forms.CharField(max_length=300, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Any id may be posted; the services act on the open letters among them only.
+        self.fields["ids"].choices = [(v, v) for v in (self.data.getlist("ids") if self.data else [])]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        action = data.get("action")
+        if action in ("reprocess", "ignore") and not data.get("ids"):
+            raise forms.ValidationError("Select at least one dead letter.")
+        if action == "ignore" and not (data.get("reason") or "").strip():
+            raise forms.ValidationError("Say why these dead letters are ignored.")
+        return data
+
+
+class MappingRuleForm(forms.Form):
+    source = forms.CharField(max_length=200, label="Source column")
+    target = forms.CharField(max_length=200, label="HubSpot property",
+                             widget=forms.TextInput(attrs={"list": "hubspot-properties", "size": 28}))
+    transforms = forms.CharField(
+        required=False, label="Transforms",
+        widget=forms.TextInput(attrs={"size": 50, "class": "sy-transforms"}),
+        help_text='Names separated by commas (strip, lower), or JSON with params: '
+                  '[{"name": "map_values", "params": {"mapping": {"Yes": "true"}}}]',
+    )
+    required = forms.BooleanField(required=False)
+
+    def clean_transforms(self) -> list[Any]:
+        text = self.cleaned_data["transforms"].strip()
+        if not text:
+            return []
+        if text.startswith("["):
+            try:
+                chain = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise forms.ValidationError(f"Not valid JSON: {exc.msg} (column {exc.colno}).") from None
+            if not isinstance(chain, list):
+                raise forms.ValidationError("The chain must be a JSON list.")
+            return chain
+        return [name.strip() for name in text.split(",") if name.strip()]
+
+    def rule(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {"from": data["source"], "to": data["target"], "transforms": data["transforms"],
+                "required": data["required"]}
+
+
+class BaseMappingRuleFormSet(forms.BaseFormSet):
+    def rules(self) -> list[dict[str, Any]]:
+        return [form.rule() for form in self.forms
+                if form.cleaned_data and not form.cleaned_data.get("DELETE") and form.cleaned_data.get("source")]
+
+
+MappingRuleFormSet = forms.formset_factory(MappingRuleForm, formset=BaseMappingRuleFormSet, extra=1,
+                                           can_delete=True)
+
+
+def mapping_rule_initial(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored rules → the editor's rows; a plain chain of names is shown as "strip, lower"."""
+    rows = []
+    for rule in rules:
+        chain = rule.get("transforms") or []
+        text = ", ".join(chain) if all(isinstance(i, str) for i in chain) else json.dumps(chain)
+        rows.append({"source": rule.get("from", ""), "target": rule.get("to", ""), "transforms": text,
+                     "required": bool(rule.get("required"))})
+    return rows
+
+
+class MappingNoteForm(forms.Form):
+    note = forms.CharField(max_length=300, required=False, label="What changed and why",
+                           widget=forms.TextInput(attrs={"size": 80}))

@@ -1,0 +1,35 @@
+"""Rendering inside the admin's layout: every screen gets the admin's context (site header,
+sidebar, user links) plus what the current user may do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from pipelines.screens.access import screen_permissions
+
+PAGE_SIZE = 50
+
+
+def render_screen(request: HttpRequest, template: str, *, title: str, status: int = 200, **context: Any) -> HttpResponse:
+    return TemplateResponse(
+        request, template,
+        {**admin.site.each_context(request), **screen_permissions(user=request.user), "title": title, **context},
+        status=status,
+    )
+
+
+def page_of(request: HttpRequest, items: QuerySet, *, size: int = PAGE_SIZE) -> Page:
+    return Paginator(items, size).get_page(request.GET.get("page"))
+
+
+def query_without_page(request: HttpRequest) -> str:
+    """The current filters as a query string, for pagination links."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()

@@ -1,0 +1,93 @@
+"""Reads for the admin screens, the wizard's progress bar and the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, QuerySet
+
+from pipelines.models import (
+    BatchState,
+    DeadLetter,
+    FieldMappingVersion,
+    RecordState,
+    Run,
+    RunBatch,
+    RunRecord,
+    Workflow,
+)
+
+
+def field_mapping_current(*, workflow: Workflow) -> FieldMappingVersion | None:
+    """The workflow's mapping is its latest version."""
+    return workflow.mapping_versions.order_by("-version").first()
+
+
+def workflow_by_slug(*, slug: str) -> Workflow | None:
+    return (
+        Workflow.objects.select_related("source_connection", "destination_connection")
+        .filter(slug=slug).first()
+    )
+
+
+def run_progress(*, run_id: int) -> dict[str, Any]:
+    """What the wizard's progress bar polls: status, counters and a percent.
+
+    Percent counts records in a terminal state (loaded, dead-lettered, skipped) over records
+    in; while staging (records_in still 0) it is 0.
+    """
+    run = Run.objects.get(pk=run_id)
+    done = (
+        RunRecord.objects.filter(run_id=run_id, state__in=[RecordState.LOADED, RecordState.DEAD_LETTERED, RecordState.SKIPPED])
+        .count()
+        if not run.is_finished else run.records_in
+    )
+    percent = 100 if run.is_finished else (round(100 * done / run.records_in) if run.records_in else 0)
+    return {
+        "run_id": run.pk,
+        "status": run.status,
+        "status_message": run.status_message,
+        "records_in": run.records_in,
+        "processed": done,
+        "succeeded": run.succeeded,
+        "failed": run.failed,
+        "dead_lettered": run.dead_lettered,
+        "skipped": run.skipped,
+        "batches_total": run.batches_total,
+        "batches_done": run.batches_done,
+        "percent": min(percent, 100),
+        "finished": run.is_finished,
+    }
+
+
+def run_summary(*, run: Run) -> dict[str, Any]:
+    """The shape `import_csv --json` prints."""
+    return {
+        "run_id": run.pk,
+        "status": run.status,
+        "records_in": run.records_in,
+        "succeeded": run.succeeded,
+        "failed": run.failed,
+        "dead_lettered": run.dead_lettered,
+        "skipped": run.skipped,
+        "duration_ms": run.duration_ms,
+    }
+
+
+def run_record_state_counts(*, run_id: int) -> dict[str, int]:
+    rows = RunRecord.objects.filter(run_id=run_id).values("state").annotate(n=Count("id"))
+    return {row["state"]: row["n"] for row in rows}
+
+
+def run_batches_open(*, run_id: int) -> QuerySet[RunBatch]:
+    return RunBatch.objects.filter(run_id=run_id, state__in=[BatchState.PENDING, BatchState.LEASED])
+
+
+def dead_letters_open(*, workflow: Workflow | None = None, run: Run | None = None) -> QuerySet[DeadLetter]:
+    """The dead-letter queue: unresolved letters, newest first."""
+    qs = DeadLetter.objects.filter(resolution="").select_related("run", "record", "workflow")
+    if workflow is not None:
+        qs = qs.filter(workflow=workflow)
+    if run is not None:
+        qs = qs.filter(run=run)
+    return qs.order_by("-id")

@@ -1,0 +1,134 @@
+"""Mapping validation against the portal's properties, versioning, progress, the sweeper."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from pipelines.models import BatchState, Run, RunBatch, RunStatus
+from pipelines.selectors import field_mapping_current, run_progress
+from pipelines.services.mappings import field_mapping_validate, field_mapping_version_create
+from pipelines.services.runs import batches_sweep, run_prepare
+from pipelines.services.staging import run_create_csv
+from tests.pipelines.conftest import contact_rows, csv_bytes, import_rows
+from tests.pipelines.factories import CLAY_RULES
+
+pytestmark = pytest.mark.django_db
+
+
+def test_validate_accepts_the_example_mapping(workflow, sandbox):
+    transport = httpx.WSGITransport(app=sandbox)
+
+    assert field_mapping_validate(workflow=workflow, rules=CLAY_RULES, transport=transport) == []
+
+
+def test_validate_names_unknown_properties_read_only_ones_bad_options_and_transforms(workflow, sandbox):
+    rules = [
+        *CLAY_RULES,
+        {"from": "Colour", "to": "favourite_colour", "transforms": []},
+        {"from": "Id", "to": "hs_object_id", "transforms": []},
+        {"from": "Stage", "to": "lifecyclestage",
+         "transforms": [{"name": "map_values", "params": {"mapping": {"MQL": "Marketing Qualified Lead"}}}]},
+    ]
+    problems = field_mapping_validate(workflow=workflow, rules=rules, transport=httpx.WSGITransport(app=sandbox))
+
+    text = "\n".join(problems)
+    assert "no contacts property named 'favourite_colour'" in text
+    assert "'hs_object_id' is read-only" in text
+    assert "Marketing Qualified Lead not among the option values" in text
+    bad_chain = field_mapping_validate(workflow=workflow, rules=[{"from": "Email", "to": "email", "transforms": ["nope"]}])
+    assert "unknown transform 'nope'" in bad_chain[0]
+
+
+def test_editing_a_mapping_creates_a_version_and_runs_keep_theirs(workflow, sandbox, admin_user):
+    first_run = import_rows(workflow, contact_rows(1))
+
+    version = field_mapping_version_create(workflow=workflow, rules=CLAY_RULES[:3], actor=admin_user)
+    same = field_mapping_version_create(workflow=workflow, rules=CLAY_RULES[:3], actor=admin_user)
+
+    assert (version.version, same.pk) == (2, version.pk)
+    assert field_mapping_current(workflow=workflow) == version
+    assert first_run.mapping_version.version == 1
+    assert AuditEvent.objects.filter(action="field_mapping.version_created").count() == 1
+
+
+def test_progress_reports_percent_from_records_in_a_final_state(workflow, sandbox):
+    run = run_create_csv(workflow=workflow, file=io.BytesIO(csv_bytes(contact_rows(150))),
+                         filename="a.csv", dispatch=False)
+    assert run_progress(run_id=run.pk)["percent"] == 0
+
+    run_prepare(run_id=run.pk, dispatch=False)
+    from pipelines.services.loading import batch_process
+
+    batch_process(batch_id=RunBatch.objects.get(run=run, sequence=1).pk)
+    progress = run_progress(run_id=run.pk)
+
+    assert (progress["status"], progress["records_in"], progress["processed"], progress["percent"]) == (
+        RunStatus.RUNNING, 150, 100, 67)
+    assert progress["batches_done"] == 1
+    assert not progress["finished"]
+
+
+def test_sweeper_redispatches_a_batch_whose_message_was_lost(workflow, sandbox, django_capture_on_commit_callbacks):
+    run = run_create_csv(workflow=workflow, file=io.BytesIO(csv_bytes(contact_rows(10))),
+                         filename="a.csv", dispatch=False)
+    run_prepare(run_id=run.pk, dispatch=False)  # committed, never published: the on_commit gap
+    batch = RunBatch.objects.get(run=run)
+    assert batch.dispatched_at is None
+
+    report = batches_sweep()
+
+    batch.refresh_from_db()
+    assert report["dispatched"] == 1
+    assert batch.dispatched_at is not None
+    assert batches_sweep()["dispatched"] == 0  # not again within the grace period
+    later = timezone.now() + timedelta(minutes=11)
+    assert batches_sweep(now=later)["dispatched"] == 1
+
+
+def test_sweeper_finishes_a_run_whose_last_batch_died_before_finishing_it(workflow, sandbox):
+    run = import_rows(workflow, contact_rows(5))
+    Run.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, finished_at=None)
+
+    assert batches_sweep()["finished"] == 1
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCESS
+    assert RunBatch.objects.get(run=run).state == BatchState.DONE
+
+
+def test_the_sweeper_schedule_is_seeded_by_migration(db):
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(name="Re-queue expired batches")
+    assert (task.task, task.interval.every, task.interval.period, task.enabled) == (
+        "pipelines.batches_sweep", 30, "seconds", True)
+
+
+def test_a_finished_run_posts_its_summary_to_slack_once(workflow, sandbox, django_capture_on_commit_callbacks):
+    from integrations.models import AuthType, Provider
+    from pipelines.services.runs import run_notify
+    from tests.integrations.factories import ConnectionFactory
+
+    workflow.slack_connection = ConnectionFactory(
+        name="slack-alerts", provider=Provider.SLACK, auth_type=AuthType.WEBHOOK_URL, base_url="",
+        token="https://hooks.slack.com/services/T000/B000/XXXXXXXX",
+    )
+    workflow.save()
+    posted = []
+    slack = httpx.MockTransport(lambda request: posted.append(request) or httpx.Response(200, text="ok"))
+    with django_capture_on_commit_callbacks() as callbacks:
+        run = import_rows(workflow, contact_rows(3) + [{**contact_rows(1)[0], "Email": "nope"}])
+    assert callbacks  # the notification is enqueued only once the run's transaction commits
+
+    assert run_notify(run_id=run.pk, transport=slack) is True
+    assert run_notify(run_id=run.pk, transport=slack) is False
+
+    text = json.loads(posted[0].content)["text"]
+    assert "3 contacts synced, 1 failed" in text
+    assert f"/pipelines/run/{run.pk}/change/" in text
