@@ -38,7 +38,6 @@ from pipelines.models import RoutingConfig, RoutingDecision  # noqa: E402
 from pipelines.routing import tasks  # noqa: E402
 from pipelines.routing.intake import routing_events_process, routing_events_store  # noqa: E402
 from sandbox.hubspot import HubSpotSandbox  # noqa: E402
-from sandbox.hubspot.schema import custom_property  # noqa: E402
 
 TOKEN = "pat-na1-00000000-bench-0000-000000000000"
 OWNERS = [("12345", "Alice"), ("23456", "Bob"), ("67890", "Wendy"), ("11111", "Emma"), ("22222", "Erik")]
@@ -69,8 +68,6 @@ PLACES = [("US", "NY"), ("US", "CA"), ("GB", ""), ("DE", ""), ("US", "TX"), ("CA
 def sandbox_build(leads: int) -> tuple[HubSpotSandbox, list[str]]:
     app = HubSpotSandbox(owners=[{"id": i, "firstName": n, "lastName": "Bench"} for i, n in OWNERS],
                          tokens={TOKEN}, rate_limit=10**9, daily_limit=None, latency_ms=0)
-    app.store.add_property("contacts", custom_property(
-        {"name": "associatedcompanyid", "label": "Primary company", "type": "number", "fieldType": "number"}))
     companies = app.seed_objects("companies", [
         {"name": f"Company {n}", "domain": f"c{n}.example.com", "numberofemployees": str(50 * (n % 20)),
          "industry": ("COMPUTER_SOFTWARE", "RETAIL", "FINANCIAL_SERVICES")[n % 3]} for n in range(1000)])

@@ -145,6 +145,19 @@ def _property_level(entry: dict[str, Any]) -> bool:
     return code in _PROPERTY_ERRORS or "does not exist" in str(entry.get("message", ""))
 
 
+# An INVALID_OPTION message lists every allowed option after the bad value ("Bogus was not one
+# of the allowed options: [subscriber, lead, ...]"); only the part before that list names the
+# culprit, or a valid row whose value is "lead" would be dead-lettered alongside the bad one.
+_OPTIONS_TAIL = re.compile(r"\s*(?:was not one of the allowed options|allowed options|: ?\[).*", re.S)
+
+
+def _names_value(entry: dict[str, Any], value: str) -> bool:
+    if "invalidValue" in entry:
+        return value == str(entry["invalidValue"])
+    head = _OPTIONS_TAIL.sub("", str(entry.get("message", "")))
+    return bool(re.search(rf"(?<![\w@.+-]){re.escape(value)}(?![\w@.+-])", head))
+
+
 def batch_rejection(
     error: ProviderError, inputs: list[dict[str, Any]], *, id_property: str | None
 ) -> BatchRejected:
@@ -178,9 +191,7 @@ def batch_rejection(
                 blamed = True  # the property itself is wrong: every input that sets it fails
             elif value in (None, ""):
                 continue
-            elif str(value) == str(entry.get("invalidValue", "\0")) or str(value) in str(
-                entry.get("message", "")
-            ):
+            elif _names_value(entry, str(value)):
                 blamed = True
         if blamed:
             indexes.append(index)

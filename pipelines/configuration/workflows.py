@@ -122,7 +122,8 @@ def workflows_export() -> list[dict]:
     items = []
     for workflow in Workflow.objects.select_related(
         "source_connection", "destination_connection", "warehouse_connection", "slack_connection"
-    ).order_by("slug"):
+    ).exclude(type=WorkflowType.MQL_ROUTING).order_by("slug"):
+        # Routing workflows are exported, with their rules, by the `routing` section.
         current = field_mapping_current(workflow=workflow)
         item: dict[str, Any] = {"slug": workflow.slug}
         if workflow.name:

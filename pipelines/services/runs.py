@@ -278,10 +278,18 @@ def batches_sweep(*, now: Any = None) -> dict[str, int]:
         run_prepare_task.delay(run_id)
     from pipelines.models import InboundEvent
 
+    quiet = now - timedelta(seconds=60)
     for workflow_id in set(InboundEvent.objects.filter(
-        run__isnull=True, workflow__isnull=False, received_at__lt=now - timedelta(seconds=60)
+        source="clay", run__isnull=True, workflow__isnull=False, received_at__lt=quiet
     ).values_list("workflow_id", flat=True)):
         inbound_events_process_task.delay(workflow_id)
+    # HubSpot MQL events are routed, not staged: re-send the ones whose task never ran.
+    from pipelines.routing.tasks import routing_events_process_task
+
+    stranded = list(InboundEvent.objects.filter(source="hubspot", processed_at__isnull=True, received_at__lt=quiet)
+                    .order_by("pk").values_list("pk", flat=True)[:5000])
+    for start in range(0, len(stranded), 100):
+        routing_events_process_task.delay(stranded[start:start + 100])
     return {"expired": len(expired), "dispatched": dispatched, "finished": finished}
 
 

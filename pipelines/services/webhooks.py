@@ -176,7 +176,7 @@ def inbound_events_process(*, workflow_id: int, limit: int = 5000, dispatch: boo
     with transaction.atomic():
         ids = list(
             InboundEvent.objects.select_for_update(skip_locked=True)
-            .filter(workflow_id=workflow_id, run__isnull=True, processed_at__isnull=True)
+            .filter(workflow_id=workflow_id, source="clay", run__isnull=True, processed_at__isnull=True)
             .order_by("id").values_list("pk", flat=True)[:limit]
         )
         if not ids:

@@ -124,6 +124,9 @@ def default_properties() -> dict[str, dict[str, dict[str, Any]]]:
         _prop("numemployees", "Number of Employees", "enumeration", "select",
               options=EMPLOYEE_BANDS),
         _owner_prop("contactinformation"),
+        # HubSpot-defined: the id of the contact's primary company (routing reads it to fetch the
+        # company in one batch read instead of one associations call per contact).
+        _prop("associatedcompanyid", "Primary Associated Company ID", "number", "number"),
         # Derived by HubSpot; writing them is an error (providers.md §1.7, §1.8).
         _prop("hs_calculated_phone_number", "Calculated Phone Number", read_only=True),
         _prop("hs_additional_emails", "Additional email addresses", "enumeration", "checkbox",

@@ -232,6 +232,18 @@ def test_400_unknown_property_blames_every_input_that_sets_it(records, sleeps):
     assert raised.value.input_indexes == [0, 2]
 
 
+def test_400_invalid_option_blames_only_the_bad_value_not_the_allowed_ones_it_lists(records, sleeps):
+    detail = [{"isValid": False, "error": "INVALID_OPTION", "name": "lifecyclestage",
+               "message": "Bogus was not one of the allowed options: [subscriber, lead, marketingqualifiedlead]"}]
+    body = {"status": "error", "category": "VALIDATION_ERROR", "message": "Property values were not valid: " + json.dumps(detail)}
+    inputs = upsert_inputs(3)
+    inputs[0]["properties"]["lifecyclestage"] = "lead"  # valid, and named in the options list
+    inputs[1]["properties"]["lifecyclestage"] = "Bogus"
+    with pytest.raises(BatchRejected) as raised:
+        client(lambda r: httpx.Response(400, json=body), records, sleeps).batch_upsert("contacts", inputs)
+    assert raised.value.input_indexes == [1]
+
+
 def test_400_duplicate_ids_are_parsed(records, sleeps):
     body = {"status": "error", "category": "VALIDATION_ERROR",
             "message": "Duplicate IDs found in batch input: [person2@acme.com]. IDs must be unique"}

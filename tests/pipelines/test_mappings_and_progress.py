@@ -132,3 +132,25 @@ def test_a_finished_run_posts_its_summary_to_slack_once(workflow, sandbox, djang
     text = json.loads(posted[0].content)["text"]
     assert "3 contacts synced, 1 failed" in text
     assert f"/pipelines/run/{run.pk}/change/" in text
+
+
+def test_sweeper_routes_stranded_hubspot_events_and_never_stages_them_as_clay_rows(workflow, monkeypatch):
+    from pipelines import tasks as pipeline_tasks
+    from pipelines.models import InboundEvent
+    from pipelines.routing import tasks as routing_tasks
+    from pipelines.services.runs import batches_sweep
+
+    routed, staged = [], []
+    monkeypatch.setattr(routing_tasks.routing_events_process_task, "delay", routed.append)
+    monkeypatch.setattr(pipeline_tasks.inbound_events_process_task, "delay", staged.append)
+    old = timezone.now() - timedelta(minutes=5)
+    hubspot = InboundEvent.objects.create(source="hubspot", workflow=workflow, dedupe_key="hs-1",
+                                          payload={"objectId": 1}, received_at=old)
+    InboundEvent.objects.create(source="hubspot", dedupe_key="hs-fresh", payload={}, received_at=timezone.now())
+    clay = InboundEvent.objects.create(source="clay", workflow=workflow, dedupe_key="clay-1",
+                                       payload={"Email": "a@example.com"}, received_at=old)
+
+    batches_sweep()
+
+    assert routed == [[hubspot.pk]]
+    assert staged == [clay.workflow_id]

@@ -12,19 +12,16 @@ import pytest
 from integrations import registry
 from integrations.hubspot.webhooks import signature_v3
 from sandbox.hubspot import HubSpotSandbox
-from sandbox.hubspot.schema import custom_property
 from tests.routing.factories import CLIENT_SECRET, OWNERS, TOKEN, owners_example, routing_example
 
 
 def sandbox_for_routing(**options) -> HubSpotSandbox:
-    """A sandbox with our owners and HubSpot's `associatedcompanyid` contact property (the
-    primary company's id, which routing reads to find the company in one batch read)."""
+    """A sandbox with our owners (HubSpot's `associatedcompanyid` contact property, the primary
+    company's id that routing reads, is in the sandbox's default catalogue)."""
     owners = [{"id": i, "firstName": first, "lastName": last, "email": f"{first.lower()}@example.com"}
               for i, (first, last) in OWNERS.items()]
     options = {"rate_limit": 10_000_000, "daily_limit": None, "search_per_second": 1_000, **options}
     app = HubSpotSandbox(owners=owners, tokens={TOKEN}, **options)
-    app.store.add_property("contacts", custom_property(
-        {"name": "associatedcompanyid", "label": "Primary Associated Company ID", "type": "number", "fieldType": "number"}))
     return app
 
 
