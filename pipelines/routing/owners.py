@@ -53,6 +53,19 @@ def owners_sync(*, connection: Any, actor_label: str = "routing: owner sync") ->
     return counts
 
 
+def owners_sync_for_routing() -> dict[str, dict[str, int]]:
+    """The beat schedule's work: sync owners from every HubSpot connection routing uses, so an
+    owner who left the company is skipped (and flagged in rules) within the hour, not at the
+    next manual sync."""
+    from integrations.models import Connection
+
+    results = {}
+    used = RoutingConfig.objects.values("hubspot_connection")
+    for connection in Connection.objects.filter(pk__in=used, provider="hubspot").order_by("name"):
+        results[connection.name] = owners_sync(connection=connection, actor_label="beat: owner sync")
+    return results
+
+
 def owner_problem(owner: Owner) -> str:
     """Why an owner cannot be put in a territory, or ""."""
     if owner.archived:

@@ -134,3 +134,18 @@ def test_the_owner_sync_fills_placeholders_and_archives_the_missing(sandbox):
     assert (alice.name, alice.email, alice.synced_at is not None) == ("Alice East", "alice@example.com", True)
     assert Owner.objects.get(hubspot_id="99999").archived
     assert counts == {"created": 4, "updated": 1, "archived": 1}
+
+
+def test_the_hourly_schedule_syncs_owners_of_every_connection_routing_uses(sandbox):
+    from django_celery_beat.models import PeriodicTask
+
+    from pipelines.routing.owners import owners_sync_for_routing
+
+    HubSpotConnectionFactory()
+    config_apply(text=ISSUE_YAML)
+    assert Owner.objects.filter(synced_at__isnull=True).count() == 5
+    results = owners_sync_for_routing()
+    assert list(results) == ["hubspot-main"]
+    assert not Owner.objects.filter(hubspot_id="12345", synced_at__isnull=True).exists()
+    schedule = PeriodicTask.objects.get(name="Sync HubSpot owners")
+    assert (schedule.task, schedule.crontab.minute, schedule.enabled) == ("pipelines.routing.owners_sync", "7", True)
