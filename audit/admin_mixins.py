@@ -5,7 +5,9 @@ It records:
 - add and change, with a before → after diff (`changes_diff`), after the many-to-many fields
   were saved, so group and permission changes are in the diff (SOC 2 CC6.3);
 - delete, one event per object, from the change page and from "delete selected";
-- other bulk actions (enable/disable schedules...), one event per changed object.
+- other bulk actions (enable/disable schedules...), one event per changed object;
+- inline rows (a territory's owners, a routing configuration's rules): one event per row
+  added, changed or deleted, `<inline model>.created|changed|deleted`, naming the parent.
 
 Secrets are masked and personal fields hashed; declare extra ones in `audit_secret_fields`
 and `audit_personal_fields` when their names do not give them away.
@@ -90,6 +92,38 @@ class AuditedModelAdmin:
             if diff:
                 self.audit_record(request, obj, "changed", diff)
         return super().log_change(request, obj, message)
+
+    # --- inline formsets -------------------------------------------------------------------------
+
+    # An inline row (a territory's rule, a workflow's owner) is configuration of its own: each
+    # add, change and delete is an event on the row, naming its parent in the metadata.
+
+    def save_formset(self, request, form, formset, change):
+        model = formset.model
+        deleted = {id(f.instance): (f.instance.pk, self.audit_snapshot(f.instance))
+                   for f in formset.deleted_forms if f.instance.pk is not None}
+        # The forms already wrote their values onto the instances: the stored rows are "before".
+        stored = {obj.pk: self.audit_snapshot(obj) for obj in model._default_manager.filter(
+            pk__in=[f.instance.pk for f in formset.initial_forms if f.instance.pk is not None and f.has_changed()]
+        )}
+        super().save_formset(request, form, formset, change)
+        parent = {"parent_type": form.instance._meta.label_lower, "parent_id": str(form.instance.pk), "inline": True}
+        prefix = model._meta.model_name
+        for obj in formset.new_objects:
+            self._inline_record(request, obj, f"{prefix}.created", self.audit_diff({}, self.audit_snapshot(obj)), parent)
+        for obj, _fields in formset.changed_objects:
+            diff = self.audit_diff(stored.get(obj.pk, {}), self.audit_snapshot(obj))
+            if diff:
+                self._inline_record(request, obj, f"{prefix}.changed", diff, parent)
+        for obj in formset.deleted_objects:
+            pk, snapshot = deleted.get(id(obj), (None, {}))
+            self._inline_record(request, obj, f"{prefix}.deleted", self.audit_diff(snapshot, {}), parent, object_id=pk)
+
+    def _inline_record(self, request, obj, action: str, changes: dict, metadata: dict, *, object_id: Any = None) -> None:
+        audit_event_record(
+            action=action, obj=obj, changes=changes, request=request, source="admin",
+            object_id=object_id if object_id is not None else "", metadata=metadata,
+        )
 
     # --- delete ----------------------------------------------------------------------------------
 

@@ -1,8 +1,14 @@
 """Plain admin registrations so pipelines data is visible. The import wizard, dead-letter
-review, run history and mapping editor screens are built on the services separately."""
+review, run history and mapping editor screens are built on the services separately.
+
+Configuration (workflows, mapping versions) is audited: `AuditedModelAdmin` first in the
+bases records every add, change and delete with its diff (SOC 2 CC8.1). Runs, batches, dead
+letters and events are read-only here; their changes are audited by the services.
+"""
 
 from django.contrib import admin
 
+from audit.admin_mixins import AuditedModelAdmin
 from pipelines.models import (
     DeadLetter,
     FieldMappingVersion,
@@ -24,7 +30,7 @@ class FieldMappingVersionInline(admin.TabularInline):
 
 
 @admin.register(Workflow)
-class WorkflowAdmin(admin.ModelAdmin):
+class WorkflowAdmin(AuditedModelAdmin, admin.ModelAdmin):
     list_display = ("slug", "type", "source_connection", "destination_connection", "enabled")
     list_filter = ("type", "enabled")
     search_fields = ("slug", "name")
@@ -32,7 +38,7 @@ class WorkflowAdmin(admin.ModelAdmin):
 
 
 @admin.register(FieldMappingVersion)
-class FieldMappingVersionAdmin(admin.ModelAdmin):
+class FieldMappingVersionAdmin(AuditedModelAdmin, admin.ModelAdmin):
     list_display = ("workflow", "version", "created_by_label", "created_at")
     list_filter = ("workflow",)
     readonly_fields = ("workflow", "version", "rules", "created_by", "created_by_label", "created_at")

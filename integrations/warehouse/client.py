@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import psycopg
+from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
@@ -112,6 +113,44 @@ class WarehouseClient:
         values = [tuple(_adapt(row[c]) for c in columns) for row in rows]
         self._run([(statement, values)], many=True)
         return len(rows)
+
+    # -- privacy: find and delete one person's rows ----------------------------------------
+
+    def _match(self, table: str, column: str, json_key: str | None) -> sql.Composed:
+        """``WHERE lower(<column>) = %s`` (or ``lower(<column> ->> <json_key>)``). A whole-table
+        scan unless the column is the key; erasures are rare, so the cost is accepted."""
+        target = sql.Identifier(column)
+        if json_key:
+            target = sql.SQL("{} ->> {}").format(target, sql.Literal(json_key))
+        return sql.SQL("FROM {} WHERE lower(({})::text) = %s").format(_table(table), target)
+
+    def rows_matching(self, table: str, *, column: str, value: str, json_key: str | None = None) -> list[dict[str, Any]]:
+        """Every row whose ``column`` (or its JSON ``json_key``) equals ``value``, case-insensitively.
+        A table that does not exist yet (nothing was loaded) holds no rows."""
+        statement = sql.SQL("SELECT * ") + self._match(table, column, json_key)
+        return self._fetch(statement, [value.lower()])
+
+    def rows_delete(self, table: str, *, column: str, value: str, json_key: str | None = None) -> int:
+        """Delete the rows ``rows_matching`` finds; returns how many were deleted."""
+        statement = sql.SQL("DELETE ") + self._match(table, column, json_key) + sql.SQL(" RETURNING 1")
+        return len(self._fetch(statement, [value.lower()]))
+
+    def _fetch(self, statement: sql.Composable, params: list[Any]) -> list[dict[str, Any]]:
+        with self._connect() as conn:
+            try:
+                with conn.transaction(), conn.cursor() as cursor:
+                    cursor.execute(statement, params)
+                    names = [c.name for c in cursor.description or []]
+                    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            except pg_errors.UndefinedTable:
+                return []
+            except psycopg.OperationalError as exc:
+                raise Unreachable(f"warehouse connection lost: {type(exc).__name__}") from None
+            except psycopg.Error as exc:
+                state = getattr(exc, "sqlstate", None)
+                raise RequestRejected(
+                    f"warehouse rejected the statement: {type(exc).__name__} ({state})", category=state,
+                ) from None
 
     def _run(self, statements: Iterable[tuple[sql.Composable, Any]], *, many: bool = False) -> None:
         with self._connect() as conn:

@@ -186,6 +186,7 @@ class DecisionStatus(models.TextChoices):
     ROUTED = "routed", "Routed"
     FAILED = "failed", "Failed"
     DEAD_LETTERED = "dead_lettered", "Dead-lettered"
+    SKIPPED = "skipped", "Skipped (suppressed by a privacy request)"
 
 
 class RoutingDecision(models.Model):

@@ -1,5 +1,9 @@
 """Routing in the admin: territories and owners, ordered rules, decisions explained, the
-simulator and "Route now" (custom views in admin_views.py)."""
+simulator and "Route now" (custom views in admin_views.py).
+
+Every configuration admin here is audited (`AuditedModelAdmin` first in the bases), inline
+rows included: a territory's owners, a routing configuration's territory and scoring rules.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from django.contrib import admin, messages
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from audit.admin_mixins import AuditedModelAdmin
 from integrations.errors import ProviderError
 from pipelines.models import (
     DecisionTrigger,
@@ -47,7 +52,7 @@ class TerritoryOwnerInline(admin.TabularInline):
 
 
 @admin.register(Territory)
-class TerritoryAdmin(admin.ModelAdmin):
+class TerritoryAdmin(AuditedModelAdmin, admin.ModelAdmin):
     list_display = ("name", "strategy", "owner_names")
     list_filter = ("strategy",)
     search_fields = ("name",)
@@ -62,7 +67,7 @@ class TerritoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Owner)
-class OwnerAdmin(admin.ModelAdmin):
+class OwnerAdmin(AuditedModelAdmin, admin.ModelAdmin):
     list_display = ("name", "email", "hubspot_id", "active", "archived", "slack_user_id", "synced_at")
     list_filter = ("active", "archived")
     list_editable = ("active",)
@@ -134,7 +139,7 @@ class ScoringRuleInline(_ConfigInline):
 
 
 @admin.register(RoutingConfig)
-class RoutingConfigAdmin(admin.ModelAdmin):
+class RoutingConfigAdmin(AuditedModelAdmin, admin.ModelAdmin):
     list_display = ("workflow", "hubspot_connection", "lifecycle_stage", "deal_threshold", "fallback_territory", "tools")
     readonly_fields = ("tools",)
     inlines = [TerritoryRuleInline, ScoringRuleInline]

@@ -34,6 +34,7 @@ from pipelines.models import (
     RunTrigger,
     Territory,
 )
+from pipelines.privacy import email_suppressed
 from pipelines.routing import notify
 from pipelines.routing.rules import Lead, RuleResult, rules_evaluate
 from pipelines.routing.scoring import Score, score_by_api, score_by_rules
@@ -160,6 +161,9 @@ def decision_record(
     *, config: RoutingConfig, lead: Lead, dedupe_key: str, trigger: str, user: Any = None,
     inbound_event_id: int | None = None, setup: RoutingSetup | None = None,
 ) -> RoutingDecision:
+    if email_suppressed(str(lead.contact.get("email") or "")):
+        return _decision_skip(config=config, lead=lead, dedupe_key=dedupe_key, trigger=trigger, user=user,
+                              inbound_event_id=inbound_event_id)
     assessment = lead_assess(config=config, lead=lead, setup=setup)
     try:
         with transaction.atomic():
@@ -182,6 +186,18 @@ def decision_record(
     if decision.owner_id is None:
         decision_dead_letter(decision=decision, category="unroutable",
                              message=assessment.territory_reason or "no territory and no fallback territory")
+    return decision
+
+
+def _decision_skip(*, config: RoutingConfig, lead: Lead, dedupe_key: str, trigger: str, user: Any,
+                   inbound_event_id: int | None) -> RoutingDecision:
+    """The person was erased: no owner, no deal, no message, and none of their properties kept
+    (the decision records only that a suppressed contact was skipped)."""
+    decision, _ = RoutingDecision.objects.get_or_create(dedupe_key=dedupe_key, defaults={
+        "config": config, "trigger": trigger, "triggered_by": user, "inbound_event_id": inbound_event_id,
+        "contact_id": lead.contact_id, "status": DecisionStatus.SKIPPED,
+        "territory_reason": "Not routed: the contact's email is suppressed by a privacy request.",
+    })
     return decision
 
 

@@ -227,6 +227,7 @@ def run_stage(*, run_id: int) -> Run:
             transform_seconds += time.perf_counter() - tick
             writer.add(staged, position, record, state, skip_reason)
         writer.flush()
+        _suppressed_inputs_blank(run=run, writer=writer)
         stage_ms = round((time.perf_counter() - started - transform_seconds) * 1000)
         if run.trigger == RunTrigger.WEBHOOK:
             InboundEvent.objects.filter(run=run, processed_at__isnull=True).update(processed_at=now)
@@ -237,6 +238,17 @@ def run_stage(*, run_id: int) -> Run:
         run.timings = {**run.timings, "stage": stage_ms, "transform": round(transform_seconds * 1000)}
         run.save(update_fields=["records_in", "staged_at", "started_at", "status", "timings"])
     return run
+
+
+def _suppressed_inputs_blank(*, run: Run, writer: _RecordWriter) -> None:
+    """A person erased earlier arrived again: blank them in the file or webhook events kept
+    with the run too, so suppression means nothing new is kept about them."""
+    from pipelines.privacy_stores import import_file_rows_blank, inbound_event_items_erase
+
+    if writer.suppressed_items:
+        inbound_event_items_erase(items=writer.suppressed_items)
+    if writer.suppressed_emails and run.trigger == RunTrigger.CSV:
+        import_file_rows_blank(run=run, emails=writer.suppressed_emails)
 
 
 class _RecordWriter:
@@ -251,6 +263,8 @@ class _RecordWriter:
         self.now = now
         self.check_suppression = check_suppression
         self.rows: list[tuple] = []
+        self.suppressed_emails: set[str] = set()
+        self.suppressed_items: dict[int, set[int]] = {}  # inbound event id → item numbers
 
     def add(self, staged: StagedInput, position: int, record: Any, state: str, skip_reason: str) -> None:
         self.rows.append((
@@ -267,13 +281,13 @@ class _RecordWriter:
             return
         if self.check_suppression:
             # Erased people are skipped, not sent (audit.privacy); one query per chunk.
-            state_at, reason_at, key_at = 12, 13, 11
+            state_at, key_at = 12, 11
             keys = [row[key_at] for row in self.rows if row[state_at] == RecordState.TRANSFORMED]
             suppressed = emails_suppressed(keys)
             if suppressed:
                 self.rows = [
-                    (*row[:state_at], RecordState.SKIPPED, SkipReason.SUPPRESSED, *row[reason_at + 1:])
-                    if row[state_at] == RecordState.TRANSFORMED and row[key_at] in suppressed else row
+                    self._suppressed(row) if row[state_at] == RecordState.TRANSFORMED and row[key_at] in suppressed
+                    else row
                     for row in self.rows
                 ]
         if connection.vendor == "postgresql":
@@ -283,6 +297,18 @@ class _RecordWriter:
                 [RunRecord(**dict(zip(self.COLUMNS, row, strict=True))) for row in self.rows], batch_size=1000
             )
         self.rows = []
+
+    def _suppressed(self, row: tuple) -> tuple:
+        """Skipped, and nothing about the person kept: the record says only that someone
+        suppressed was skipped. The copies in the input (file, webhook event) are blanked by
+        run_stage once staging is done (``suppressed_inputs``)."""
+        values = dict(zip(self.COLUMNS, row, strict=True))
+        self.suppressed_emails.add(values["match_key"])
+        if values["inbound_event_id"]:
+            self.suppressed_items.setdefault(values["inbound_event_id"], set()).add(values["row_number"] or 1)
+        values.update(raw={}, values={}, extras={}, errors=[], match_key="", event_id="",
+                      state=RecordState.SKIPPED, skip_reason=SkipReason.SUPPRESSED)
+        return tuple(values[c] for c in self.COLUMNS)
 
     def _copy(self) -> None:
         table = RunRecord._meta.db_table
