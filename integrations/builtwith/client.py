@@ -9,36 +9,22 @@ configure ``ClientConfig.rate_limit`` from it rather than hard-coding.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
-import httpx
-
-from integrations.transport import ClientConfig, RequestRecord, Transport, json_or_none
+from integrations.provider_client import ProviderClient
+from integrations.transport import ClientConfig, json_or_none
 
 DEFAULT_BASE_URL = "https://api.builtwith.com"
 MAX_LOOKUP_DOMAINS = 16  # §7.1: up to 16 domains per lookup
 _FAST = {"HIDETEXT": "yes", "NOMETA": "yes", "NOPII": "yes", "NOATTR": "yes"}  # §7.1 speed flags
 
 
-class BuiltWithClient:
-    def __init__(
-        self,
-        config: ClientConfig,
-        auth: Any,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        on_request: Callable[[RequestRecord], None] | None = None,
-        api_version: str = "v22",
-        sleep: Callable[[float], None] = time.sleep,
-        **transport_options: Any,
-    ) -> None:
+class BuiltWithClient(ProviderClient):
+    provider = "BuiltWith"
+
+    def __init__(self, config: ClientConfig, auth: Any, *, api_version: str = "v22", **options: Any) -> None:
+        super().__init__(config, auth, **options)
         self.api_version = api_version
-        self.http = Transport(
-            config, auth, provider="BuiltWith", transport=transport, on_request=on_request,
-            sleep=sleep, **transport_options,
-        )
 
     def lookup(self, domains: str | list[str], *, fast: bool = True) -> dict[str, Any]:
         """Technologies of up to 16 domains: ``{"Results": [...], "Errors": [...]}``.
@@ -63,6 +49,3 @@ class BuiltWithClient:
 
     def usage(self) -> dict[str, Any]:
         return json_or_none(self.http.request("GET", "/usagev2/api.json")) or {}
-
-    def close(self) -> None:
-        self.http.close()

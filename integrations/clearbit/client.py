@@ -6,14 +6,11 @@ Switchyard should depend on this client for new installs (§7.2 recommendation).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 from integrations.errors import ProviderError
-from integrations.transport import ClientConfig, RequestRecord, Transport, json_or_none
+from integrations.provider_client import ProviderClient
+from integrations.transport import json_or_none
 
 DEFAULT_BASE_URL = "https://company.clearbit.com"
 PENDING_RETRY_AFTER = 30.0  # §7.2: 202 means "queued, retry later"; no documented delay
@@ -26,23 +23,10 @@ class LookupPending(ProviderError):
     default_permanent = False
 
 
-class ClearbitClient:
+class ClearbitClient(ProviderClient):
     """Auth: ``BearerAuth("sk_...")`` or ``BasicAuth("sk_...")`` (key as user, empty password)."""
 
-    def __init__(
-        self,
-        config: ClientConfig,
-        auth: Any,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        on_request: Callable[[RequestRecord], None] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        **transport_options: Any,
-    ) -> None:
-        self.http = Transport(
-            config, auth, provider="Clearbit", transport=transport, on_request=on_request,
-            sleep=sleep, **transport_options,
-        )
+    provider = "Clearbit"
 
     def company(self, domain: str) -> dict[str, Any] | None:
         """The company for ``domain``; None when Clearbit has no data (404, a skip)."""
@@ -63,6 +47,3 @@ class ClearbitClient:
         except LookupPending:
             pass
         return True
-
-    def close(self) -> None:
-        self.http.close()

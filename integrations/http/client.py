@@ -7,14 +7,11 @@ result path such as ``"data.score"`` or ``"results.0.score"``.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 from integrations.errors import RequestRejected
-from integrations.transport import ClientConfig, RequestRecord, Transport, json_or_none
+from integrations.provider_client import ProviderClient
+from integrations.transport import json_or_none
 
 _MISSING = object()
 
@@ -40,21 +37,8 @@ def extract(data: Any, path: str | None) -> Any:
     return current
 
 
-class HttpJsonClient:
-    def __init__(
-        self,
-        config: ClientConfig,
-        auth: Any,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        on_request: Callable[[RequestRecord], None] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        **transport_options: Any,
-    ) -> None:
-        self.http = Transport(
-            config, auth, provider="HTTP API", transport=transport, on_request=on_request,
-            sleep=sleep, **transport_options,
-        )
+class HttpJsonClient(ProviderClient):
+    provider = "HTTP API"
 
     def call(
         self,
@@ -91,8 +75,6 @@ class HttpJsonClient:
         self.http.request("GET", path, raw_path=path, accept=(404, 405))
         return True
 
-    def close(self) -> None:
-        self.http.close()
 
 
 JsonApiClient = HttpJsonClient  # the name used in the first draft of the brief

@@ -23,6 +23,7 @@ from integrations.errors import (
     RequestRejected,
     ServerError,
 )
+from integrations.provider_client import ProviderClient
 from integrations.transport import (
     ClientConfig,
     RequestRecord,
@@ -118,23 +119,13 @@ class SlackWebhookClient:
         self.http.close()
 
 
-class SlackClient:
+class SlackClient(ProviderClient):
     """``chat.postMessage`` with a bot token (``BearerAuth("xoxb-...")``, scope chat:write)."""
 
-    def __init__(
-        self,
-        config: ClientConfig,
-        auth: Any,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        on_request: Callable[[RequestRecord], None] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        **transport_options: Any,
-    ) -> None:
-        self.http = Transport(
-            config, auth, provider="Slack", transport=transport, on_request=on_request,
-            error_parser=_parse_api, sleep=sleep, **transport_options,
-        )
+    provider = "Slack"
+
+    def error_parser(self) -> Callable[[httpx.Response], ProviderError | None]:
+        return _parse_api  # Slack answers 200 with ok:false; the body decides
 
     def post_message(
         self, channel: str, text: str, *, blocks: list[dict[str, Any]] | None = None,
@@ -150,6 +141,3 @@ class SlackClient:
     def ping(self) -> dict[str, Any]:
         response = self.http.request("POST", "/auth.test")
         return json_or_none(response) or {}
-
-    def close(self) -> None:
-        self.http.close()
