@@ -80,12 +80,12 @@ def demo_pipelines_seed(*, actor: Any = None) -> list[str]:
 def _demo_runs(workflow: Workflow, actor: Any) -> list[str]:
     """Two imports of the sample file (the second is all "unchanged"), and a third whose
     records all became dead letters, one of them ignored, so every review screen has data."""
-    from pipelines.services import loading
+    from integrations import registry
     from sandbox.hubspot import HubSpotSandbox
 
     sandbox = HubSpotSandbox(seed=7)
-    previous = loading.TRANSPORT_OVERRIDE
-    loading.TRANSPORT_OVERRIDE = httpx.WSGITransport(app=sandbox)
+    previous = registry.TRANSPORT_OVERRIDE
+    registry.TRANSPORT_OVERRIDE = httpx.WSGITransport(app=sandbox)
     try:
         data = SAMPLE_CSV.read_bytes()
         for name in ("clay-contacts.csv", "clay-contacts-again.csv"):
@@ -108,5 +108,5 @@ def _demo_runs(workflow: Workflow, actor: Any) -> list[str]:
         if letter is not None:
             dead_letter_ignore(dead_letter_ids=[letter.pk], reason="demo: test contact", actor=actor)
     finally:
-        loading.TRANSPORT_OVERRIDE = previous
+        registry.TRANSPORT_OVERRIDE = previous
     return [f"{Run.objects.filter(workflow=workflow).count()} demo runs"]

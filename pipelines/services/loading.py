@@ -43,10 +43,6 @@ from pipelines.models import (
 )
 from pipelines.services.runs import run_finish
 
-# Tests and the demo route HubSpot through an in-process sandbox (httpx.WSGITransport) here,
-# or pass ``transport=`` explicitly. Production never sets it.
-TRANSPORT_OVERRIDE: httpx.BaseTransport | None = None
-
 
 @dataclass
 class BatchOutcome:
@@ -123,7 +119,7 @@ def batch_process(*, batch_id: int, transport: httpx.BaseTransport | None = None
         if to_send and workflow.warehouse_connection_id:
             _warehouse_upsert(workflow, run, to_send)
         if to_send:
-            client = client_for(workflow.destination_connection, transport=transport or TRANSPORT_OVERRIDE)
+            client = client_for(workflow.destination_connection, transport=transport)
             try:
                 _upsert_isolating(client, workflow, to_send, results, _renewer(batch_id, token))
             finally:

@@ -38,7 +38,6 @@ from pipelines.models import (
     WorkflowType,
 )
 from pipelines.routing.services import decision_dead_letter
-from pipelines.services import loading
 from pipelines.services.runs import run_execute_inline
 from pipelines.services.webhooks import inbound_events_process
 from sandbox.hubspot import HubSpotSandbox
@@ -64,7 +63,6 @@ def sandbox(monkeypatch):
     """One sandbox behind every HubSpot client: the load stage's and the registry's."""
     app = HubSpotSandbox(seed=1)
     transport = httpx.WSGITransport(app=app)
-    monkeypatch.setattr(loading, "TRANSPORT_OVERRIDE", transport)
     monkeypatch.setattr(registry, "TRANSPORT_OVERRIDE", transport)
     return app
 

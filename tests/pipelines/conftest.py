@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from integrations import registry
 from pipelines.models import Run
-from pipelines.services import loading
 from pipelines.services.runs import run_execute_inline
 from pipelines.services.staging import run_create_csv
 from sandbox.hubspot import HubSpotSandbox
@@ -25,7 +25,7 @@ HEADERS = ["Email", "First Name", "Last Name", "Company Name", "Job Title", "Pho
 def sandbox(monkeypatch):
     """A fresh HubSpot sandbox wired in as the load stage's transport."""
     app = HubSpotSandbox(seed=1)
-    monkeypatch.setattr(loading, "TRANSPORT_OVERRIDE", httpx.WSGITransport(app=app))
+    monkeypatch.setattr(registry, "TRANSPORT_OVERRIDE", httpx.WSGITransport(app=app))
     return app
 
 
