@@ -32,6 +32,7 @@ from pipelines.screens.forms import (
 )
 from pipelines.screens.pages import page_of, query_without_page, render_screen
 from pipelines.screens.selectors import (
+    DeadLetterFilters,
     dead_letter_categories,
     dead_letter_editable_properties,
     dead_letter_get,
@@ -69,7 +70,7 @@ def dead_letter_queue(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _bulk_action(request: HttpRequest, form: DeadLetterBulkForm, filters) -> HttpResponse:
+def _bulk_action(request: HttpRequest, form: DeadLetterBulkForm, filters: DeadLetterFilters) -> HttpResponse:
     action = form.cleaned_data["action"]
     back = f"{reverse('switchyard:dead-letters')}?{request.GET.urlencode()}"
     try:
