@@ -17,6 +17,7 @@ than block a worker (django-libraries.md §A4 recommendation).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,13 +42,23 @@ class RateLimitSpec:
             raise ValueError("a rate limit needs requests >= 1 and per_seconds >= 1")
 
 
-# One storage per URL per process: each RedisStorage owns a connection pool.
+_storage_lock = threading.Lock()
+
+
+# One storage per URL per process: each RedisStorage owns a connection pool. Created under a
+# lock: `limits` fails when several threads build a Redis storage at the same moment (some see
+# "redis version 0.0.0"), which a threaded worker pool would hit on its first requests.
 @cache
-def _storage(storage_url: str | None) -> Storage:
+def _storage_unlocked(storage_url: str | None) -> Storage:
     if not storage_url:
         # Per process only: fine for tests and the single-process demo, wrong for a fleet.
         return MemoryStorage()
     return storage_from_string(storage_url)
+
+
+def _storage(storage_url: str | None) -> Storage:
+    with _storage_lock:
+        return _storage_unlocked(storage_url)
 
 
 class SharedRateLimit:

@@ -221,10 +221,16 @@ def _record(batch: RunBatch, token: str, records: list[RunRecord], results: _Res
             next_state = BatchState.DONE if error.permanent else BatchState.FAILED
     now = timezone.now()
     with transaction.atomic():
-        run = Run.objects.select_for_update().get(pk=batch.run_id)
-        counts = _apply(run, records, results, batch.attempts, now)
+        # Lock order: this batch, its records, then the run. The run row is locked last and only
+        # for the counters, so the batches of one run write their records in parallel and queue
+        # only for that short update (locking it first serialized a run's loaders: measured 55 %
+        # of the rate-limit ceiling with 16 loaders). Two loaders of the same batch (a lease
+        # expired) still serialize on the batch row, and the record state guard makes the
+        # second one change nothing.
         current = RunBatch.objects.select_for_update().get(pk=batch.pk)
         mine = current.state == BatchState.LEASED and current.lease_token == token
+        run = Run.objects.select_related("workflow").get(pk=batch.run_id)
+        counts = _apply(run, records, results, batch.attempts, now)
         load_ms = round((now - started).total_seconds() * 1000)
         run_update = {
             "succeeded": F("succeeded") + counts["succeeded"], "created": F("created") + counts["created"],
@@ -246,6 +252,7 @@ def _record(batch: RunBatch, token: str, records: list[RunRecord], results: _Res
                 last_error=str(error)[:300] if error else "",
             )
             run_update["batches_done"] = F("batches_done") + 1
+        run = Run.objects.select_for_update().get(pk=batch.run_id)
         Run.objects.filter(pk=run.pk).update(**run_update)
         if mine and next_state != BatchState.PENDING:
             run.refresh_from_db()

@@ -113,3 +113,28 @@ def test_two_processes_never_exceed_the_limit_in_any_rolling_window():
     # A token bucket of capacity 20 refilling 10/s would admit 20 + 10*5 = 70 in 5 s; the moving
     # window admits at most 20 per 2 s: ceil(5/2)*20 = 60.
     assert len(grants) <= 60
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (a real Redis server)")
+def test_threads_building_the_shared_limiter_at_once_all_get_a_working_store():
+    import threading
+    import uuid
+
+    from integrations import ratelimit
+
+    ratelimit._storage_unlocked.cache_clear()
+    key, errors, barrier = f"switchyard:test:threads:{uuid.uuid4().hex}", [], threading.Barrier(8)
+
+    def build_and_hit():
+        barrier.wait()
+        try:
+            ratelimit.SharedRateLimit(os.environ["REDIS_URL"], ratelimit.RateLimitSpec(100, 10), key).acquire(max_wait=0)
+        except Exception as exc:  # noqa: BLE001 - any failure is the finding
+            errors.append(exc)
+
+    threads = [threading.Thread(target=build_and_hit) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
