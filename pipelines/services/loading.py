@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -295,13 +296,45 @@ def _apply(run: Run, records: list[RunRecord], results: _Results, attempts: int,
             run=run, record=record, workflow_id=run.workflow_id, stage="load", category=str(category)[:60],
             errors=messages, payload=hubspot_properties(record.values), source_row=record.raw, attempts=attempts,
         ))
-    RunRecord.objects.bulk_update(changed, ["state", "hubspot_id", "skip_reason", "updated_at"], batch_size=500)
+    _records_mark(records=changed, now=now)
     DeadLetter.objects.bulk_create(letters)
     SyncedContact.objects.bulk_create(
         synced, update_conflicts=True, unique_fields=["workflow", "match_key"],
         update_fields=["values_hash", "hubspot_id", "last_synced_at", "last_run"],
     )
     return counts
+
+
+def _records_mark(*, records: list[RunRecord], now: Any) -> None:
+    """Write the records' new states in a few set-based UPDATEs. Django's bulk_update builds a
+    CASE expression per field and row: measured at ~100 ms of a 150 ms batch, it made the
+    database, not HubSpot, the bottleneck of loading."""
+    by_state: dict[tuple[str, str], list[int]] = {}
+    hubspot_ids: list[tuple[int, str]] = []
+    for record in records:
+        by_state.setdefault((record.state, record.skip_reason or ""), []).append(record.pk)
+        if record.state == RecordState.LOADED and record.hubspot_id:
+            hubspot_ids.append((record.pk, str(record.hubspot_id)))
+    for (state, skip_reason), ids in by_state.items():
+        fields = {"state": state, "updated_at": now}
+        if skip_reason:
+            fields["skip_reason"] = skip_reason
+        RunRecord.objects.filter(pk__in=ids).update(**fields)
+    if not hubspot_ids:
+        return
+    if db_connection.vendor != "postgresql":
+        RunRecord.objects.bulk_update([RunRecord(pk=pk, hubspot_id=object_id) for pk, object_id in hubspot_ids],
+                                      ["hubspot_id"])
+        return
+    # The ids differ per row: join them from a VALUES list, one statement for the batch.
+    table = RunRecord._meta.db_table
+    values = ", ".join(["(%s::bigint, %s)"] * len(hubspot_ids))
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS r SET hubspot_id = v.object_id FROM (VALUES {values}) AS v(id, object_id) "  # noqa: S608
+            "WHERE r.id = v.id",
+            [item for pair in hubspot_ids for item in pair],
+        )
 
 
 def _countdown(error: ProviderError, attempts: int) -> float:
