@@ -76,7 +76,10 @@ class Run(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["workflow", "-id"], name="pipelines_run_workflow_idx")]
-        permissions = [("reprocess_deadletter", "Can reprocess dead letters")]
+        permissions = [
+            ("reprocess_deadletter", "Can reprocess dead letters"),
+            ("import_csv", "Can import CSV files into a workflow"),
+        ]
 
     def __str__(self) -> str:
         return f"Run {self.pk} ({self.get_trigger_display()}, {self.status})"

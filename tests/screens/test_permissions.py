@@ -130,3 +130,14 @@ def test_admin_index_links_the_screens_each_role_may_open(client, admin_user, vi
     page = client.get(reverse("admin:index")).content.decode()
     assert reverse("switchyard:import") not in page
     assert all(reverse(f"switchyard:{n}") in page for n in ("dead-letters", "runs", "mappings"))
+
+
+def test_csv_import_is_its_own_permission_held_by_admins_and_engineers_only(db):
+    from django.contrib.auth.models import Group
+
+    from audit.roles import INTEGRATION_ENGINEER, REVOPS_ADMIN, VIEWER
+
+    def holds(role):
+        return Group.objects.get(name=role).permissions.filter(codename="import_csv").exists()
+
+    assert (holds(REVOPS_ADMIN), holds(INTEGRATION_ENGINEER), holds(VIEWER)) == (True, True, False)
