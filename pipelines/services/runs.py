@@ -59,18 +59,10 @@ def run_prepare(*, run_id: int, dispatch: bool = True) -> Run:
         run_dedupe(run=run)
         dedupe_ms = round((time.perf_counter() - tick) * 1000)
         _dead_letters_for_invalid(run)
-        ids = list(
-            RunRecord.objects.filter(run=run, state=RecordState.TRANSFORMED)
-            .order_by("position").values_list("pk", flat=True)
-        )
-        RunBatch.objects.bulk_create([
-            RunBatch(run=run, sequence=n, record_ids=ids[start:start + BATCH_SIZE])
-            for n, start in enumerate(range(0, len(ids), BATCH_SIZE), start=1)
-        ])
+        run.batches_total = _batches_create(run=run)
         counts = run_record_state_counts(run_id=run.pk)
         run.dead_lettered = counts.get(RecordState.DEAD_LETTERED, 0)
         run.skipped = counts.get(RecordState.SKIPPED, 0)
-        run.batches_total = (len(ids) + BATCH_SIZE - 1) // BATCH_SIZE
         run.prepared_at = timezone.now()
         run.timings = {**run.timings, "dedupe": dedupe_ms}
         run.save(update_fields=["dead_lettered", "skipped", "batches_total", "prepared_at", "timings"])
@@ -135,6 +127,31 @@ def _dead_letters_for_invalid(run: Run) -> None:
             DeadLetter.objects.bulk_create(buffer)
             buffer = []
     DeadLetter.objects.bulk_create(buffer)
+
+
+def _batches_create(*, run: Run) -> int:
+    """Cut the run's loadable records into batches of BATCH_SIZE, in file order. Streams the
+    ids (a server-side cursor on PostgreSQL) and writes 500 batches at a time, so a
+    million-row run does not hold a million ids in memory at once."""
+    ids = (RunRecord.objects.filter(run=run, state=RecordState.TRANSFORMED)
+           .order_by("position").values_list("pk", flat=True).iterator(chunk_size=10_000))
+    pending: list[RunBatch] = []
+    current: list[int] = []
+    sequence = 0
+    for record_id in ids:
+        current.append(record_id)
+        if len(current) == BATCH_SIZE:
+            sequence += 1
+            pending.append(RunBatch(run=run, sequence=sequence, record_ids=current))
+            current = []
+            if len(pending) == 500:
+                RunBatch.objects.bulk_create(pending)
+                pending = []
+    if current:
+        sequence += 1
+        pending.append(RunBatch(run=run, sequence=sequence, record_ids=current))
+    RunBatch.objects.bulk_create(pending)
+    return sequence
 
 
 def batches_dispatch(*, run_id: int | None = None, batch_ids: list[int] | None = None) -> int:
