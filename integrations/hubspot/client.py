@@ -1,6 +1,6 @@
 """HubSpot CRM v3 client: contacts, companies, deals, owners, properties.
 
-Every fact here is from /work/shared/reference/providers.md §1 (cited by section).
+Every fact here is from the providers reference (shared/reference/providers.md) §1 (cited by section).
 """
 
 from __future__ import annotations

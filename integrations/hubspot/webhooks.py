@@ -1,7 +1,7 @@
 """HubSpot webhook deliveries: the v3 signature and the idempotency key of an event.
 
 Pure functions (no Django, no I/O) so they can be tested against the reference's vectors.
-Facts from /work/shared/reference/providers.md §2.3 (signatures) and §2.4 (payloads).
+Facts from the providers reference (shared/reference/providers.md) §2.3 (signatures) and §2.4 (payloads).
 """
 
 from __future__ import annotations

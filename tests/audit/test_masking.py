@@ -81,11 +81,11 @@ def test_record_masks_secret_and_personal_keys_even_when_the_caller_forgot():
     event = audit_event_record(
         action="connection.changed", actor_label="system",
         changes={"client_secret": ["old-secret-value", "new-secret-value"], "email": [None, "ann@example.com"]},
-        metadata={"api_key": "sk_live_abcdefghijkl", "note": "failed for ann@example.com"},
+        metadata={"api_key": "sk_test_abcdefghijkl", "note": "failed for ann@example.com"},
     )
     stored = AuditEvent.objects.get(pk=event.pk)
     text = str(stored.changes) + str(stored.metadata)
-    for leaked in ("old-secret-value", "new-secret-value", "ann@example.com", "sk_live_abcdefghijkl"):
+    for leaked in ("old-secret-value", "new-secret-value", "ann@example.com", "sk_test_abcdefghijkl"):
         assert leaked not in text
     assert stored.changes["client_secret"] == ["••••", "••••"]
     assert stored.metadata["note"].startswith("failed for email:hash:")

@@ -21,7 +21,7 @@ def render(msg, *args, exc_info=None) -> str:
         ('{"password": "hunter2hunter2"}', "hunter2hunter2"),
         ("X-Api-Key: apollo-key-123456", "apollo-key-123456"),
         ("client_secret=shhh-very-secret", "shhh-very-secret"),
-        ("slack said no to xoxb-1234567890-abcdefghij", "xoxb-1234567890"),
+        ("slack said no to xoxb-12345-fake-abcdefghij", "xoxb-12345-fake"),
         ("sent to https://hooks.slack.com/services/T000/B000/XXXXXXXX", "T000/B000"),
         ("contact ada.lovelace@example.com rejected", "ada.lovelace@example.com"),
         ("GET https://api.builtwith.com/v21/api.json?KEY=bw-secret-key&LOOKUP=acme.com", "bw-secret-key"),
