@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from django.contrib.auth.models import Group
 
 from audit.roles import INTEGRATION_ENGINEER, REVOPS_ADMIN, VIEWER
+from integrations import registry
+from sandbox.hubspot import HubSpotSandbox
 from tests.factories import UserFactory
 
 PERSONA_ROLES = {
@@ -52,3 +55,13 @@ def outsider(db):
 def persona(request, db):
     """Parametrize with the persona's name: `@pytest.mark.parametrize("persona", [...], indirect=True)`."""
     return make_persona(request.param)
+
+
+@pytest.fixture
+def sandbox(monkeypatch):
+    """A fresh HubSpot sandbox behind every provider client (load, property lists, previews):
+    HTTP stubbed at one boundary, in-process. Suites that need other sandbox settings
+    (tokens, owners) override this fixture."""
+    app = HubSpotSandbox(seed=1)
+    monkeypatch.setattr(registry, "TRANSPORT_OVERRIDE", httpx.WSGITransport(app=app))
+    return app

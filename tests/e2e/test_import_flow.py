@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import re
 
-import httpx
 import pytest
 from playwright.sync_api import expect
 
-from integrations import registry
 from pipelines import tasks
 from pipelines.models import Run, RunStatus, RunTrigger
 from pipelines.services.runs import run_execute_inline
-from sandbox.hubspot import HubSpotSandbox
 from tests.conftest import make_persona
 from tests.pipelines.factories import WorkflowFactory
 
@@ -32,13 +29,6 @@ CSV = (
     "grace@globex.io,Grace,Hopper,Globex,Head of RevOps,77\n"
     "alan(at)initech.de,Alan,Turing,Initech,Sales Director,64\n"
 )
-
-
-@pytest.fixture
-def sandbox(monkeypatch):
-    app = HubSpotSandbox(seed=1)
-    monkeypatch.setattr(registry, "TRANSPORT_OVERRIDE", httpx.WSGITransport(app=app))
-    return app
 
 
 @pytest.fixture

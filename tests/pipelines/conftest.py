@@ -7,10 +7,8 @@ import csv
 import io
 from pathlib import Path
 
-import httpx
 import pytest
 
-from integrations import registry
 from pipelines.models import Run
 from pipelines.services.runs import run_execute_inline
 from pipelines.services.staging import run_create_csv
@@ -19,14 +17,6 @@ from tests.pipelines.factories import WorkflowFactory
 
 SAMPLE_CSV = Path(__file__).resolve().parents[2] / "docs" / "samples" / "clay-contacts.csv"
 HEADERS = ["Email", "First Name", "Last Name", "Company Name", "Job Title", "Phone", "Country", "Website", "LinkedIn URL"]
-
-
-@pytest.fixture
-def sandbox(monkeypatch):
-    """A fresh HubSpot sandbox wired in as the load stage's transport."""
-    app = HubSpotSandbox(seed=1)
-    monkeypatch.setattr(registry, "TRANSPORT_OVERRIDE", httpx.WSGITransport(app=app))
-    return app
 
 
 @pytest.fixture

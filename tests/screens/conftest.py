@@ -6,15 +6,12 @@ from __future__ import annotations
 import csv
 import io
 
-import httpx
 import pytest
 from django.core.cache import cache
 
-from integrations import registry
 from pipelines.models import DeadLetter, Run
 from pipelines.services.runs import run_execute_inline
 from pipelines.services.staging import run_create_csv
-from sandbox.hubspot import HubSpotSandbox
 from tests.pipelines.factories import WorkflowFactory
 
 HEADERS = ["Email", "First Name", "Last Name", "Company Name", "Job Title"]
@@ -26,14 +23,6 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
-
-
-@pytest.fixture
-def sandbox(monkeypatch):
-    """A fresh sandbox behind every provider client (loading, property lists, previews)."""
-    app = HubSpotSandbox(seed=1)
-    monkeypatch.setattr(registry, "TRANSPORT_OVERRIDE", httpx.WSGITransport(app=app))
-    return app
 
 
 @pytest.fixture
