@@ -47,8 +47,24 @@ class FieldMappingVersionAdmin(AuditedModelAdmin, admin.ModelAdmin):
         return False  # versions are immutable; edit by creating a new one
 
 
+class WorkRecordAdmin(admin.ModelAdmin):
+    """Runs, batches, dead letters, inbound events and sync state are written by the pipeline's
+    services only: adding, editing or deleting them here would bypass the record state machine
+    and the audit log. Dead letters are fixed and reprocessed on the Dead letters screen;
+    retention and privacy requests remove old and personal rows."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Run)
-class RunAdmin(admin.ModelAdmin):
+class RunAdmin(WorkRecordAdmin):
     list_display = ("id", "workflow", "trigger", "status", "records_in", "succeeded", "dead_lettered", "skipped",
                     "created_at", "duration_ms")
     list_filter = ("status", "trigger", "workflow")
@@ -57,28 +73,28 @@ class RunAdmin(admin.ModelAdmin):
 
 
 @admin.register(RunBatch)
-class RunBatchAdmin(admin.ModelAdmin):
+class RunBatchAdmin(WorkRecordAdmin):
     list_display = ("run", "sequence", "state", "attempts", "lease_expires_at", "last_error")
     list_filter = ("state",)
     readonly_fields = [f.name for f in RunBatch._meta.fields]
 
 
 @admin.register(DeadLetter)
-class DeadLetterAdmin(admin.ModelAdmin):
+class DeadLetterAdmin(WorkRecordAdmin):
     list_display = ("id", "run", "workflow", "stage", "category", "attempts", "resolution", "created_at")
     list_filter = ("resolution", "stage", "category", "workflow")
     readonly_fields = [f.name for f in DeadLetter._meta.fields]
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(admin.ModelAdmin):
+class InboundEventAdmin(WorkRecordAdmin):
     list_display = ("id", "source", "workflow", "event_id", "received_at", "processed_at", "run")
     list_filter = ("source", "workflow")
     readonly_fields = [f.name for f in InboundEvent._meta.fields]
 
 
 @admin.register(SyncedContact)
-class SyncedContactAdmin(admin.ModelAdmin):
+class SyncedContactAdmin(WorkRecordAdmin):
     list_display = ("workflow", "hubspot_id", "last_synced_at", "last_run")
     list_filter = ("workflow",)
     readonly_fields = [f.name for f in SyncedContact._meta.fields]

@@ -179,6 +179,7 @@ class RunBatch(models.Model):
 
     class Meta:
         ordering = ["run", "sequence"]
+        verbose_name_plural = "run batches"
         constraints = [
             models.UniqueConstraint(fields=["run", "sequence"], name="pipelines_batch_sequence_unique"),
         ]

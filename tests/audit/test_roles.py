@@ -23,6 +23,13 @@ MATRIX = {
     ("admin:django_celery_beat_periodictask_add", ()): (FORBIDDEN, OK, FORBIDDEN, LOGIN),
     ("admin:django_celery_beat_crontabschedule_add", ()): (FORBIDDEN, OK, FORBIDDEN, LOGIN),
     ("admin:auth_user_changelist", ()): (FORBIDDEN, FORBIDDEN, FORBIDDEN, LOGIN),
+    # Records of work are written by the pipeline's services only, never typed in the admin.
+    ("admin:pipelines_run_changelist", ()): (OK, OK, OK, LOGIN),
+    ("admin:pipelines_run_add", ()): (FORBIDDEN, FORBIDDEN, FORBIDDEN, LOGIN),
+    ("admin:pipelines_deadletter_add", ()): (FORBIDDEN, FORBIDDEN, FORBIDDEN, LOGIN),
+    ("admin:pipelines_inboundevent_add", ()): (FORBIDDEN, FORBIDDEN, FORBIDDEN, LOGIN),
+    ("admin:pipelines_workflow_add", ()): (OK, OK, FORBIDDEN, LOGIN),
+    ("admin:integrations_connection_add", ()): (FORBIDDEN, OK, FORBIDDEN, LOGIN),
     ("admin:auth_group_change", ("role",)): (FORBIDDEN, FORBIDDEN, FORBIDDEN, LOGIN),
 }
 PERSONAS = ("admin", "engineer", "viewer", "outsider")
