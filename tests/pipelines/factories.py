@@ -42,6 +42,7 @@ class WorkflowFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Workflow
         django_get_or_create = ("slug",)
+        skip_postgeneration_save = True  # the hook writes a mapping version, not the workflow
 
     slug = factory.Sequence(lambda n: f"clay-to-hubspot-{n}")
     source_connection = factory.SubFactory(ClayConnectionFactory)
