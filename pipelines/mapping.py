@@ -16,7 +16,7 @@ from typing import Any
 
 from quality.errors import ValueRejected
 from quality.normalize import normalize_email
-from quality.validation import MappingRule, apply_mapping
+from quality.validation import CompiledMapping, MappingRule
 
 
 def mapping_rules(rules: Sequence[Mapping[str, Any]]) -> list[MappingRule]:
@@ -47,16 +47,19 @@ class TransformedRecord:
 
 def record_transform(
     row: Mapping[str, Any],
-    rules: Sequence[MappingRule],
+    rules: Sequence[MappingRule] | CompiledMapping,
     *,
     match_on: str = "email",
     columns: Mapping[str, str] | None = None,
 ) -> TransformedRecord:
-    """Map, normalize and validate one row; every error is kept, not just the first."""
-    result = apply_mapping(row, rules, columns=columns)
+    """Map, normalize and validate one row; every error is kept, not just the first.
+    For many rows, pass a CompiledMapping (built once with the file's columns) as ``rules``;
+    ``columns`` is then ignored."""
+    mapping = rules if isinstance(rules, CompiledMapping) else CompiledMapping(rules, columns)
+    result = mapping.apply(row)
     out = TransformedRecord(
-        values=dict(result.values),
-        extras=dict(result.extras),
+        values=result.values,
+        extras=result.extras,
         errors=[error.as_dict() for error in result.errors],
     )
     key = out.values.get(match_on)
@@ -65,11 +68,11 @@ def record_transform(
             out.errors.append({"source": match_on, "target": match_on, "code": "required",
                                "message": f"required: records are matched on {match_on}, and it is empty"})
         return out
-    if match_on == "email" and not any(e["target"] == "email" for e in out.errors):
+    if match_on == "email" and not (out.errors and any(e["target"] == "email" for e in out.errors)):
         try:
             key = normalize_email(str(key))
         except ValueRejected as exc:
-            source = next((r.source for r in rules if r.target == "email"), "email")
+            source = mapping.source_of("email", "email")
             out.errors.append({"source": source, "target": "email", "code": exc.code, "message": exc.reason})
             return out
         out.values["email"] = key

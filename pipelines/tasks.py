@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from pipelines.services.chunks import run_chunk_stage
 from pipelines.services.loading import batch_process
 from pipelines.services.runs import batches_sweep, run_notify, run_prepare
 from pipelines.services.webhooks import inbound_events_process
@@ -18,6 +19,13 @@ from pipelines.services.webhooks import inbound_events_process
 @shared_task(name="pipelines.run_prepare")
 def run_prepare_task(run_id: int) -> None:
     run_prepare(run_id=run_id)
+
+
+@shared_task(name="pipelines.run_chunk_stage")
+def run_chunk_stage_task(chunk_id: int) -> None:
+    # Then prepare: after the run's last chunk that dedupes, batches and dispatches the load;
+    # after any other it only re-sends chunks whose task was lost.
+    run_prepare(run_id=run_chunk_stage(chunk_id=chunk_id))
 
 
 @shared_task(bind=True, name="pipelines.batch_process", max_retries=None)

@@ -116,12 +116,43 @@ def _is_tracking(key: str) -> bool:
     return key in _TRACKING_PARAMS or key.startswith(_TRACKING_PREFIXES)
 
 
+_UNKNOWN_SUFFIX = "not a valid URL: the site name does not end in a known domain"
+# The common shape: optional http(s) scheme, an ASCII host of dot-separated letter-digit-hyphen
+# labels (no hyphen at a label's edge, no trailing dot, port or user info) and a path of RFC 3986
+# path characters (pchar and "/", %-escapes only as % and two hex digits). Without a query or
+# fragment the result is just the lowercased scheme and host and the path minus trailing
+# slashes, so urlsplit/urlunsplit can be skipped: linkedin.com/in/… went from ~3.8 µs to ~1 µs
+# (timeit). Anything else (queries, ports, "//host", user info, Unicode, whitespace, …) takes
+# the full path, ~0.5 µs slower for the failed match. Explicit [A-Za-z] classes instead of
+# IGNORECASE (which would also let "K", the Kelvin sign, match), and possessive quantifiers so a
+# failed match does not backtrack. tests/quality/test_normalize_url.py checks both paths agree.
+_LDH_LABEL = r"[A-Za-z0-9]++(?:-++[A-Za-z0-9]++)*+"
+_PATH_CHARS = r"[A-Za-z0-9\-._~!$&'()*+,;=:@/]*+"
+_PLAIN_URL = re.compile(
+    r"(?:([Hh][Tt][Tt][Pp][Ss]?+)://)?+"
+    rf"((?:{_LDH_LABEL}\.)++{_LDH_LABEL})"
+    rf"((?:/{_PATH_CHARS}(?:%[0-9A-Fa-f]{{2}}{_PATH_CHARS})*+)?+)"
+)
+
+
 def normalize_url(value: str) -> str:
     """URL → "https://host/path": adds https:// when missing, lowercases the host, drops the
     fragment, tracking parameters (utm_*, gclid, …) and any trailing slash, so one page is
     always written one way.
     """
     text = str(value).strip()
+    plain = _PLAIN_URL.fullmatch(text)
+    if plain is None:
+        return _normalize_url_slow(text)
+    scheme, host, path = plain.groups()
+    host = host.lower()
+    if not _host_has_known_suffix(host):
+        raise ValueRejected(_UNKNOWN_SUFFIX)
+    return f"{(scheme or 'https').lower()}://{host}{path.rstrip('/')}"
+
+
+def _normalize_url_slow(text: str) -> str:
+    """normalize_url for any stripped text, through urlsplit."""
     if not text:
         raise ValueRejected("not a valid URL: it is empty")
     if _WHITESPACE.search(text):
@@ -139,7 +170,7 @@ def normalize_url(value: str) -> str:
         raise ValueRejected("not a valid URL: it contains a user name or password")
     host = (parts.hostname or "").rstrip(".")
     if not host or not _HOST.match(host) or not _host_has_known_suffix(host):
-        raise ValueRejected("not a valid URL: the site name does not end in a known domain")
+        raise ValueRejected(_UNKNOWN_SUFFIX)
     netloc = host if port is None else f"{host}:{port}"
     # Filter the raw "k=v" pairs rather than decode and re-encode them, which would rewrite
     # the encoding of the parameters that stay.

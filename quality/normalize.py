@@ -57,6 +57,8 @@ def title_case(value: str) -> str:
     text = " ".join(value.split())
     if text != text.upper() and text != text.lower():
         return text
+    if text.isascii() and text.isalnum():  # one plain word: what the rules below give, ~5x faster
+        return text.capitalize()
     text = _WORD_START.sub(lambda m: m.group(1) + m.group(2).upper(), text.lower())
     return _ELISION.sub(lambda m: m.group(1).upper() + "'" + m.group(2).upper(), text)
 

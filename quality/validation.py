@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from quality.errors import ValueRejected
-from quality.transforms import ChainItem, CompiledChain, compile_chain, run_compiled
+from quality.transforms import ChainItem, CompiledChain, compile_chain
 
 # Where the phone region hint comes from when no rule targets "country".
 _COUNTRY_TARGET = "country"
@@ -71,6 +71,87 @@ def _blank_to_none(value: Any) -> Any:
     return value
 
 
+class CompiledMapping:
+    """A mapping resolved once for a file's columns, then applied to every row of it.
+
+    Everything that does not depend on the row (header of each rule, the country-first
+    order, the set of mapped headers) is worked out here, not per row: at 100k+ rows per
+    import this per-row bookkeeping cost as much as the transforms themselves.
+    """
+
+    __slots__ = ("_country_target_rule", "_headers", "_steps")
+
+    def __init__(self, rules: Sequence[MappingRule], columns: Mapping[str, str] | None = None) -> None:
+        country_rule = next((r for r in rules if r.target == _COUNTRY_TARGET), None)
+        ordered = list(rules)
+        if country_rule is not None:
+            # The country is mapped first so its normalized value can serve as the phone hint.
+            ordered = [country_rule, *(r for r in rules if r is not country_rule)]
+        self._steps = tuple(
+            (
+                rule.source,
+                rule.target,
+                columns.get(rule.source, rule.source) if columns else rule.source,
+                tuple((spec.func, params, spec.passes_none) for spec, params in rule.compiled),
+                rule.required,
+                rule is country_rule,
+            )
+            for rule in ordered
+        )
+        self._headers = frozenset(step[2] for step in self._steps)
+
+    def source_of(self, target: str, default: str) -> str:
+        """The column (rule source) that feeds ``target``, for error messages."""
+        return next((step[0] for step in self._steps if step[1] == target), default)
+
+    def apply(self, row: Mapping[str, Any], context: Mapping[str, Any] | None = None) -> MappingResult:
+        """See apply_mapping. Never raises for bad data."""
+        result = MappingResult()
+        context = dict(context) if context else {}
+        for column in _COUNTRY_COLUMNS:
+            country = row.get(column)
+            if isinstance(country, str) and (not country or country.isspace()):
+                continue
+            if country is not None:
+                context[_COUNTRY_TARGET] = country
+                break
+        values = result.values
+        errors = result.errors
+        for source, target, header, chain, required, is_country in self._steps:
+            present = header in row
+            value = row[header] if present else None
+            if isinstance(value, str) and (not value or value.isspace()):
+                value = None
+            try:
+                for func, params, passes_none in chain:
+                    if value is None and passes_none:
+                        continue
+                    value = func(value, params, context)
+            except ValueRejected as exc:
+                errors.append(FieldError(source, target, exc.code, exc.reason))
+                values.setdefault(target, None)
+                continue
+            if isinstance(value, str) and (not value or value.isspace()):
+                value = None
+            if value is None:
+                if required:
+                    why = "is empty" if present else "is missing from the record"
+                    errors.append(FieldError(source, target, "required", f"required, but {why}"))
+                if present or required:
+                    values.setdefault(target, None)
+                continue
+            if values.get(target) is None:
+                values[target] = value
+            if is_country:
+                context[_COUNTRY_TARGET] = value
+        headers = self._headers
+        result.extras = {
+            key: None if isinstance(value, str) and (not value or value.isspace()) else value
+            for key, value in row.items() if key not in headers
+        }
+        return result
+
+
 def apply_mapping(
     row: Mapping[str, Any],
     rules: Sequence[MappingRule],
@@ -90,50 +171,7 @@ def apply_mapping(
       the "country" target, else a "Country" column, else the caller's context.
     - Several rules may feed one target (Mobile Phone, Corporate Phone → phone); the first
       non-empty value wins, and errors from all of them are reported.
+
+    Many rows with one set of rules: build a CompiledMapping once and call its ``apply``.
     """
-    result = MappingResult()
-    context = dict(context) if context else {}
-    used: set[str] = set()
-
-    for column in _COUNTRY_COLUMNS:
-        country = _blank_to_none(row.get(column))
-        if country is not None:
-            context[_COUNTRY_TARGET] = country
-            break
-    ordered = rules
-    country_rule = next((r for r in rules if r.target == _COUNTRY_TARGET), None)
-    if country_rule is not None:
-        # The country is mapped first so its normalized value can serve as the phone hint.
-        ordered = [country_rule, *(r for r in rules if r is not country_rule)]
-
-    values = result.values
-    for rule in ordered:
-        header = columns.get(rule.source, rule.source) if columns else rule.source
-        present = header in row
-        if present:
-            used.add(header)
-        raw = _blank_to_none(row.get(header))
-        try:
-            value = _blank_to_none(run_compiled(raw, rule.compiled, context))
-        except ValueRejected as exc:
-            result.errors.append(FieldError(rule.source, rule.target, exc.code, exc.reason))
-            values.setdefault(rule.target, None)
-            continue
-        if value is None:
-            if rule.required:
-                why = "is empty" if present else "is missing from the record"
-                result.errors.append(
-                    FieldError(rule.source, rule.target, "required", f"required, but {why}")
-                )
-            if present or rule.required:
-                values.setdefault(rule.target, None)
-            continue
-        if values.get(rule.target) is None:
-            values[rule.target] = value
-        if rule is country_rule:
-            context[_COUNTRY_TARGET] = value
-
-    for key, value in row.items():
-        if key not in used:
-            result.extras[key] = _blank_to_none(value)
-    return result
+    return CompiledMapping(rules, columns).apply(row, context)

@@ -26,8 +26,10 @@ from pipelines.models import (
     RecordState,
     Run,
     RunBatch,
+    RunChunk,
     RunRecord,
     RunStatus,
+    RunTrigger,
     SkipReason,
 )
 from pipelines.models.runs import FINISHED_STATUSES
@@ -40,9 +42,11 @@ BATCH_SIZE = 100  # HubSpot batch endpoints take at most 100 inputs (providers.m
 def run_prepare(*, run_id: int, dispatch: bool = True) -> Run:
     """Stage (if not yet), then dedupe, dead-letter the invalid, split into batches and
     dispatch them. Each step is idempotent; the second call on a prepared run only
-    re-dispatches what is pending."""
+    re-dispatches what is pending. With ``dispatch`` a CSV run's chunks are staged by their
+    own tasks, and the last of them calls this again to go on; without it, everything
+    happens here."""
     try:
-        run = run_stage(run_id=run_id)
+        run = run_stage(run_id=run_id, dispatch=dispatch)
     except CsvRefused as refused:
         # Found past the first 64 KB (e.g. one undecodable byte): nothing was staged.
         Run.objects.filter(pk=run_id, staged_at__isnull=True).update(
@@ -289,9 +293,10 @@ def batches_sweep(*, now: Any = None) -> dict[str, int]:
             finished += int(run_finish(run=run).is_finished)
     from pipelines.tasks import inbound_events_process_task, run_prepare_task
 
-    for run_id in Run.objects.filter(prepared_at__isnull=True, created_at__lt=now - grace).exclude(
+    unprepared = set(Run.objects.filter(prepared_at__isnull=True, created_at__lt=now - grace).exclude(
         status__in=FINISHED_STATUSES
-    ).values_list("pk", flat=True):
+    ).values_list("pk", flat=True))
+    for run_id in sorted(unprepared | _runs_with_stalled_chunks(now=now)):
         run_prepare_task.delay(run_id)
     from pipelines.models import InboundEvent
 
@@ -308,6 +313,22 @@ def batches_sweep(*, now: Any = None) -> dict[str, int]:
     for start in range(0, len(stranded), 100):
         routing_events_process_task.delay(stranded[start:start + 100])
     return {"expired": len(expired), "dispatched": dispatched, "finished": finished}
+
+
+def _runs_with_stalled_chunks(*, now: Any) -> set[int]:
+    """CSV runs whose staging stalled: a chunk sent CHUNK_REDISPATCH ago and not staged (its
+    task was lost or its worker killed), or every chunk staged but the run not marked staged
+    (the last chunk's worker died between the two). run_prepare picks up both."""
+    from pipelines.services.chunks import CHUNK_REDISPATCH
+
+    staging = Run.objects.filter(staged_at__isnull=True, trigger=RunTrigger.CSV).exclude(status__in=FINISHED_STATUSES)
+    stalled = set(RunChunk.objects.filter(
+        run__in=staging, staged_at__isnull=True, dispatched_at__lt=now - CHUNK_REDISPATCH,
+    ).values_list("run_id", flat=True))
+    settled = now - timedelta(seconds=30)
+    stalled |= set(staging.filter(chunks__isnull=False).exclude(chunks__staged_at__isnull=True)
+                   .exclude(chunks__staged_at__gt=settled).values_list("pk", flat=True))
+    return stalled
 
 
 # A pending batch sent to the broker but not started after this long is sent again. Long

@@ -1,45 +1,51 @@
 """Intake and staging: a run is created, and every input becomes a RunRecord with lineage,
 already transformed and validated in the same streaming pass.
 
-Staging writes with COPY on PostgreSQL and bulk_create elsewhere, in chunks: COPY stages about
-150k rows/s against bulk_create's 18.7k (reliability-security.md §5.2, measured), which is what
-leaves time for the transform. A run is staged in one transaction: a crash half-way leaves no
-half-staged run, and the next attempt starts clean.
+A CSV run is refused before anything is written if its file is bad, then staged in chunks
+that workers share (pipelines.services.chunks); webhook and reprocess runs are small and are
+staged in one pass, in one transaction. Either way a crash half-way leaves no half-staged
+chunk or run, and the next attempt goes on from what was committed.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from django.core.files import File
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_event_record
-from pipelines.csv_files import CsvFormat, CsvRefused, csv_detect, csv_rows
-from pipelines.mapping import mapping_rules, record_transform
+from pipelines.csv_files import CsvFormat, CsvRefused, csv_detect
+from pipelines.mapping import mapping_rules
 from pipelines.models import (
     DeadLetter,
     InboundEvent,
     RecordSource,
-    RecordState,
     Run,
-    RunRecord,
+    RunChunk,
     RunStatus,
     RunTrigger,
-    SkipReason,
     Workflow,
 )
-from pipelines.privacy import emails_suppressed
 from pipelines.selectors import field_mapping_current
-from pipelines.services.deliverability import email_domain_accepts_mail
+from pipelines.services.chunks import (
+    csv_suppressed_rows_blank,
+    run_chunk_stage,
+    run_chunks_dispatch,
+    run_chunks_plan,
+    run_chunks_staged,
+)
+from pipelines.services.staged_records import (
+    RecordWriter,
+    StagedInput,
+    inputs_stage,
+    suppressed_event_items_blank,
+)
 from quality.columns import ColumnMatch, match_columns
-
-CHUNK = 5_000
 
 
 @dataclass
@@ -47,17 +53,6 @@ class CsvInspection:
     format: CsvFormat
     columns: ColumnMatch
     warnings: list[str] = field(default_factory=list)
-
-
-@dataclass
-class StagedInput:
-    raw: dict[str, Any]
-    source: str
-    row_number: int | None = None
-    event_id: str = ""
-    inbound_event_id: int | None = None
-    reprocessed_from_id: int | None = None
-    overrides: dict[str, Any] | None = None  # edited dead-letter payload (property → value)
 
 
 def csv_inspect(*, workflow: Workflow, file: IO[bytes]) -> CsvInspection:
@@ -135,13 +130,6 @@ def run_create_csv(
 # --- staging ----------------------------------------------------------------------------------
 
 
-def _csv_inputs(run: Run) -> Iterator[StagedInput]:
-    with run.input_file.open("rb") as binary:
-        fmt = csv_detect(binary)
-        for number, row in csv_rows(binary, fmt):
-            yield StagedInput(raw=row, source=RecordSource.CSV, row_number=number)
-
-
 def _event_inputs(run: Run) -> Iterator[StagedInput]:
     for event in InboundEvent.objects.filter(run=run).order_by("id").iterator(chunk_size=500):
         items = event.payload if isinstance(event.payload, list) else [event.payload]
@@ -164,169 +152,108 @@ def _reprocess_inputs(run: Run) -> Iterator[StagedInput]:
 
 
 def run_inputs(*, run: Run) -> Iterator[StagedInput]:
-    if run.trigger == RunTrigger.CSV:
-        return _csv_inputs(run)
+    """The inputs of a webhook or reprocess run (a CSV run is staged in chunks)."""
     if run.trigger == RunTrigger.WEBHOOK:
         return _event_inputs(run)
     if run.trigger == RunTrigger.REPROCESS:
         return _reprocess_inputs(run)
-    raise ValueError(f"run {run.pk}: no staging source for trigger {run.trigger}")
+    raise ValueError(f"run {run.pk}: no single-pass staging source for trigger {run.trigger}")
 
 
-def _with_overrides(staged: StagedInput, rules: list, columns: dict[str, str] | None) -> dict[str, Any]:
-    """An edited dead letter: put each edited property back into the source column its rule
-    reads, so the edit goes through the same transforms and validation as the original."""
-    row = dict(staged.raw)
-    for rule in rules:
-        if rule.target in (staged.overrides or {}):
-            row[(columns or {}).get(rule.source, rule.source)] = staged.overrides[rule.target]
-    return row
+def run_stage(*, run_id: int, dispatch: bool = False) -> Run:
+    """Stage, transform and validate every input of a pending run. Idempotent: a run
+    already staged is returned as it is.
 
-
-def run_stage(*, run_id: int) -> Run:
-    """Stage, transform and validate every input of a pending run, in one transaction.
-
-    Idempotent: a run already staged is returned as is; a concurrent call finds the run
-    locked and leaves (skip_locked), so a re-dispatched prepare never stages twice.
+    A CSV run is planned into chunks (pipelines.services.chunks); with ``dispatch`` each chunk
+    goes to its own task and this returns before they finish (the last one calls run_prepare
+    again), else they are staged here one after another. A webhook or reprocess run is small
+    and staged in one pass, in one transaction.
     """
+    run = Run.objects.get(pk=run_id)
+    if run.staged_at is not None or run.is_finished:
+        return run
+    if run.trigger == RunTrigger.CSV:
+        return _csv_run_stage(run_id=run_id, dispatch=dispatch)
+    return _single_pass_stage(run_id=run_id)
+
+
+def _csv_run_stage(*, run_id: int, dispatch: bool) -> Run:
+    run = csv_run_plan(run_id=run_id)  # CsvRefused: nothing written, the caller fails the run
+    if run.staged_at is not None or run.is_finished:
+        return run
+    if dispatch:
+        with transaction.atomic():
+            run_chunks_dispatch(run_id=run_id)
+    else:
+        for chunk_id in RunChunk.objects.filter(run_id=run_id, staged_at__isnull=True).values_list("pk", flat=True):
+            run_chunk_stage(chunk_id=chunk_id)
+    return run_staging_finish(run_id=run_id)
+
+
+def csv_run_plan(*, run_id: int) -> Run:
+    """Cut a CSV run's file into chunks, once, under the run's row lock (a concurrent call
+    finds the run locked and leaves). Raises CsvRefused for a file that cannot be read; then
+    nothing is written."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update(skip_locked=True).filter(pk=run_id).first()
+        if run is None:  # another worker is planning or finishing it
+            return Run.objects.get(pk=run_id)
+        if run.staged_at is None and not run.is_finished and not run.chunks.exists():
+            tick = time.perf_counter()
+            run_chunks_plan(run=run)
+            run.timings = {**run.timings, "plan": round((time.perf_counter() - tick) * 1000)}
+            run.started_at = run.started_at or timezone.now()
+            run.save(update_fields=["timings", "started_at"])
+    return run
+
+
+def run_staging_finish(*, run_id: int) -> Run:
+    """Once every chunk of a CSV run is staged: count its records, blank suppressed people in
+    its file, and mark it staged. Called after each chunk; only the call that finds no chunk
+    left does anything (the run's row lock orders them)."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(pk=run_id)
+        if run.staged_at is not None or run.is_finished:
+            return run
+        done, timings, records = run_chunks_staged(run=run)
+        if not done:
+            return run
+        csv_suppressed_rows_blank(run=run)
+        now = timezone.now()
+        run.records_in = records
+        run.staged_at = now
+        run.started_at = run.started_at or now
+        run.status = RunStatus.RUNNING
+        run.timings = {**run.timings, **timings}
+        run.save(update_fields=["records_in", "staged_at", "started_at", "status", "timings"])
+    return run
+
+
+def _single_pass_stage(*, run_id: int) -> Run:
     with transaction.atomic():
         run = Run.objects.select_for_update(skip_locked=True).filter(pk=run_id).first()
         if run is None or run.staged_at is not None or run.is_finished:
             return run or Run.objects.get(pk=run_id)
         started = time.perf_counter()
-        workflow = run.workflow
-        rules = mapping_rules(run.mapping_version.rules)
-        columns = None
-        if run.trigger == RunTrigger.CSV:
-            with run.input_file.open("rb") as binary:
-                columns = match_columns(csv_detect(binary).headers, rules).matched
         now = timezone.now()
-        transform_seconds = 0.0
-        position = 0
-        writer = _RecordWriter(run_id=run.pk, now=now, check_suppression=workflow.match_on == "email")
-        mx_cache: dict[str, bool] = {}
-        for staged in run_inputs(run=run):
-            position += 1
-            tick = time.perf_counter()
-            row = _with_overrides(staged, rules, columns) if staged.overrides else staged.raw
-            record = record_transform(row, rules, match_on=workflow.match_on, columns=columns)
-            if staged.overrides:
-                targets = {r.target for r in rules}
-                record.values.update({k: v for k, v in staged.overrides.items() if k not in targets})
-            state, skip_reason = RecordState.TRANSFORMED, ""
-            if not record.ok:
-                state = RecordState.DEAD_LETTERED
-            elif workflow.mx_check and workflow.match_on == "email":
-                domain = record.match_key.rpartition("@")[2]
-                if domain not in mx_cache:
-                    mx_cache[domain] = email_domain_accepts_mail(domain=domain)
-                if not mx_cache[domain]:
-                    record.errors.append({"source": "email", "target": "email", "code": "undeliverable",
-                                          "message": "the email's domain does not accept mail (no MX or A record)"})
-                    state = RecordState.DEAD_LETTERED
-            transform_seconds += time.perf_counter() - tick
-            writer.add(staged, position, record, state, skip_reason)
+        writer = RecordWriter(run_id=run.pk, now=now, check_suppression=run.workflow.match_on == "email")
+        tally = inputs_stage(
+            inputs=enumerate(run_inputs(run=run), start=1), workflow=run.workflow,
+            rules=mapping_rules(run.mapping_version.rules), columns=None, writer=writer,
+        )
         writer.flush()
-        _suppressed_inputs_blank(run=run, writer=writer)
-        stage_ms = round((time.perf_counter() - started - transform_seconds) * 1000)
+        suppressed_event_items_blank(writer=writer)
         if run.trigger == RunTrigger.WEBHOOK:
             InboundEvent.objects.filter(run=run, processed_at__isnull=True).update(processed_at=now)
-        run.records_in = position
+        run.records_in = tally.records
         run.staged_at = timezone.now()
         run.started_at = run.started_at or now
         run.status = RunStatus.RUNNING
-        run.timings = {**run.timings, "stage": stage_ms, "transform": round(transform_seconds * 1000)}
+        stage_ms = round((time.perf_counter() - started - tally.transform_seconds) * 1000)
+        run.timings = {**run.timings, "stage": stage_ms, "transform": round(tally.transform_seconds * 1000)}
         run.save(update_fields=["records_in", "staged_at", "started_at", "status", "timings"])
     return run
 
 
-def _suppressed_inputs_blank(*, run: Run, writer: _RecordWriter) -> None:
-    """A person erased earlier arrived again: blank them in the file or webhook events kept
-    with the run too, so suppression means nothing new is kept about them."""
-    from pipelines.privacy_stores import import_file_rows_blank, inbound_event_items_erase
-
-    if writer.suppressed_items:
-        inbound_event_items_erase(items=writer.suppressed_items)
-    if writer.suppressed_emails and run.trigger == RunTrigger.CSV:
-        import_file_rows_blank(run=run, emails=writer.suppressed_emails)
-
-
-class _RecordWriter:
-    """Buffers staged records and writes them CHUNK at a time."""
-
-    COLUMNS = ("run_id", "position", "source", "row_number", "event_id", "inbound_event_id",
-               "reprocessed_from_id", "raw", "values", "extras", "errors", "match_key", "state",
-               "skip_reason", "hubspot_id", "created_at", "updated_at")
-
-    def __init__(self, *, run_id: int, now: Any, check_suppression: bool) -> None:
-        self.run_id = run_id
-        self.now = now
-        self.check_suppression = check_suppression
-        self.rows: list[tuple] = []
-        self.suppressed_emails: set[str] = set()
-        self.suppressed_items: dict[int, set[int]] = {}  # inbound event id → item numbers
-
-    def add(self, staged: StagedInput, position: int, record: Any, state: str, skip_reason: str) -> None:
-        self.rows.append((
-            self.run_id, position, staged.source, staged.row_number, staged.event_id[:200],
-            staged.inbound_event_id, staged.reprocessed_from_id, staged.raw, record.values,
-            record.extras, record.errors, record.match_key[:320], state, skip_reason, "",
-            self.now, self.now,
-        ))
-        if len(self.rows) >= CHUNK:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.rows:
-            return
-        if self.check_suppression:
-            # Erased people are skipped, not sent (audit.privacy); one query per chunk.
-            state_at, key_at = 12, 11
-            keys = [row[key_at] for row in self.rows if row[state_at] == RecordState.TRANSFORMED]
-            suppressed = emails_suppressed(keys)
-            if suppressed:
-                self.rows = [
-                    self._suppressed(row) if row[state_at] == RecordState.TRANSFORMED and row[key_at] in suppressed
-                    else row
-                    for row in self.rows
-                ]
-        if connection.vendor == "postgresql":
-            self._copy()
-        else:
-            RunRecord.objects.bulk_create(
-                [RunRecord(**dict(zip(self.COLUMNS, row, strict=True))) for row in self.rows], batch_size=1000
-            )
-        self.rows = []
-
-    def _suppressed(self, row: tuple) -> tuple:
-        """Skipped, and nothing about the person kept: the record says only that someone
-        suppressed was skipped. The copies in the input (file, webhook event) are blanked by
-        run_stage once staging is done (``suppressed_inputs``)."""
-        values = dict(zip(self.COLUMNS, row, strict=True))
-        self.suppressed_emails.add(values["match_key"])
-        if values["inbound_event_id"]:
-            self.suppressed_items.setdefault(values["inbound_event_id"], set()).add(values["row_number"] or 1)
-        values.update(raw={}, values={}, extras={}, errors=[], match_key="", event_id="",
-                      state=RecordState.SKIPPED, skip_reason=SkipReason.SUPPRESSED)
-        return tuple(values[c] for c in self.COLUMNS)
-
-    def _copy(self) -> None:
-        table = RunRecord._meta.db_table
-        statement = f"COPY {table} ({', '.join(self.COLUMNS)}) FROM STDIN"  # noqa: S608 - fixed names
-        # One encoder for the whole chunk: json.dumps with keyword arguments builds a new
-        # JSONEncoder on every call.
-        dumps = json.JSONEncoder(default=str, check_circular=False, ensure_ascii=False).encode
-        with connection.cursor() as cursor:
-            # The psycopg 3 cursor under Django's wrapper, in Django's transaction.
-            with cursor.cursor.copy(statement) as copy:
-                for row in self.rows:
-                    # Columns 7-10 (raw, values, extras, errors) are JSON; unrolled because this
-                    # loop runs once per staged row (a generator here cost ~4 µs a row).
-                    copy.write_row((
-                        *row[:7], dumps(row[7]), dumps(row[8]),
-                        dumps(row[9]) if row[9] else "{}", dumps(row[10]) if row[10] else "[]",
-                        *row[11:],
-                    ))
-
-
-__all__ = ["CsvInspection", "CsvRefused", "StagedInput", "csv_inspect", "run_create", "run_create_csv", "run_stage"]
+__all__ = ["CsvInspection", "CsvRefused", "StagedInput", "csv_inspect", "csv_run_plan", "run_create", "run_create_csv",
+           "run_stage", "run_staging_finish"]

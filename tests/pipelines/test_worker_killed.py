@@ -38,7 +38,7 @@ pytestmark = [
 ]
 
 
-def start_worker(name: str) -> subprocess.Popen:
+def start_worker(name: str, media_root: Path) -> subprocess.Popen:
     params = connection.settings_dict
     env = {
         **os.environ,
@@ -46,6 +46,7 @@ def start_worker(name: str) -> subprocess.Popen:
         # The worker must use the test database this test writes to.
         "DATABASE_URL": f"postgres://{params['USER']}@{params['HOST']}:{params['PORT']}/{params['NAME']}",
         "PIPELINE_BATCH_LEASE_SECONDS": str(LEASE_SECONDS),
+        "MEDIA_ROOT": str(media_root),  # the worker stages the uploaded file (in chunks)
     }
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "-c", "1", "-P", "prefork", "-n", f"{name}@%h",
@@ -76,9 +77,9 @@ def test_a_worker_killed_mid_batch_is_recovered_by_lease_and_sweeper_without_dup
         workflow = WorkflowFactory(destination_connection__base_url=base_url)
         run = run_create_csv(workflow=workflow, file=io.BytesIO(csv_bytes(contact_rows(300))), filename="kill.csv",
                              dispatch=False)
-        first = start_worker("doomed")
+        first = start_worker("doomed", tmp_path)
         workers.append(first)
-        run_prepare(run_id=run.pk)  # autocommit: the batches are published to Redis now
+        run_prepare(run_id=run.pk)  # autocommit: the chunk task is published to Redis now
 
         deadline = time.monotonic() + 60
         while not RunBatch.objects.filter(run=run, state=BatchState.LEASED).exists():
@@ -89,7 +90,7 @@ def test_a_worker_killed_mid_batch_is_recovered_by_lease_and_sweeper_without_dup
         killed_at = time.monotonic()
         assert RunBatch.objects.filter(run=run, state=BatchState.LEASED).count() == 1
 
-        workers.append(start_worker("rescuer"))
+        workers.append(start_worker("rescuer", tmp_path))
         while True:
             batches_sweep()  # what beat runs every 30 s
             run.refresh_from_db()

@@ -130,6 +130,14 @@ def test_hosts_without_a_registered_domain_are_rejected(raw):
         ("ada's analytics", "Ada's Analytics"),
         ("McDonald", "McDonald"),  # mixed case is deliberate: left alone
         ("iCIMS", "iCIMS"),
+        # One plain word takes a shortcut; it must give what the general rules give.
+        ("LOVELACE", "Lovelace"),
+        ("lovelace", "Lovelace"),
+        ("x", "X"),
+        ("R2D2", "R2d2"),
+        ("2PAC", "2pac"),
+        ("ÉMILE", "Émile"),  # not ASCII: the general rules
+        ("STRASSE", "Strasse"),
     ],
 )
 def test_title_case_fixes_shouting_and_lowercase_but_keeps_mixed_case(raw, expected):

@@ -1,0 +1,242 @@
+"""Staging a CSV run in chunks, so several workers share one big file.
+
+A run's file is planned once: one pass of the CSV reader over the whole file (about 2 µs a
+row) cuts it into slices of whole rows and checks every byte decodes, so a file that cannot
+be read is refused before any record is written. Each slice (RunChunk) is then staged by its
+own task, in its own transaction, and the run is staged when the last chunk is. On two cores
+two chunks stage at once; one process alone does about half the rows per second.
+
+Why not one task per row or per 100 rows: Celery costs about 1 ms a task here
+(reliability-security.md §5.4). A chunk is CHUNK_ROWS rows, about a second of work.
+
+A chunk task that dies leaves nothing (its transaction rolls back); the chunk is sent again
+when its dispatch is CHUNK_REDISPATCH old (run_prepare and the sweeper do that), and a
+second copy of a task finds the chunk locked or staged and leaves.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import IO
+
+from django.db import transaction
+from django.utils import timezone
+
+from pipelines.csv_files import CsvFormat, CsvRefused, csv_detect
+from pipelines.mapping import mapping_rules
+from pipelines.models import RecordSource, RecordState, Run, RunChunk, RunRecord, SkipReason
+from pipelines.services.staged_records import (
+    RecordWriter,
+    StagedInput,
+    cyclic_gc_paused,
+    inputs_stage,
+)
+from quality.columns import match_columns
+
+CHUNK_ROWS = 10_000
+CHUNK_BYTES = 8 * 1024 * 1024  # wide rows: a chunk's bytes are read into memory at once
+# A chunk sent this long ago and still not staged is sent again: long enough for a queue of
+# other work ahead of it, short enough that a lost message costs minutes, not the broker's
+# hour-long visibility timeout. A duplicate costs one locked-row check.
+CHUNK_REDISPATCH = timedelta(minutes=2)
+
+
+def _run_format(run: Run, binary: IO[bytes]) -> CsvFormat:
+    """The format found when the file was uploaded (encoding and delimiter are kept on the
+    run), with the headers read again. Not detected afresh: a chunk must read the file the
+    way the upload check and the plan did."""
+    detected = csv_detect(binary)
+    return CsvFormat(encoding=run.file_encoding or detected.encoding,
+                     delimiter=run.file_delimiter or detected.delimiter, headers=detected.headers)
+
+
+def _unreadable(fmt: CsvFormat, row_number: int) -> CsvRefused:
+    return CsvRefused(
+        f"The file is not valid {fmt.encoding}: a character on row {row_number} could not be read. "
+        "Save it as UTF-8 CSV and upload it again."
+    )
+
+
+def _file_lines(binary: IO[bytes], fmt: CsvFormat, offsets: list[int], rows: list[int]) -> Iterator[str]:
+    """Decoded lines for the planning reader, keeping ``offsets[0]`` at the byte after the
+    last line handed out. Lines split on b"\\n" are whole characters in UTF-8 and cp1252 (no
+    multi-byte sequence holds that byte), so decoding line by line is exact."""
+    decoder = codecs.getincrementaldecoder(fmt.encoding)()
+    for line in binary:
+        offsets[0] += len(line)
+        try:
+            yield decoder.decode(line)
+        except UnicodeDecodeError:
+            raise _unreadable(fmt, rows[0] + 1) from None
+
+
+def run_chunks_plan(*, run: Run) -> int:
+    """Cut the run's file into chunks (idempotent: a planned run keeps its chunks). Raises
+    CsvRefused for a file that cannot be read to the end; then nothing is written. Call in a
+    transaction holding the run's row lock."""
+    existing = run.chunks.count()
+    if existing:
+        return existing
+    chunks: list[RunChunk] = []
+    with run.input_file.open("rb") as binary:
+        fmt = _run_format(run, binary)
+        offsets, rows = [0], [1]  # bytes read, rows read (the header is row 1)
+        reader = csv.reader(_file_lines(binary, fmt, offsets, rows), delimiter=fmt.delimiter)
+        start, first_row, in_chunk = 0, 2, 0
+        try:
+            next(reader, None)  # the header
+            start = offsets[0]
+            for _cells in reader:
+                rows[0] += 1
+                in_chunk += 1
+                if in_chunk >= CHUNK_ROWS or offsets[0] - start >= CHUNK_BYTES:
+                    chunks.append(RunChunk(run=run, sequence=len(chunks) + 1, byte_start=start,
+                                           byte_end=offsets[0], first_row_number=first_row, rows=in_chunk))
+                    start, first_row, in_chunk = offsets[0], rows[0] + 1, 0
+        except csv.Error as exc:
+            raise CsvRefused(f"The file could not be read as CSV (row {rows[0] + 1}): {exc}.") from None
+        if in_chunk:
+            chunks.append(RunChunk(run=run, sequence=len(chunks) + 1, byte_start=start, byte_end=offsets[0],
+                                   first_row_number=first_row, rows=in_chunk))
+    RunChunk.objects.bulk_create(chunks)
+    return len(chunks)
+
+
+def _chunk_rows(binary: IO[bytes], fmt: CsvFormat, chunk: RunChunk) -> Iterator[tuple[int, StagedInput]]:
+    """(position, input) for each non-blank row of the slice. A record's position in the run
+    is its row number less one, so chunks staged in any order keep the file's order."""
+    binary.seek(chunk.byte_start)
+    data = binary.read(chunk.byte_end - chunk.byte_start)
+    # The BOM of utf-8-sig is in the header, never in a chunk.
+    encoding = "utf-8" if fmt.encoding == "utf-8-sig" else fmt.encoding
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        raise _unreadable(fmt, chunk.first_row_number) from None
+    del data
+    headers = fmt.headers
+    width = len(headers)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=fmt.delimiter)
+    csv_source = RecordSource.CSV
+    try:
+        for number, cells in enumerate(reader, start=chunk.first_row_number):
+            if not cells or not any(cell.strip() for cell in cells):
+                continue
+            row = dict(zip(headers, cells, strict=False))
+            for extra in range(width, len(cells)):
+                row[f"Column {extra + 1}"] = cells[extra]
+            yield number - 1, StagedInput(raw=row, source=csv_source, row_number=number)
+    except csv.Error as exc:
+        raise CsvRefused(f"The file could not be read as CSV: {exc}.") from None
+
+
+def run_chunk_stage(*, chunk_id: int) -> int:
+    """Stage one chunk in one transaction; returns its run's id. A chunk already staged, or
+    being staged by another worker (row locked), is left alone, so a duplicate task is a
+    no-op. A chunk that turns out unreadable (the file changed since planning) fails the
+    run and removes what its other chunks staged: a refused file keeps no records."""
+    with transaction.atomic():
+        chunk = (RunChunk.objects.select_for_update(skip_locked=True, of=("self",))
+                 .select_related("run__workflow", "run__mapping_version").filter(pk=chunk_id).first())
+        if chunk is None:
+            return RunChunk.objects.values_list("run_id", flat=True).get(pk=chunk_id)
+        run = chunk.run
+        if chunk.staged_at is not None or run.is_finished:
+            return run.pk
+        started = time.perf_counter()
+        rules = mapping_rules(run.mapping_version.rules)
+        writer = RecordWriter(run_id=run.pk, now=timezone.now(),
+                              check_suppression=run.workflow.match_on == "email")
+        try:
+            with cyclic_gc_paused(), run.input_file.open("rb") as binary:
+                fmt = _run_format(run, binary)
+                columns = match_columns(fmt.headers, rules).matched
+                tally = inputs_stage(inputs=_chunk_rows(binary, fmt, chunk), workflow=run.workflow,
+                                     rules=rules, columns=columns, writer=writer)
+            writer.flush()
+        except CsvRefused as refused:
+            transaction.set_rollback(True)
+            refusal = refused.message
+        else:
+            refusal = None
+            chunk.records = tally.records
+            chunk.transform_ms = round(tally.transform_seconds * 1000)
+            chunk.stage_ms = max(0, round((time.perf_counter() - started) * 1000) - chunk.transform_ms)
+            chunk.staged_at = timezone.now()
+            chunk.save(update_fields=["records", "transform_ms", "stage_ms", "staged_at"])
+    if refusal is not None:
+        run_staging_refuse(run_id=run.pk, message=refusal)
+    return run.pk
+
+
+def run_staging_refuse(*, run_id: int, message: str) -> None:
+    """The file cannot be imported after all: the run fails with the reason, and whatever was
+    staged from it is removed, so a refused file leaves no records."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(pk=run_id)
+        if run.staged_at is not None or run.is_finished:
+            return
+        RunRecord.objects.filter(run=run).delete()
+        from pipelines.models import RunStatus
+
+        run.status, run.status_message, run.finished_at = RunStatus.FAILURE, message[:300], timezone.now()
+        run.save(update_fields=["status", "status_message", "finished_at"])
+
+
+def run_chunks_dispatch(*, run_id: int) -> int:
+    """Send the stage task for each chunk not staged and not sent within CHUNK_REDISPATCH.
+    Returns how many were sent (after the transaction commits). Call in a transaction."""
+    from pipelines.tasks import run_chunk_stage_task
+
+    now = timezone.now()
+    # Locked rows are chunks being staged right now: skipped, they need no task.
+    due = list(
+        RunChunk.objects.select_for_update(skip_locked=True).filter(run_id=run_id, staged_at__isnull=True)
+        .exclude(dispatched_at__gt=now - CHUNK_REDISPATCH).values_list("pk", flat=True)
+    )
+    RunChunk.objects.filter(pk__in=due).update(dispatched_at=now)
+    for chunk_id in due:
+        transaction.on_commit(lambda chunk_id=chunk_id: run_chunk_stage_task.delay(chunk_id))
+    return len(due)
+
+
+def run_chunks_staged(*, run: Run) -> tuple[bool, dict[str, int], int]:
+    """(all staged?, summed timings, records staged) for a planned run."""
+    totals = {"stage": 0, "transform": 0}
+    records, pending = 0, 0
+    for staged_at, stage_ms, transform_ms, count in run.chunks.values_list(
+        "staged_at", "stage_ms", "transform_ms", "records"
+    ):
+        pending += staged_at is None
+        totals["stage"] += stage_ms
+        totals["transform"] += transform_ms
+        records += count
+    return pending == 0, totals, records
+
+
+def csv_suppressed_rows_blank(*, run: Run) -> int:
+    """Suppressed people found in the file: blank their rows in the file kept with the run
+    (the records already say only "suppressed"). Runs once all chunks are staged: blanking
+    rewrites the file, which would move the slices of chunks still being read."""
+    from pipelines.privacy import emails_suppressed
+    from pipelines.privacy_stores import import_file_rows_blank
+
+    if not RunRecord.objects.filter(run=run, state=RecordState.SKIPPED, skip_reason=SkipReason.SUPPRESSED).exists():
+        return 0
+    candidates: set[str] = set()
+    with run.input_file.open("rb") as binary:
+        fmt = _run_format(run, binary)
+        text = io.TextIOWrapper(binary, encoding=fmt.encoding, newline="")
+        for cells in csv.reader(text, delimiter=fmt.delimiter):
+            candidates.update(cell.strip().lower() for cell in cells if "@" in cell)
+        text.detach()
+    listed = sorted(candidates)
+    suppressed: set[str] = set()
+    for start in range(0, len(listed), 1000):
+        suppressed |= emails_suppressed(listed[start:start + 1000])
+    return import_file_rows_blank(run=run, emails=suppressed)

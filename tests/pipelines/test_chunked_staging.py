@@ -1,0 +1,211 @@
+"""A CSV run is planned into chunks that workers stage in parallel. Spec: whatever the
+order or the number of times chunks are staged, the run holds each row of the file exactly
+once, with its row number; a file that cannot be read is refused with nothing written."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from pipelines import tasks
+from pipelines.csv_files import csv_detect, csv_rows
+from pipelines.models import RecordState, Run, RunChunk, RunRecord, RunStatus
+from pipelines.services import chunks
+from pipelines.services.chunks import run_chunk_stage, run_chunks_dispatch
+from pipelines.services.runs import batches_sweep, run_prepare
+from pipelines.services.staged_records import json_text
+from pipelines.services.staging import csv_run_plan, run_create_csv
+from tests.pipelines.conftest import assert_invariant, contact_rows, csv_bytes, import_rows
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Three rows a chunk, so a dozen rows make several."""
+    monkeypatch.setattr(chunks, "CHUNK_ROWS", 3)
+
+
+def upload(workflow, data: bytes) -> Run:
+    return run_create_csv(workflow=workflow, file=io.BytesIO(data), filename="contacts.csv", dispatch=False)
+
+
+def tricky_file() -> bytes:
+    """CRLF line ends, a BOM, a cell holding line breaks and a quote, and blank lines: the
+    things that make a CSV row differ from a line of the file."""
+    rows = contact_rows(10)
+    rows[1]["Company Name"] = 'Acme "North"\r\nHQ, 2nd floor'
+    rows[4]["Job Title"] = "Head of\nRevOps"
+    data = csv_bytes(rows).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    lines = data.split(b"\r\n")
+    lines.insert(9, b"")  # a blank line between rows 6 and 7
+    return b"\xef\xbb\xbf" + b"\r\n".join(lines)
+
+
+def staged(run: Run) -> list[tuple[int, str, str, str]]:
+    return [(number, raw["Email"], raw["Company Name"], raw["Job Title"])
+            for number, raw in RunRecord.objects.filter(run=run).order_by("position").values_list("row_number", "raw")]
+
+
+def test_a_file_cut_into_chunks_stages_every_row_once_with_the_row_numbers_of_a_single_read(workflow, small_chunks):
+    data = tricky_file()
+    run = upload(workflow, data)
+
+    run = run_prepare(run_id=run.pk, dispatch=False)
+
+    fmt = csv_detect(io.BytesIO(data))
+    expected = [(n, r["Email"], r["Company Name"], r["Job Title"]) for n, r in csv_rows(io.BytesIO(data), fmt)]
+    assert staged(run) == expected
+    assert len(expected) == 10 and expected[-1][0] == 12  # the blank line is numbered, not staged
+    assert RunChunk.objects.filter(run=run).count() == 4  # 10 rows and a blank line, 3 rows a chunk
+    assert (expected[1][2], expected[4][3]) == ('Acme "North"\r\nHQ, 2nd floor', "Head of\r\nRevOps")
+    assert run.records_in == 10 and run.staged_at is not None
+    assert set(run.timings) >= {"plan", "stage", "transform"}
+
+
+def test_chunks_staged_in_any_order_give_the_records_of_an_inline_run(workflow, small_chunks):
+    data = tricky_file()
+    inline = run_prepare(run_id=upload(workflow, data).pk, dispatch=False)
+    shuffled = upload(workflow, data)
+    csv_run_plan(run_id=shuffled.pk)
+
+    for chunk_id in reversed(RunChunk.objects.filter(run=shuffled).values_list("pk", flat=True)):
+        run_chunk_stage(chunk_id=chunk_id)
+    shuffled = run_prepare(run_id=shuffled.pk, dispatch=False)
+
+    assert staged(shuffled) == staged(inline)
+    fields = ("position", "values", "state", "match_key")
+    assert list(RunRecord.objects.filter(run=shuffled).order_by("position").values_list(*fields)) == list(
+        RunRecord.objects.filter(run=inline).order_by("position").values_list(*fields))
+
+
+def test_a_chunk_staged_twice_writes_its_records_once(workflow, small_chunks):
+    run = upload(workflow, csv_bytes(contact_rows(7)))
+    csv_run_plan(run_id=run.pk)
+    first = RunChunk.objects.filter(run=run).order_by("sequence").first()
+
+    run_chunk_stage(chunk_id=first.pk)
+    run_chunk_stage(chunk_id=first.pk)  # a duplicate task, or one re-sent by the sweeper
+
+    assert RunRecord.objects.filter(run=run).count() == 3
+    first.refresh_from_db()
+    assert first.records == 3 and first.staged_at is not None
+    assert Run.objects.get(pk=run.pk).staged_at is None  # two chunks still to go
+
+
+def test_the_run_is_not_staged_until_its_last_chunk_is(workflow, small_chunks, sandbox):
+    run = upload(workflow, csv_bytes(contact_rows(7)))
+    csv_run_plan(run_id=run.pk)
+    ids = list(RunChunk.objects.filter(run=run).order_by("sequence").values_list("pk", flat=True))
+
+    for chunk_id in ids[:-1]:
+        run_chunk_stage(chunk_id=chunk_id)
+    assert Run.objects.get(pk=run.pk).staged_at is None
+    assert not run.batches.exists()
+
+    run_chunk_stage(chunk_id=ids[-1])
+    run = run_prepare(run_id=run.pk, dispatch=False)
+    assert run.staged_at is not None and run.prepared_at is not None
+    assert run.batches_total == 1
+
+
+def test_with_dispatch_each_chunk_goes_to_its_own_task_and_the_last_one_prepares_the_load(
+    workflow, small_chunks, monkeypatch, django_capture_on_commit_callbacks,
+):
+    sent: dict[str, list[int]] = {"chunks": [], "batches": []}
+    monkeypatch.setattr(tasks.run_chunk_stage_task, "delay", sent["chunks"].append)
+    monkeypatch.setattr(tasks.batch_process_task, "delay", sent["batches"].append)
+    run = upload(workflow, csv_bytes(contact_rows(7)))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run_prepare(run_id=run.pk)
+
+    chunk_ids = list(RunChunk.objects.filter(run=run).order_by("sequence").values_list("pk", flat=True))
+    assert sent["chunks"] == chunk_ids and len(chunk_ids) == 3
+    assert not RunRecord.objects.filter(run=run).exists()  # nothing staged in the caller
+    for chunk_id in chunk_ids:
+        with django_capture_on_commit_callbacks(execute=True):
+            tasks.run_chunk_stage_task(chunk_id)  # what a worker runs
+    run.refresh_from_db()
+    assert run.records_in == 7 and run.prepared_at is not None
+    assert len(sent["batches"]) == 1
+    assert sent["chunks"] == chunk_ids  # a chunk finishing does not re-send the others
+
+
+def test_a_chunk_whose_task_was_lost_is_sent_again_by_the_sweeper(
+    workflow, small_chunks, monkeypatch, django_capture_on_commit_callbacks,
+):
+    sent: list[int] = []
+    prepared: list[int] = []
+    monkeypatch.setattr(tasks.run_chunk_stage_task, "delay", sent.append)
+    monkeypatch.setattr(tasks.run_prepare_task, "delay", prepared.append)
+    run = upload(workflow, csv_bytes(contact_rows(7)))
+    with django_capture_on_commit_callbacks(execute=True):
+        run_prepare(run_id=run.pk)
+    lost, *recent = RunChunk.objects.filter(run=run).order_by("sequence")
+    RunChunk.objects.filter(pk=lost.pk).update(dispatched_at=timezone.now() - timedelta(minutes=3))
+    sent.clear()
+
+    batches_sweep()
+    assert prepared == [run.pk]  # the sweeper hands the run back to run_prepare…
+    with django_capture_on_commit_callbacks(execute=True):
+        run_prepare(run_id=run.pk)
+    assert sent == [lost.pk]  # …which re-sends only the stalled chunk
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run_chunks_dispatch(run_id=run.pk) == 0  # just sent: not again
+    assert recent  # the others were sent within CHUNK_REDISPATCH and are left to their tasks
+
+
+def test_a_file_undecodable_far_down_is_refused_before_any_record_is_written(workflow, small_chunks):
+    rows = contact_rows(2000)
+    data = csv_bytes(rows)
+    assert len(data) > 70_000  # past the 64 KB the upload check reads
+    data = data[:-40] + b"\xff\xfe" + data[-38:]
+    run = upload(workflow, data)
+
+    run = run_prepare(run_id=run.pk, dispatch=False)
+
+    assert run.status == RunStatus.FAILURE
+    assert "not valid utf-8" in run.status_message and "row 2001" in run.status_message
+    assert not RunRecord.objects.filter(run=run).exists()
+    assert not RunChunk.objects.filter(run=run).exists()
+
+
+def test_a_chunk_found_unreadable_after_planning_fails_the_run_and_keeps_no_record(workflow, small_chunks):
+    run = upload(workflow, csv_bytes(contact_rows(7)))
+    csv_run_plan(run_id=run.pk)
+    first, second, _third = RunChunk.objects.filter(run=run).order_by("sequence")
+    run_chunk_stage(chunk_id=first.pk)
+    assert RunRecord.objects.filter(run=run).count() == 3
+    # The stored file changes under the run (a bad disk, a manual edit): chunk 2 is garbage.
+    path = run.input_file.path
+    with open(path, "r+b") as stored:
+        stored.seek(second.byte_start)
+        stored.write(b"\xff" * 8)
+
+    run_chunk_stage(chunk_id=second.pk)
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILURE and "could not be read" in run.status_message
+    assert not RunRecord.objects.filter(run=run).exists()
+    assert RunChunk.objects.get(pk=second.pk).staged_at is None
+
+
+def test_a_reused_compiled_mapping_takes_each_rows_country_for_its_phone(workflow, small_chunks, sandbox):
+    rows = contact_rows(4)
+    rows[0].update({"Country": "United Kingdom", "Phone": "020 7946 0958"})
+    rows[1].update({"Country": "", "Phone": "020 7946 0958"})  # no country: no region to read it with
+    run = import_rows(workflow, rows)
+
+    phones = list(RunRecord.objects.filter(run=run).order_by("position").values_list("values__phone", "state"))
+    assert phones[0] == ("+442079460958", RecordState.LOADED)
+    assert phones[1] == (None, RecordState.DEAD_LETTERED)  # not read as British from row 1
+    assert_invariant(run)
+
+
+def test_json_text_keeps_what_orjson_refuses():
+    assert json_text({"score": 12345678901234567890123}) == '{"score": 12345678901234567890123}'
+    assert json_text({1: "a"}) == '{"1": "a"}'
+    assert json_text({"name": "Zoë", "n": 1}) == '{"name":"Zoë","n":1}'
