@@ -146,7 +146,7 @@ def stage_and_transform(workflow: Workflow, path: Path, processes: int = 1) -> t
         connection.close()  # children open their own; a forked socket must not be shared
         context = multiprocessing.get_context("fork")
         todo = context.Queue()
-        for chunk_id in chunk_ids:
+        for chunk_id in [*chunk_ids, *[None] * processes]:  # one "no more" for each process
             todo.put(chunk_id)
         children = [context.Process(target=chunks_stage, args=(todo,)) for _ in range(processes)]
         for child in children:
@@ -161,11 +161,7 @@ def stage_and_transform(workflow: Workflow, path: Path, processes: int = 1) -> t
 def chunks_stage(todo: multiprocessing.Queue) -> None:
     """A worker stand-in: stage chunks until none is left (run_chunk_stage_task's service)."""
     try:
-        while True:
-            try:
-                chunk_id = todo.get(timeout=0.5)
-            except queue.Empty:
-                return
+        while (chunk_id := todo.get()) is not None:
             run_chunk_stage(chunk_id=chunk_id)
     finally:
         connection.close()

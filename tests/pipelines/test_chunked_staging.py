@@ -209,3 +209,22 @@ def test_json_text_keeps_what_orjson_refuses():
     assert json_text({"score": 12345678901234567890123}) == '{"score": 12345678901234567890123}'
     assert json_text({1: "a"}) == '{"1": "a"}'
     assert json_text({"name": "Zoë", "n": 1}) == '{"name":"Zoë","n":1}'
+
+
+def test_cells_with_tabs_backslashes_and_line_breaks_are_stored_exactly(workflow):
+    """On PostgreSQL records go in as COPY text, where these characters must be escaped."""
+    odd = ["tab\there", "back\\slash \\N \\t", "two\r\nlines", "\\", 'quote " and \u2019', "Zoë 東京 🚀", "\\N"]
+    rows = contact_rows(len(odd))
+    for row, text in zip(rows, odd, strict=True):
+        row["Job Title"] = text
+        row["Company Name"] = text
+    rows[0]["Note"] = "keep\tme"  # an unmapped column, kept in extras
+    for row in rows[1:]:
+        row["Note"] = "\\"
+    run = run_prepare(run_id=upload(workflow, csv_bytes(rows)).pk, dispatch=False)
+
+    stored = list(RunRecord.objects.filter(run=run).order_by("position").values_list("raw", "values", "extras"))
+    assert [raw["Job Title"] for raw, _, _ in stored] == odd
+    assert [values["jobtitle"] for _, values, _ in stored] == [text.strip() for text in odd]
+    assert stored[0][2] == {"Note": "keep\tme"}
+    assert [raw for raw, _, _ in stored] == [{**row} for row in rows]
