@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 
 from pipelines.models import (
     BatchState,
@@ -43,6 +43,12 @@ def run_progress(*, run_id: int) -> dict[str, Any]:
         if not run.is_finished else run.records_in
     )
     percent = 100 if run.is_finished else (round(100 * done / run.records_in) if run.records_in else 0)
+    label = f"{done:,} of {run.records_in:,} records"
+    if run.staged_at is None and not run.is_finished:
+        # A CSV run's chunks are being staged: count the file's rows read so far.
+        rows = run.chunks.aggregate(total=Sum("rows"), staged=Sum("rows", filter=Q(staged_at__isnull=False)))
+        label = (f"Reading the file: {rows['staged'] or 0:,} of {rows['total']:,} rows" if rows["total"]
+                 else "Reading the file…")
     return {
         "run_id": run.pk,
         "status": run.status,
@@ -57,6 +63,7 @@ def run_progress(*, run_id: int) -> dict[str, Any]:
         "batches_done": run.batches_done,
         "percent": min(percent, 100),
         "finished": run.is_finished,
+        "label": label,
     }
 
 

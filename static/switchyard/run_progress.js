@@ -16,7 +16,7 @@
       if (response.ok) {
         const progress = await response.json();
         bar.style.width = progress.percent + "%";
-        text.textContent = progress.processed + " of " + progress.records_in + " records";
+        text.textContent = progress.label;
         status.textContent = progress.status.replaceAll("_", " ");
         message.textContent = progress.status_message || "";
         if (progress.finished) {

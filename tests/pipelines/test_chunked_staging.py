@@ -228,3 +228,19 @@ def test_cells_with_tabs_backslashes_and_line_breaks_are_stored_exactly(workflow
     assert [values["jobtitle"] for _, values, _ in stored] == [text.strip() for text in odd]
     assert stored[0][2] == {"Note": "keep\tme"}
     assert [raw for raw, _, _ in stored] == [{**row} for row in rows]
+
+
+def test_progress_counts_the_rows_read_while_the_chunks_are_staged(workflow, small_chunks):
+    from pipelines.selectors import run_progress
+
+    run = upload(workflow, csv_bytes(contact_rows(7)))
+    assert run_progress(run_id=run.pk)["label"] == "Reading the file…"  # not planned yet
+    csv_run_plan(run_id=run.pk)
+    run_chunk_stage(chunk_id=RunChunk.objects.get(run=run, sequence=1).pk)
+
+    progress = run_progress(run_id=run.pk)
+    assert (progress["label"], progress["percent"], progress["finished"]) == (
+        "Reading the file: 3 of 7 rows", 0, False)
+
+    run_prepare(run_id=run.pk, dispatch=False)
+    assert run_progress(run_id=run.pk)["label"] == "0 of 7 records"
