@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+import ssl
 
 import httpx
 import pytest
@@ -15,7 +16,7 @@ from integrations.errors import (
     Unreachable,
 )
 from integrations.ratelimit import RateLimitSpec
-from integrations.transport import ClientConfig, Transport, backoff_delay, mask_url
+from integrations.transport import ClientConfig, Transport, backoff_delay, mask_url, tls_context
 from tests.integrations.conftest import mock, sequence
 
 
@@ -210,3 +211,22 @@ def test_non_idempotent_requests_are_retried_when_surely_not_applied(config, rec
     response = make(config, refused_then_ok(), records, sleeps, calls).request("POST", "/deals", idempotent=False)
     assert response.status_code == 201
     assert len(calls) == 3
+
+
+def test_clients_share_one_verifying_tls_context(config, monkeypatch):
+    """Building a TLS context reads the whole CA bundle (~20 ms): once per process, not per client."""
+    built: list[object] = []
+    real = httpx.Client.__init__
+
+    def spy(self, *args, **kwargs):
+        built.append(kwargs.get("verify"))
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(httpx.Client, "__init__", spy)
+    first, second = Transport(config), Transport(config)
+    first.close()
+    second.close()
+
+    assert built[0] is built[1] is tls_context()
+    assert tls_context().verify_mode == ssl.CERT_REQUIRED
+    assert tls_context().check_hostname

@@ -57,10 +57,12 @@ def test_a_file_cut_into_chunks_stages_every_row_once_with_the_row_numbers_of_a_
     fmt = csv_detect(io.BytesIO(data))
     expected = [(n, r["Email"], r["Company Name"], r["Job Title"]) for n, r in csv_rows(io.BytesIO(data), fmt)]
     assert staged(run) == expected
-    assert len(expected) == 10 and expected[-1][0] == 12  # the blank line is numbered, not staged
+    assert len(expected) == 10
+    assert expected[-1][0] == 12  # the blank line is numbered, not staged
     assert RunChunk.objects.filter(run=run).count() == 4  # 10 rows and a blank line, 3 rows a chunk
     assert (expected[1][2], expected[4][3]) == ('Acme "North"\r\nHQ, 2nd floor', "Head of\r\nRevOps")
-    assert run.records_in == 10 and run.staged_at is not None
+    assert run.records_in == 10
+    assert run.staged_at is not None
     assert set(run.timings) >= {"plan", "stage", "transform"}
 
 
@@ -90,7 +92,8 @@ def test_a_chunk_staged_twice_writes_its_records_once(workflow, small_chunks):
 
     assert RunRecord.objects.filter(run=run).count() == 3
     first.refresh_from_db()
-    assert first.records == 3 and first.staged_at is not None
+    assert first.records == 3
+    assert first.staged_at is not None
     assert Run.objects.get(pk=run.pk).staged_at is None  # two chunks still to go
 
 
@@ -106,7 +109,8 @@ def test_the_run_is_not_staged_until_its_last_chunk_is(workflow, small_chunks, s
 
     run_chunk_stage(chunk_id=ids[-1])
     run = run_prepare(run_id=run.pk, dispatch=False)
-    assert run.staged_at is not None and run.prepared_at is not None
+    assert run.staged_at is not None
+    assert run.prepared_at is not None
     assert run.batches_total == 1
 
 
@@ -122,13 +126,15 @@ def test_with_dispatch_each_chunk_goes_to_its_own_task_and_the_last_one_prepares
         run_prepare(run_id=run.pk)
 
     chunk_ids = list(RunChunk.objects.filter(run=run).order_by("sequence").values_list("pk", flat=True))
-    assert sent["chunks"] == chunk_ids and len(chunk_ids) == 3
+    assert sent["chunks"] == chunk_ids
+    assert len(chunk_ids) == 3
     assert not RunRecord.objects.filter(run=run).exists()  # nothing staged in the caller
     for chunk_id in chunk_ids:
         with django_capture_on_commit_callbacks(execute=True):
             tasks.run_chunk_stage_task(chunk_id)  # what a worker runs
     run.refresh_from_db()
-    assert run.records_in == 7 and run.prepared_at is not None
+    assert run.records_in == 7
+    assert run.prepared_at is not None
     assert len(sent["batches"]) == 1
     assert sent["chunks"] == chunk_ids  # a chunk finishing does not re-send the others
 
@@ -168,7 +174,8 @@ def test_a_file_undecodable_far_down_is_refused_before_any_record_is_written(wor
     run = run_prepare(run_id=run.pk, dispatch=False)
 
     assert run.status == RunStatus.FAILURE
-    assert "not valid utf-8" in run.status_message and "row 2001" in run.status_message
+    assert "not valid utf-8" in run.status_message
+    assert "row 2001" in run.status_message
     assert not RunRecord.objects.filter(run=run).exists()
     assert not RunChunk.objects.filter(run=run).exists()
 
@@ -188,7 +195,8 @@ def test_a_chunk_found_unreadable_after_planning_fails_the_run_and_keeps_no_reco
     run_chunk_stage(chunk_id=second.pk)
 
     run.refresh_from_db()
-    assert run.status == RunStatus.FAILURE and "could not be read" in run.status_message
+    assert run.status == RunStatus.FAILURE
+    assert "could not be read" in run.status_message
     assert not RunRecord.objects.filter(run=run).exists()
     assert RunChunk.objects.get(pk=second.pk).staged_at is None
 
