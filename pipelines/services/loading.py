@@ -266,42 +266,40 @@ def _record(batch: RunBatch, token: str, records: list[RunRecord], results: _Res
 
 
 def _apply(run: Run, records: list[RunRecord], results: _Results, attempts: int, now: Any) -> dict[str, int]:
-    """Move records out of TRANSFORMED exactly once (row locks + state guard), write dead
-    letters and sync state. Returns how many moved, for the counters."""
-    ids = [r.pk for r in records]
-    live = set(RunRecord.objects.select_for_update().filter(pk__in=ids, state=RecordState.TRANSFORMED).values_list("pk", flat=True))
-    by_id = {r.pk: r for r in records if r.pk in live}
-    changed, letters, synced = [], [], []
+    """Move records out of TRANSFORMED exactly once (the state guard in _records_mark), write
+    dead letters and sync state for the ones that moved. Returns how many moved, for the
+    counters."""
+    decided: dict[int, tuple[str, str, str]] = {}  # record id → (state, skip reason, HubSpot id)
+    for pk, (object_id, _new) in results.succeeded.items():
+        decided[pk] = (RecordState.LOADED, "", str(object_id or ""))
+    for pk in results.unchanged:
+        decided[pk] = (RecordState.SKIPPED, SkipReason.UNCHANGED, "")
+    for pk in results.failed:
+        decided[pk] = (RecordState.DEAD_LETTERED, "", "")
+    by_id = {r.pk: r for r in records}
+    moved = _records_mark(decided={pk: v for pk, v in decided.items() if pk in by_id}, now=now)
+    letters, synced = [], []
     counts = {"succeeded": 0, "created": 0, "skipped": 0, "dead_lettered": 0}
     for pk, (object_id, new) in results.succeeded.items():
-        if (record := by_id.get(pk)) is None:
+        if pk not in moved:
             continue
-        record.state, record.hubspot_id, record.updated_at = RecordState.LOADED, object_id, now
-        changed.append(record)
+        record = by_id[pk]
         counts["succeeded"] += 1
         counts["created"] += int(new)
         synced.append(SyncedContact(workflow_id=run.workflow_id, match_key=record.match_key,
                                     values_hash=values_hash(record.values), hubspot_id=object_id,
                                     last_synced_at=now, last_run_id=run.pk))
-    for pk in results.unchanged:
-        if (record := by_id.get(pk)) is None:
-            continue
-        record.state, record.skip_reason, record.updated_at = RecordState.SKIPPED, SkipReason.UNCHANGED, now
-        changed.append(record)
-        counts["skipped"] += 1
-    failed_rows = dict(RunRecord.objects.filter(pk__in=[pk for pk in results.failed if pk in by_id])
-                       .values_list("pk", "raw")) if results.failed else {}
-    for pk, (category, messages) in results.failed.items():
-        if (record := by_id.get(pk)) is None:
-            continue
-        record.state, record.updated_at = RecordState.DEAD_LETTERED, now
-        changed.append(record)
+    counts["skipped"] = sum(1 for pk in results.unchanged if pk in moved)
+    failed = [pk for pk in results.failed if pk in moved]
+    source_rows = dict(RunRecord.objects.filter(pk__in=failed).values_list("pk", "raw")) if failed else {}
+    for pk in failed:
+        category, messages = results.failed[pk]
+        record = by_id[pk]
         counts["dead_lettered"] += 1
         letters.append(DeadLetter(
             run=run, record=record, workflow_id=run.workflow_id, stage="load", category=str(category)[:60],
-            errors=messages, payload=hubspot_properties(record.values), source_row=failed_rows[pk], attempts=attempts,
+            errors=messages, payload=hubspot_properties(record.values), source_row=source_rows[pk], attempts=attempts,
         ))
-    _records_mark(records=changed, now=now)
     DeadLetter.objects.bulk_create(letters)
     SyncedContact.objects.bulk_create(
         synced, update_conflicts=True, unique_fields=["workflow", "match_key"],
@@ -310,36 +308,45 @@ def _apply(run: Run, records: list[RunRecord], results: _Results, attempts: int,
     return counts
 
 
-def _records_mark(*, records: list[RunRecord], now: Any) -> None:
-    """Write the records' new states. On PostgreSQL one UPDATE joined to a VALUES list sets
-    state, skip reason and HubSpot id together: each UPDATE rewrites the whole row and its
-    index entries, so one statement instead of two halves the database's work per batch.
-    (Django's bulk_update builds a CASE per field and row: measured at ~100 ms of a 150 ms
-    batch.) Elsewhere: one UPDATE per state, and bulk_update for the HubSpot ids."""
-    if not records:
-        return
+def _records_mark(*, decided: dict[int, tuple[str, str, str]], now: Any) -> set[int]:
+    """Move each record still TRANSFORMED to its decided state; returns the ids that moved.
+    The state guard is what makes a batch redone after a crash, or loaded twice after its
+    lease expired, change nothing the second time: the second UPDATE waits for the first's
+    row locks, then finds the records no longer transformed.
+
+    On PostgreSQL one UPDATE joined to a VALUES list sets state, skip reason and HubSpot id
+    and returns the ids: each UPDATE rewrites whole rows and their index entries, so one
+    statement (instead of a locking SELECT and two UPDATEs) is a third of the database's work
+    per batch. (Django's bulk_update builds a CASE per field and row: measured at ~100 ms of a
+    150 ms batch.) Elsewhere: one UPDATE per state, and bulk_update for the HubSpot ids."""
+    if not decided:
+        return set()
     if db_connection.vendor == "postgresql":
         table = RunRecord._meta.db_table
-        values = ", ".join(["(%s::bigint, %s, %s, %s)"] * len(records))
+        values = ", ".join(["(%s::bigint, %s, %s, %s)"] * len(decided))
         params: list[Any] = [now]
-        for record in records:
-            hubspot_id = str(record.hubspot_id) if record.state == RecordState.LOADED and record.hubspot_id else ""
-            params += [record.pk, record.state, record.skip_reason or "", hubspot_id]
+        for pk, (state, skip_reason, hubspot_id) in decided.items():
+            params += [pk, state, skip_reason, hubspot_id]
+        params.append(RecordState.TRANSFORMED)
         with db_connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} AS r SET state = v.state, updated_at = %s, "  # noqa: S608 - table from the model
                 "skip_reason = COALESCE(NULLIF(v.skip_reason, ''), r.skip_reason), "
                 "hubspot_id = COALESCE(NULLIF(v.hubspot_id, ''), r.hubspot_id) "
-                f"FROM (VALUES {values}) AS v(id, state, skip_reason, hubspot_id) WHERE r.id = v.id",
+                f"FROM (VALUES {values}) AS v(id, state, skip_reason, hubspot_id) "
+                "WHERE r.id = v.id AND r.state = %s RETURNING r.id",
                 params,
             )
-        return
+            return {row[0] for row in cursor.fetchall()}
+    live = set(RunRecord.objects.select_for_update()
+               .filter(pk__in=list(decided), state=RecordState.TRANSFORMED).values_list("pk", flat=True))
     by_state: dict[tuple[str, str], list[int]] = {}
     hubspot_ids: list[tuple[int, str]] = []
-    for record in records:
-        by_state.setdefault((record.state, record.skip_reason or ""), []).append(record.pk)
-        if record.state == RecordState.LOADED and record.hubspot_id:
-            hubspot_ids.append((record.pk, str(record.hubspot_id)))
+    for pk in live:
+        state, skip_reason, hubspot_id = decided[pk]
+        by_state.setdefault((state, skip_reason), []).append(pk)
+        if hubspot_id:
+            hubspot_ids.append((pk, hubspot_id))
     for (state, skip_reason), ids in by_state.items():
         fields = {"state": state, "updated_at": now}
         if skip_reason:
@@ -348,6 +355,7 @@ def _records_mark(*, records: list[RunRecord], now: Any) -> None:
     if hubspot_ids:
         RunRecord.objects.bulk_update([RunRecord(pk=pk, hubspot_id=object_id) for pk, object_id in hubspot_ids],
                                       ["hubspot_id"])
+    return live
 
 
 def _countdown(error: ProviderError, attempts: int) -> float:
