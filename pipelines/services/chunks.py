@@ -68,11 +68,15 @@ def _file_lines(binary: IO[bytes], fmt: CsvFormat, offsets: list[int], rows: lis
     multi-byte sequence holds that byte), so decoding line by line is exact."""
     decoder = codecs.getincrementaldecoder(fmt.encoding)()
     for line in binary:
-        offsets[0] += len(line)
-        try:
-            yield decoder.decode(line)
-        except UnicodeDecodeError:
-            raise _unreadable(fmt, rows[0] + 1) from None
+        # Old Mac Excel ends lines with a lone "\r": a file of those is one "line" here, so it
+        # is cut at each line end, as the universal-newline reading of the chunks does.
+        pieces = line.splitlines(keepends=True) if b"\r" in line[:-2] else (line,)
+        for piece in pieces:
+            offsets[0] += len(piece)
+            try:
+                yield decoder.decode(piece)
+            except UnicodeDecodeError:
+                raise _unreadable(fmt, rows[0] + 1) from None
 
 
 def run_chunks_plan(*, run: Run) -> int:

@@ -252,3 +252,18 @@ def test_progress_counts_the_rows_read_while_the_chunks_are_staged(workflow, sma
 
     run_prepare(run_id=run.pk, dispatch=False)
     assert run_progress(run_id=run.pk)["label"] == "0 of 7 records"
+
+
+def test_a_file_with_old_mac_line_ends_is_cut_into_chunks_like_any_other(workflow, small_chunks):
+    rows = contact_rows(8)
+    rows[2]["Job Title"] = "Head of\rRevOps"  # a lone CR inside a quoted cell stays in it
+    data = csv_bytes(rows).replace(b"\r\n", b"\r")
+    assert b"\n" not in data
+
+    run = run_prepare(run_id=upload(workflow, data).pk, dispatch=False)
+
+    fmt = csv_detect(io.BytesIO(data))
+    expected = [(n, r["Email"], r["Company Name"], r["Job Title"]) for n, r in csv_rows(io.BytesIO(data), fmt)]
+    assert staged(run) == expected
+    assert expected[2][3] == "Head of\rRevOps"
+    assert RunChunk.objects.filter(run=run).count() == 3
