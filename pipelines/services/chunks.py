@@ -29,7 +29,15 @@ from django.utils import timezone
 
 from pipelines.csv_files import CsvFormat, CsvRefused, csv_detect
 from pipelines.mapping import mapping_rules
-from pipelines.models import RecordSource, RecordState, Run, RunChunk, RunRecord, SkipReason
+from pipelines.models import (
+    RecordSource,
+    RecordState,
+    Run,
+    RunChunk,
+    RunRecord,
+    RunStatus,
+    SkipReason,
+)
 from pipelines.services.staged_records import (
     RecordWriter,
     StagedInput,
@@ -120,8 +128,9 @@ def _chunk_rows(binary: IO[bytes], fmt: CsvFormat, chunk: RunChunk) -> Iterator[
     encoding = "utf-8" if fmt.encoding == "utf-8-sig" else fmt.encoding
     try:
         text = data.decode(encoding)
-    except UnicodeDecodeError:
-        raise _unreadable(fmt, chunk.first_row_number) from None
+    except UnicodeDecodeError as exc:
+        # Lines before the bad byte: the row, give or take cells holding line breaks.
+        raise _unreadable(fmt, chunk.first_row_number + data.count(b"\n", 0, exc.start)) from None
     del data
     headers = fmt.headers
     width = len(headers)
@@ -186,8 +195,6 @@ def run_staging_refuse(*, run_id: int, message: str) -> None:
         if run.staged_at is not None or run.is_finished:
             return
         RunRecord.objects.filter(run=run).delete()
-        from pipelines.models import RunStatus
-
         run.status, run.status_message, run.finished_at = RunStatus.FAILURE, message[:300], timezone.now()
         run.save(update_fields=["status", "status_message", "finished_at"])
 

@@ -267,3 +267,24 @@ def test_a_file_with_old_mac_line_ends_is_cut_into_chunks_like_any_other(workflo
     assert staged(run) == expected
     assert expected[2][3] == "Head of\rRevOps"
     assert RunChunk.objects.filter(run=run).count() == 3
+
+
+def test_a_run_whose_last_chunk_worker_died_before_finishing_it_is_picked_up_by_the_sweeper(
+    workflow, small_chunks, monkeypatch,
+):
+    prepared: list[int] = []
+    monkeypatch.setattr(tasks.run_prepare_task, "delay", prepared.append)
+    run = upload(workflow, csv_bytes(contact_rows(5)))
+    csv_run_plan(run_id=run.pk)
+    for chunk_id in RunChunk.objects.filter(run=run).values_list("pk", flat=True):
+        run_chunk_stage(chunk_id=chunk_id)  # …and the worker dies before run_prepare
+
+    batches_sweep()
+    assert prepared == []  # just staged: the task that staged it may still be finishing
+
+    RunChunk.objects.filter(run=run).update(staged_at=timezone.now() - timedelta(minutes=1))
+    batches_sweep()
+    assert prepared == [run.pk]
+    run = run_prepare(run_id=run.pk, dispatch=False)
+    assert run.records_in == 5
+    assert run.prepared_at is not None
