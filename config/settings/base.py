@@ -212,6 +212,10 @@ PIPELINE_BATCH_LEASE_SECONDS = env_int("PIPELINE_BATCH_LEASE_SECONDS", 60, minim
 # Task-level attempts of one batch (on top of the client's in-process retries) before its
 # records become dead letters with category "retries_exhausted".
 PIPELINE_BATCH_MAX_ATTEMPTS = env_int("PIPELINE_BATCH_MAX_ATTEMPTS", 5, minimum=1)
+# A CSV chunk sent this long ago and still neither staged nor being staged (its row is not
+# locked) is sent again by run_prepare and the sweeper: its message was lost, or its worker
+# was killed (its transaction rolled back). A copy of a chunk still queued is harmless.
+PIPELINE_CHUNK_REDISPATCH_SECONDS = env_int("PIPELINE_CHUNK_REDISPATCH_SECONDS", 60, minimum=1)
 # Largest webhook body accepted (bytes); larger → 413. Below DATA_UPLOAD_MAX_MEMORY_SIZE.
 PIPELINE_WEBHOOK_MAX_BYTES = env_int("PIPELINE_WEBHOOK_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
 # Where links in notifications (Slack "see the run") point.

@@ -10,8 +10,9 @@ Why not one task per row or per 100 rows: Celery costs about 1 ms a task here
 (reliability-security.md §5.4). A chunk is CHUNK_ROWS rows, about a second of work.
 
 A chunk task that dies leaves nothing (its transaction rolls back); the chunk is sent again
-when its dispatch is CHUNK_REDISPATCH old (run_prepare and the sweeper do that), and a
-second copy of a task finds the chunk locked or staged and leaves.
+once its dispatch is PIPELINE_CHUNK_REDISPATCH_SECONDS old and its row is not locked by a
+worker staging it (run_prepare and the sweeper do that), not after the broker's hour-long
+visibility timeout; a second copy of a task finds the chunk locked or staged and leaves.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import IO
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -48,10 +50,10 @@ from quality.columns import match_columns
 
 CHUNK_ROWS = 10_000
 CHUNK_BYTES = 8 * 1024 * 1024  # wide rows: a chunk's bytes are read into memory at once
-# A chunk sent this long ago and still not staged is sent again: long enough for a queue of
-# other work ahead of it, short enough that a lost message costs minutes, not the broker's
-# hour-long visibility timeout. A duplicate costs one locked-row check.
-CHUNK_REDISPATCH = timedelta(minutes=2)
+
+
+def chunk_redispatch_after() -> timedelta:
+    return timedelta(seconds=settings.PIPELINE_CHUNK_REDISPATCH_SECONDS)
 
 
 def _run_format(run: Run, binary: IO[bytes]) -> CsvFormat:
@@ -200,7 +202,7 @@ def run_staging_refuse(*, run_id: int, message: str) -> None:
 
 
 def run_chunks_dispatch(*, run_id: int) -> int:
-    """Send the stage task for each chunk not staged and not sent within CHUNK_REDISPATCH.
+    """Send the stage task for each chunk not staged and not sent within chunk_redispatch_after().
     Returns how many were sent (after the transaction commits). Call in a transaction."""
     from pipelines.tasks import run_chunk_stage_task
 
@@ -208,7 +210,7 @@ def run_chunks_dispatch(*, run_id: int) -> int:
     # Locked rows are chunks being staged right now: skipped, they need no task.
     due = list(
         RunChunk.objects.select_for_update(skip_locked=True).filter(run_id=run_id, staged_at__isnull=True)
-        .exclude(dispatched_at__gt=now - CHUNK_REDISPATCH).values_list("pk", flat=True)
+        .exclude(dispatched_at__gt=now - chunk_redispatch_after()).values_list("pk", flat=True)
     )
     RunChunk.objects.filter(pk__in=due).update(dispatched_at=now)
     for chunk_id in due:

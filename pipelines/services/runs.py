@@ -336,14 +336,14 @@ def batches_sweep(*, now: Any = None) -> dict[str, int]:
 
 
 def _runs_with_stalled_chunks(*, now: Any) -> set[int]:
-    """CSV runs whose staging stalled: a chunk sent CHUNK_REDISPATCH ago and not staged (its
-    task was lost or its worker killed), or every chunk staged but the run not marked staged
-    (the last chunk's worker died between the two). run_prepare picks up both."""
-    from pipelines.services.chunks import CHUNK_REDISPATCH
+    """CSV runs whose staging stalled: a chunk sent PIPELINE_CHUNK_REDISPATCH_SECONDS ago and
+    not staged (its task was lost or its worker killed), or every chunk staged but the run not
+    marked staged (the last chunk's worker died between the two). run_prepare picks up both."""
+    from pipelines.services.chunks import chunk_redispatch_after
 
     staging = Run.objects.filter(staged_at__isnull=True, trigger=RunTrigger.CSV).exclude(status__in=FINISHED_STATUSES)
     stalled = set(RunChunk.objects.filter(
-        run__in=staging, staged_at__isnull=True, dispatched_at__lt=now - CHUNK_REDISPATCH,
+        run__in=staging, staged_at__isnull=True, dispatched_at__lt=now - chunk_redispatch_after(),
     ).values_list("run_id", flat=True))
     settled = now - timedelta(seconds=30)
     stalled |= set(staging.filter(chunks__isnull=False).exclude(chunks__staged_at__isnull=True)

@@ -161,7 +161,7 @@ def test_a_chunk_whose_task_was_lost_is_sent_again_by_the_sweeper(
 
     with django_capture_on_commit_callbacks(execute=True):
         assert run_chunks_dispatch(run_id=run.pk) == 0  # just sent: not again
-    assert recent  # the others were sent within CHUNK_REDISPATCH and are left to their tasks
+    assert recent  # the others were sent within PIPELINE_CHUNK_REDISPATCH_SECONDS and are left to their tasks
 
 
 def test_a_file_undecodable_far_down_is_refused_before_any_record_is_written(workflow, small_chunks):

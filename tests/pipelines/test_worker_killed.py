@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
 from config.celery import app
-from pipelines.models import BatchState, Run, RunBatch, RunStatus
+from pipelines.models import BatchState, Run, RunBatch, RunChunk, RunRecord, RunStatus
 from pipelines.services.runs import batches_sweep, run_prepare
 from pipelines.services.staging import run_create_csv
 from sandbox.hubspot import HubSpotSandbox
@@ -29,6 +29,7 @@ from tests.pipelines.factories import WorkflowFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 5
+REDISPATCH_SECONDS = 3
 
 pytestmark = [
     pytest.mark.skipif(not (os.environ.get("REDIS_URL") and os.environ.get("DATABASE_URL", "").startswith("postgres")),
@@ -38,7 +39,7 @@ pytestmark = [
 ]
 
 
-def start_worker(name: str, media_root: Path) -> subprocess.Popen:
+def start_worker(name: str, media_root: Path, **extra_env: str) -> subprocess.Popen:
     params = connection.settings_dict
     env = {
         **os.environ,
@@ -47,6 +48,7 @@ def start_worker(name: str, media_root: Path) -> subprocess.Popen:
         "DATABASE_URL": f"postgres://{params['USER']}@{params['HOST']}:{params['PORT']}/{params['NAME']}",
         "PIPELINE_BATCH_LEASE_SECONDS": str(LEASE_SECONDS),
         "MEDIA_ROOT": str(media_root),  # the worker stages the uploaded file (in chunks)
+        **extra_env,
     }
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "-c", "1", "-P", "prefork", "-n", f"{name}@%h",
@@ -111,3 +113,61 @@ def test_a_worker_killed_mid_batch_is_recovered_by_lease_and_sweeper_without_dup
     assert len(emails) == len(set(emails)) == 300  # nothing lost, nothing duplicated
     assert recovered_in < LEASE_SECONDS + 30
     assert Run.objects.get(pk=run.pk).batches.filter(attempts__gt=1).count() >= 1
+
+
+def chunk_locked(chunk_id: int) -> bool:
+    """True while a worker holds the chunk's row lock, i.e. is inside its staging transaction."""
+    try:
+        with transaction.atomic():
+            RunChunk.objects.select_for_update(nowait=True).filter(pk=chunk_id).exists()
+    except DatabaseError:
+        return True
+    return False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_chunk_is_recovered_and_every_row_is_staged_once(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    settings.PIPELINE_CHUNK_REDISPATCH_SECONDS = REDISPATCH_SECONDS  # here (the sweeper) and in the workers
+    sandbox = HubSpotSandbox(seed=4)
+    server, _thread = sandbox.serve()
+    app.control.purge()
+    workers = []
+    rows = 30_000
+    try:
+        workflow = WorkflowFactory(destination_connection__base_url=f"http://127.0.0.1:{server.server_address[1]}")
+        run = run_create_csv(workflow=workflow, file=io.BytesIO(csv_bytes(contact_rows(rows))),
+                             filename="big.csv", dispatch=False)
+        env = {"PIPELINE_CHUNK_REDISPATCH_SECONDS": str(REDISPATCH_SECONDS)}
+        first = start_worker("doomed", tmp_path, **env)
+        workers.append(first)
+        run_prepare(run_id=run.pk)  # plans the file and publishes one task per chunk
+        chunks = list(RunChunk.objects.filter(run=run).order_by("sequence").values_list("pk", flat=True))
+        assert len(chunks) == 3
+
+        deadline = time.monotonic() + 60
+        while not chunk_locked(chunks[0]):
+            assert time.monotonic() < deadline, "the worker never started staging"
+            time.sleep(0.05)
+        stop(first, signal.SIGKILL)  # mid-transaction: PostgreSQL rolls the chunk back
+        killed_at = time.monotonic()
+        assert RunChunk.objects.get(pk=chunks[0]).staged_at is None
+
+        workers.append(start_worker("rescuer", tmp_path, **env))
+        while True:
+            batches_sweep()  # what beat runs every 30 s
+            run.refresh_from_db()
+            if run.staged_at is not None:
+                break
+            assert time.monotonic() - killed_at < 60, "staging not recovered"
+            time.sleep(1)
+        recovered_in = time.monotonic() - killed_at
+    finally:
+        for worker in workers:
+            stop(worker)
+        server.shutdown()
+
+    numbers = list(RunRecord.objects.filter(run=run).values_list("row_number", flat=True))
+    assert len(numbers) == len(set(numbers)) == rows  # nothing lost, nothing staged twice
+    assert run.records_in == rows
+    assert recovered_in < REDISPATCH_SECONDS + 30
