@@ -277,29 +277,32 @@ def _apply(run: Run, records: list[RunRecord], results: _Results, attempts: int,
     for pk in results.failed:
         decided[pk] = (RecordState.DEAD_LETTERED, "", "")
     by_id = {r.pk: r for r in records}
-    moved = _records_mark(decided={pk: v for pk, v in decided.items() if pk in by_id}, now=now)
+    decided = {pk: outcome for pk, outcome in decided.items() if pk in by_id}
+    moved = _records_mark(decided=decided, now=now)
+    failed = [pk for pk, (state, _, _) in decided.items() if pk in moved and state == RecordState.DEAD_LETTERED]
+    source_rows = dict(RunRecord.objects.filter(pk__in=failed).values_list("pk", "raw")) if failed else {}
     letters, synced = [], []
     counts = {"succeeded": 0, "created": 0, "skipped": 0, "dead_lettered": 0}
-    for pk, (object_id, new) in results.succeeded.items():
+    for pk, (state, _skip_reason, object_id) in decided.items():
         if pk not in moved:
-            continue
+            continue  # already moved by an earlier run of this batch: counted then
         record = by_id[pk]
-        counts["succeeded"] += 1
-        counts["created"] += int(new)
-        synced.append(SyncedContact(workflow_id=run.workflow_id, match_key=record.match_key,
-                                    values_hash=values_hash(record.values), hubspot_id=object_id,
-                                    last_synced_at=now, last_run_id=run.pk))
-    counts["skipped"] = sum(1 for pk in results.unchanged if pk in moved)
-    failed = [pk for pk in results.failed if pk in moved]
-    source_rows = dict(RunRecord.objects.filter(pk__in=failed).values_list("pk", "raw")) if failed else {}
-    for pk in failed:
-        category, messages = results.failed[pk]
-        record = by_id[pk]
-        counts["dead_lettered"] += 1
-        letters.append(DeadLetter(
-            run=run, record=record, workflow_id=run.workflow_id, stage="load", category=str(category)[:60],
-            errors=messages, payload=hubspot_properties(record.values), source_row=source_rows[pk], attempts=attempts,
-        ))
+        if state == RecordState.LOADED:
+            counts["succeeded"] += 1
+            counts["created"] += int(results.succeeded[pk][1])
+            synced.append(SyncedContact(workflow_id=run.workflow_id, match_key=record.match_key,
+                                        values_hash=values_hash(record.values), hubspot_id=object_id,
+                                        last_synced_at=now, last_run_id=run.pk))
+        elif state == RecordState.SKIPPED:
+            counts["skipped"] += 1
+        else:
+            category, messages = results.failed[pk]
+            counts["dead_lettered"] += 1
+            letters.append(DeadLetter(
+                run=run, record=record, workflow_id=run.workflow_id, stage="load", category=str(category)[:60],
+                errors=messages, payload=hubspot_properties(record.values), source_row=source_rows[pk],
+                attempts=attempts,
+            ))
     DeadLetter.objects.bulk_create(letters)
     SyncedContact.objects.bulk_create(
         synced, update_conflicts=True, unique_fields=["workflow", "match_key"],
