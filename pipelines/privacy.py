@@ -1,8 +1,9 @@
 """Pipelines' side of the privacy services (audit/privacy.py): suppression checks, the stores
 that hold personal data (pipelines/privacy_stores.py), and the retention kinds.
 
-Suppression is checked where records come in: CSV and webhook staging (one query per 5,000-row
-chunk, pipelines/services/staging.py), the import preview, and MQL routing.
+Suppression is checked where records come in: CSV and webhook staging (one query per 5,000
+records, pipelines/services/staged_records.py), the import preview (one per 1,000), and MQL
+routing.
 """
 
 from __future__ import annotations

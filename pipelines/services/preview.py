@@ -16,9 +16,10 @@ from integrations.errors import ProviderError
 from pipelines.csv_files import csv_rows
 from pipelines.mapping import mapping_rules, record_transform, values_hash
 from pipelines.models import SyncedContact, Workflow
-from pipelines.privacy import email_suppressed  # per email: a preview is for admins, not bulk
+from pipelines.privacy import emails_suppressed
 from pipelines.selectors import field_mapping_current
 from pipelines.services.staging import csv_inspect
+from quality.validation import CompiledMapping
 
 MAX_ERRORS_SHOWN = 500
 
@@ -56,25 +57,39 @@ def run_preview_csv(
         headers=inspection.format.headers, matched=inspection.columns.matched, warnings=inspection.warnings,
     )
     latest: dict[str, dict[str, Any]] = {}
+    mapping = CompiledMapping(rules, inspection.columns.matched)  # once per file, not per row
+    pending: list[tuple[int, Any]] = []
+
+    def settle() -> None:
+        # Suppression is looked up for 1,000 records at a time (one query, none at all while
+        # nobody is suppressed), not per record: a preview of 100k rows made 100k queries.
+        suppressed = emails_suppressed([record.match_key for _, record in pending])
+        for number, record in pending:
+            if record.match_key in suppressed:
+                preview.suppressed += 1
+                continue
+            if len(preview.sample) < sample_size:
+                preview.sample.append({"row": number, **record.values})
+            if record.match_key in latest:
+                preview.duplicate_in_file += 1
+                merged = latest[record.match_key]
+                merged.update({k: v for k, v in record.values.items() if v not in (None, "") or k not in merged})
+            else:
+                latest[record.match_key] = dict(record.values)
+        pending.clear()
+
     for number, row in csv_rows(file, inspection.format):
         preview.records_in += 1
-        record = record_transform(row, rules, match_on=workflow.match_on, columns=inspection.columns.matched)
+        record = record_transform(row, mapping, match_on=workflow.match_on)
         if not record.ok:
             preview.invalid += 1
             if len(preview.errors) < MAX_ERRORS_SHOWN:
                 preview.errors.append({"row": number, "messages": [f"{e['source']}: {e['message']}" for e in record.errors]})
             continue
-        if email_suppressed(record.match_key):
-            preview.suppressed += 1
-            continue
-        if len(preview.sample) < sample_size:
-            preview.sample.append({"row": number, **record.values})
-        if record.match_key in latest:
-            preview.duplicate_in_file += 1
-            merged = latest[record.match_key]
-            merged.update({k: v for k, v in record.values.items() if v not in (None, "") or k not in merged})
-        else:
-            latest[record.match_key] = dict(record.values)
+        pending.append((number, record))
+        if len(pending) >= 1000:
+            settle()
+    settle()
     synced = {}
     keys = list(latest)
     for start in range(0, len(keys), 1000):

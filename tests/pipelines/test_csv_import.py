@@ -123,6 +123,27 @@ def test_dry_run_preview_counts_outcomes_and_lists_row_errors_without_writing(wo
     assert Run.objects.count() == runs_before
 
 
+def test_dry_run_preview_counts_suppressed_people_apart_and_never_shows_them(workflow, monkeypatch):
+    from audit.privacy import suppression_add
+    from pipelines.services import preview as preview_module
+
+    rows = contact_rows(1200)  # past one suppression lookup of 1,000 records
+    erased = rows[3]["Email"]
+    suppression_add(email=erased)
+    rows.append({**rows[3], "Job Title": "Again"})
+    lookups: list[int] = []
+    real = preview_module.emails_suppressed
+    monkeypatch.setattr(preview_module, "emails_suppressed", lambda emails: lookups.append(len(emails)) or real(emails))
+
+    preview = run_preview_csv(workflow=workflow, file=io.BytesIO(csv_bytes(rows)), sample_size=5)
+
+    assert (preview.records_in, preview.suppressed, preview.duplicate_in_file) == (1201, 2, 0)
+    assert preview.would_create == 1199
+    assert erased not in [row["email"] for row in preview.sample]
+    assert len(preview.sample) == 5
+    assert lookups == [1000, 201]
+
+
 def test_import_csv_command_with_wait_and_json_prints_the_run_summary(workflow, sandbox, tmp_path, capsys):
     path = tmp_path / "clay.csv"
     path.write_bytes(SAMPLE_CSV.read_bytes())
