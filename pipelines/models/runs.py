@@ -187,6 +187,7 @@ class RunBatch(models.Model):
     record_ids = models.JSONField(default=list)
     attempts = models.PositiveSmallIntegerField(default=0)
     lease_token = models.CharField(max_length=36, blank=True)
+    lease_holder = models.CharField(max_length=255, blank=True, help_text="host:pid of the worker process holding it.")
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     available_at = models.DateTimeField(null=True, blank=True, help_text="Not before (quota reset, backoff).")
     dispatched_at = models.DateTimeField(null=True, blank=True)

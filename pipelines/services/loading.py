@@ -14,6 +14,8 @@ One bad record never fails its batch (ARCHITECTURE.md, Load):
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -63,23 +65,49 @@ class _Results:
 
 def batch_lease(*, batch_id: int, token: str) -> RunBatch | None:
     """Take the batch for this worker, or None if it is done, failed, or leased by a live
-    worker (a duplicate delivery: at-least-once means this happens, and it is harmless)."""
+    worker (a duplicate delivery: at-least-once means this happens, and it is harmless).
+
+    A lease whose holder was a process on this host that no longer exists is taken over at
+    once: that is a pool process killed mid-batch, whose task Celery re-delivers straight
+    away (task_reject_on_worker_lost). Waiting for the lease to expire would hold the run for
+    the lease plus a sweep (~90 s) per killed process. A holder on another host, or a PID
+    reused meanwhile, is not judged: the lease then simply expires."""
     now = timezone.now()
     with transaction.atomic():
         batch = RunBatch.objects.select_for_update().select_related("run").filter(pk=batch_id).first()
         if batch is None or batch.state in (BatchState.DONE, BatchState.FAILED):
             return None
-        if batch.state == BatchState.LEASED and batch.lease_expires_at and batch.lease_expires_at > now:
+        if (batch.state == BatchState.LEASED and batch.lease_expires_at and batch.lease_expires_at > now
+                and not lease_holder_gone(batch.lease_holder)):
             return None
         batch.state = BatchState.LEASED
         batch.lease_token = token
+        batch.lease_holder = lease_holder_here()
         batch.lease_expires_at = now + timedelta(seconds=settings.PIPELINE_BATCH_LEASE_SECONDS)
         batch.attempts += 1
-        batch.save(update_fields=["state", "lease_token", "lease_expires_at", "attempts"])
+        batch.save(update_fields=["state", "lease_token", "lease_holder", "lease_expires_at", "attempts"])
         Run.objects.filter(pk=batch.run_id, status=RunStatus.WAITING_FOR_QUOTA).update(
             status=RunStatus.RUNNING, status_message=""
         )
     return batch
+
+
+def lease_holder_here() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def lease_holder_gone(holder: str) -> bool:
+    """True only when the holder was a process of this host that has exited."""
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)  # signal 0: existence check, nothing is sent
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # exists, under another user
+        return False
+    return False
 
 
 def _renewer(batch_id: int, token: str) -> Callable[[], None]:
@@ -244,7 +272,7 @@ def _record(batch: RunBatch, token: str, records: list[RunRecord], results: _Res
         if mine and next_state == BatchState.PENDING:
             available = now + timedelta(seconds=retry_in) if retry_in is not None else current.available_at
             RunBatch.objects.filter(pk=batch.pk).update(
-                state=BatchState.PENDING, lease_token="", lease_expires_at=None, available_at=available,
+                state=BatchState.PENDING, lease_token="", lease_holder="", lease_expires_at=None, available_at=available,
                 dispatched_at=available if retry_in is not None else None, last_error=str(error)[:300],
             )
             if isinstance(error, RateLimited) and error.daily:
@@ -252,7 +280,7 @@ def _record(batch: RunBatch, token: str, records: list[RunRecord], results: _Res
                 RunBatch.objects.filter(pk=batch.pk).update(attempts=F("attempts") - 1)
         elif mine:
             RunBatch.objects.filter(pk=batch.pk).update(
-                state=next_state, lease_token="", lease_expires_at=None, finished_at=now,
+                state=next_state, lease_token="", lease_holder="", lease_expires_at=None, finished_at=now,
                 last_error=str(error)[:300] if error else "",
             )
             run_update["batches_done"] = F("batches_done") + 1

@@ -166,8 +166,9 @@ def _batches_create_in_database(*, run: Run) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            INSERT INTO {batch} (run_id, sequence, state, record_ids, attempts, lease_token, last_error, created_at)
-            SELECT %(run)s, n / %(size)s + 1, %(pending)s, jsonb_agg(id ORDER BY n), 0, '', '', %(now)s
+            INSERT INTO {batch} (run_id, sequence, state, record_ids, attempts, lease_token, lease_holder, last_error,
+                                  created_at)
+            SELECT %(run)s, n / %(size)s + 1, %(pending)s, jsonb_agg(id ORDER BY n), 0, '', '', '', %(now)s
             FROM (SELECT id, row_number() OVER (ORDER BY position) - 1 AS n
                   FROM {record} WHERE run_id = %(run)s AND state = %(state)s) AS numbered
             GROUP BY n / %(size)s
@@ -296,7 +297,7 @@ def batches_sweep(*, now: Any = None) -> dict[str, int]:
     grace = timedelta(seconds=DISPATCH_GRACE_SECONDS)
     expired = list(RunBatch.objects.filter(state=BatchState.LEASED, lease_expires_at__lt=now).values_list("pk", flat=True))
     RunBatch.objects.filter(pk__in=expired, state=BatchState.LEASED).update(
-        state=BatchState.PENDING, lease_token="", lease_expires_at=None, dispatched_at=None,
+        state=BatchState.PENDING, lease_token="", lease_holder="", lease_expires_at=None, dispatched_at=None,
         last_error="lease expired: the worker stopped before finishing",
     )
     stale = list(

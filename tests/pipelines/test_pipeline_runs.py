@@ -259,3 +259,22 @@ def test_running_a_finished_batch_again_changes_nothing(workflow, sandbox):
     after = run.__class__.objects.get(pk=run.pk)
     assert (after.succeeded, after.skipped, after.dead_lettered) == (100, 0, 0)
     assert upsert_calls(sandbox) == calls
+
+
+def test_a_lease_is_judged_abandoned_only_when_its_holder_process_on_this_host_is_gone():
+    import socket
+    import subprocess
+    import sys
+
+    from pipelines.services.loading import lease_holder_gone, lease_holder_here
+
+    here = socket.gethostname()
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])  # noqa: S603 - our own interpreter
+    finished.wait()  # exited and reaped: its PID names no process now
+
+    assert lease_holder_gone(f"{here}:{finished.pid}")
+    assert not lease_holder_gone(lease_holder_here())  # this very process
+    assert not lease_holder_gone(f"{here}:1")  # alive (init), whoever owns it
+    assert not lease_holder_gone(f"another-host:{finished.pid}")  # cannot tell: wait for the lease
+    assert not lease_holder_gone("")
+    assert not lease_holder_gone("host:not-a-pid")

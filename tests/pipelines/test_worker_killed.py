@@ -171,3 +171,48 @@ def test_a_worker_killed_mid_chunk_is_recovered_and_every_row_is_staged_once(set
     assert len(numbers) == len(set(numbers)) == rows  # nothing lost, nothing staged twice
     assert run.records_in == rows
     assert recovered_in < REDISPATCH_SECONDS + 30
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pool_process_killed_mid_batch_is_taken_over_at_once_not_after_its_lease(settings, tmp_path):
+    """F1: only the pool process dies; Celery re-delivers its task at once, and the new
+    process takes the dead holder's lease over. The lease here is 10 minutes and the sweeper
+    never runs, so nothing else could finish the run in time."""
+    settings.MEDIA_ROOT = tmp_path
+    sandbox = HubSpotSandbox(latency_ms=1500, seed=5)
+    server, _thread = sandbox.serve()
+    app.control.purge()
+    worker = None
+    try:
+        workflow = WorkflowFactory(destination_connection__base_url=f"http://127.0.0.1:{server.server_address[1]}")
+        run = run_create_csv(workflow=workflow, file=io.BytesIO(csv_bytes(contact_rows(300))), filename="f1.csv",
+                             dispatch=False)
+        worker = start_worker("pool", tmp_path, PIPELINE_BATCH_LEASE_SECONDS="600")
+        run_prepare(run_id=run.pk)
+
+        deadline = time.monotonic() + 60
+        while not (leased := RunBatch.objects.filter(run=run, state=BatchState.LEASED).first()):
+            assert time.monotonic() < deadline, "the worker never leased a batch"
+            time.sleep(0.2)
+        time.sleep(0.5)  # inside the HubSpot call (1.5 s of latency)
+        pool_pid = int(leased.lease_holder.rpartition(":")[2])
+        assert pool_pid != worker.pid  # the pool process, not the worker's main process
+        os.kill(pool_pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+
+        while not Run.objects.get(pk=run.pk).is_finished:
+            assert time.monotonic() - killed_at < 60, "the killed batch was not taken over"
+            time.sleep(0.5)
+        recovered_in = time.monotonic() - killed_at
+    finally:
+        if worker is not None:
+            stop(worker)
+        server.shutdown()
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCESS
+    assert run.records_in == run.succeeded == 300
+    emails = [c["properties"]["email"] for c in sandbox.objects("contacts")]
+    assert len(emails) == len(set(emails)) == 300
+    assert RunBatch.objects.get(pk=leased.pk).attempts == 2
+    assert recovered_in < 30  # the lease alone would have held it for 10 minutes
