@@ -125,8 +125,12 @@ def connection_check_usable(connection: Connection) -> None:
     connection.status = ConnectionStatus.ACTIVE
 
 
-def client_for(connection: Connection, *, transport: httpx.BaseTransport | None = None) -> Any:
-    """The provider's client for this connection, with its auth, limits and request log."""
+def client_for(
+    connection: Connection, *, transport: httpx.BaseTransport | None = None, max_retry_wait: float | None = None,
+) -> Any:
+    """The provider's client for this connection, with its auth, limits and request log.
+    ``max_retry_wait`` caps in-process waits between retries; a longer one is raised with
+    its ``retry_after`` for the caller (a Celery task) to reschedule."""
     if connection.provider == "warehouse":
         from integrations.warehouse.client import WarehouseClient
 
@@ -139,6 +143,8 @@ def client_for(connection: Connection, *, transport: httpx.BaseTransport | None 
         dotted = "integrations.slack.client.SlackWebhookClient"
     client_class = _import(dotted)
     config = client_config_for(connection)
+    if max_retry_wait is not None:
+        config = dataclasses.replace(config, max_retry_wait=max_retry_wait)
     if dotted.endswith("SlackWebhookClient"):
         # The incoming-webhook URL is the credential; it is stored encrypted, never as base_url.
         base_url_validate(connection.token)

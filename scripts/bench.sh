@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make bench`: the pipeline, routing and webhook benchmarks. Both create and drop
-# their own test database: SQLite by default, PostgreSQL when DATABASE_URL is set.
+# `make bench`: the pipeline, routing and webhook benchmarks, and the soak with real workers
+# when PostgreSQL and Redis are configured. Each creates and drops its own test database:
+# SQLite by default, PostgreSQL when DATABASE_URL is set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
@@ -11,3 +12,9 @@ echo "==> bench/routing.py"
 "$PYTHON" bench/routing.py
 echo "==> bench/webhook.py"
 "$PYTHON" bench/webhook.py
+if [[ "${DATABASE_URL:-}" == postgres* && -n "${REDIS_URL:-}" ]]; then
+  echo "==> bench/soak.py"
+  "$PYTHON" bench/soak.py
+else
+  echo "==> bench/soak.py skipped: real Celery workers need DATABASE_URL (PostgreSQL) and REDIS_URL"
+fi

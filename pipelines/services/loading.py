@@ -46,6 +46,12 @@ from pipelines.models import (
 )
 from pipelines.services.runs import run_finish
 
+# The longest a batch task sleeps between in-process retries (a 5xx's jittered backoff). A
+# longer wait, such as the 10 s after a ten-secondly 429, goes back to Celery as a countdown,
+# so the pool process loads other batches meanwhile: sleeping through them held a third of
+# the pool idle under 5 % injected 429s (bench/soak.py).
+BATCH_IN_PROCESS_WAIT = 2.0
+
 
 @dataclass
 class BatchOutcome:
@@ -151,7 +157,8 @@ def batch_process(*, batch_id: int, transport: httpx.BaseTransport | None = None
         if to_send and workflow.warehouse_connection_id:
             _warehouse_upsert(workflow, run, to_send)
         if to_send:
-            client = client_for(workflow.destination_connection, transport=transport)
+            client = client_for(workflow.destination_connection, transport=transport,
+                                max_retry_wait=BATCH_IN_PROCESS_WAIT)
             try:
                 _upsert_isolating(client, workflow, to_send, results, _renewer(batch_id, token))
             finally:
@@ -243,6 +250,13 @@ def _record(batch: RunBatch, token: str, records: list[RunRecord], results: _Res
         if isinstance(error, RateLimited) and error.daily:
             next_state = BatchState.PENDING
             _pause_for_quota(batch, error)
+        elif isinstance(error, RateLimited):
+            # Back-pressure, not a failure: wait the portal's window out (10 s after a
+            # ten-secondly 429, as HubSpot's own SDK does, providers.md §1.10) as a Celery
+            # countdown, and do not count it as an attempt, so a 429 storm never exhausts a
+            # batch into dead letters (reliability-security.md F6).
+            next_state = BatchState.PENDING
+            retry_in = _countdown(error, batch.attempts)
         elif not error.permanent and batch.attempts < max_attempts:
             next_state = BatchState.PENDING
             retry_in = _countdown(error, batch.attempts)
@@ -275,8 +289,8 @@ def _record(batch: RunBatch, token: str, records: list[RunRecord], results: _Res
                 state=BatchState.PENDING, lease_token="", lease_holder="", lease_expires_at=None, available_at=available,
                 dispatched_at=available if retry_in is not None else None, last_error=str(error)[:300],
             )
-            if isinstance(error, RateLimited) and error.daily:
-                # Undo the attempt: waiting for a quota reset is not a failed try.
+            if isinstance(error, RateLimited):
+                # Undo the attempt: waiting for a quota reset or a rate window is not a failed try.
                 RunBatch.objects.filter(pk=batch.pk).update(attempts=F("attempts") - 1)
         elif mine:
             RunBatch.objects.filter(pk=batch.pk).update(
