@@ -170,7 +170,7 @@ def invariants(result: dict, path: Path) -> list[tuple[str, bool, str]]:
             left += 1
         worst = max(worst, right - left + 1)
     checks.append(("rate law", worst <= pipeline.RATE,
-                   f"busiest {pipeline.WINDOW} s window: {worst} calls (limit {pipeline.RATE})"))
+                   f"busiest {pipeline.WINDOW} s window of arrivals: {worst} calls (limit {pipeline.RATE})"))
     return checks
 
 

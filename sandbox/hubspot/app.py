@@ -194,7 +194,7 @@ class HubSpotSandbox:
                 reply = self._missing_scopes(needed)
                 self._log(req, reply.status)
                 return reply
-            now = time.monotonic()
+            now = req.received_monotonic  # counted on arrival, as HubSpot does, not after the latency
             verdict = self.limits.admit(principal.key, now, search=route.is_search,
                                         daily=not principal.oauth)
             headers = self._rate_headers(principal, route.is_search, now)
@@ -300,7 +300,7 @@ class HubSpotSandbox:
                          exc.content_type)
 
     def _log(self, req: Request, status: int) -> None:
-        self.request_log.append((req.method, req.path, status, time.time()))
+        self.request_log.append((req.method, req.path, status, req.received_at))
 
     @staticmethod
     def _send(reply: Reply, start_response: StartResponse) -> list[bytes]:

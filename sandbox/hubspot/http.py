@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -17,6 +18,10 @@ class Request:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    # When the request arrived, before the simulated latency: HubSpot counts a call against
+    # the rolling window when it receives it, so admission and the request log use this.
+    received_at: float = field(default_factory=time.time)
+    received_monotonic: float = field(default_factory=time.monotonic)
 
     @classmethod
     def from_environ(cls, environ: dict[str, Any]) -> Request:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from integrations.errors import RateLimited
-from integrations.ratelimit import RateLimitSpec, SharedRateLimit
+from integrations.ratelimit import RateLimitSpec, SharedRateLimit, admitted_per_window
 
 REDIS_URL = os.environ.get("REDIS_URL")
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +54,7 @@ def test_spec_rejects_nonsense():
 WORKER = textwrap.dedent(
     """
     import json, sys, time
-    from integrations.ratelimit import RateLimitSpec, SharedRateLimit
+    from integrations.ratelimit import RateLimitSpec, SharedRateLimit, admitted_per_window
     url, key, start_at, duration, mode = sys.argv[1:6]
     limiter = SharedRateLimit(url, RateLimitSpec(20, 2), key)
     grants, worst = [], 0.0
@@ -138,3 +138,12 @@ def test_threads_building_the_shared_limiter_at_once_all_get_a_working_store():
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+def test_a_large_window_keeps_two_percent_headroom_for_arrival_skew():
+    limiter = SharedRateLimit(None, RateLimitSpec(190, 10), f"t-{uuid.uuid4()}")
+    admitted = sum(limiter.try_acquire() for _ in range(200))
+
+    assert admitted == admitted_per_window(RateLimitSpec(190, 10)) == 187
+    assert admitted_per_window(RateLimitSpec(20, 2)) == 20  # small windows are used whole
+    assert admitted_per_window(RateLimitSpec(5, 1)) == 5
