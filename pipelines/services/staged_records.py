@@ -151,7 +151,6 @@ class RecordWriter:
         self.check_suppression = check_suppression
         self.rows: list[tuple] = []
         self.suppressed_items: dict[int, set[int]] = {}  # inbound event id → item numbers
-        self.suppressed = 0
 
     def add(self, staged: StagedInput, position: int, record: Any, state: str, skip_reason: str) -> None:
         self.rows.append((
@@ -190,7 +189,6 @@ class RecordWriter:
         suppressed was skipped. The copies in the input (file, webhook event) are blanked by
         the stager once staging is done."""
         values = dict(zip(self.COLUMNS, row, strict=True))
-        self.suppressed += 1
         if values["inbound_event_id"]:
             self.suppressed_items.setdefault(values["inbound_event_id"], set()).add(values["row_number"] or 1)
         values.update(raw={}, values={}, extras={}, errors=[], match_key="", event_id="",

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,18 @@ def start_worker(name: str, media_root: Path, **extra_env: str) -> subprocess.Po
     )
 
 
+def sweep_until(run: Run, reached: Callable[[Run], bool], *, since: float, within: float) -> float:
+    """Run the sweeper each second, as beat would every 30 s, until ``reached(run)``; the
+    seconds it took since ``since``. Fails once ``within`` seconds have passed."""
+    while True:
+        batches_sweep()
+        run.refresh_from_db()
+        if reached(run):
+            return time.monotonic() - since
+        assert time.monotonic() - since < within, f"not recovered: {run.status}"
+        time.sleep(1)
+
+
 def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
     if process.poll() is None:
         os.killpg(process.pid, sig)  # this process group is the worker we started, nothing else
@@ -93,14 +106,7 @@ def test_a_worker_killed_mid_batch_is_recovered_by_lease_and_sweeper_without_dup
         assert RunBatch.objects.filter(run=run, state=BatchState.LEASED).count() == 1
 
         workers.append(start_worker("rescuer", tmp_path))
-        while True:
-            batches_sweep()  # what beat runs every 30 s
-            run.refresh_from_db()
-            if run.is_finished:
-                break
-            assert time.monotonic() - killed_at < 90, f"not recovered: {run.status}"
-            time.sleep(1)
-        recovered_in = time.monotonic() - killed_at
+        recovered_in = sweep_until(run, lambda r: r.is_finished, since=killed_at, within=90)
     finally:
         for worker in workers:
             stop(worker)
@@ -154,14 +160,7 @@ def test_a_worker_killed_mid_chunk_is_recovered_and_every_row_is_staged_once(set
         assert RunChunk.objects.get(pk=chunks[0]).staged_at is None
 
         workers.append(start_worker("rescuer", tmp_path, **env))
-        while True:
-            batches_sweep()  # what beat runs every 30 s
-            run.refresh_from_db()
-            if run.staged_at is not None:
-                break
-            assert time.monotonic() - killed_at < 60, "staging not recovered"
-            time.sleep(1)
-        recovered_in = time.monotonic() - killed_at
+        recovered_in = sweep_until(run, lambda r: r.staged_at is not None, since=killed_at, within=60)
     finally:
         for worker in workers:
             stop(worker)

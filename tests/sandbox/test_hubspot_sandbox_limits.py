@@ -145,6 +145,19 @@ def test_latency(make_sandbox):
     assert time.monotonic() - started >= 0.05
 
 
+def test_a_call_is_counted_and_logged_when_it_arrives_not_after_the_latency(make_sandbox):
+    """HubSpot counts a call against the rolling window on receipt; the simulated latency
+    must not shift it (a late count let bursts through the window in the soak benchmark)."""
+    app, client = make_sandbox(latency_ms=300, rate_limit=1, window_seconds=10)
+    sent = time.time()
+    first = client.get(CONTACTS)
+    logged_at = app.request_log[-1][3]
+
+    assert first.status_code == 200
+    assert sent <= logged_at < sent + 0.2  # before the 0.3 s of latency
+    assert client.get(CONTACTS).status_code == 429  # the window was charged on arrival
+
+
 def test_control_endpoints(app, client):
     config = client.post("/__sandbox__/config", json={"rate_limit": 7, "fault_rates": {"500": 0.5}})
     assert config.status_code == 200
