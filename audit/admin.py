@@ -33,7 +33,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
     def get_urls(self):
-        export = path("export/", self.admin_site.admin_view(self.export_view), name="audit_auditevent_export")
+        export = path(
+            "export/", self.admin_site.admin_view(self.export_view), name="audit_auditevent_export"
+        )
         return [export, *super().get_urls()]
 
     def changelist_view(self, request, extra_context=None):

@@ -53,7 +53,10 @@ class AuditedUserAdmin(AuditedModelAdmin, UserAdmin):
             user = User._default_manager.filter(pk=id).first()
             if user is not None:
                 audit_event_record(
-                    action="user.password_changed", obj=user, request=request, source="admin",
+                    action="user.password_changed",
+                    obj=user,
+                    request=request,
+                    source="admin",
                     changes={"password": [None, SECRET_CHANGED]},
                 )
         return response

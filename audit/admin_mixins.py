@@ -58,19 +58,36 @@ class AuditedModelAdmin:
 
     def audit_diff(self, before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
         return changes_diff(
-            before, after, secret_fields=self.audit_secret_fields, personal_fields=self.audit_personal_fields
+            before,
+            after,
+            secret_fields=self.audit_secret_fields,
+            personal_fields=self.audit_personal_fields,
         )
 
     def audit_record(
-        self, request: HttpRequest, obj: models.Model, verb: str, changes: dict, *, object_id: Any = None, **metadata
+        self,
+        request: HttpRequest,
+        obj: models.Model,
+        verb: str,
+        changes: dict,
+        *,
+        object_id: Any = None,
+        **metadata,
     ) -> None:
         audit_event_record(
-            action=self.audit_action(verb), obj=obj, changes=changes, request=request,
-            object_id=object_id if object_id is not None else "", source="admin", metadata=metadata,
+            action=self.audit_action(verb),
+            obj=obj,
+            changes=changes,
+            request=request,
+            object_id=object_id if object_id is not None else "",
+            source="admin",
+            metadata=metadata,
         )
 
     def _fresh_snapshot(self, obj: models.Model) -> dict[str, Any]:
-        current = type(obj)._default_manager.filter(pk=obj.pk).first() if obj.pk is not None else None
+        current = (
+            type(obj)._default_manager.filter(pk=obj.pk).first() if obj.pk is not None else None
+        )
         return self.audit_snapshot(current) if current is not None else {}
 
     # --- add / change ------------------------------------------------------------------------
@@ -100,29 +117,63 @@ class AuditedModelAdmin:
 
     def save_formset(self, request, form, formset, change):
         model = formset.model
-        deleted = {id(f.instance): (f.instance.pk, self.audit_snapshot(f.instance))
-                   for f in formset.deleted_forms if f.instance.pk is not None}
+        deleted = {
+            id(f.instance): (f.instance.pk, self.audit_snapshot(f.instance))
+            for f in formset.deleted_forms
+            if f.instance.pk is not None
+        }
         # The forms already wrote their values onto the instances: the stored rows are "before".
-        stored = {obj.pk: self.audit_snapshot(obj) for obj in model._default_manager.filter(
-            pk__in=[f.instance.pk for f in formset.initial_forms if f.instance.pk is not None and f.has_changed()]
-        )}
+        stored = {
+            obj.pk: self.audit_snapshot(obj)
+            for obj in model._default_manager.filter(
+                pk__in=[
+                    f.instance.pk
+                    for f in formset.initial_forms
+                    if f.instance.pk is not None and f.has_changed()
+                ]
+            )
+        }
         super().save_formset(request, form, formset, change)
-        parent = {"parent_type": form.instance._meta.label_lower, "parent_id": str(form.instance.pk), "inline": True}
+        parent = {
+            "parent_type": form.instance._meta.label_lower,
+            "parent_id": str(form.instance.pk),
+            "inline": True,
+        }
         prefix = model._meta.model_name
         for obj in formset.new_objects:
-            self._inline_record(request, obj, f"{prefix}.created", self.audit_diff({}, self.audit_snapshot(obj)), parent)
+            self._inline_record(
+                request,
+                obj,
+                f"{prefix}.created",
+                self.audit_diff({}, self.audit_snapshot(obj)),
+                parent,
+            )
         for obj, _fields in formset.changed_objects:
             diff = self.audit_diff(stored.get(obj.pk, {}), self.audit_snapshot(obj))
             if diff:
                 self._inline_record(request, obj, f"{prefix}.changed", diff, parent)
         for obj in formset.deleted_objects:
             pk, snapshot = deleted.get(id(obj), (None, {}))
-            self._inline_record(request, obj, f"{prefix}.deleted", self.audit_diff(snapshot, {}), parent, object_id=pk)
+            self._inline_record(
+                request,
+                obj,
+                f"{prefix}.deleted",
+                self.audit_diff(snapshot, {}),
+                parent,
+                object_id=pk,
+            )
 
-    def _inline_record(self, request, obj, action: str, changes: dict, metadata: dict, *, object_id: Any = None) -> None:
+    def _inline_record(
+        self, request, obj, action: str, changes: dict, metadata: dict, *, object_id: Any = None
+    ) -> None:
         audit_event_record(
-            action=action, obj=obj, changes=changes, request=request, source="admin",
-            object_id=object_id if object_id is not None else "", metadata=metadata,
+            action=action,
+            obj=obj,
+            changes=changes,
+            request=request,
+            source="admin",
+            object_id=object_id if object_id is not None else "",
+            metadata=metadata,
         )
 
     # --- delete ----------------------------------------------------------------------------------
@@ -138,7 +189,9 @@ class AuditedModelAdmin:
         snapshots = [(obj, obj.pk, self.audit_snapshot(obj)) for obj in queryset]
         super().delete_queryset(request, queryset)
         for obj, pk, snapshot in snapshots:
-            self.audit_record(request, obj, "deleted", self.audit_diff(snapshot, {}), object_id=pk, bulk=True)
+            self.audit_record(
+                request, obj, "deleted", self.audit_diff(snapshot, {}), object_id=pk, bulk=True
+            )
 
     # --- other bulk actions ----------------------------------------------------------------------
 
@@ -149,12 +202,18 @@ class AuditedModelAdmin:
             # table is recorded as one event below instead of snapshotting every row.
             if action != "delete_selected":
                 audit_event_record(
-                    action=self.audit_action("bulk_action"), object_type=self.model._meta.label_lower,
-                    request=request, source="admin", metadata={"admin_action": action, "selection": "all"},
+                    action=self.audit_action("bulk_action"),
+                    object_type=self.model._meta.label_lower,
+                    request=request,
+                    source="admin",
+                    metadata={"admin_action": action, "selection": "all"},
                 )
             return super().response_action(request, queryset)
         pks = request.POST.getlist(ACTION_CHECKBOX_NAME)[:BULK_ACTION_LIMIT]
-        before = {obj.pk: self.audit_snapshot(obj) for obj in self.model._default_manager.filter(pk__in=pks)}
+        before = {
+            obj.pk: self.audit_snapshot(obj)
+            for obj in self.model._default_manager.filter(pk__in=pks)
+        }
         response = super().response_action(request, queryset)
         changed = 0
         for obj in self.model._default_manager.filter(pk__in=list(before)):
@@ -165,8 +224,10 @@ class AuditedModelAdmin:
         if before and not changed:
             # An action that changes no field (e.g. "run now") is still worth a trace.
             audit_event_record(
-                action=self.audit_action("bulk_action"), object_type=self.model._meta.label_lower,
-                request=request, source="admin",
+                action=self.audit_action("bulk_action"),
+                object_type=self.model._meta.label_lower,
+                request=request,
+                source="admin",
                 metadata={"admin_action": action, "ids": [str(pk) for pk in before]},
             )
         return response

@@ -29,8 +29,19 @@ PURGED_ACTION = "audit.purged"
 CHAIN_LOCK_KEY = 7_265_534_001
 
 HASHED_FIELDS = (
-    "created_at", "actor_id", "actor_label", "action", "object_type", "object_id", "object_repr",
-    "changes", "metadata", "ip_address", "user_agent", "request_id", "prev_hash",
+    "created_at",
+    "actor_id",
+    "actor_label",
+    "action",
+    "object_type",
+    "object_id",
+    "object_repr",
+    "changes",
+    "metadata",
+    "ip_address",
+    "user_agent",
+    "request_id",
+    "prev_hash",
 )
 
 
@@ -85,7 +96,9 @@ def _rows(batch: int = 5000) -> Iterator[dict[str, Any]]:
     last_id = 0
     while True:
         rows = list(
-            AuditEvent.objects.filter(id__gt=last_id).order_by("id").values("id", "hash", *HASHED_FIELDS)[:batch]
+            AuditEvent.objects.filter(id__gt=last_id)
+            .order_by("id")
+            .values("id", "hash", *HASHED_FIELDS)[:batch]
         )
         if not rows:
             return
@@ -97,7 +110,9 @@ def _purge_cuts() -> set[str]:
     """Hashes of purged events that a remaining event may legitimately link to."""
     return {
         (meta or {}).get("last_purged_hash", "")
-        for meta in AuditEvent.objects.filter(action=PURGED_ACTION).values_list("metadata", flat=True)
+        for meta in AuditEvent.objects.filter(action=PURGED_ACTION).values_list(
+            "metadata", flat=True
+        )
     } - {""}
 
 
@@ -106,22 +121,34 @@ def chain_verify() -> VerifyResult:
     checked = 0
     for row in _rows():
         if row["hash"] != event_hash(row):
-            return VerifyResult(False, checked, row["id"], "its content does not match its hash (the row was altered)")
+            return VerifyResult(
+                False,
+                checked,
+                row["id"],
+                "its content does not match its hash (the row was altered)",
+            )
         if previous is None:
             if row["prev_hash"] and row["prev_hash"] not in _purge_cuts():
                 return VerifyResult(
-                    False, checked, row["id"],
+                    False,
+                    checked,
+                    row["id"],
                     "it links to an event that is missing, and no audit.purged event accounts for it "
                     "(earlier events were deleted)",
                 )
         elif row["prev_hash"] != previous["hash"]:
             return VerifyResult(
-                False, checked, row["id"],
+                False,
+                checked,
+                row["id"],
                 f"its prev_hash does not match event {previous['id']}'s hash "
                 "(events between them were deleted, reordered or altered)",
             )
         previous = row
         checked += 1
     return VerifyResult(
-        True, checked, head_id=previous["id"] if previous else None, head_hash=previous["hash"] if previous else ""
+        True,
+        checked,
+        head_id=previous["id"] if previous else None,
+        head_hash=previous["hash"] if previous else "",
     )

@@ -11,7 +11,9 @@ class AuditFilterForm(forms.Form):
     object_type = forms.CharField(required=False, max_length=100, help_text="e.g. auth.user")
     object_id = forms.CharField(required=False, max_length=100)
     date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Inclusive")
+    date_to = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Inclusive"
+    )
 
     def filters(self) -> AuditFilters:
         data = self.cleaned_data if self.is_valid() else {}
@@ -34,7 +36,7 @@ class ErasureForm(_EmailForm):
     email_again = forms.EmailField(max_length=254, label="Email again")
     confirm = forms.BooleanField(
         label="I understand this deletes the person's data in every store, cannot be undone, "
-              "and suppresses the address from future imports."
+        "and suppresses the address from future imports."
     )
 
     def clean(self):

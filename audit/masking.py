@@ -34,16 +34,46 @@ SECRET_CHANGED = "•••• (changed)"  # noqa: S105 - the placeholder shown 
 HASH_PREFIX = "hash:"
 
 _SECRET_WORDS = {
-    "token", "secret", "password", "passwd", "pwd", "key", "apikey", "credential", "credentials",
-    "authorization", "auth_header", "signature", "cookie", "sessionid",
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "pwd",
+    "key",
+    "apikey",
+    "credential",
+    "credentials",
+    "authorization",
+    "auth_header",
+    "signature",
+    "cookie",
+    "sessionid",
 }
 # Keys that contain "key" but name a field, not a secret; masking them would hide real
 # configuration changes (a workflow's match key) from the auditor for no benefit.
-_NOT_SECRET = {"match_key", "dedupe_key", "idempotency_key", "sort_key", "primary_key", "key_id",
-               "routing_key", "natural_key", "secret_hints", "has_token"}
+_NOT_SECRET = {
+    "match_key",
+    "dedupe_key",
+    "idempotency_key",
+    "sort_key",
+    "primary_key",
+    "key_id",
+    "routing_key",
+    "natural_key",
+    "secret_hints",
+    "has_token",
+}
 _PERSONAL_WORDS = {"email", "phone", "mobile", "firstname", "lastname", "fullname", "surname"}
-_PERSONAL_KEYS = {"first_name", "last_name", "full_name", "given_name", "family_name", "contact_name",
-                  "person_name", "middle_name"}
+_PERSONAL_KEYS = {
+    "first_name",
+    "last_name",
+    "full_name",
+    "given_name",
+    "family_name",
+    "contact_name",
+    "person_name",
+    "middle_name",
+}
 # Bare "name" is deliberately not personal: connections, workflows and schedules are named
 # by it, and those names are what an auditor traces a change by. A person's name reaches
 # the log under first_name/last_name/full_name, which are masked.
@@ -101,7 +131,9 @@ def key_is_secret(key: str) -> bool:
     if lowered in _NOT_SECRET or "hash" in _words(lowered):
         return False
     words = _words(lowered)
-    return any(w in _SECRET_WORDS for w in words) or any(w.endswith(("token", "secret", "password")) for w in words)
+    return any(w in _SECRET_WORDS for w in words) or any(
+        w.endswith(("token", "secret", "password")) for w in words
+    )
 
 
 def key_is_personal(key: str) -> bool:
@@ -109,7 +141,9 @@ def key_is_personal(key: str) -> bool:
     words = _words(lowered)
     if "hash" in words or "hashes" in words:
         return False  # already a hash (the privacy events' email_hash)
-    return lowered in _PERSONAL_KEYS or any(w in _PERSONAL_WORDS or w.startswith("email") for w in words)
+    return lowered in _PERSONAL_KEYS or any(
+        w in _PERSONAL_WORDS or w.startswith("email") for w in words
+    )
 
 
 def scrub_text(text: str) -> str:
@@ -124,7 +158,9 @@ def json_safe(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
-        return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+        return (
+            value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+        )
     if isinstance(value, Mapping):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -197,7 +233,10 @@ def changes_diff(
         if old == new:
             continue
         if key in secrets or key_is_secret(key):
-            diff[key] = [MASK if old not in (None, "") else None, SECRET_CHANGED if new not in (None, "") else None]
+            diff[key] = [
+                MASK if old not in (None, "") else None,
+                SECRET_CHANGED if new not in (None, "") else None,
+            ]
         elif key in personal or key_is_personal(key):
             diff[key] = [_hash_personal_value(old), _hash_personal_value(new)]
         else:

@@ -23,9 +23,14 @@ def _record(request: HttpRequest, reason: str) -> None:
     setattr(request, _RECORDED, True)
     match = getattr(request, "resolver_match", None)
     audit_event_record(
-        action="access.denied", request=request,
-        actor_label="" if getattr(request, "user", None) and request.user.is_authenticated else "anonymous",
-        object_type="url", object_id=(match.view_name if match else "")[:100], object_repr=request.path[:200],
+        action="access.denied",
+        request=request,
+        actor_label=""
+        if getattr(request, "user", None) and request.user.is_authenticated
+        else "anonymous",
+        object_type="url",
+        object_id=(match.view_name if match else "")[:100],
+        object_repr=request.path[:200],
         # The path only: query strings may carry search terms or personal data.
         metadata={"method": request.method, "path": request.path[:300], "reason": reason[:200]},
     )
@@ -43,5 +48,7 @@ class PermissionDeniedAuditMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> None:
         if isinstance(exception, PermissionDenied):
-            _record(request, f"PermissionDenied: {exception}" if str(exception) else "PermissionDenied")
+            _record(
+                request, f"PermissionDenied: {exception}" if str(exception) else "PermissionDenied"
+            )
         return None

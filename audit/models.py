@@ -47,8 +47,12 @@ class AuditEvent(models.Model):
     # events they caused, which the trigger would refuse and the hash chain would flag. The
     # username at the time is kept in actor_label.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
-        db_constraint=False, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     # The user's username at the time, or the system component ("celery:clay-to-hubspot").
     actor_label = models.CharField(max_length=200)
@@ -78,7 +82,10 @@ class AuditEvent(models.Model):
         ]
         permissions = [
             ("export_auditevent", "Can export audit events"),
-            ("export_personal_data", "Can export personal data (privacy access requests, dead letters)"),
+            (
+                "export_personal_data",
+                "Can export personal data (privacy access requests, dead letters)",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -86,7 +93,9 @@ class AuditEvent(models.Model):
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
-            raise AppendOnlyViolation(f"audit event {self.pk} is append-only: save() of an existing row refused")
+            raise AppendOnlyViolation(
+                f"audit event {self.pk} is append-only: save() of an existing row refused"
+            )
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):

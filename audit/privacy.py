@@ -86,7 +86,9 @@ def emails_suppressed(emails: list[str]) -> set[str]:
     # here, instead of sending thousands of parameters the database mostly will not match.
     if size <= len(by_hash):
         return {by_hash[h] for h in listed if h in by_hash}
-    found = SuppressedEmail.objects.filter(email_hash__in=list(by_hash)).values_list("email_hash", flat=True)
+    found = SuppressedEmail.objects.filter(email_hash__in=list(by_hash)).values_list(
+        "email_hash", flat=True
+    )
     return {by_hash[h] for h in found}
 
 
@@ -94,7 +96,9 @@ def suppression_add(*, email: str, reason: str = "erasure") -> SuppressedEmail:
     email_hash = hash_email(email)
     try:
         with transaction.atomic():
-            entry, _ = SuppressedEmail.objects.get_or_create(email_hash=email_hash, defaults={"reason": reason})
+            entry, _ = SuppressedEmail.objects.get_or_create(
+                email_hash=email_hash, defaults={"reason": reason}
+            )
     except IntegrityError:  # a concurrent request added it first
         entry = SuppressedEmail.objects.get(email_hash=email_hash)
     return entry
@@ -129,7 +133,9 @@ class ErasureReceipt:
 
 
 def _actor_label(actor: Any) -> str:
-    return actor.get_username() if actor is not None and hasattr(actor, "get_username") else "system"
+    return (
+        actor.get_username() if actor is not None and hasattr(actor, "get_username") else "system"
+    )
 
 
 def _safe_error(exc: Exception, email: str) -> str:
@@ -138,7 +144,9 @@ def _safe_error(exc: Exception, email: str) -> str:
     return f"{type(exc).__name__}: {scrub_text(message)}"[:300]
 
 
-def privacy_erasure_perform(*, email: str, actor: Any, request: HttpRequest | None = None) -> ErasureReceipt:
+def privacy_erasure_perform(
+    *, email: str, actor: Any, request: HttpRequest | None = None
+) -> ErasureReceipt:
     """Erase a person everywhere Switchyard holds them, and suppress them from now on.
 
     Suppression comes first, so that an import running meanwhile already skips the person.
@@ -158,23 +166,39 @@ def privacy_erasure_perform(*, email: str, actor: Any, request: HttpRequest | No
         except Exception as exc:  # noqa: BLE001 - one store's failure must not stop the others
             logger.exception("privacy erasure: store %s failed", store.name)
             results.append(StoreResult(store=store.name, error=_safe_error(exc, normalized)))
-    status = PrivacyRequest.Status.PARTIAL if any(r.error for r in results) else PrivacyRequest.Status.COMPLETED
+    status = (
+        PrivacyRequest.Status.PARTIAL
+        if any(r.error for r in results)
+        else PrivacyRequest.Status.COMPLETED
+    )
     performed_at = timezone.now()
     privacy_request = PrivacyRequest.objects.create(
-        kind=PrivacyRequest.Kind.ERASURE, email_hash=email_hash, status=status,
-        actor=actor if getattr(actor, "pk", None) else None, actor_label=_actor_label(actor),
+        kind=PrivacyRequest.Kind.ERASURE,
+        email_hash=email_hash,
+        status=status,
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_label=_actor_label(actor),
         created_at=performed_at,
     )
     receipt = ErasureReceipt(
-        request_id=privacy_request.pk, email_hash=email_hash, performed_at=performed_at.isoformat(),
-        performed_by=_actor_label(actor), status=status, suppressed=True, stores=results,
+        request_id=privacy_request.pk,
+        email_hash=email_hash,
+        performed_at=performed_at.isoformat(),
+        performed_by=_actor_label(actor),
+        status=status,
+        suppressed=True,
+        stores=results,
     )
     PrivacyRequest.objects.filter(pk=privacy_request.pk).update(receipt=receipt.as_dict())
     audit_event_record(
-        action="privacy.erasure", actor=actor, obj=privacy_request, request=request,
+        action="privacy.erasure",
+        actor=actor,
+        obj=privacy_request,
+        request=request,
         object_repr=f"Erasure {email_hash[:12]}…",
         metadata={
-            "email_hash": email_hash, "status": status,
+            "email_hash": email_hash,
+            "status": status,
             "stores": {r.store: (r.removed if not r.error else "failed") for r in results},
         },
     )
@@ -184,7 +208,9 @@ def privacy_erasure_perform(*, email: str, actor: Any, request: HttpRequest | No
 # --- Access export ------------------------------------------------------------------------------
 
 
-def privacy_access_export(*, email: str, actor: Any, request: HttpRequest | None = None) -> dict[str, Any]:
+def privacy_access_export(
+    *, email: str, actor: Any, request: HttpRequest | None = None
+) -> dict[str, Any]:
     """Everything Switchyard holds about an email, per store, as JSON-able data.
 
     The caller must hold `audit.export_personal_data`. The export holds personal data by
@@ -205,14 +231,25 @@ def privacy_access_export(*, email: str, actor: Any, request: HttpRequest | None
     status = PrivacyRequest.Status.PARTIAL if errors else PrivacyRequest.Status.COMPLETED
     counts = {name: len(records) for name, records in stores.items()}
     privacy_request = PrivacyRequest.objects.create(
-        kind=PrivacyRequest.Kind.ACCESS, email_hash=email_hash, status=status,
+        kind=PrivacyRequest.Kind.ACCESS,
+        email_hash=email_hash,
+        status=status,
         receipt={"stores": counts, "errors": errors},
-        actor=actor if getattr(actor, "pk", None) else None, actor_label=_actor_label(actor),
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_label=_actor_label(actor),
     )
     audit_event_record(
-        action="privacy.access_exported", actor=actor, obj=privacy_request, request=request,
+        action="privacy.access_exported",
+        actor=actor,
+        obj=privacy_request,
+        request=request,
         object_repr=f"Access export {email_hash[:12]}…",
-        metadata={"email_hash": email_hash, "status": status, "stores": counts, "failed_stores": sorted(errors)},
+        metadata={
+            "email_hash": email_hash,
+            "status": status,
+            "stores": counts,
+            "failed_stores": sorted(errors),
+        },
     )
     return {
         "email": normalized,

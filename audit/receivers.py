@@ -31,22 +31,32 @@ def on_login(sender, request, user, **kwargs) -> None:
 def on_logout(sender, request, user, **kwargs) -> None:
     # user is None when the session had already expired; the event still marks the logout.
     audit_event_record(
-        action="auth.logout", actor=user, obj=user if user is not None and user.pk else None,
-        actor_label="" if user is not None else "anonymous", request=request,
+        action="auth.logout",
+        actor=user,
+        obj=user if user is not None and user.pk else None,
+        actor_label="" if user is not None else "anonymous",
+        request=request,
     )
 
 
 def on_login_failed(sender, credentials, request=None, **kwargs) -> None:
     username = _attempted_username(credentials)
     audit_event_record(
-        action="auth.login_failed", actor_label=username or "anonymous", request=request,
-        metadata={"username": username, "locked_out": bool(getattr(request, "axes_locked_out", False))},
+        action="auth.login_failed",
+        actor_label=username or "anonymous",
+        request=request,
+        metadata={
+            "username": username,
+            "locked_out": bool(getattr(request, "axes_locked_out", False)),
+        },
     )
 
 
 def on_locked_out(sender, request=None, username=None, ip_address=None, **kwargs) -> None:
     audit_event_record(
-        action="auth.locked_out", actor_label=(username or "anonymous")[:150], request=request,
+        action="auth.locked_out",
+        actor_label=(username or "anonymous")[:150],
+        request=request,
         metadata={"username": username or "", "ip_address": ip_address or ""},
     )
 

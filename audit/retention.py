@@ -58,7 +58,9 @@ def retention_days(kind: str) -> int:
     days = int(configured[kind])
     floor = MINIMUM_DAYS.get(kind, 1)
     if days < floor:
-        logger.warning("retention for %s set to %s days; the floor of %s days applies", kind, days, floor)
+        logger.warning(
+            "retention for %s set to %s days; the floor of %s days applies", kind, days, floor
+        )
     return max(days, floor)
 
 
@@ -119,12 +121,21 @@ def _audit_purge_boundary(cutoff: datetime) -> int | None:
     ends at the first event newer than the cutoff, or at the first privacy-request event
     younger than its own (longer) retention, whichever comes first.
     """
-    candidates = [AuditEvent.objects.filter(created_at__gte=cutoff).order_by("id").values_list("id", flat=True).first()]
+    candidates = [
+        AuditEvent.objects.filter(created_at__gte=cutoff)
+        .order_by("id")
+        .values_list("id", flat=True)
+        .first()
+    ]
     now = cutoff + timedelta(days=retention_days("audit_events"))
     privacy_cutoff = retention_cutoff("privacy_requests", now=now)
     candidates.append(
-        AuditEvent.objects.filter(action__startswith=PRIVACY_ACTION_PREFIX, created_at__gte=privacy_cutoff)
-        .order_by("id").values_list("id", flat=True).first()
+        AuditEvent.objects.filter(
+            action__startswith=PRIVACY_ACTION_PREFIX, created_at__gte=privacy_cutoff
+        )
+        .order_by("id")
+        .values_list("id", flat=True)
+        .first()
     )
     bounded = [c for c in candidates if c is not None]
     if bounded:
@@ -148,7 +159,11 @@ def _audit_events_purge(cutoff: datetime) -> int:
     boundary = _audit_purge_boundary(cutoff)
     total = 0
     while boundary:
-        ids = list(AuditEvent.objects.filter(id__lt=boundary).order_by("id").values_list("id", "hash")[:AUDIT_BATCH])
+        ids = list(
+            AuditEvent.objects.filter(id__lt=boundary)
+            .order_by("id")
+            .values_list("id", "hash")[:AUDIT_BATCH]
+        )
         if not ids:
             break
         first_id, last_id, last_hash = ids[0][0], ids[-1][0], ids[-1][1]
@@ -159,10 +174,15 @@ def _audit_events_purge(cutoff: datetime) -> int:
             table = connection.ops.quote_name(AuditEvent._meta.db_table)
             cursor.execute(f"DELETE FROM {table} WHERE id >= %s AND id <= %s", [first_id, last_id])  # noqa: S608
             audit_event_record(
-                action=PURGED_ACTION, actor_label="system:retention", object_type="audit.auditevent",
+                action=PURGED_ACTION,
+                actor_label="system:retention",
+                object_type="audit.auditevent",
                 metadata={
-                    "first_purged_id": first_id, "last_purged_id": last_id, "last_purged_hash": last_hash,
-                    "purged": cursor.rowcount, "cutoff": cutoff.isoformat(),
+                    "first_purged_id": first_id,
+                    "last_purged_id": last_id,
+                    "last_purged_hash": last_hash,
+                    "purged": cursor.rowcount,
+                    "cutoff": cutoff.isoformat(),
                 },
             )
         total += len(ids)
@@ -197,7 +217,8 @@ def retention_purge(*, dry_run: bool, now: datetime | None = None) -> dict[str, 
             failed[kind.name] = f"{type(exc).__name__}: {exc}"[:300]
     if not dry_run:
         audit_event_record(
-            action="retention.purged", actor_label="system:retention",
+            action="retention.purged",
+            actor_label="system:retention",
             metadata={"deleted": report, "failed": failed},
         )
     return report

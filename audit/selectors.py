@@ -30,7 +30,9 @@ class AuditFilters:
     date_to: date | None = None  # inclusive
 
     def as_dict(self) -> dict[str, str]:
-        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in self.__dict__.items() if v}
+        return {
+            k: (v.isoformat() if isinstance(v, date) else v) for k, v in self.__dict__.items() if v
+        }
 
 
 def _day_start(day: date) -> datetime:
@@ -44,7 +46,11 @@ def audit_event_queryset(*, filters: AuditFilters) -> QuerySet[AuditEvent]:
     if filters.action:
         # "auth.*" (or "auth.") selects a family of actions; otherwise the exact action.
         prefix = filters.action.rstrip("*")
-        qs = qs.filter(action__startswith=prefix) if filters.action.endswith(("*", ".")) else qs.filter(action=filters.action)
+        qs = (
+            qs.filter(action__startswith=prefix)
+            if filters.action.endswith(("*", "."))
+            else qs.filter(action=filters.action)
+        )
     if filters.object_type:
         qs = qs.filter(object_type=filters.object_type)
     if filters.object_id:
@@ -64,7 +70,11 @@ class AuditPage:
 
 
 def audit_event_page(
-    *, filters: AuditFilters, before: int | None = None, after: int | None = None, size: int = PAGE_SIZE
+    *,
+    filters: AuditFilters,
+    before: int | None = None,
+    after: int | None = None,
+    size: int = PAGE_SIZE,
 ) -> AuditPage:
     qs = audit_event_queryset(filters=filters)
     if after is not None:
@@ -72,7 +82,11 @@ def audit_event_page(
         rows = list(qs.filter(id__gt=after).order_by("id")[: size + 1])
         has_newer = len(rows) > size
         events = list(reversed(rows[:size]))
-        return AuditPage(events, events[-1].id if events else None, events[0].id if events and has_newer else None)
+        return AuditPage(
+            events,
+            events[-1].id if events else None,
+            events[0].id if events and has_newer else None,
+        )
     if before is not None:
         qs = qs.filter(id__lt=before)
     rows = list(qs.order_by("-id")[: size + 1])

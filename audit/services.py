@@ -65,7 +65,9 @@ def audit_event_record(
         "ip_address": _client_ip(request) if request is not None else None,
         "user_agent": (request.headers.get("User-Agent", "")[:300] if request is not None else ""),
         "request_id": (
-            getattr(request, "request_id", "") if request is not None else request_id_var.get().strip("-")
+            getattr(request, "request_id", "")
+            if request is not None
+            else request_id_var.get().strip("-")
         )[:64],
     }
     with transaction.atomic():

@@ -23,8 +23,21 @@ from audit.selectors import audit_event_iter_export, audit_event_page, audit_eve
 from audit.services import audit_event_record
 
 EXPORT_COLUMNS = (
-    "id", "created_at", "actor_label", "actor_id", "action", "object_type", "object_id", "object_repr",
-    "changes", "metadata", "ip_address", "user_agent", "request_id", "prev_hash", "hash",
+    "id",
+    "created_at",
+    "actor_label",
+    "actor_id",
+    "action",
+    "object_type",
+    "object_id",
+    "object_repr",
+    "changes",
+    "metadata",
+    "ip_address",
+    "user_agent",
+    "request_id",
+    "prev_hash",
+    "hash",
 )
 
 
@@ -47,13 +60,19 @@ def event_list_view(request: HttpRequest, model_admin) -> HttpResponse:
         raise PermissionDenied("audit.view_auditevent required")
     form = AuditFilterForm(request.GET or None)
     filters = form.filters() if form.is_bound else AuditFilterForm().filters()
-    page = audit_event_page(filters=filters, before=_int_param(request, "before"), after=_int_param(request, "after"))
+    page = audit_event_page(
+        filters=filters, before=_int_param(request, "before"), after=_int_param(request, "after")
+    )
     query = request.GET.copy()
     for key in ("before", "after", "format"):
         query.pop(key, None)
     context = _context(
-        model_admin, request, "Audit log",
-        form=form, page=page, filter_query=query.urlencode(),
+        model_admin,
+        request,
+        "Audit log",
+        form=form,
+        page=page,
+        filter_query=query.urlencode(),
         can_export=request.user.has_perm("audit.export_auditevent"),
     )
     return TemplateResponse(request, "audit/event_list.html", context)
@@ -66,13 +85,20 @@ def event_detail_view(request: HttpRequest, model_admin, object_id: str) -> Http
     if event is None:
         raise Http404("No such audit event")
     diff_rows = [
-        {"field": field, "old": values[0] if isinstance(values, list) and values else values,
-         "new": values[1] if isinstance(values, list) and len(values) > 1 else ""}
+        {
+            "field": field,
+            "old": values[0] if isinstance(values, list) and values else values,
+            "new": values[1] if isinstance(values, list) and len(values) > 1 else "",
+        }
         for field, values in (event.changes or {}).items()
     ]
     context = _context(
-        model_admin, request, f"Audit event {event.pk}",
-        event=event, diff_rows=diff_rows, metadata_json=json.dumps(event.metadata, indent=2, ensure_ascii=False),
+        model_admin,
+        request,
+        f"Audit event {event.pk}",
+        event=event,
+        diff_rows=diff_rows,
+        metadata_json=json.dumps(event.metadata, indent=2, ensure_ascii=False),
     )
     return TemplateResponse(request, "audit/event_detail.html", context)
 
@@ -84,9 +110,21 @@ class _Echo:
 
 def _row(event: AuditEvent) -> list:
     return [
-        event.id, event.created_at.isoformat(), event.actor_label, event.actor_id, event.action,
-        event.object_type, event.object_id, event.object_repr, event.changes, event.metadata,
-        event.ip_address, event.user_agent, event.request_id, event.prev_hash, event.hash,
+        event.id,
+        event.created_at.isoformat(),
+        event.actor_label,
+        event.actor_id,
+        event.action,
+        event.object_type,
+        event.object_id,
+        event.object_repr,
+        event.changes,
+        event.metadata,
+        event.ip_address,
+        event.user_agent,
+        event.request_id,
+        event.prev_hash,
+        event.hash,
     ]
 
 
@@ -115,15 +153,27 @@ def event_export_view(request: HttpRequest, model_admin) -> HttpResponse:
         return HttpResponse("format must be csv or json", status=400, content_type="text/plain")
     form = AuditFilterForm(request.GET)
     if not form.is_valid():
-        return HttpResponse(f"Invalid filters: {form.errors.as_text()}", status=400, content_type="text/plain")
+        return HttpResponse(
+            f"Invalid filters: {form.errors.as_text()}", status=400, content_type="text/plain"
+        )
     filters = form.filters()
     # The export is itself evidence: who took which part of the log, and how much of it.
     audit_event_record(
-        action="audit.exported", request=request, object_type="audit.auditevent",
-        metadata={"format": fmt, "filters": filters.as_dict(), "rows": audit_event_queryset(filters=filters).count()},
+        action="audit.exported",
+        request=request,
+        object_type="audit.auditevent",
+        metadata={
+            "format": fmt,
+            "filters": filters.as_dict(),
+            "rows": audit_event_queryset(filters=filters).count(),
+        },
     )
     events = audit_event_iter_export(filters=filters)
-    stream, content_type = (_csv_stream(events), "text/csv") if fmt == "csv" else (_json_stream(events), "application/json")
+    stream, content_type = (
+        (_csv_stream(events), "text/csv")
+        if fmt == "csv"
+        else (_json_stream(events), "application/json")
+    )
     response = StreamingHttpResponse(stream, content_type=f"{content_type}; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     response["Content-Disposition"] = f'attachment; filename="audit-events-{stamp}.{fmt}"'

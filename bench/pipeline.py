@@ -73,8 +73,18 @@ from sandbox.hubspot import HubSpotSandbox, serve  # noqa: E402
 TOKEN = "pat-na1-00000000-bench-0000-000000000000"
 RATE, WINDOW, LATENCY_MS, BATCH = 190, 10, 150, 100
 CEILING = RATE / WINDOW * BATCH  # records per second the portal's limit allows
-HEADERS = ["Email", "First Name", "Last Name", "Company Name", "Job Title", "Phone", "Country", "Website",
-           "LinkedIn URL", "Clay Enrichment Score"]
+HEADERS = [
+    "Email",
+    "First Name",
+    "Last Name",
+    "Company Name",
+    "Job Title",
+    "Phone",
+    "Country",
+    "Website",
+    "LinkedIn URL",
+    "Clay Enrichment Score",
+]
 RULES = [
     {"from": "Email", "to": "email", "transforms": ["strip", "lower"], "required": True},
     {"from": "First Name", "to": "firstname", "transforms": ["strip", "title"]},
@@ -86,8 +96,12 @@ RULES = [
     {"from": "Website", "to": "website", "transforms": ["url"]},
     {"from": "LinkedIn URL", "to": "hs_linkedin_url", "transforms": ["url"]},
 ]
-COUNTRIES = [("United States", "+1 650 253 {:04d}"), ("United Kingdom", "020 7946 {:04d}"),
-             ("Germany", "+49 30 9018{:04d}"), ("France", "")]
+COUNTRIES = [
+    ("United States", "+1 650 253 {:04d}"),
+    ("United Kingdom", "020 7946 {:04d}"),
+    ("Germany", "+49 30 9018{:04d}"),
+    ("France", ""),
+]
 
 
 def clay_csv_write(path: Path, rows: int) -> None:
@@ -98,10 +112,25 @@ def clay_csv_write(path: Path, rows: int) -> None:
         writer.writerow(HEADERS)
         for n in range(rows):
             country, phone = COUNTRIES[n % len(COUNTRIES)]
-            email = f"person{n}(at)acme{n % 500}.com" if n % 1000 == 999 else f"person{n}@acme{n % 500}.com"
-            writer.writerow([email, f"first{n}", f"LAST{n}", f"Acme {n % 500}", "VP Marketing",
-                             phone.format(n % 10000), country, f"www.acme{n % 500}.com",
-                             f"linkedin.com/in/person-{n}", str(n % 100)])
+            email = (
+                f"person{n}(at)acme{n % 500}.com"
+                if n % 1000 == 999
+                else f"person{n}@acme{n % 500}.com"
+            )
+            writer.writerow(
+                [
+                    email,
+                    f"first{n}",
+                    f"LAST{n}",
+                    f"Acme {n % 500}",
+                    "VP Marketing",
+                    phone.format(n % 10000),
+                    country,
+                    f"www.acme{n % 500}.com",
+                    f"linkedin.com/in/person-{n}",
+                    str(n % 100),
+                ]
+            )
 
 
 def free_port() -> int:
@@ -111,8 +140,13 @@ def free_port() -> int:
 
 
 def sandbox_serve(port: int) -> None:
-    app = HubSpotSandbox(rate_limit=RATE, window_seconds=WINDOW, latency_ms=LATENCY_MS, daily_limit=None,
-                         tokens={TOKEN})
+    app = HubSpotSandbox(
+        rate_limit=RATE,
+        window_seconds=WINDOW,
+        latency_ms=LATENCY_MS,
+        daily_limit=None,
+        tokens={TOKEN},
+    )
     _, thread = serve(app, "127.0.0.1", port)
     thread.join()
 
@@ -128,9 +162,16 @@ def sandbox_wait(base: str) -> None:
 
 
 def workflow_create(base_url: str, suffix: str = "") -> Workflow:
-    hubspot = Connection.objects.create(name=f"hubspot-bench{suffix}", provider="hubspot", auth_type="private_app",
-                                        base_url=base_url, token=TOKEN, rate_limit_requests=RATE,
-                                        rate_limit_seconds=WINDOW, max_attempts=3)
+    hubspot = Connection.objects.create(
+        name=f"hubspot-bench{suffix}",
+        provider="hubspot",
+        auth_type="private_app",
+        base_url=base_url,
+        token=TOKEN,
+        rate_limit_requests=RATE,
+        rate_limit_seconds=WINDOW,
+        max_attempts=3,
+    )
     workflow = Workflow.objects.create(slug=f"clay-bench{suffix}", destination_connection=hubspot)
     FieldMappingVersion.objects.create(workflow=workflow, version=1, rules=RULES)
     return workflow
@@ -141,10 +182,14 @@ def stage_and_transform(workflow: Workflow, path: Path, processes: int = 1) -> t
     the chunks (``processes`` forked stand-ins for worker processes, as Celery's prefork pool
     runs them), then dedupe, dead-letter the invalid and cut the load batches."""
     with path.open("rb") as handle:
-        run = run_create_csv(workflow=workflow, file=handle, filename=path.name, actor_label="bench", dispatch=False)
+        run = run_create_csv(
+            workflow=workflow, file=handle, filename=path.name, actor_label="bench", dispatch=False
+        )
     started = time.perf_counter()
     csv_run_plan(run_id=run.pk)
-    chunk_ids = list(RunChunk.objects.filter(run=run).order_by("sequence").values_list("pk", flat=True))
+    chunk_ids = list(
+        RunChunk.objects.filter(run=run).order_by("sequence").values_list("pk", flat=True)
+    )
     if processes > 1 and len(chunk_ids) > 1:
         connection.close()  # children open their own; a forked socket must not be shared
         context = multiprocessing.get_context("fork")
@@ -156,7 +201,9 @@ def stage_and_transform(workflow: Workflow, path: Path, processes: int = 1) -> t
             child.start()
         for child in children:
             child.join()
-        assert all(child.exitcode == 0 for child in children), [child.exitcode for child in children]
+        assert all(child.exitcode == 0 for child in children), [
+            child.exitcode for child in children
+        ]
     run = run_prepare(run_id=run.pk, dispatch=False)  # stages what is left here, then the rest
     return run, time.perf_counter() - started
 
@@ -177,7 +224,10 @@ def load(run: Run, processes: int, threads: int) -> float:
     connection.close()  # children open their own; a forked socket must not be shared
     started = time.perf_counter()
     context = multiprocessing.get_context("fork")
-    children = [context.Process(target=load_partition, args=(run.pk, n, processes, threads)) for n in range(processes)]
+    children = [
+        context.Process(target=load_partition, args=(run.pk, n, processes, threads))
+        for n in range(processes)
+    ]
     for child in children:
         child.start()
     for child in children:
@@ -200,7 +250,9 @@ def load_partition(run_id: int, index: int, count: int, threads: int) -> None:
                 try:
                     batch_id = todo.get_nowait()
                 except queue.Empty:
-                    if not [b for b in mine.values_list("sequence", flat=True) if b % count == index]:
+                    if not [
+                        b for b in mine.values_list("sequence", flat=True) if b % count == index
+                    ]:
                         return
                     time.sleep(0.2)
                     continue
@@ -217,7 +269,9 @@ def load_partition(run_id: int, index: int, count: int, threads: int) -> None:
 
     # limits' first Redis storage is not thread-safe to create (its lazy dependency check
     # races and reports redis "0.0.0"): create it once before the threads start.
-    SharedRateLimit(settings.REDIS_URL or None, RateLimitSpec(RATE, WINDOW), "switchyard:bench:warm-up")
+    SharedRateLimit(
+        settings.REDIS_URL or None, RateLimitSpec(RATE, WINDOW), "switchyard:bench:warm-up"
+    )
     workers = [threading.Thread(target=loader, name=f"loader-{index}-{n}") for n in range(threads)]
     for worker in workers:
         worker.start()
@@ -233,7 +287,9 @@ def baseline_import_export(workflow: Workflow, path: Path, rows: int) -> float:
 
     from pipelines.models import RecordSource, RunRecord
 
-    run = Run.objects.create(workflow=workflow, trigger="csv", triggered_by_label="bench import-export")
+    run = Run.objects.create(
+        workflow=workflow, trigger="csv", triggered_by_label="bench import-export"
+    )
     now = timezone.now()
     counter = iter(range(1, rows + 1))
 
@@ -249,10 +305,19 @@ def baseline_import_export(workflow: Workflow, path: Path, rows: int) -> float:
 
         def init_instance(self, row=None):
             position = next(counter)
-            return RunRecord(run=run, position=position, source=RecordSource.CSV, row_number=position + 1,
-                             raw=dict(row), created_at=now, updated_at=now)
+            return RunRecord(
+                run=run,
+                position=position,
+                source=RecordSource.CSV,
+                row_number=position + 1,
+                raw=dict(row),
+                created_at=now,
+                updated_at=now,
+            )
 
-    text = "".join(line for _, line in zip(range(rows + 1), path.open(encoding="utf-8"), strict=False))
+    text = "".join(
+        line for _, line in zip(range(rows + 1), path.open(encoding="utf-8"), strict=False)
+    )
     started = time.perf_counter()
     dataset = tablib.Dataset().load(io.StringIO(text), format="csv")
     result = StagingResource().import_data(dataset, dry_run=False, raise_errors=True)
@@ -273,13 +338,29 @@ def baseline_per_record(workflow: Workflow, path: Path, sample: int) -> float:
     try:
         for row in rows:
             email = row["Email"].replace("(at)", "@").lower()
-            props = {"email": email, "firstname": row["First Name"].title(), "lastname": row["Last Name"].title(),
-                     "company": row["Company Name"], "jobtitle": row["Job Title"]}
-            found = list(client.search("contacts", filter_groups=[
-                {"filters": [{"propertyName": "email", "operator": "EQ", "value": email}]}], limit=1))
+            props = {
+                "email": email,
+                "firstname": row["First Name"].title(),
+                "lastname": row["Last Name"].title(),
+                "company": row["Company Name"],
+                "jobtitle": row["Job Title"],
+            }
+            found = list(
+                client.search(
+                    "contacts",
+                    filter_groups=[
+                        {"filters": [{"propertyName": "email", "operator": "EQ", "value": email}]}
+                    ],
+                    limit=1,
+                )
+            )
             if found:
-                client.http.request("PATCH", "/crm/v3/objects/contacts/{id}", path_params={"id": found[0]["id"]},
-                                    json={"properties": props})
+                client.http.request(
+                    "PATCH",
+                    "/crm/v3/objects/contacts/{id}",
+                    path_params={"id": found[0]["id"]},
+                    json={"properties": props},
+                )
             else:
                 client.http.request("POST", "/crm/v3/objects/contacts", json={"properties": props})
     finally:
@@ -290,7 +371,9 @@ def baseline_per_record(workflow: Workflow, path: Path, sample: int) -> float:
 def million_peak_mb(rows: int) -> float:
     """Stage a generated file in a fresh process; its peak RSS is the figure."""
     env = {**os.environ, "BENCH_MILLION_CHILD": str(rows)}
-    done = subprocess.run([sys.executable, __file__], env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, __file__], env=env, capture_output=True, text=True, check=False
+    )
     if done.returncode != 0:
         sys.exit(f"1M-row staging failed:\n{done.stdout}\n{done.stderr}")
     return float(done.stdout.strip().splitlines()[-1])
@@ -310,23 +393,35 @@ def database_create(suffix: str = "") -> str:
     """A throwaway database; SQLite gets a file in WAL mode so loader threads can share it."""
     setup_test_environment()
     if connection.vendor == "sqlite":
-        connection.settings_dict["TEST"]["NAME"] = str(Path(tempfile.gettempdir()) / f"sy_bench{suffix}.sqlite3")
+        connection.settings_dict["TEST"]["NAME"] = str(
+            Path(tempfile.gettempdir()) / f"sy_bench{suffix}.sqlite3"
+        )
         # Writers take the lock when they begin, so concurrent loaders queue on the busy
         # timeout instead of failing a read-to-write upgrade with "database is locked".
         connection.settings_dict["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
     elif suffix:
-        connection.settings_dict["TEST"]["NAME"] = f"test_{connection.settings_dict['NAME']}{suffix}"
+        connection.settings_dict["TEST"]["NAME"] = (
+            f"test_{connection.settings_dict['NAME']}{suffix}"
+        )
     return connection.creation.create_test_db(verbosity=0, autoclobber=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--processes", type=int, default=None,
-                        help="loader processes (default 4 with REDIS_URL for the shared limit, else 1)")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        help="loader processes (default 4 with REDIS_URL for the shared limit, else 1)",
+    )
     parser.add_argument("--threads", type=int, default=4, help="loader threads per process")
-    parser.add_argument("--stage-processes", type=int, default=os.cpu_count() or 1,
-                        help="worker stand-ins staging chunks in parallel (default: one per core)")
+    parser.add_argument(
+        "--stage-processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker stand-ins staging chunks in parallel (default: one per core)",
+    )
     parser.add_argument("--per-record-sample", type=int, default=100)
     parser.add_argument("--import-export-rows", type=int, default=20_000)
     parser.add_argument("--skip-million", action="store_true")
@@ -337,7 +432,9 @@ def main() -> None:
 
     port = free_port()
     # Its own process: a sandbox sharing our GIL would slow the loaders it is measuring.
-    sandbox = multiprocessing.get_context("spawn").Process(target=sandbox_serve, args=(port,), daemon=True)
+    sandbox = multiprocessing.get_context("spawn").Process(
+        target=sandbox_serve, args=(port,), daemon=True
+    )
     sandbox.start()
     base = f"http://127.0.0.1:{port}"
     sandbox_wait(base)
@@ -353,8 +450,11 @@ def main() -> None:
             _, single_s = stage_and_transform(workflow_create(base, "-single"), path, 1)
             run, prepare_s = stage_and_transform(workflow, path, args.stage_processes)
             load_s = load(run, args.processes, args.threads)
-            statuses = Counter(RequestLog.objects.filter(path_template__contains="batch/upsert")
-                               .values_list("status", flat=True))
+            statuses = Counter(
+                RequestLog.objects.filter(path_template__contains="batch/upsert").values_list(
+                    "status", flat=True
+                )
+            )
             run.refresh_from_db()
             loaded = run.succeeded
             staging_rate = args.rows / prepare_s
@@ -370,23 +470,37 @@ def main() -> None:
         peak = None if args.skip_million else million_peak_mb(1_000_000)
 
         ours_total = args.rows / (prepare_s + load_s)
-        print(f"database                 {connection.vendor}, {args.rows:,} rows, {args.processes} loader processes x {args.threads} threads")
-        print(f"run {run.pk}                    {run.status}: {run.succeeded:,} loaded, {run.dead_lettered:,} dead-lettered, "
-              f"{run.skipped:,} skipped; timings {run.timings}")
-        print(f"stage + transform        {prepare_s:.1f} s = {staging_rate:,.0f} rows/s with {args.stage_processes} "
-              f"worker processes   (target >= 20,000); one process alone: {args.rows / single_s:,.0f} rows/s "
-              f"({single_s / prepare_s:.2f}x faster with {args.stage_processes})")
-        print(f"load                     {load_s:.1f} s = {load_rate:,.0f} rows/s = {load_rate / CEILING:.0%} of the "
-              f"{CEILING:,.0f}/s ceiling   (target >= 85 %)")
-        print(f"HubSpot batch calls      {sum(statuses.values()):,} ({', '.join(f'{n:,} x {c}' for c, n in sorted(statuses.items()))})")
+        print(
+            f"database                 {connection.vendor}, {args.rows:,} rows, {args.processes} loader processes x {args.threads} threads"
+        )
+        print(
+            f"run {run.pk}                    {run.status}: {run.succeeded:,} loaded, {run.dead_lettered:,} dead-lettered, "
+            f"{run.skipped:,} skipped; timings {run.timings}"
+        )
+        print(
+            f"stage + transform        {prepare_s:.1f} s = {staging_rate:,.0f} rows/s with {args.stage_processes} "
+            f"worker processes   (target >= 20,000); one process alone: {args.rows / single_s:,.0f} rows/s "
+            f"({single_s / prepare_s:.2f}x faster with {args.stage_processes})"
+        )
+        print(
+            f"load                     {load_s:.1f} s = {load_rate:,.0f} rows/s = {load_rate / CEILING:.0%} of the "
+            f"{CEILING:,.0f}/s ceiling   (target >= 85 %)"
+        )
+        print(
+            f"HubSpot batch calls      {sum(statuses.values()):,} ({', '.join(f'{n:,} x {c}' for c, n in sorted(statuses.items()))})"
+        )
         print(f"end to end               {prepare_s + load_s:.1f} s = {ours_total:,.0f} rows/s")
         if peak is not None:
             print(f"1M-row staging peak RSS  {peak:,.0f} MB   (target < 300 MB)")
-        print(f"import-export baseline   {ie_rate:,.0f} rows/s staging only ({ie_rows:,} rows); "
-              f"ours (with transform) / theirs = {staging_rate / ie_rate:.1f}x")
-        print(f"per-record baseline      {per_record_rate:,.1f} rows/s ({args.per_record_sample} rows, search + create/update); "
-              f"{args.rows:,} rows would take {args.rows / per_record_rate / 3600:.1f} h; "
-              f"ours / theirs = {load_rate / per_record_rate:,.0f}x on load, {ours_total / per_record_rate:,.0f}x end to end")
+        print(
+            f"import-export baseline   {ie_rate:,.0f} rows/s staging only ({ie_rows:,} rows); "
+            f"ours (with transform) / theirs = {staging_rate / ie_rate:.1f}x"
+        )
+        print(
+            f"per-record baseline      {per_record_rate:,.1f} rows/s ({args.per_record_sample} rows, search + create/update); "
+            f"{args.rows:,} rows would take {args.rows / per_record_rate / 3600:.1f} h; "
+            f"ours / theirs = {load_rate / per_record_rate:,.0f}x on load, {ours_total / per_record_rate:,.0f}x end to end"
+        )
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
         shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)

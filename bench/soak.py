@@ -52,9 +52,25 @@ SWEEP_EVERY = 30  # the beat schedule of pipelines.batches_sweep
 
 
 def sandbox_start(port: int, faults: dict[str, float]) -> subprocess.Popen:
-    args = [sys.executable, "-m", "sandbox.hubspot", "--port", str(port), "--rate-limit", str(pipeline.RATE),
-            "--window-seconds", str(pipeline.WINDOW), "--latency-ms", str(pipeline.LATENCY_MS),
-            "--daily-limit", "0", "--seed", "7", "--token", pipeline.TOKEN]
+    args = [
+        sys.executable,
+        "-m",
+        "sandbox.hubspot",
+        "--port",
+        str(port),
+        "--rate-limit",
+        str(pipeline.RATE),
+        "--window-seconds",
+        str(pipeline.WINDOW),
+        "--latency-ms",
+        str(pipeline.LATENCY_MS),
+        "--daily-limit",
+        "0",
+        "--seed",
+        "7",
+        "--token",
+        pipeline.TOKEN,
+    ]
     for kind, rate in faults.items():
         args += [f"--fault-{kind}", str(rate)]
     process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -64,13 +80,37 @@ def sandbox_start(port: int, faults: dict[str, float]) -> subprocess.Popen:
 
 def worker_start(concurrency: int, media_root: str) -> subprocess.Popen:
     params = connection.settings_dict
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "MEDIA_ROOT": media_root,
-           "DATABASE_URL": f"postgres://{params['USER']}@{params['HOST']}:{params['PORT']}/{params['NAME']}"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "MEDIA_ROOT": media_root,
+        "DATABASE_URL": f"postgres://{params['USER']}@{params['HOST']}:{params['PORT']}/{params['NAME']}",
+    }
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-c", str(concurrency), "-P", "prefork",
-         "-n", f"soak-{os.getpid()}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
-         "-l", "WARNING"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-c",
+            str(concurrency),
+            "-P",
+            "prefork",
+            "-n",
+            f"soak-{os.getpid()}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-l",
+            "WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
 
 
@@ -107,8 +147,15 @@ def run_until_finished(run: Run, *, kill_every: float | None, worker: subprocess
             sys.exit(f"run {run.pk} did not finish within an hour: {run.status}")
 
 
-def one_run(label: str, path: Path, rows: int, faults: dict[str, float], kill_every: float | None,
-            concurrency: int, media_root: str) -> dict:
+def one_run(
+    label: str,
+    path: Path,
+    rows: int,
+    faults: dict[str, float],
+    kill_every: float | None,
+    concurrency: int,
+    media_root: str,
+) -> dict:
     port = pipeline.free_port()
     sandbox = sandbox_start(port, faults)
     base = f"http://127.0.0.1:{port}"
@@ -119,7 +166,9 @@ def one_run(label: str, path: Path, rows: int, faults: dict[str, float], kill_ev
         started = time.monotonic()
         with path.open("rb") as handle:
             # Autocommit here: the run's prepare task is published at once, as from the wizard.
-            run = run_create_csv(workflow=workflow, file=handle, filename=path.name, actor_label=f"soak {label}")
+            run = run_create_csv(
+                workflow=workflow, file=handle, filename=path.name, actor_label=f"soak {label}"
+            )
         killed = run_until_finished(run, kill_every=kill_every, worker=worker)
         seconds = time.monotonic() - started
         state = httpx.get(f"{base}/__sandbox__/state", timeout=30).json()
@@ -130,8 +179,17 @@ def one_run(label: str, path: Path, rows: int, faults: dict[str, float], kill_ev
         worker.wait(timeout=30)
         sandbox.terminate()
     run.refresh_from_db()
-    return {"label": label, "run": run, "workflow": workflow, "seconds": seconds, "rate": rows / seconds,
-            "killed": killed, "state": state, "log": log, "contacts": contacts}
+    return {
+        "label": label,
+        "run": run,
+        "workflow": workflow,
+        "seconds": seconds,
+        "rate": rows / seconds,
+        "killed": killed,
+        "state": state,
+        "log": log,
+        "contacts": contacts,
+    }
 
 
 def invariants(result: dict, path: Path) -> list[tuple[str, bool, str]]:
@@ -145,32 +203,61 @@ def invariants(result: dict, path: Path) -> list[tuple[str, bool, str]]:
     invalid_rows = {number for number, row in enumerate(source, start=2) if "@" not in row["Email"]}
     checks = []
     in_file = len(source)
-    checks.append(("conservation", run.records_in == in_file == run.succeeded + run.dead_lettered + run.skipped,
-                   f"file {in_file:,}, records in {run.records_in:,} = {run.succeeded:,} succeeded + "
-                   f"{run.dead_lettered:,} dead-lettered + {run.skipped:,} skipped"))
+    checks.append(
+        (
+            "conservation",
+            run.records_in == in_file == run.succeeded + run.dead_lettered + run.skipped,
+            f"file {in_file:,}, records in {run.records_in:,} = {run.succeeded:,} succeeded + "
+            f"{run.dead_lettered:,} dead-lettered + {run.skipped:,} skipped",
+        )
+    )
     states = Counter(RunRecord.objects.filter(run=run).values_list("state", flat=True))
     not_terminal = sum(n for s, n in states.items() if s not in TERMINAL_STATES)
-    checks.append(("one terminal state each", not_terminal == 0 and sum(states.values()) == in_file,
-                   ", ".join(f"{n:,} {s}" for s, n in sorted(states.items()))))
+    checks.append(
+        (
+            "one terminal state each",
+            not_terminal == 0 and sum(states.values()) == in_file,
+            ", ".join(f"{n:,} {s}" for s, n in sorted(states.items())),
+        )
+    )
     emails = Counter(str(c["properties"].get("email", "")).lower() for c in result["contacts"])
     twice = [e for e, n in emails.items() if n > 1]
-    checks.append(("destination truth", set(emails) == valid and not twice,
-                   f"{len(emails):,} distinct emails in HubSpot, {len(valid):,} valid in the file, "
-                   f"{len(twice)} present twice"))
+    checks.append(
+        (
+            "destination truth",
+            set(emails) == valid and not twice,
+            f"{len(emails):,} distinct emails in HubSpot, {len(valid):,} valid in the file, "
+            f"{len(twice)} present twice",
+        )
+    )
     letters = DeadLetter.objects.filter(run=run)
-    unexplained = letters.filter(category="").count() + sum(1 for e in letters.values_list("errors", flat=True) if not e)
+    unexplained = letters.filter(category="").count() + sum(
+        1 for e in letters.values_list("errors", flat=True) if not e
+    )
     lettered_rows = set(letters.values_list("record__row_number", flat=True))
-    checks.append(("dead letters explainable", unexplained == 0 and lettered_rows >= invalid_rows,
-                   f"{letters.count():,} dead letters ({dict(Counter(letters.values_list('category', flat=True)))}), "
-                   f"{len(invalid_rows):,} invalid rows in the file"))
-    stamps = sorted(entry["timestamp"] for entry in result["log"] if entry["path"].startswith("/crm/"))
+    checks.append(
+        (
+            "dead letters explainable",
+            unexplained == 0 and lettered_rows >= invalid_rows,
+            f"{letters.count():,} dead letters ({dict(Counter(letters.values_list('category', flat=True)))}), "
+            f"{len(invalid_rows):,} invalid rows in the file",
+        )
+    )
+    stamps = sorted(
+        entry["timestamp"] for entry in result["log"] if entry["path"].startswith("/crm/")
+    )
     worst, left = 0, 0
     for right, stamp in enumerate(stamps):
         while stamp - stamps[left] >= pipeline.WINDOW:
             left += 1
         worst = max(worst, right - left + 1)
-    checks.append(("rate law", worst <= pipeline.RATE,
-                   f"busiest {pipeline.WINDOW} s window of arrivals: {worst} calls (limit {pipeline.RATE})"))
+    checks.append(
+        (
+            "rate law",
+            worst <= pipeline.RATE,
+            f"busiest {pipeline.WINDOW} s window of arrivals: {worst} calls (limit {pipeline.RATE})",
+        )
+    )
     return checks
 
 
@@ -178,10 +265,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--concurrency", type=int, default=8, help="worker pool processes")
-    parser.add_argument("--kill-every", type=float, default=60.0, help="seconds between pool-process kills")
+    parser.add_argument(
+        "--kill-every", type=float, default=60.0, help="seconds between pool-process kills"
+    )
     args = parser.parse_args()
     if connection.vendor != "postgresql" or not settings.REDIS_URL:
-        sys.exit("bench/soak.py needs DATABASE_URL (PostgreSQL) and REDIS_URL: real workers share them")
+        sys.exit(
+            "bench/soak.py needs DATABASE_URL (PostgreSQL) and REDIS_URL: real workers share them"
+        )
 
     old_name = pipeline.database_create("_soak")
     media_root = tempfile.mkdtemp(prefix="sy-soak-media-")
@@ -193,15 +284,24 @@ def main() -> None:
             path = Path(folder) / "clay.csv"
             pipeline.clay_csv_write(path, args.rows)
             calm = one_run("calm", path, args.rows, {}, None, args.concurrency, media_root)
-            soak = one_run("soak", path, args.rows, {"429": 0.05, "500": 0.02}, args.kill_every,
-                           args.concurrency, media_root)
+            soak = one_run(
+                "soak",
+                path,
+                args.rows,
+                {"429": 0.05, "500": 0.02},
+                args.kill_every,
+                args.concurrency,
+                media_root,
+            )
             checks = invariants(soak, path)
         for result in (calm, soak):
             run = result["run"]
-            print(f"{result['label']:5s} run {run.pk}: {run.status}, {result['seconds']:.1f} s = "
-                  f"{result['rate']:,.0f} rows/s; {run.succeeded:,} loaded, {run.dead_lettered:,} dead-lettered, "
-                  f"{run.skipped:,} skipped; HubSpot answers {result['state']['statuses']}; faults injected "
-                  f"{result['state']['faultsInjected']}; pool processes killed: {result['killed']}")
+            print(
+                f"{result['label']:5s} run {run.pk}: {run.status}, {result['seconds']:.1f} s = "
+                f"{result['rate']:,.0f} rows/s; {run.succeeded:,} loaded, {run.dead_lettered:,} dead-lettered, "
+                f"{run.skipped:,} skipped; HubSpot answers {result['state']['statuses']}; faults injected "
+                f"{result['state']['faultsInjected']}; pool processes killed: {result['killed']}"
+            )
         share = soak["rate"] / calm["rate"]
         print(f"soak / calm throughput   {share:.0%}   (target >= 70 %)")
         for name, passed, detail in checks:

@@ -61,19 +61,35 @@ def main() -> None:
     setup_test_environment()
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
-        clay = connection_save(connection=Connection(name="clay-bench", provider="clay", auth_type="header_token"),
-                               secrets={"token": SECRET})
-        hubspot = connection_save(connection=Connection(name="hubspot-bench", provider="hubspot"),
-                                  secrets={"token": "pat-na1-bench-token-0000000000"})
-        Workflow.objects.create(slug="clay-bench", source_connection=clay, destination_connection=hubspot)
+        clay = connection_save(
+            connection=Connection(name="clay-bench", provider="clay", auth_type="header_token"),
+            secrets={"token": SECRET},
+        )
+        hubspot = connection_save(
+            connection=Connection(name="hubspot-bench", provider="hubspot"),
+            secrets={"token": "pat-na1-bench-token-0000000000"},
+        )
+        Workflow.objects.create(
+            slug="clay-bench", source_connection=clay, destination_connection=hubspot
+        )
         client = Client()
         sequence = iter(range(10**9))
 
         def post(_: int) -> None:
             # Every row differs: identical bodies within 24 h are acknowledged as duplicates.
-            body = json.dumps({"Email": f"row{next(sequence)}@example.com", "First Name": "Ada", "Company Name": "Acme"})
-            response = client.post("/hooks/clay/clay-bench/", body, content_type="application/json",
-                                   headers={"X-Switchyard-Token": SECRET})
+            body = json.dumps(
+                {
+                    "Email": f"row{next(sequence)}@example.com",
+                    "First Name": "Ada",
+                    "Company Name": "Acme",
+                }
+            )
+            response = client.post(
+                "/hooks/clay/clay-bench/",
+                body,
+                content_type="application/json",
+                headers={"X-Switchyard-Token": SECRET},
+            )
             assert response.status_code == 202, response.content
 
         def healthz(_: int) -> None:
@@ -88,12 +104,21 @@ def main() -> None:
 
     database = "PostgreSQL" if connection.vendor == "postgresql" else "SQLite"
     broker = "Redis" if os.environ.get("REDIS_URL") else "in-memory"
-    print(f"Clay webhook, {args.requests} requests, {database}, {broker} broker; {stored} events stored")
-    for name, samples in (("webhook (verify+store+enqueue)", webhook), ("baseline /healthz", floor)):
-        print(f"  {name:32s} p50 {percentile(samples, .5):6.2f} ms  p95 {percentile(samples, .95):6.2f} ms"
-              f"  p99 {percentile(samples, .99):6.2f} ms  ({1000 / statistics.mean(samples):6.0f} req/s serial)")
-    print(f"  webhook p99 / target 50 ms: {percentile(webhook, .99) / 50:.2f}; "
-          f"webhook p50 / Django floor p50: {percentile(webhook, .5) / percentile(floor, .5):.1f}x")
+    print(
+        f"Clay webhook, {args.requests} requests, {database}, {broker} broker; {stored} events stored"
+    )
+    for name, samples in (
+        ("webhook (verify+store+enqueue)", webhook),
+        ("baseline /healthz", floor),
+    ):
+        print(
+            f"  {name:32s} p50 {percentile(samples, 0.5):6.2f} ms  p95 {percentile(samples, 0.95):6.2f} ms"
+            f"  p99 {percentile(samples, 0.99):6.2f} ms  ({1000 / statistics.mean(samples):6.0f} req/s serial)"
+        )
+    print(
+        f"  webhook p99 / target 50 ms: {percentile(webhook, 0.99) / 50:.2f}; "
+        f"webhook p50 / Django floor p50: {percentile(webhook, 0.5) / percentile(floor, 0.5):.1f}x"
+    )
 
 
 if __name__ == "__main__":

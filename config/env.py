@@ -24,7 +24,9 @@ def env_secret(name: str, default: str | None = None) -> str | None:
         try:
             return path.read_text().strip()
         except OSError as exc:
-            raise ImproperlyConfigured(f"{file_var} points to {path}, which cannot be read: {exc}") from exc
+            raise ImproperlyConfigured(
+                f"{file_var} points to {path}, which cannot be read: {exc}"
+            ) from exc
     return os.environ.get(name, default)
 
 
@@ -37,7 +39,9 @@ def env_bool(name: str, default: bool) -> bool:
         return True
     if value in {"0", "false", "no", "off"}:
         return False
-    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use true/false, 1/0, yes/no, on/off)")
+    raise ImproperlyConfigured(
+        f"{name}={raw!r} is not a boolean (use true/false, 1/0, yes/no, on/off)"
+    )
 
 
 def env_int(name: str, default: int, *, minimum: int | None = None) -> int:

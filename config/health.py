@@ -51,7 +51,14 @@ def _check_broker() -> tuple[bool, str]:
 @require_GET
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
-    checks = {"database": _check_database(), "migrations": _check_migrations(), "broker": _check_broker()}
+    checks = {
+        "database": _check_database(),
+        "migrations": _check_migrations(),
+        "broker": _check_broker(),
+    }
     ready = all(ok for ok, _ in checks.values())
-    body = {"status": "ok" if ready else "unavailable", "checks": {k: v for k, (_, v) in checks.items()}}
+    body = {
+        "status": "ok" if ready else "unavailable",
+        "checks": {k: v for k, (_, v) in checks.items()},
+    }
     return JsonResponse(body, status=200 if ready else 503)

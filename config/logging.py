@@ -17,7 +17,10 @@ MASK = "[REDACTED]"
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # Authorization: Bearer xyz / Basic xyz, as a header line or a dict repr.
-    (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer|basic|token)?\s*[^\s'\",}]+"), rf"\1{MASK}"),
+    (
+        re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer|basic|token)?\s*[^\s'\",}]+"),
+        rf"\1{MASK}",
+    ),
     (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/=]+"), f"Bearer {MASK}"),
     # key=value / "key": "value" for anything that names a secret.
     (
@@ -31,7 +34,10 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bpat-[a-z]{2,4}\d?-[0-9a-f-]{8,}"), MASK),  # HubSpot private-app token
     (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{8,}"), MASK),  # Slack tokens
     (re.compile(r"\bwhsec_[A-Za-z0-9+/=]{8,}"), MASK),  # webhook signing secrets
-    (re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/]+"), "https://hooks.slack.com/services/" + MASK),
+    (
+        re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/]+"),
+        "https://hooks.slack.com/services/" + MASK,
+    ),
     # Email addresses are personal data.
     (re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"), "[EMAIL]"),
 ]

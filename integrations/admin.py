@@ -29,11 +29,26 @@ class ConnectionForm(forms.ModelForm):
     class Meta:
         model = Connection
         # The secret columns are deliberately absent: a model field would render its value.
-        fields = ["name", "provider", "environment", "auth_type", "base_url", "options", "connect_timeout",
-                  "read_timeout", "max_attempts", "rate_limit_requests", "rate_limit_seconds", "status"]
+        fields = [
+            "name",
+            "provider",
+            "environment",
+            "auth_type",
+            "base_url",
+            "options",
+            "connect_timeout",
+            "read_timeout",
+            "max_attempts",
+            "rate_limit_requests",
+            "rate_limit_seconds",
+            "status",
+        ]
 
-    base_url = forms.URLField(required=False, assume_scheme="https",
-                              help_text="Empty: the provider's public API. Set it to reach a sandbox.")
+    base_url = forms.URLField(
+        required=False,
+        assume_scheme="https",
+        help_text="Empty: the provider's public API. Set it to reach a sandbox.",
+    )
     new_token = forms.CharField(required=False)
     new_client_secret = forms.CharField(required=False)
     new_access_token = forms.CharField(required=False)
@@ -46,8 +61,12 @@ class ConnectionForm(forms.ModelForm):
             hint = hints.get(field)
             form_field = self.fields[f"new_{field}"]
             form_field.label = label
-            form_field.widget = forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
-            form_field.help_text = f"Stored: ••••{hint}. Leave empty to keep it." if hint else "Not set."
+            form_field.widget = forms.PasswordInput(
+                render_value=False, attrs={"autocomplete": "new-password"}
+            )
+            form_field.help_text = (
+                f"Stored: ••••{hint}. Leave empty to keep it." if hint else "Not set."
+            )
 
     def clean_base_url(self) -> str:
         url = self.cleaned_data.get("base_url") or ""
@@ -62,24 +81,69 @@ class ConnectionForm(forms.ModelForm):
 @admin.register(Connection)
 class ConnectionAdmin(admin.ModelAdmin):
     form = ConnectionForm
-    list_display = ("name", "provider", "environment", "status_badge", "credential_age_display",
-                    "last_test_verdict", "quota_used")
+    list_display = (
+        "name",
+        "provider",
+        "environment",
+        "status_badge",
+        "credential_age_display",
+        "last_test_verdict",
+        "quota_used",
+    )
     list_filter = ("provider", "environment", "status")
     search_fields = ("name",)
-    readonly_fields = ("status_message", "paused_until", "last_tested_at", "last_test_verdict",
-                       "access_token_expires_at", "credential_age_display", "oauth_button")
+    readonly_fields = (
+        "status_message",
+        "paused_until",
+        "last_tested_at",
+        "last_test_verdict",
+        "access_token_expires_at",
+        "credential_age_display",
+        "oauth_button",
+    )
     actions = ["test_selected"]
     change_form_template = "admin/integrations/connection/change_form.html"
 
     fieldsets = (
         (None, {"fields": ("name", "provider", "environment", "auth_type", "base_url", "options")}),
-        ("Credentials (write-only)", {"fields": ("new_token", "new_client_secret", "new_access_token",
-                                                 "new_refresh_token", "credential_age_display",
-                                                 "access_token_expires_at", "oauth_button")}),
-        ("Limits", {"fields": ("connect_timeout", "read_timeout", "max_attempts",
-                               "rate_limit_requests", "rate_limit_seconds")}),
-        ("State", {"fields": ("status", "status_message", "paused_until", "last_tested_at",
-                              "last_test_verdict")}),
+        (
+            "Credentials (write-only)",
+            {
+                "fields": (
+                    "new_token",
+                    "new_client_secret",
+                    "new_access_token",
+                    "new_refresh_token",
+                    "credential_age_display",
+                    "access_token_expires_at",
+                    "oauth_button",
+                )
+            },
+        ),
+        (
+            "Limits",
+            {
+                "fields": (
+                    "connect_timeout",
+                    "read_timeout",
+                    "max_attempts",
+                    "rate_limit_requests",
+                    "rate_limit_seconds",
+                )
+            },
+        ),
+        (
+            "State",
+            {
+                "fields": (
+                    "status",
+                    "status_message",
+                    "paused_until",
+                    "last_tested_at",
+                    "last_test_verdict",
+                )
+            },
+        ),
     )
 
     @admin.display(description="Status")
@@ -93,7 +157,9 @@ class ConnectionAdmin(admin.ModelAdmin):
         if age is None:
             return "—"
         if obj.credentials_are_stale:
-            return format_html('<span class="sy-badge sy-warn">{} days — rotate (quarterly)</span>', age.days)
+            return format_html(
+                '<span class="sy-badge sy-warn">{} days — rotate (quarterly)</span>', age.days
+            )
         return f"{age.days} days"
 
     @admin.display(description="API quota used")
@@ -130,7 +196,9 @@ class ConnectionAdmin(admin.ModelAdmin):
         from integrations.services_test import connection_test
 
         for connection in queryset:
-            verdict = connection_test(connection_id=connection.pk, actor=request.user, request=request)
+            verdict = connection_test(
+                connection_id=connection.pk, actor=request.user, request=request
+            )
             level = messages.SUCCESS if verdict.ok else messages.ERROR
             self.message_user(request, f"{connection.name}: {verdict.message}", level)
 
@@ -141,10 +209,16 @@ class ConnectionAdmin(admin.ModelAdmin):
         from integrations import views
 
         own = [
-            path("<int:connection_id>/test/", self.admin_site.admin_view(self.test_view),
-                 name="integrations_connection_test"),
-            path("<int:connection_id>/oauth/connect/", self.admin_site.admin_view(views.oauth_connect),
-                 name="integrations_connection_oauth_connect"),
+            path(
+                "<int:connection_id>/test/",
+                self.admin_site.admin_view(self.test_view),
+                name="integrations_connection_test",
+            ),
+            path(
+                "<int:connection_id>/oauth/connect/",
+                self.admin_site.admin_view(views.oauth_connect),
+                name="integrations_connection_oauth_connect",
+            ),
         ]
         return own + super().get_urls()
 
@@ -159,15 +233,27 @@ class ConnectionAdmin(admin.ModelAdmin):
             raise PermissionDenied
         connection = get_object_or_404(Connection, pk=connection_id)
         verdict = connection_test(connection_id=connection.pk, actor=request.user, request=request)
-        self.message_user(request, f"{connection.name}: {verdict.message}",
-                          messages.SUCCESS if verdict.ok else messages.ERROR)
+        self.message_user(
+            request,
+            f"{connection.name}: {verdict.message}",
+            messages.SUCCESS if verdict.ok else messages.ERROR,
+        )
         return redirect(reverse("admin:integrations_connection_change", args=[connection_id]))
 
 
 @admin.register(RequestLog)
 class RequestLogAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "connection", "method", "path_template", "status", "duration_ms",
-                    "attempt", "rate_limit_remaining", "error_category")
+    list_display = (
+        "created_at",
+        "connection",
+        "method",
+        "path_template",
+        "status",
+        "duration_ms",
+        "attempt",
+        "rate_limit_remaining",
+        "error_category",
+    )
     list_filter = ("connection", "status", "error_category")
     date_hierarchy = "created_at"
     show_full_result_count = False

@@ -35,8 +35,11 @@ def _blocked(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         or address.is_reserved
         or address.is_multicast
         or address.is_unspecified
-        or (isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None
-            and _blocked(address.ipv4_mapped))
+        or (
+            isinstance(address, ipaddress.IPv6Address)
+            and address.ipv4_mapped is not None
+            and _blocked(address.ipv4_mapped)
+        )
     )
 
 

@@ -19,11 +19,27 @@ from integrations.models import AuthType, Connection, Environment, Provider
 ENV_REF = re.compile(r"^\$\{([A-Z_][A-Z0-9_]*)\}$")
 
 # auth keys that hold a secret, and the encrypted column each goes to
-_SECRET_KEYS = {"token": "token", "secret": "token", "api_key": "token", "url": "token", "dsn": "token",
-                "client_secret": "client_secret"}
+_SECRET_KEYS = {
+    "token": "token",
+    "secret": "token",
+    "api_key": "token",
+    "url": "token",
+    "dsn": "token",
+    "client_secret": "client_secret",
+}
 _PLAIN_AUTH_KEYS = {"type", "client_id", "scopes", "header", "username"}
-_TOP_KEYS = {"name", "provider", "environment", "base_url", "auth", "rate_limit", "timeouts",
-             "max_attempts", "options", "__line__"}
+_TOP_KEYS = {
+    "name",
+    "provider",
+    "environment",
+    "base_url",
+    "auth",
+    "rate_limit",
+    "timeouts",
+    "max_attempts",
+    "options",
+    "__line__",
+}
 
 
 class ConfigError(Exception):
@@ -57,17 +73,25 @@ def connections_validate(items: Any) -> list[dict]:
         seen.add(name)
         provider = item.get("provider")
         if provider not in Provider.values:
-            raise ConfigError(line, f"{where}: provider {provider!r} is not one of {', '.join(Provider.values)}")
+            raise ConfigError(
+                line, f"{where}: provider {provider!r} is not one of {', '.join(Provider.values)}"
+            )
         environment = item.get("environment", Environment.PRODUCTION)
         if environment not in Environment.values:
-            raise ConfigError(line, f"{where}: environment {environment!r} is not one of {', '.join(Environment.values)}")
+            raise ConfigError(
+                line,
+                f"{where}: environment {environment!r} is not one of {', '.join(Environment.values)}",
+            )
         auth = item.get("auth") or {"type": "none"}
         if not isinstance(auth, dict):
             raise ConfigError(line, f"{where}.auth must be a mapping")
         auth_line = _line(auth) or line
         auth_type = auth.get("type", "none")
         if auth_type not in AuthType.values:
-            raise ConfigError(auth_line, f"{where}.auth.type {auth_type!r} is not one of {', '.join(AuthType.values)}")
+            raise ConfigError(
+                auth_line,
+                f"{where}.auth.type {auth_type!r} is not one of {', '.join(AuthType.values)}",
+            )
         secrets, refs, options = {}, {}, dict(item.get("options") or {})
         for key, value in auth.items():
             if key == "__line__" or key in _PLAIN_AUTH_KEYS:
@@ -76,10 +100,15 @@ def connections_validate(items: Any) -> list[dict]:
                 raise ConfigError(auth_line, f"{where}.auth: unknown key {key!r}")
             match = ENV_REF.match(str(value))
             if not match:
-                raise ConfigError(auth_line, f"{where}.auth.{key} must be an ${{ENV_VAR}} reference, never a value")
+                raise ConfigError(
+                    auth_line,
+                    f"{where}.auth.{key} must be an ${{ENV_VAR}} reference, never a value",
+                )
             env_name = match.group(1)
             if env_name not in os.environ:
-                raise ConfigError(auth_line, f"{where}.auth.{key}: environment variable {env_name} is not set")
+                raise ConfigError(
+                    auth_line, f"{where}.auth.{key}: environment variable {env_name} is not set"
+                )
             secrets[_SECRET_KEYS[key]] = os.environ[env_name]
             refs[key] = env_name
         for key in ("client_id", "scopes", "header", "username"):
@@ -87,15 +116,26 @@ def connections_validate(items: Any) -> list[dict]:
                 options[key] = auth[key]
         if refs:
             options["secret_refs"] = refs
-        fields: dict[str, Any] = {"provider": provider, "environment": environment, "auth_type": auth_type,
-                                  "base_url": item.get("base_url", ""), "options": options}
+        fields: dict[str, Any] = {
+            "provider": provider,
+            "environment": environment,
+            "auth_type": auth_type,
+            "base_url": item.get("base_url", ""),
+            "options": options,
+        }
         rate = item.get("rate_limit")
         if rate is not None:
-            if not isinstance(rate, dict) or not all(isinstance(rate.get(k), int) and rate[k] > 0
-                                                     for k in ("requests", "per_seconds")):
-                raise ConfigError(_line(rate) if isinstance(rate, dict) else line,
-                                  f"{where}.rate_limit needs positive integers `requests` and `per_seconds`")
-            fields["rate_limit_requests"], fields["rate_limit_seconds"] = rate["requests"], rate["per_seconds"]
+            if not isinstance(rate, dict) or not all(
+                isinstance(rate.get(k), int) and rate[k] > 0 for k in ("requests", "per_seconds")
+            ):
+                raise ConfigError(
+                    _line(rate) if isinstance(rate, dict) else line,
+                    f"{where}.rate_limit needs positive integers `requests` and `per_seconds`",
+                )
+            fields["rate_limit_requests"], fields["rate_limit_seconds"] = (
+                rate["requests"],
+                rate["per_seconds"],
+            )
         timeouts = item.get("timeouts") or {}
         if "connect" in timeouts:
             fields["connect_timeout"] = float(timeouts["connect"])
@@ -143,14 +183,19 @@ def connections_export() -> list[dict]:
                 auth[key] = options.pop(key)
         for key, env_name in refs.items():
             auth[key] = f"${{{env_name}}}"
-        item: dict[str, Any] = {"name": connection.name, "provider": connection.provider,
-                                "environment": connection.environment}
+        item: dict[str, Any] = {
+            "name": connection.name,
+            "provider": connection.provider,
+            "environment": connection.environment,
+        }
         if connection.base_url:
             item["base_url"] = connection.base_url
         item["auth"] = auth
         if connection.rate_limit_requests and connection.rate_limit_seconds:
-            item["rate_limit"] = {"requests": connection.rate_limit_requests,
-                                  "per_seconds": connection.rate_limit_seconds}
+            item["rate_limit"] = {
+                "requests": connection.rate_limit_requests,
+                "per_seconds": connection.rate_limit_seconds,
+            }
         item["timeouts"] = {"connect": connection.connect_timeout, "read": connection.read_timeout}
         item["max_attempts"] = connection.max_attempts
         if options:

@@ -44,7 +44,7 @@ def decrypt(stored: str) -> str:
     if not stored.startswith(PREFIX):
         raise ValueError("stored credential is not encrypted")
     try:
-        value = fernet().decrypt(stored[len(PREFIX):].encode()).decode()
+        value = fernet().decrypt(stored[len(PREFIX) :].encode()).decode()
     except InvalidToken:
         raise ImproperlyConfigured(
             "A stored credential cannot be decrypted with any key in FIELD_ENCRYPTION_KEYS; "
@@ -56,13 +56,13 @@ def decrypt(stored: str) -> str:
 
 def rotate(stored: str) -> str:
     """Re-encrypt with the first key. Safe on a value already rotated (it is re-encrypted again)."""
-    return PREFIX + fernet().rotate(stored[len(PREFIX):].encode()).decode()
+    return PREFIX + fernet().rotate(stored[len(PREFIX) :].encode()).decode()
 
 
 def is_current(stored: str) -> bool:
     """True when the first key decrypts the value, i.e. rotation has nothing left to do."""
     try:
-        Fernet(settings.FIELD_ENCRYPTION_KEYS[0].encode()).decrypt(stored[len(PREFIX):].encode())
+        Fernet(settings.FIELD_ENCRYPTION_KEYS[0].encode()).decrypt(stored[len(PREFIX) :].encode())
     except InvalidToken:
         return False
     return True

@@ -55,11 +55,19 @@ class Connection(models.Model):
 
     SECRET_FIELDS = ("token", "client_secret", "access_token", "refresh_token")
 
-    name = models.SlugField(max_length=80, unique=True, help_text="Referenced by workflows and config files.")
+    name = models.SlugField(
+        max_length=80, unique=True, help_text="Referenced by workflows and config files."
+    )
     provider = models.CharField(max_length=20, choices=Provider.choices)
-    environment = models.CharField(max_length=20, choices=Environment.choices, default=Environment.PRODUCTION)
-    auth_type = models.CharField(max_length=20, choices=AuthType.choices, default=AuthType.PRIVATE_APP)
-    base_url = models.URLField(blank=True, help_text="Empty: the provider's public API. Set it to reach a sandbox.")
+    environment = models.CharField(
+        max_length=20, choices=Environment.choices, default=Environment.PRODUCTION
+    )
+    auth_type = models.CharField(
+        max_length=20, choices=AuthType.choices, default=AuthType.PRIVATE_APP
+    )
+    base_url = models.URLField(
+        blank=True, help_text="Empty: the provider's public API. Set it to reach a sandbox."
+    )
     connect_timeout = models.FloatField(default=5.0)
     read_timeout = models.FloatField(default=30.0)
     max_attempts = models.PositiveSmallIntegerField(default=5)
@@ -79,7 +87,9 @@ class Connection(models.Model):
     secret_hints = models.JSONField(default=dict, blank=True, editable=False)
     credentials_updated_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    status = models.CharField(max_length=20, choices=ConnectionStatus.choices, default=ConnectionStatus.ACTIVE)
+    status = models.CharField(
+        max_length=20, choices=ConnectionStatus.choices, default=ConnectionStatus.ACTIVE
+    )
     status_message = models.CharField(max_length=300, blank=True)
     paused_until = models.DateTimeField(null=True, blank=True)
     last_tested_at = models.DateTimeField(null=True, blank=True)

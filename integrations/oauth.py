@@ -22,11 +22,16 @@ from integrations.models import Connection, ConnectionStatus
 REFRESH_MARGIN = timedelta(minutes=5)
 DEFAULT_SCOPES = (
     "oauth",
-    "crm.objects.contacts.read", "crm.objects.contacts.write",
-    "crm.objects.companies.read", "crm.objects.companies.write",
-    "crm.objects.deals.read", "crm.objects.deals.write",
+    "crm.objects.contacts.read",
+    "crm.objects.contacts.write",
+    "crm.objects.companies.read",
+    "crm.objects.companies.write",
+    "crm.objects.deals.read",
+    "crm.objects.deals.write",
     "crm.objects.owners.read",
-    "crm.schemas.contacts.read", "crm.schemas.companies.read", "crm.schemas.deals.read",
+    "crm.schemas.contacts.read",
+    "crm.schemas.companies.read",
+    "crm.schemas.deals.read",
 )
 SESSION_KEY = "switchyard_oauth_state"
 
@@ -40,7 +45,7 @@ def _oauth_module():
 def _transport():
     from integrations import registry
 
-    return registry.TRANSPORT_OVERRIDE
+    return registry.transport_override_for("hubspot")
 
 
 def _token_endpoint_base(connection: Connection) -> str:
@@ -71,7 +76,9 @@ def oauth_state_consume(*, session: Any, state: str) -> int | None:
     return expected["connection_id"]
 
 
-def oauth_code_exchange(*, connection_id: int, code: str, redirect_uri: str, actor: Any, request: Any = None) -> Connection:
+def oauth_code_exchange(
+    *, connection_id: int, code: str, redirect_uri: str, actor: Any, request: Any = None
+) -> Connection:
     from integrations.services import connection_save
 
     connection = Connection.objects.get(pk=connection_id)
@@ -89,7 +96,8 @@ def oauth_code_exchange(*, connection_id: int, code: str, redirect_uri: str, act
     return connection_save(
         connection=connection,
         secrets={"access_token": tokens.access_token, "refresh_token": tokens.refresh_token},
-        actor=actor, request=request,
+        actor=actor,
+        request=request,
     )
 
 
@@ -105,7 +113,9 @@ def oauth_access_token(*, connection_id: int) -> str:
     """A valid access token for the connection, refreshing it first when it is about to expire."""
     connection = Connection.objects.get(pk=connection_id)
     if connection.status == ConnectionStatus.NEEDS_RECONNECT:
-        raise AuthFailed(f"Connection {connection.name} needs reconnecting to HubSpot", permanent=True)
+        raise AuthFailed(
+            f"Connection {connection.name} needs reconnecting to HubSpot", permanent=True
+        )
     if _fresh(connection, timezone.now()):
         return connection.access_token
 
@@ -129,7 +139,14 @@ def oauth_access_token(*, connection_id: int) -> str:
             if tokens.refresh_token:
                 connection.refresh_token = tokens.refresh_token
             connection.access_token_expires_at = tokens.expires_at
-            connection.save(update_fields=["access_token", "refresh_token", "access_token_expires_at", "updated_at"])
+            connection.save(
+                update_fields=[
+                    "access_token",
+                    "refresh_token",
+                    "access_token_expires_at",
+                    "updated_at",
+                ]
+            )
             return tokens.access_token
     # Outside the transaction, so marking the connection is not rolled back with the refresh.
     from integrations.services import connection_mark_needs_reconnect
@@ -150,4 +167,3 @@ class OAuthConnectionAuth:
 
     def secrets(self) -> list[str]:
         return []  # tokens are registered with the log redaction when decrypted
-

@@ -20,7 +20,11 @@ logger = logging.getLogger(__name__)
 def _hubspot_connections() -> list[Connection]:
     # A disabled connection was switched off on purpose (an old portal, revoked token);
     # calling it would only fail every erasure. Paused ones are tried and fail loudly.
-    return list(Connection.objects.filter(provider=Provider.HUBSPOT).exclude(status=ConnectionStatus.DISABLED))
+    return list(
+        Connection.objects.filter(provider=Provider.HUBSPOT).exclude(
+            status=ConnectionStatus.DISABLED
+        )
+    )
 
 
 class HubSpotContactStore:
@@ -51,7 +55,9 @@ class HubSpotContactStore:
                 properties = [p["name"] for p in client.properties("contacts")]
                 for row in self._contacts(client, email, properties):
                     values = {k: v for k, v in row.properties.items() if v not in (None, "")}
-                    found.append({"connection": connection.name, "id": row.object_id, "properties": values})
+                    found.append(
+                        {"connection": connection.name, "id": row.object_id, "properties": values}
+                    )
             finally:
                 client.close()
         return found

@@ -29,8 +29,14 @@ class ProviderClient:
     ) -> None:
         self.config = config
         self.http = Transport(
-            config, auth, provider=self.provider, transport=transport, on_request=on_request,
-            error_parser=self.error_parser(), sleep=sleep, **transport_options,
+            config,
+            auth,
+            provider=self.provider,
+            transport=transport,
+            on_request=on_request,
+            error_parser=self.error_parser(),
+            sleep=sleep,
+            **transport_options,
         )
 
     def error_parser(self) -> Callable[[httpx.Response], ProviderError | None] | None:

@@ -46,9 +46,17 @@ DEFAULT_RATE_LIMITS: dict[tuple[str, str], RateLimitSpec] = {
 }
 HUBSPOT_SEARCH_LIMIT = RateLimitSpec(5, 1)
 
-# Tests and the demo may route every client through one in-process transport (the sandbox as
-# a WSGI app) instead of a port. Production never sets it.
+# Tests and the demo may route clients through in-process transports (a stand-in served as a
+# WSGI app) instead of a port. Production never sets either. A provider's own entry in
+# TRANSPORT_OVERRIDES wins over the catch-all TRANSPORT_OVERRIDE, so one test can serve
+# HubSpot from its sandbox and Slack from the Slack stand-in at the same time.
 TRANSPORT_OVERRIDE: httpx.BaseTransport | None = None
+TRANSPORT_OVERRIDES: dict[str, httpx.BaseTransport] = {}
+
+
+def transport_override_for(provider: str) -> httpx.BaseTransport | None:
+    """The in-process transport tests or the demo installed for this provider, if any."""
+    return TRANSPORT_OVERRIDES.get(provider) or TRANSPORT_OVERRIDE
 
 
 def _import(dotted: str) -> type:
@@ -77,8 +85,12 @@ def _request_logger(connection_id: int) -> Callable[[RequestRecord], None]:
     def record(entry: RequestRecord) -> None:
         try:
             RequestLog.objects.create(
-                connection_id=connection_id, method=entry.method, path_template=entry.path_template[:200],
-                status=entry.status, duration_ms=round(entry.duration_ms), attempt=entry.attempt,
+                connection_id=connection_id,
+                method=entry.method,
+                path_template=entry.path_template[:200],
+                status=entry.status,
+                duration_ms=round(entry.duration_ms),
+                attempt=entry.attempt,
                 rate_limit_remaining=entry.rate_limit_remaining,
                 rate_limit_max=entry.rate_limit_max,
                 error_category=(entry.error_category or "")[:60],
@@ -117,7 +129,8 @@ def connection_check_usable(connection: Connection) -> None:
     if connection.paused_until and connection.paused_until > now:
         raise RateLimited(
             f"{connection.name} is waiting for its daily quota to reset",
-            retry_after=(connection.paused_until - now).total_seconds(), daily=True,
+            retry_after=(connection.paused_until - now).total_seconds(),
+            daily=True,
         )
     Connection.objects.filter(pk=connection.pk, status=ConnectionStatus.WAITING_FOR_QUOTA).update(
         status=ConnectionStatus.ACTIVE, paused_until=None, status_message=""
@@ -126,7 +139,10 @@ def connection_check_usable(connection: Connection) -> None:
 
 
 def client_for(
-    connection: Connection, *, transport: httpx.BaseTransport | None = None, max_retry_wait: float | None = None,
+    connection: Connection,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    max_retry_wait: float | None = None,
 ) -> Any:
     """The provider's client for this connection, with its auth, limits and request log.
     ``max_retry_wait`` caps in-process waits between retries; a longer one is raised with
@@ -152,6 +168,6 @@ def client_for(
     return client_class(
         config,
         connection_auth(connection),
-        transport=transport or TRANSPORT_OVERRIDE,
+        transport=transport or transport_override_for(connection.provider),
         on_request=_request_logger(connection.pk),
     )

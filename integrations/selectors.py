@@ -16,8 +16,12 @@ def connection_quota_used(*, connection: Connection) -> float | None:
     window = timedelta(seconds=connection.rate_limit_seconds or 10)
     since = timezone.now() - window
     last = (
-        RequestLog.objects.filter(connection=connection, created_at__gte=since, rate_limit_max__gt=0)
-        .order_by("-id").only("rate_limit_remaining", "rate_limit_max").first()
+        RequestLog.objects.filter(
+            connection=connection, created_at__gte=since, rate_limit_max__gt=0
+        )
+        .order_by("-id")
+        .only("rate_limit_remaining", "rate_limit_max")
+        .first()
     )
     if last is not None and last.rate_limit_remaining is not None:
         return max(0.0, 1 - last.rate_limit_remaining / last.rate_limit_max)

@@ -22,8 +22,18 @@ from integrations.models import Connection, ConnectionStatus
 logger = logging.getLogger(__name__)
 
 _AUDITED_FIELDS = (
-    "name", "provider", "environment", "auth_type", "base_url", "connect_timeout", "read_timeout",
-    "max_attempts", "rate_limit_requests", "rate_limit_seconds", "options", "status",
+    "name",
+    "provider",
+    "environment",
+    "auth_type",
+    "base_url",
+    "connect_timeout",
+    "read_timeout",
+    "max_attempts",
+    "rate_limit_requests",
+    "rate_limit_seconds",
+    "options",
+    "status",
 )
 
 
@@ -76,12 +86,20 @@ def connection_save(
         if is_new or diff:
             audit_event_record(
                 action="connection.created" if is_new else "connection.changed",
-                actor=actor, actor_label=actor_label, obj=connection, changes=diff, request=request,
+                actor=actor,
+                actor_label=actor_label,
+                obj=connection,
+                changes=diff,
+                request=request,
             )
         if changed_secrets:
             audit_event_record(
-                action="connection.credentials_changed", actor=actor, actor_label=actor_label,
-                obj=connection, metadata={"fields": changed_secrets}, request=request,
+                action="connection.credentials_changed",
+                actor=actor,
+                actor_label=actor_label,
+                obj=connection,
+                metadata={"fields": changed_secrets},
+                request=request,
             )
     return connection
 
@@ -89,8 +107,11 @@ def connection_save(
 def connection_delete(*, connection: Connection, actor: Any = None, request: Any = None) -> None:
     with transaction.atomic():
         audit_event_record(
-            action="connection.deleted", actor=actor, obj=connection,
-            changes={k: [v, None] for k, v in _snapshot(connection).items()}, request=request,
+            action="connection.deleted",
+            actor=actor,
+            obj=connection,
+            changes={k: [v, None] for k, v in _snapshot(connection).items()},
+            request=request,
         )
         connection.delete()
 
@@ -98,21 +119,32 @@ def connection_delete(*, connection: Connection, actor: Any = None, request: Any
 def connection_mark_needs_reconnect(*, connection_id: int, reason: str) -> None:
     """A refresh token was refused: stop using the connection and tell a human, loudly."""
     Connection.objects.filter(pk=connection_id).update(
-        status=ConnectionStatus.NEEDS_RECONNECT, status_message=reason[:300], updated_at=timezone.now()
+        status=ConnectionStatus.NEEDS_RECONNECT,
+        status_message=reason[:300],
+        updated_at=timezone.now(),
     )
     connection = Connection.objects.get(pk=connection_id)
-    audit_event_record(action="connection.needs_reconnect", actor_label="system:oauth", obj=connection,
-                       metadata={"reason": reason[:300]})
+    audit_event_record(
+        action="connection.needs_reconnect",
+        actor_label="system:oauth",
+        obj=connection,
+        metadata={"reason": reason[:300]},
+    )
     logger.error("connection %s needs reconnecting: %s", connection.name, reason)
     # Every sync through this connection stops until someone reconnects: tell a human now.
-    mail_admins(f"{connection.name} needs reconnecting", f"{reason}\n\nOpen the connection and press Connect.",
-                fail_silently=True)
+    mail_admins(
+        f"{connection.name} needs reconnecting",
+        f"{reason}\n\nOpen the connection and press Connect.",
+        fail_silently=True,
+    )
 
 
 def connection_pause(*, connection_id: int, until: datetime, reason: str) -> None:
     """A daily quota is spent: no call until `until`, instead of spinning on 429s."""
     Connection.objects.filter(pk=connection_id).update(
-        status=ConnectionStatus.WAITING_FOR_QUOTA, paused_until=until, status_message=reason[:300],
+        status=ConnectionStatus.WAITING_FOR_QUOTA,
+        paused_until=until,
+        status_message=reason[:300],
         updated_at=timezone.now(),
     )
     logger.warning("connection %s paused until %s: %s", connection_id, until.isoformat(), reason)
@@ -149,6 +181,9 @@ def connections_rotate_keys(*, actor_label: str = "command:rotate_keys") -> Rota
             with db_connection.cursor() as cursor:
                 cursor.execute(f"UPDATE {table} SET {assignments} WHERE id = %s", [*updates, pk])  # noqa: S608
             rotated += 1
-    audit_event_record(action="keys.rotated", actor_label=actor_label,
-                       metadata={"rotated": rotated, "already_current": current})
+    audit_event_record(
+        action="keys.rotated",
+        actor_label=actor_label,
+        metadata={"rotated": rotated, "already_current": current},
+    )
     return RotationReport(rotated=rotated, already_current=current)

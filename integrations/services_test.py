@@ -28,7 +28,9 @@ class Verdict:
 
 def _verdict_for(error: ProviderError) -> Verdict:
     if isinstance(error, AuthFailed):
-        return Verdict(False, "invalid_token", "invalid token (401): the provider rejected the credential")
+        return Verdict(
+            False, "invalid_token", "invalid token (401): the provider rejected the credential"
+        )
     if isinstance(error, MissingScope):
         scope = f" — grant the scope {error.scope}" if getattr(error, "scope", None) else ""
         return Verdict(False, "missing_scope", f"missing scope (403){scope}")
@@ -37,11 +39,15 @@ def _verdict_for(error: ProviderError) -> Verdict:
     if isinstance(error, Unreachable):
         return Verdict(False, "unreachable", "unreachable host: could not connect to the provider")
     if isinstance(error, RateLimited):
-        return Verdict(False, "rate_limited", "rate limited: the credential works but the quota is spent")
+        return Verdict(
+            False, "rate_limited", "rate limited: the credential works but the quota is spent"
+        )
     return Verdict(False, "error", f"failed: {error.message}")
 
 
-def connection_test(*, connection_id: int, actor: Any = None, actor_label: str = "", request: Any = None) -> Verdict:
+def connection_test(
+    *, connection_id: int, actor: Any = None, actor_label: str = "", request: Any = None
+) -> Verdict:
     from integrations.registry import client_for
 
     connection = Connection.objects.get(pk=connection_id)
@@ -57,7 +63,15 @@ def connection_test(*, connection_id: int, actor: Any = None, actor_label: str =
         verdict = Verdict(False, "not_testable", str(error))
     else:
         verdict = Verdict(True, "ok", "OK")
-    Connection.objects.filter(pk=connection.pk).update(last_tested_at=timezone.now(), last_test_verdict=verdict.message[:300])
-    audit_event_record(action="connection.tested", actor=actor, actor_label=actor_label, obj=connection,
-                       metadata={"verdict": verdict.code}, request=request)
+    Connection.objects.filter(pk=connection.pk).update(
+        last_tested_at=timezone.now(), last_test_verdict=verdict.message[:300]
+    )
+    audit_event_record(
+        action="connection.tested",
+        actor=actor,
+        actor_label=actor_label,
+        obj=connection,
+        metadata={"verdict": verdict.code},
+        request=request,
+    )
     return verdict

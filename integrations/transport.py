@@ -106,7 +106,9 @@ _REMAINING = (
 _MAX = ("X-HubSpot-RateLimit-Max", "X-RateLimit-Limit", "x-rate-limit-minute")
 
 
-def rate_limit_remaining(headers: Mapping[str, str], names: tuple[str, ...] = _REMAINING) -> int | None:
+def rate_limit_remaining(
+    headers: Mapping[str, str], names: tuple[str, ...] = _REMAINING
+) -> int | None:
     """The burst-window "requests left" (or, with ``names=_MAX``, the limit) header, or None."""
     for name in names:
         value = headers.get(name)
@@ -139,7 +141,9 @@ def classify_response(response: httpx.Response, provider: str = "provider") -> P
     if status == 403:
         return MissingScope(f"{where}: permission or scope missing", status=status)
     if status == 429:
-        return RateLimited(f"{where}: rate limited", retry_after=parse_retry_after(response.headers))
+        return RateLimited(
+            f"{where}: rate limited", retry_after=parse_retry_after(response.headers)
+        )
     if status == 408:
         return TimedOut(f"{where}: request timeout", status=status)
     if status >= 500:
@@ -245,7 +249,13 @@ class Transport:
         have been applied, so it is raised at once with ``context["maybe_applied"] = True``:
         a blind resend would duplicate the record (ARCHITECTURE.md: nothing duplicated).
         """
-        path = raw_path if raw_path is not None else path_template.format(**{k: quote(str(v), safe="") for k, v in (path_params or {}).items()})
+        path = (
+            raw_path
+            if raw_path is not None
+            else path_template.format(
+                **{k: quote(str(v), safe="") for k, v in (path_params or {}).items()}
+            )
+        )
         accepted = set(accept)
         limiter = self._search_limiter if search else self._limiter
         cfg = self.config
@@ -259,7 +269,12 @@ class Transport:
             response: httpx.Response | None = None
             try:
                 response = self._client.request(
-                    method, path, params=query or None, json=json, data=data, headers=request_headers
+                    method,
+                    path,
+                    params=query or None,
+                    json=json,
+                    data=data,
+                    headers=request_headers,
                 )
             except httpx.TimeoutException as exc:
                 error: ProviderError | None = TimedOut(
@@ -275,7 +290,11 @@ class Transport:
                 )
             else:
                 error = None if response.status_code in accepted else self._error_parser(response)
-                if error is not None and response.status_code >= 500 and response.status_code != 477:
+                if (
+                    error is not None
+                    and response.status_code >= 500
+                    and response.status_code != 477
+                ):
                     error.context.setdefault("maybe_applied", True)
             duration_ms = (self._clock() - started) * 1000
             remaining = rate_limit_remaining(response.headers) if response is not None else None
@@ -350,7 +369,9 @@ class Transport:
                 attempt=attempt,
                 rate_limit_remaining=remaining,
                 error_category=error.kind if error is not None else None,
-                rate_limit_max=rate_limit_remaining(response.headers, _MAX) if response is not None else None,
+                rate_limit_max=rate_limit_remaining(response.headers, _MAX)
+                if response is not None
+                else None,
             )
         )
 

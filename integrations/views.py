@@ -27,7 +27,9 @@ def _require_change(request: HttpRequest) -> None:
 def oauth_connect(request: HttpRequest, connection_id: int) -> HttpResponse:
     _require_change(request)
     connection = get_object_or_404(Connection, pk=connection_id, provider="hubspot")
-    url = oauth_authorize_start(connection=connection, redirect_uri=_redirect_uri(request), session=request.session)
+    url = oauth_authorize_start(
+        connection=connection, redirect_uri=_redirect_uri(request), session=request.session
+    )
     return redirect(url)
 
 
@@ -37,7 +39,9 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
     connection_id = oauth_state_consume(session=request.session, state=request.GET.get("state", ""))
     if connection_id is None:
         audit_event_record(action="connection.oauth_state_mismatch", request=request)
-        return HttpResponseBadRequest("This authorization did not start here (state mismatch). Start again from the connection page.")
+        return HttpResponseBadRequest(
+            "This authorization did not start here (state mismatch). Start again from the connection page."
+        )
     if "error" in request.GET:
         messages.error(request, f"HubSpot did not authorize the app: {request.GET.get('error')}")
         return redirect(reverse("admin:integrations_connection_change", args=[connection_id]))
@@ -45,8 +49,13 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
     if not code:
         return HttpResponseBadRequest("HubSpot sent no authorization code.")
     try:
-        connection = oauth_code_exchange(connection_id=connection_id, code=code,
-                                         redirect_uri=_redirect_uri(request), actor=request.user, request=request)
+        connection = oauth_code_exchange(
+            connection_id=connection_id,
+            code=code,
+            redirect_uri=_redirect_uri(request),
+            actor=request.user,
+            request=request,
+        )
     except ProviderError as exc:
         messages.error(request, f"HubSpot refused the authorization code: {exc.message}")
     else:

@@ -41,7 +41,14 @@ class WorkflowAdmin(AuditedModelAdmin, admin.ModelAdmin):
 class FieldMappingVersionAdmin(AuditedModelAdmin, admin.ModelAdmin):
     list_display = ("workflow", "version", "created_by_label", "created_at")
     list_filter = ("workflow",)
-    readonly_fields = ("workflow", "version", "rules", "created_by", "created_by_label", "created_at")
+    readonly_fields = (
+        "workflow",
+        "version",
+        "rules",
+        "created_by",
+        "created_by_label",
+        "created_at",
+    )
 
     def has_change_permission(self, request, obj=None):
         return False  # versions are immutable; edit by creating a new one
@@ -65,8 +72,18 @@ class WorkRecordAdmin(admin.ModelAdmin):
 
 @admin.register(Run)
 class RunAdmin(WorkRecordAdmin):
-    list_display = ("id", "workflow", "trigger", "status", "records_in", "succeeded", "dead_lettered", "skipped",
-                    "created_at", "duration_ms")
+    list_display = (
+        "id",
+        "workflow",
+        "trigger",
+        "status",
+        "records_in",
+        "succeeded",
+        "dead_lettered",
+        "skipped",
+        "created_at",
+        "duration_ms",
+    )
     list_filter = ("status", "trigger", "workflow")
     readonly_fields = [f.name for f in Run._meta.fields]
     date_hierarchy = "created_at"
@@ -81,7 +98,16 @@ class RunBatchAdmin(WorkRecordAdmin):
 
 @admin.register(DeadLetter)
 class DeadLetterAdmin(WorkRecordAdmin):
-    list_display = ("id", "run", "workflow", "stage", "category", "attempts", "resolution", "created_at")
+    list_display = (
+        "id",
+        "run",
+        "workflow",
+        "stage",
+        "category",
+        "attempts",
+        "resolution",
+        "created_at",
+    )
     list_filter = ("resolution", "stage", "category", "workflow")
     readonly_fields = [f.name for f in DeadLetter._meta.fields]
 
@@ -98,4 +124,6 @@ class SyncedContactAdmin(WorkRecordAdmin):
     list_display = ("workflow", "hubspot_id", "last_synced_at", "last_run")
     list_filter = ("workflow",)
     readonly_fields = [f.name for f in SyncedContact._meta.fields]
+
+
 from pipelines.routing import admin as routing_admin  # noqa: F401,E402 - MQL routing screens

@@ -14,7 +14,9 @@ class PipelinesConfig(AppConfig):
         )
         from pipelines.privacy import privacy_register
 
-        section_register(Section("workflows", workflows_validate, workflows_apply, workflows_export))
+        section_register(
+            Section("workflows", workflows_validate, workflows_apply, workflows_export)
+        )
         # Until audit.privacy exists this registers nothing (see pipelines/privacy.py).
         privacy_register()
         from pipelines.routing import config_sections, tasks  # noqa: F401 - routing's config sections and task

@@ -28,7 +28,9 @@ _BINARY_SIGNATURES = {
     b"\xff\xd8\xff": "it is an image",
     b"\x1f\x8b": "it is gzip-compressed; unpack it first",
 }
-_LOOKS_LIKE_DATA = re.compile(r"^\s*(?:[\w.+-]+@[\w-]+\.[\w.-]+|[+\d][\d\s().-]{5,}|\d{4}-\d{2}-\d{2}.*)\s*$")
+_LOOKS_LIKE_DATA = re.compile(
+    r"^\s*(?:[\w.+-]+@[\w-]+\.[\w.-]+|[+\d][\d\s().-]{5,}|\d{4}-\d{2}-\d{2}.*)\s*$"
+)
 
 
 class CsvRefused(Exception):  # noqa: N818 - what happened to the file
@@ -57,7 +59,9 @@ def csv_detect(binary: IO[bytes]) -> CsvFormat:
         if sample.startswith(signature):
             raise CsvRefused(f"This is not a CSV file: {why}.")
     if b"\x00" in sample:
-        raise CsvRefused("This is not a CSV file: it contains binary data (or is UTF-16; save it as UTF-8 CSV).")
+        raise CsvRefused(
+            "This is not a CSV file: it contains binary data (or is UTF-16; save it as UTF-8 CSV)."
+        )
     encoding = _encoding(sample)
     text = sample.decode(encoding, errors="replace")
     delimiter = _delimiter(text)

@@ -65,15 +65,23 @@ def record_transform(
     key = out.values.get(match_on)
     if key is None:
         if not any(e["target"] == match_on for e in out.errors):
-            out.errors.append({"source": match_on, "target": match_on, "code": "required",
-                               "message": f"required: records are matched on {match_on}, and it is empty"})
+            out.errors.append(
+                {
+                    "source": match_on,
+                    "target": match_on,
+                    "code": "required",
+                    "message": f"required: records are matched on {match_on}, and it is empty",
+                }
+            )
         return out
     if match_on == "email" and not (out.errors and any(e["target"] == "email" for e in out.errors)):
         try:
             key = normalize_email(str(key))
         except ValueRejected as exc:
             source = mapping.source_of("email", "email")
-            out.errors.append({"source": source, "target": "email", "code": exc.code, "message": exc.reason})
+            out.errors.append(
+                {"source": source, "target": "email", "code": exc.code, "message": exc.reason}
+            )
             return out
         out.values["email"] = key
     out.match_key = str(key).lower()
@@ -90,6 +98,14 @@ def hubspot_properties(values: Mapping[str, Any]) -> dict[str, str]:
     """HubSpot takes strings (providers.md §1.1). None means "empty in the source": the key is
     left out so a blank cell never clears what HubSpot already has (§1.8: omitting a key
     leaves the value unchanged; an empty string would clear it)."""
-    return {key: value if isinstance(value, str) else json.dumps(value) if isinstance(value, dict | list)
-            else str(value).lower() if isinstance(value, bool) else str(value)
-            for key, value in values.items() if value is not None}
+    return {
+        key: value
+        if isinstance(value, str)
+        else json.dumps(value)
+        if isinstance(value, dict | list)
+        else str(value).lower()
+        if isinstance(value, bool)
+        else str(value)
+        for key, value in values.items()
+        if value is not None
+    }

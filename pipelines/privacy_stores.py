@@ -59,7 +59,9 @@ class ImportFileStore:
     name = "pipelines.import_files"
 
     def _runs(self, email: str) -> QuerySet:
-        run_ids = RunRecord.objects.filter(match_key=email, run__trigger=RunTrigger.CSV).values("run_id")
+        run_ids = RunRecord.objects.filter(match_key=email, run__trigger=RunTrigger.CSV).values(
+            "run_id"
+        )
         return Run.objects.filter(pk__in=run_ids).exclude(input_file="")
 
     def find(self, email: str) -> list[dict[str, Any]]:
@@ -107,7 +109,9 @@ def import_file_rows_blank(*, run: Run, emails: set[str]) -> int:
         csv.writer(buffer, delimiter=delimiter).writerows(rows)
         storage, name = run.input_file.storage, run.input_file.name
         storage.delete(name)
-        saved = storage.save(name, ContentFile(buffer.getvalue().encode(encoding, errors="replace")))
+        saved = storage.save(
+            name, ContentFile(buffer.getvalue().encode(encoding, errors="replace"))
+        )
         if saved != name:  # a storage that renames: keep the run pointing at its file
             Run.objects.filter(pk=run.pk).update(input_file=saved)
     return blanked
@@ -121,13 +125,21 @@ class DeadLetterStore:
 
     def _letters(self, email: str) -> QuerySet:
         return DeadLetter.objects.filter(
-            Q(record__match_key=email) | Q(payload__email__iexact=email) | Q(record__raw__contact__email__iexact=email)
+            Q(record__match_key=email)
+            | Q(payload__email__iexact=email)
+            | Q(record__raw__contact__email__iexact=email)
         )
 
     def find(self, email: str) -> list[dict[str, Any]]:
         return [
-            {"id": d.pk, "run": d.run_id, "payload": d.payload, "original_payload": d.original_payload,
-             "source_row": d.source_row, "errors": d.errors}
+            {
+                "id": d.pk,
+                "run": d.run_id,
+                "payload": d.payload,
+                "original_payload": d.original_payload,
+                "source_row": d.source_row,
+                "errors": d.errors,
+            }
             for d in self._letters(email)
         ]
 
@@ -146,11 +158,17 @@ class InboundEventStore:
     name = "pipelines.inbound_events"
 
     def _events(self, email: str) -> QuerySet:
-        return InboundEvent.objects.filter(Q(records__match_key=email) | Q(payload__icontains=email)).distinct()
+        return InboundEvent.objects.filter(
+            Q(records__match_key=email) | Q(payload__icontains=email)
+        ).distinct()
 
     def find(self, email: str) -> list[dict[str, Any]]:
         return [
-            {"id": e.pk, "received_at": e.received_at.isoformat(), "payload": _items_of(e.payload, email)}
+            {
+                "id": e.pk,
+                "received_at": e.received_at.isoformat(),
+                "payload": _items_of(e.payload, email),
+            }
             for e in self._events(email)
         ]
 
@@ -179,7 +197,10 @@ def inbound_event_items_erase(*, items: dict[int, set[int]]) -> None:
     Staging calls it for suppressed people, so a new delivery about them is not kept."""
     for event in InboundEvent.objects.filter(pk__in=list(items)):
         if isinstance(event.payload, list):
-            payload = [ERASED if i in items[event.pk] else item for i, item in enumerate(event.payload, start=1)]
+            payload = [
+                ERASED if i in items[event.pk] else item
+                for i, item in enumerate(event.payload, start=1)
+            ]
         else:
             payload = ERASED
         InboundEvent.objects.filter(pk=event.pk).update(payload=payload)
@@ -202,8 +223,15 @@ class RoutingDecisionStore:
 
     def find(self, email: str) -> list[dict[str, Any]]:
         return [
-            {"id": d.pk, "contact_id": d.contact_id, "inputs": d.inputs, "created_at": d.created_at.isoformat(),
-             "territory": d.territory_id, "owner": d.owner_id, "score": d.score}
+            {
+                "id": d.pk,
+                "contact_id": d.contact_id,
+                "inputs": d.inputs,
+                "created_at": d.created_at.isoformat(),
+                "territory": d.territory_id,
+                "owner": d.owner_id,
+                "score": d.score,
+            }
             for d in self._decisions(email)
         ]
 
@@ -215,7 +243,16 @@ class RoutingDecisionStore:
             decision.score_parts = _scrub(decision.score_parts, email)
             decision.errors = _scrub(decision.errors, email)
             decision.territory_reason = _scrub(decision.territory_reason, email)
-            decision.save(update_fields=["inputs", "rules", "score_parts", "errors", "territory_reason", "updated_at"])
+            decision.save(
+                update_fields=[
+                    "inputs",
+                    "rules",
+                    "score_parts",
+                    "errors",
+                    "territory_reason",
+                    "updated_at",
+                ]
+            )
             changed += 1
         return changed
 
@@ -228,8 +265,12 @@ class SyncedContactStore:
 
     def find(self, email: str) -> list[dict[str, Any]]:
         return [
-            {"workflow": s.workflow.slug, "match_key": s.match_key, "hubspot_id": s.hubspot_id,
-             "last_synced_at": s.last_synced_at.isoformat()}
+            {
+                "workflow": s.workflow.slug,
+                "match_key": s.match_key,
+                "hubspot_id": s.hubspot_id,
+                "last_synced_at": s.last_synced_at.isoformat(),
+            }
             for s in SyncedContact.objects.filter(match_key=email).select_related("workflow")
         ]
 
@@ -247,15 +288,25 @@ class WarehouseStore:
 
     def _targets(self) -> list[tuple[Any, str, str, str | None]]:
         seen, targets = set(), []
-        workflows = (Workflow.objects.exclude(warehouse_connection=None).exclude(warehouse_table="")
-                     .select_related("warehouse_connection").order_by("pk"))
+        workflows = (
+            Workflow.objects.exclude(warehouse_connection=None)
+            .exclude(warehouse_table="")
+            .select_related("warehouse_connection")
+            .order_by("pk")
+        )
         for workflow in workflows:
             # The key column holds the email when matching on it; else the properties hold it.
-            column, json_key = (workflow.match_on, None) if workflow.match_on == "email" else ("properties", "email")
+            column, json_key = (
+                (workflow.match_on, None)
+                if workflow.match_on == "email"
+                else ("properties", "email")
+            )
             key = (workflow.warehouse_connection_id, workflow.warehouse_table, column, json_key)
             if key not in seen:
                 seen.add(key)
-                targets.append((workflow.warehouse_connection, workflow.warehouse_table, column, json_key))
+                targets.append(
+                    (workflow.warehouse_connection, workflow.warehouse_table, column, json_key)
+                )
         return targets
 
     def _each(self, action: Any) -> list[Any]:
@@ -272,15 +323,24 @@ class WarehouseStore:
         return results
 
     def find(self, email: str) -> list[dict[str, Any]]:
-        found = self._each(lambda client, connection, table, column, json_key: [
-            {"connection": connection.name, "table": table, "row": row}
-            for row in client.rows_matching(table, column=column, value=email, json_key=json_key)
-        ])
+        found = self._each(
+            lambda client, connection, table, column, json_key: [
+                {"connection": connection.name, "table": table, "row": row}
+                for row in client.rows_matching(
+                    table, column=column, value=email, json_key=json_key
+                )
+            ]
+        )
         return [row for rows in found for row in rows]
 
     def erase(self, email: str) -> int:
-        return sum(self._each(lambda client, connection, table, column, json_key:
-                              client.rows_delete(table, column=column, value=email, json_key=json_key)))
+        return sum(
+            self._each(
+                lambda client, connection, table, column, json_key: client.rows_delete(
+                    table, column=column, value=email, json_key=json_key
+                )
+            )
+        )
 
 
 class WarehouseErasureFailed(Exception):
@@ -299,7 +359,14 @@ class RunRecordStore:
 
     def find(self, email: str) -> list[dict[str, Any]]:
         return [
-            {"id": r.pk, "run": r.run_id, "row": r.row_number, "raw": r.raw, "values": r.values, "extras": r.extras}
+            {
+                "id": r.pk,
+                "run": r.run_id,
+                "row": r.row_number,
+                "raw": r.raw,
+                "values": r.values,
+                "extras": r.extras,
+            }
             for r in self._records(email)
         ]
 
@@ -312,5 +379,12 @@ class RunRecordStore:
 
 def pipeline_stores() -> list[Any]:
     """In erasure order (see the module docstring)."""
-    return [ImportFileStore(), DeadLetterStore(), InboundEventStore(), RoutingDecisionStore(),
-            SyncedContactStore(), WarehouseStore(), RunRecordStore()]
+    return [
+        ImportFileStore(),
+        DeadLetterStore(),
+        InboundEventStore(),
+        RoutingDecisionStore(),
+        SyncedContactStore(),
+        WarehouseStore(),
+        RunRecordStore(),
+    ]

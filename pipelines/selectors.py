@@ -26,7 +26,8 @@ def field_mapping_current(*, workflow: Workflow) -> FieldMappingVersion | None:
 def workflow_by_slug(*, slug: str) -> Workflow | None:
     return (
         Workflow.objects.select_related("source_connection", "destination_connection")
-        .filter(slug=slug).first()
+        .filter(slug=slug)
+        .first()
     )
 
 
@@ -38,17 +39,27 @@ def run_progress(*, run_id: int) -> dict[str, Any]:
     """
     run = Run.objects.get(pk=run_id)
     done = (
-        RunRecord.objects.filter(run_id=run_id, state__in=[RecordState.LOADED, RecordState.DEAD_LETTERED, RecordState.SKIPPED])
-        .count()
-        if not run.is_finished else run.records_in
+        RunRecord.objects.filter(
+            run_id=run_id,
+            state__in=[RecordState.LOADED, RecordState.DEAD_LETTERED, RecordState.SKIPPED],
+        ).count()
+        if not run.is_finished
+        else run.records_in
     )
-    percent = 100 if run.is_finished else (round(100 * done / run.records_in) if run.records_in else 0)
+    percent = (
+        100 if run.is_finished else (round(100 * done / run.records_in) if run.records_in else 0)
+    )
     label = f"{done:,} of {run.records_in:,} records"
     if run.staged_at is None and not run.is_finished:
         # A CSV run's chunks are being staged: count the file's rows read so far.
-        rows = run.chunks.aggregate(total=Sum("rows"), staged=Sum("rows", filter=Q(staged_at__isnull=False)))
-        label = (f"Reading the file: {rows['staged'] or 0:,} of {rows['total']:,} rows" if rows["total"]
-                 else "Reading the file…")
+        rows = run.chunks.aggregate(
+            total=Sum("rows"), staged=Sum("rows", filter=Q(staged_at__isnull=False))
+        )
+        label = (
+            f"Reading the file: {rows['staged'] or 0:,} of {rows['total']:,} rows"
+            if rows["total"]
+            else "Reading the file…"
+        )
     return {
         "run_id": run.pk,
         "status": run.status,
@@ -90,7 +101,9 @@ def run_batches_open(*, run_id: int) -> QuerySet[RunBatch]:
     return RunBatch.objects.filter(run_id=run_id, state__in=[BatchState.PENDING, BatchState.LEASED])
 
 
-def dead_letters_open(*, workflow: Workflow | None = None, run: Run | None = None) -> QuerySet[DeadLetter]:
+def dead_letters_open(
+    *, workflow: Workflow | None = None, run: Run | None = None
+) -> QuerySet[DeadLetter]:
     """The dead-letter queue: unresolved letters, newest first."""
     qs = DeadLetter.objects.filter(resolution="").select_related("run", "record", "workflow")
     if workflow is not None:

@@ -47,6 +47,8 @@ def batches_sweep_task() -> dict[str, int]:
     return batches_sweep()
 
 
-@shared_task(name="pipelines.run_notify", autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+@shared_task(
+    name="pipelines.run_notify", autoretry_for=(Exception,), retry_backoff=True, max_retries=5
+)
 def run_notify_task(run_id: int) -> None:
     run_notify(run_id=run_id)

@@ -34,9 +34,16 @@ def clay_webhook(request: HttpRequest, slug: str) -> JsonResponse:
         return response
     workflow = workflow_by_slug(slug=slug)
     connection = workflow.source_connection if workflow else None
-    if workflow is None or not workflow.enabled or connection is None or connection.provider != Provider.CLAY:
+    if (
+        workflow is None
+        or not workflow.enabled
+        or connection is None
+        or connection.provider != Provider.CLAY
+    ):
         return _answer(404, "no enabled workflow with a Clay source at this address")
-    limit = int((connection.options or {}).get("max_body_bytes") or settings.PIPELINE_WEBHOOK_MAX_BYTES)
+    limit = int(
+        (connection.options or {}).get("max_body_bytes") or settings.PIPELINE_WEBHOOK_MAX_BYTES
+    )
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -45,7 +52,9 @@ def clay_webhook(request: HttpRequest, slug: str) -> JsonResponse:
         return _answer(413, f"body larger than {limit} bytes")
     content_type = request.content_type or ""
     if content_type != "application/json" and not content_type.endswith("+json"):
-        return _answer(415, f"Content-Type must be application/json, not {content_type or 'missing'}")
+        return _answer(
+            415, f"Content-Type must be application/json, not {content_type or 'missing'}"
+        )
     body = request.read(limit + 1)
     if len(body) > limit:
         return _answer(413, f"body larger than {limit} bytes")
@@ -55,13 +64,24 @@ def clay_webhook(request: HttpRequest, slug: str) -> JsonResponse:
     except WebhookRejected as rejected:
         if rejected.audit:
             audit_event_record(
-                action="webhook.rejected", actor_label=f"webhook:{connection.name}", obj=workflow,
-                metadata={"reason": rejected.message, "connection": connection.name}, request=request,
+                action="webhook.rejected",
+                actor_label=f"webhook:{connection.name}",
+                obj=workflow,
+                metadata={"reason": rejected.message, "connection": connection.name},
+                request=request,
             )
         return _answer(rejected.status, rejected.message)
-    receipt = inbound_event_store(workflow=workflow, connection=connection, source="clay",
-                                  event_id=event_id, body=body, payload=payload)
+    receipt = inbound_event_store(
+        workflow=workflow,
+        connection=connection,
+        source="clay",
+        event_id=event_id,
+        body=body,
+        payload=payload,
+    )
     if receipt.duplicate:
         return JsonResponse({"status": "duplicate", "event": receipt.event.pk}, status=200)
     count = len(payload) if isinstance(payload, list) else 1
-    return JsonResponse({"status": "accepted", "event": receipt.event.pk, "records": count}, status=202)
+    return JsonResponse(
+        {"status": "accepted", "event": receipt.event.pk, "records": count}, status=202
+    )

@@ -174,11 +174,15 @@ def _normalize_url_slow(text: str) -> str:
     netloc = host if port is None else f"{host}:{port}"
     # Filter the raw "k=v" pairs rather than decode and re-encode them, which would rewrite
     # the encoding of the parameters that stay.
-    query = "&".join(
-        pair
-        for pair in parts.query.split("&")
-        if pair and not _is_tracking(pair.partition("=")[0].lower())
-    ) if parts.query else ""
+    query = (
+        "&".join(
+            pair
+            for pair in parts.query.split("&")
+            if pair and not _is_tracking(pair.partition("=")[0].lower())
+        )
+        if parts.query
+        else ""
+    )
     return urlunsplit((parts.scheme.lower(), netloc, parts.path.rstrip("/"), query, ""))
 
 

@@ -81,7 +81,9 @@ class CompiledMapping:
 
     __slots__ = ("_country_target_rule", "_headers", "_steps")
 
-    def __init__(self, rules: Sequence[MappingRule], columns: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, rules: Sequence[MappingRule], columns: Mapping[str, str] | None = None
+    ) -> None:
         country_rule = next((r for r in rules if r.target == _COUNTRY_TARGET), None)
         ordered = list(rules)
         if country_rule is not None:
@@ -104,7 +106,9 @@ class CompiledMapping:
         """The column (rule source) that feeds ``target``, for error messages."""
         return next((step[0] for step in self._steps if step[1] == target), default)
 
-    def apply(self, row: Mapping[str, Any], context: Mapping[str, Any] | None = None) -> MappingResult:
+    def apply(
+        self, row: Mapping[str, Any], context: Mapping[str, Any] | None = None
+    ) -> MappingResult:
         """See apply_mapping. Never raises for bad data."""
         result = MappingResult()
         context = dict(context) if context else {}
@@ -147,7 +151,8 @@ class CompiledMapping:
         headers = self._headers
         result.extras = {
             key: None if isinstance(value, str) and (not value or value.isspace()) else value
-            for key, value in row.items() if key not in headers
+            for key, value in row.items()
+            if key not in headers
         }
         return result
 

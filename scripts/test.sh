@@ -6,8 +6,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/bootstrap.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
-echo "==> ruff check"
+echo "==> ruff check and ruff format --check"
 ruff check .
+ruff format --check .
 
 echo "==> pytest (database: ${DATABASE_URL:+PostgreSQL}${DATABASE_URL:-SQLite}, broker: ${REDIS_URL:+Redis}${REDIS_URL:-memory})"
 python -m pytest "$@"

@@ -19,7 +19,9 @@ VAR_DIR = Path(env.str("SWITCHYARD_VAR_DIR", default=str(BASE_DIR / "var")))
 DEBUG = env_bool("DEBUG", True)
 
 # A fixed key is acceptable only for local work; production.py insists on a real one.
-SECRET_KEY = env_secret("SECRET_KEY") or "local-only-not-secret-switchyard-development-key-0000000000"
+SECRET_KEY = (
+    env_secret("SECRET_KEY") or "local-only-not-secret-switchyard-development-key-0000000000"
+)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -98,8 +100,11 @@ else:
     # fails at once with "database is locked" when the other committed meanwhile.
     # https://docs.djangoproject.com/en/5.2/ref/databases/#sqlite-transaction-behavior
     DATABASES["default"]["OPTIONS"].update(
-        {"timeout": 20, "transaction_mode": "IMMEDIATE",
-         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USING_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
@@ -107,7 +112,9 @@ USING_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresq
 # --- Redis: broker, cache, shared rate limits ------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     CACHES = {
         "default": {
@@ -134,7 +141,10 @@ if not FIELD_ENCRYPTION_KEYS:
 # --- Auth, sessions --------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -196,8 +206,10 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_SUBJECT_PREFIX = "[Switchyard] "
 # Who gets operational alerts (a connection needing reconnecting, a failed scoring API...):
 # "Name <email>" or plain addresses, comma-separated.
-ADMINS = [(address.split("<")[0].strip() or address, address.split("<")[-1].rstrip(">").strip())
-          for address in env_list("ALERT_EMAILS", [])]
+ADMINS = [
+    (address.split("<")[0].strip() or address, address.split("<")[-1].rstrip(">").strip())
+    for address in env_list("ALERT_EMAILS", [])
+]
 
 # --- Outbound HTTP -----------------------------------------------------------------------------
 # A user-set base_url may not reach loopback/private/link-local/metadata addresses unless this

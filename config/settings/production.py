@@ -13,15 +13,21 @@ from config.settings.base import ALLOWED_HOSTS, DATABASES, MIDDLEWARE, REDIS_URL
 DEBUG = False
 SECRET_KEY = env_secret("SECRET_KEY")
 if not SECRET_KEY or len(SECRET_KEY) < 50:
-    raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) must be set to at least 50 random characters")
+    raise ImproperlyConfigured(
+        "SECRET_KEY (or SECRET_KEY_FILE) must be set to at least 50 random characters"
+    )
 if not env_secret("FIELD_ENCRYPTION_KEYS"):
-    raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS (or FIELD_ENCRYPTION_KEYS_FILE) must be set in production")
+    raise ImproperlyConfigured(
+        "FIELD_ENCRYPTION_KEYS (or FIELD_ENCRYPTION_KEYS_FILE) must be set in production"
+    )
 if not ALLOWED_HOSTS or ALLOWED_HOSTS == ["localhost", "127.0.0.1", "[::1]", "testserver"]:
     raise ImproperlyConfigured("ALLOWED_HOSTS must name the hosts Switchyard is served on")
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL in production")
 if not REDIS_URL:
-    raise ImproperlyConfigured("REDIS_URL must be set in production (broker, cache, shared rate limits)")
+    raise ImproperlyConfigured(
+        "REDIS_URL must be set in production (broker, cache, shared rate limits)"
+    )
 
 # https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
@@ -43,7 +49,10 @@ ALLOW_PRIVATE_BASE_URLS = False
 
 # WhiteNoise serves the collected static files straight after SecurityMiddleware.
 MIDDLEWARE = [*MIDDLEWARE]
-MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "whitenoise.middleware.WhiteNoiseMiddleware")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+)
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -60,7 +60,9 @@ def parse_error(response: httpx.Response, *, now: datetime | None = None) -> Pro
         master = "Master API key" in str(body.get("error", ""))
         return MissingScope(
             f"{where}: {'master API key required' if master else code or 'endpoint not accessible'}",
-            scope="master_api_key" if master else code, status=status, category=code,
+            scope="master_api_key" if master else code,
+            status=status,
+            category=code,
         )
     error = classify_response(response, "Apollo")
     if error is not None:
@@ -68,7 +70,9 @@ def parse_error(response: httpx.Response, *, now: datetime | None = None) -> Pro
     return error
 
 
-def _rate_limited(response: httpx.Response, body: dict[str, Any], where: str, now: datetime) -> RateLimited:
+def _rate_limited(
+    response: httpx.Response, body: dict[str, Any], where: str, now: datetime
+) -> RateLimited:
     """Which window ran out decides the wait: per minute → retry in-process after the window;
     per hour/day → pause the connection until the window resets (§4.3), not a quick retry.
     The windows are fixed (§4.2); we assume they align with UTC boundaries. Cost if they do
@@ -87,7 +91,9 @@ def _rate_limited(response: httpx.Response, body: dict[str, Any], where: str, no
     policy = {"minute": "MINUTE", "hour": "HOURLY", "day": "DAILY"}.get(window or "")
     return RateLimited(
         f"{where}: {window or 'rate'} limit reached",
-        policy=policy, daily=window == "day", retry_after=retry_after,
+        policy=policy,
+        daily=window == "day",
+        retry_after=retry_after,
         category=(body.get("error_details") or {}).get("code"),
     )
 
@@ -105,16 +111,21 @@ class ApolloClient:
         **transport_options: Any,
     ) -> None:
         self.http = Transport(
-            config, auth, provider="Apollo", transport=transport, on_request=on_request,
+            config,
+            auth,
+            provider="Apollo",
+            transport=transport,
+            on_request=on_request,
             error_parser=lambda r: parse_error(r, now=now() if now else None),
-            sleep=sleep, **transport_options,
+            sleep=sleep,
+            **transport_options,
         )
 
     def close(self) -> None:
         self.http.close()
 
     def ping(self) -> dict[str, Any]:
-        """"Test connection": ``GET /auth/health`` answers ``{"is_logged_in": bool}`` without
+        """ "Test connection": ``GET /auth/health`` answers ``{"is_logged_in": bool}`` without
         spending credits. NOT in providers.md (seen in public Apollo clients): if it proves
         wrong, switch to ``enrich_organization("apollo.io")`` at the cost of a credit."""
         body = json_or_none(self.http.request("GET", "/auth/health", headers=_JSON)) or {}
@@ -143,7 +154,9 @@ class ApolloClient:
         page = 1
         while page <= MAX_SEARCH_PAGES:
             body = {**filters, "page": page, "per_page": min(per_page, 100)}
-            response = self.http.request("POST", "/mixed_people/api_search", json=body, headers=_JSON)
+            response = self.http.request(
+                "POST", "/mixed_people/api_search", json=body, headers=_JSON
+            )
             data = json_or_none(response) or {}
             people = data.get("people") or []
             yield from people

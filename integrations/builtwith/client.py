@@ -22,7 +22,9 @@ _FAST = {"HIDETEXT": "yes", "NOMETA": "yes", "NOPII": "yes", "NOATTR": "yes"}  #
 class BuiltWithClient(ProviderClient):
     provider = "BuiltWith"
 
-    def __init__(self, config: ClientConfig, auth: Any, *, api_version: str = "v22", **options: Any) -> None:
+    def __init__(
+        self, config: ClientConfig, auth: Any, *, api_version: str = "v22", **options: Any
+    ) -> None:
         super().__init__(config, auth, **options)
         self.api_version = api_version
 

@@ -36,11 +36,13 @@ class ClearbitClient(ProviderClient):
         if response.status_code == 404:
             return None
         if response.status_code == 202:
-            raise LookupPending("Clearbit lookup queued", status=202, retry_after=PENDING_RETRY_AFTER)
+            raise LookupPending(
+                "Clearbit lookup queued", status=202, retry_after=PENDING_RETRY_AFTER
+            )
         return json_or_none(response) or None
 
     def ping(self) -> bool:
-        """"Test connection": there is no free endpoint in providers.md §7.2, so this looks up
+        """ "Test connection": there is no free endpoint in providers.md §7.2, so this looks up
         clearbit.com itself (one lookup of quota; 202/404 still prove the key works)."""
         try:
             self.company("clearbit.com")

@@ -30,7 +30,11 @@ def extract(data: Any, path: str | None) -> Any:
     for step in path.split("."):
         if isinstance(current, dict) and step in current:
             current = current[step]
-        elif isinstance(current, list) and step.lstrip("-").isdigit() and -len(current) <= int(step) < len(current):
+        elif (
+            isinstance(current, list)
+            and step.lstrip("-").isdigit()
+            and -len(current) <= int(step) < len(current)
+        ):
             current = current[int(step)]
         else:
             raise KeyError(step)
@@ -74,7 +78,6 @@ class HttpJsonClient(ProviderClient):
         scoring API need not serve its root (404/405 are fine)."""
         self.http.request("GET", path, raw_path=path, accept=(404, 405))
         return True
-
 
 
 JsonApiClient = HttpJsonClient  # the name used in the first draft of the brief

@@ -106,7 +106,9 @@ class HubSpotClient:
         )
         return list((json_or_none(response) or {}).get("results") or [])
 
-    def _pages(self, template: str, path_params: dict[str, str], params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def _pages(
+        self, template: str, path_params: dict[str, str], params: dict[str, Any]
+    ) -> Iterator[dict[str, Any]]:
         after: str | None = None
         while True:
             query = {**params, **({"after": after} if after else {})}
@@ -139,9 +141,11 @@ class HubSpotClient:
         if sorts and sorts != [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]:
             raise ValueError("search() sorts by hs_object_id to lift the 10,000 cap; sort locally")
         groups = filter_groups or []
-        if len(groups) > MAX_FILTER_GROUPS or any(
-            len(g.get("filters", [])) + 1 > MAX_FILTERS_PER_GROUP for g in groups
-        ) or sum(len(g.get("filters", [])) + 1 for g in groups) > MAX_FILTERS:
+        if (
+            len(groups) > MAX_FILTER_GROUPS
+            or any(len(g.get("filters", [])) + 1 > MAX_FILTERS_PER_GROUP for g in groups)
+            or sum(len(g.get("filters", [])) + 1 for g in groups) > MAX_FILTERS
+        ):
             raise ValueError("too many filters: ≤5 groups, ≤5 filters per group (one is ours)")
         last_id: str | None = None  # id of the last result yielded
         floor: str | None = None  # the GT bound of the current query (None: the first query)
@@ -157,13 +161,18 @@ class HubSpotClient:
             if after:
                 body["after"] = after
             response = self.http.request(
-                "POST", self._objects("/search"), path_params={"type": object_type},
-                json=body, search=True,
+                "POST",
+                self._objects("/search"),
+                path_params={"type": object_type},
+                json=body,
+                search=True,
             )
             page = json_or_none(response) or {}
             results = page.get("results") or []
             for result in results:
-                last_id = str(result.get("id") or (result.get("properties") or {}).get("hs_object_id"))
+                last_id = str(
+                    result.get("id") or (result.get("properties") or {}).get("hs_object_id")
+                )
                 yield result
             after = ((page.get("paging") or {}).get("next") or {}).get("after")
             if not after or not results:
@@ -187,8 +196,11 @@ class HubSpotClient:
             body["idProperty"] = id_property
         inputs = body["inputs"]
         response = self.http.request(
-            "POST", self._objects("/batch/read"), path_params={"type": object_type},
-            params={"archived": "false"}, json=body,
+            "POST",
+            self._objects("/batch/read"),
+            path_params={"type": object_type},
+            params={"archived": "false"},
+            json=body,
         )
         return parse_batch(response, inputs, id_property=id_property)
 
@@ -217,7 +229,12 @@ class HubSpotClient:
         whole request with 409 → BatchRejected(existing_id=...). Prefer batch_upsert."""
         _check_size(inputs)
         return self._write(
-            "/batch/create", object_type, inputs, id_property=id_property, new=True, idempotent=False
+            "/batch/create",
+            object_type,
+            inputs,
+            id_property=id_property,
+            new=True,
+            idempotent=False,
         )
 
     def batch_update(
@@ -243,8 +260,11 @@ class HubSpotClient:
     ) -> BatchResult:
         try:
             response = self.http.request(
-                "POST", self._objects(suffix), path_params={"type": object_type},
-                json={"inputs": inputs}, idempotent=idempotent,
+                "POST",
+                self._objects(suffix),
+                path_params={"type": object_type},
+                json={"inputs": inputs},
+                idempotent=idempotent,
             )
         except RequestRejected as error:
             if error.status in (400, 409):
@@ -260,7 +280,9 @@ class HubSpotClient:
         if company_id:
             associations.append(_association(company_id, DEAL_TO_COMPANY))
         response = self.http.request(
-            "POST", self._objects(), path_params={"type": "deals"},
+            "POST",
+            self._objects(),
+            path_params={"type": "deals"},
             json={"properties": properties, "associations": associations},
             idempotent=False,  # a resend after a lost answer would create a second deal
         )
@@ -287,7 +309,9 @@ def parse_batch(
     ``id_property`` value (§1.3: "Match failures back to inputs through context.ids and/or the
     input's objectWriteTraceId")."""
     body = json_or_none(response) or {}
-    by_trace = {str(i["objectWriteTraceId"]): n for n, i in enumerate(inputs) if i.get("objectWriteTraceId")}
+    by_trace = {
+        str(i["objectWriteTraceId"]): n for n, i in enumerate(inputs) if i.get("objectWriteTraceId")
+    }
     by_key: dict[str, int] = {}
     for n, item in enumerate(inputs):
         key = item.get("id") or (item.get("properties") or {}).get(id_property or "")
@@ -306,7 +330,8 @@ def parse_batch(
         result.succeeded.append(
             InputSuccess(
                 index=index,
-                object_write_trace_id=trace or (inputs[index].get("objectWriteTraceId") if index is not None else None),
+                object_write_trace_id=trace
+                or (inputs[index].get("objectWriteTraceId") if index is not None else None),
                 object_id=str(obj.get("id")),
                 new=bool(obj.get("new", default_new)),
                 properties=props,
@@ -317,7 +342,12 @@ def parse_batch(
     return result
 
 
-def _failures(err: dict[str, Any], inputs: list[dict[str, Any]], by_trace: dict[str, int], by_key: dict[str, int]) -> list[InputFailure]:
+def _failures(
+    err: dict[str, Any],
+    inputs: list[dict[str, Any]],
+    by_trace: dict[str, int],
+    by_key: dict[str, int],
+) -> list[InputFailure]:
     context = err.get("context") or {}
     raw_status = str(err.get("status", ""))
     common = {
@@ -338,7 +368,9 @@ def _failures(err: dict[str, Any], inputs: list[dict[str, Any]], by_trace: dict[
         trace = inputs[index].get("objectWriteTraceId") if index is not None else None
         if index is not None and any(f.index == index for f in matched):
             continue
-        matched.append(InputFailure(index=index, object_write_trace_id=trace, id=str(key), **common))
+        matched.append(
+            InputFailure(index=index, object_write_trace_id=trace, id=str(key), **common)
+        )
     return matched or [InputFailure(index=None, object_write_trace_id=None, id=None, **common)]
 
 
@@ -368,4 +400,3 @@ def _association(to_id: str, type_id: int) -> dict[str, Any]:
 
 def _int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
-

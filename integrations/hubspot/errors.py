@@ -57,7 +57,9 @@ def _scopes(body: dict[str, Any]) -> list[str]:
     context key that mentions "scope" so a renamed key still works."""
     found: list[str] = []
     contexts = [body.get("context") or {}]
-    contexts += [(e or {}).get("context") or {} for e in body.get("errors") or [] if isinstance(e, dict)]
+    contexts += [
+        (e or {}).get("context") or {} for e in body.get("errors") or [] if isinstance(e, dict)
+    ]
     for ctx in contexts:
         if not isinstance(ctx, dict):
             continue
@@ -107,8 +109,12 @@ def parse_error(
             # Retrying before the reset only burns calls and errors (≤5% error budget, §1.10).
             wait = seconds_until_midnight(now or datetime.now(UTC), timezone)
             return RateLimited(
-                f"{where} daily limit reached", policy=policy, daily=True, retry_after=wait,
-                category=category, context=context,
+                f"{where} daily limit reached",
+                policy=policy,
+                daily=True,
+                retry_after=wait,
+                category=category,
+                context=context,
             )
         if retry_after is None and policy == "SECONDLY":
             retry_after = 1.0  # search: 5/s per account (§1.2); the SDK waits 1 s × attempt
@@ -116,20 +122,30 @@ def parse_error(
             interval = response.headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")
             retry_after = float(interval) / 1000 if interval and interval.isdigit() else 10.0
         return RateLimited(
-            f"{where} {policy or 'rate'} limit reached", policy=policy, retry_after=retry_after,
-            category=category, context=context,
+            f"{where} {policy or 'rate'} limit reached",
+            policy=policy,
+            retry_after=retry_after,
+            category=category,
+            context=context,
         )
     if status == 423:
         # "Locked" on high-volume upserts: "include a delay of at least 2 seconds" (§1.9).
         return RateLimited(
-            f"{where} locked", policy="LOCKED", status=423,
-            retry_after=max(2.0, retry_after or 0.0), category=category, context=context,
+            f"{where} locked",
+            policy="LOCKED",
+            status=423,
+            retry_after=max(2.0, retry_after or 0.0),
+            category=category,
+            context=context,
         )
     if status == 477:
         # Migration in progress; Retry-After "up to 24 h" (§1.9). Long waits go to Celery.
         return ServerError(
-            f"{where} migration in progress", status=477, retry_after=retry_after or 60.0,
-            category=category, context=context,
+            f"{where} migration in progress",
+            status=477,
+            retry_after=retry_after or 60.0,
+            category=category,
+            context=context,
         )
     error = classify_response(response, "HubSpot") or ServerError(where, status=status)
     if category:
@@ -148,7 +164,9 @@ def _property_level(entry: dict[str, Any]) -> bool:
 # An INVALID_OPTION message lists every allowed option after the bad value ("Bogus was not one
 # of the allowed options: [subscriber, lead, ...]"); only the part before that list names the
 # culprit, or a valid row whose value is "lead" would be dead-lettered alongside the bad one.
-_OPTIONS_TAIL = re.compile(r"\s*(?:was not one of the allowed options|allowed options|: ?\[).*", re.S)
+_OPTIONS_TAIL = re.compile(
+    r"\s*(?:was not one of the allowed options|allowed options|: ?\[).*", re.S
+)
 
 
 def _names_value(entry: dict[str, Any], value: str) -> bool:

@@ -27,7 +27,14 @@ from integrations.transport import (
 TOKEN_PATH = "/oauth/v3/token"  # noqa: S105 - an endpoint path, not a secret
 API_BASE = "https://api.hubapi.com"
 # Grant errors that no retry can fix: the code was used or expired, the refresh token revoked.
-_PERMANENT = {"invalid_grant", "invalid_client", "unauthorized_client", "BAD_REFRESH_TOKEN", "BAD_AUTH_CODE", "BAD_CLIENT_ID"}
+_PERMANENT = {
+    "invalid_grant",
+    "invalid_client",
+    "unauthorized_client",
+    "BAD_REFRESH_TOKEN",
+    "BAD_AUTH_CODE",
+    "BAD_CLIENT_ID",
+}
 
 
 def authorize_url(
@@ -70,7 +77,13 @@ def exchange_code(
     if code_verifier:
         form["code_verifier"] = code_verifier
     return _token_call(
-        form, base_url, transport, on_request, now, secrets=(client_secret, code), **transport_options
+        form,
+        base_url,
+        transport,
+        on_request,
+        now,
+        secrets=(client_secret, code),
+        **transport_options,
     )
 
 
@@ -92,13 +105,22 @@ def refresh(
         "refresh_token": refresh_token,
     }
     token = _token_call(
-        form, base_url, transport, on_request, now, secrets=(client_secret, refresh_token),
+        form,
+        base_url,
+        transport,
+        on_request,
+        now,
+        secrets=(client_secret, refresh_token),
         **transport_options,
     )
     if token.refresh_token is None:  # HubSpot refresh tokens "do not expire with use"
         token = TokenSet(
-            token.access_token, refresh_token, token.expires_at, token.token_type,
-            token.scopes, token.hub_id,
+            token.access_token,
+            refresh_token,
+            token.expires_at,
+            token.token_type,
+            token.scopes,
+            token.hub_id,
         )
     return token
 
@@ -113,7 +135,8 @@ def _token_error(response: httpx.Response) -> ProviderError | None:
         # Retrying a rejected grant cannot help; the admin must reconnect the portal.
         return AuthFailed(
             f"HubSpot OAuth token request rejected ({code or response.status_code})",
-            status=response.status_code, category=code or None,
+            status=response.status_code,
+            category=code or None,
         )
     return None  # 429/5xx: the Transport's default classification retries them
 
@@ -133,14 +156,21 @@ def _token_call(
 
     config = ClientConfig(base_url=base_url, max_attempts=3)
     with Transport(
-        config, provider="HubSpot OAuth", transport=transport, on_request=on_request,
-        error_parser=parse, extra_secrets=secrets, **transport_options,
+        config,
+        provider="HubSpot OAuth",
+        transport=transport,
+        on_request=on_request,
+        error_parser=parse,
+        extra_secrets=secrets,
+        **transport_options,
     ) as http:
         # Form-encoded, all parameters in the body (§2.2), never in the query string.
         response = http.request("POST", TOKEN_PATH, data=form)
     body: dict[str, Any] = json_or_none(response) or {}
     if not body.get("access_token"):
-        raise AuthFailed("HubSpot OAuth token response had no access_token", status=response.status_code)
+        raise AuthFailed(
+            "HubSpot OAuth token response had no access_token", status=response.status_code
+        )
     issued = now or datetime.now(UTC)
     scopes = body.get("scopes") or body.get("scope") or ()
     if isinstance(scopes, str):

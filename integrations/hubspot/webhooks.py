@@ -18,8 +18,18 @@ MAX_AGE_MS = 5 * 60 * 1000
 
 # §2.3 step 2: only these percent-escapes are decoded before signing; any other escape stays.
 _DECODED_ESCAPES = {
-    "%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$", "%27": "'",
-    "%28": "(", "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";",
+    "%3A": ":",
+    "%2F": "/",
+    "%3F": "?",
+    "%40": "@",
+    "%21": "!",
+    "%24": "$",
+    "%27": "'",
+    "%28": "(",
+    "%29": ")",
+    "%2A": "*",
+    "%2C": ",",
+    "%3B": ";",
 }
 
 SIGNATURE_HEADER = "X-HubSpot-Signature-v3"
@@ -30,7 +40,7 @@ def signature_uri(uri: str) -> str:
     """The request URI as HubSpot signed it: the listed escapes decoded, case-insensitively."""
     out, i = [], 0
     while i < len(uri):
-        chunk = uri[i:i + 3].upper()
+        chunk = uri[i : i + 3].upper()
         if uri[i] == "%" and chunk in _DECODED_ESCAPES:
             out.append(_DECODED_ESCAPES[chunk])
             i += 3
@@ -40,7 +50,9 @@ def signature_uri(uri: str) -> str:
     return "".join(out)
 
 
-def signature_v3(*, client_secret: str, method: str, uri: str, body: bytes, timestamp_ms: int | str) -> str:
+def signature_v3(
+    *, client_secret: str, method: str, uri: str, body: bytes, timestamp_ms: int | str
+) -> str:
     """base64(HMAC-SHA256(secret, method + uri + body + timestamp)), §2.3 steps 3-5.
 
     The body is hashed as the raw bytes received: re-encoding breaks non-ASCII bodies (§2.3,
@@ -81,7 +93,10 @@ def event_dedupe_key(event: dict[str, Any]) -> str:
     """The idempotency key of one event. §2.4: "eventId is not guaranteed to be unique", so
     the key is (subscriptionId, eventId, objectId, occurredAt, propertyName)."""
     parts = (
-        event.get("subscriptionId"), event.get("eventId"), event.get("objectId"),
-        event.get("occurredAt"), event.get("propertyName"),
+        event.get("subscriptionId"),
+        event.get("eventId"),
+        event.get("objectId"),
+        event.get("occurredAt"),
+        event.get("propertyName"),
     )
     return "hubspot:" + ":".join("" if part is None else str(part) for part in parts)

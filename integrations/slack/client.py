@@ -36,17 +36,43 @@ from integrations.transport import (
 DEFAULT_BASE_URL = "https://slack.com/api"
 MAX_BLOCKS = 50  # §6.2
 MAX_TEXT = 40_000  # §6.2: truncated beyond this
-_AUTH = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "invalid_token"}
-_RETRYABLE = {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "rollup_error"}
+_AUTH = {
+    "invalid_auth",
+    "not_authed",
+    "account_inactive",
+    "token_revoked",
+    "token_expired",
+    "invalid_token",
+}
+_RETRYABLE = {
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+    "rollup_error",
+}
 # The destination is gone: disable it and alert, do not retry (§6.1).
-_GONE = {"channel_not_found", "channel_is_archived", "is_archived", "no_service", "action_prohibited"}
+_GONE = {
+    "channel_not_found",
+    "channel_is_archived",
+    "is_archived",
+    "no_service",
+    "action_prohibited",
+}
 
 
-def slack_error(code: str, status: int, response: httpx.Response, body: dict[str, Any]) -> ProviderError:
+def slack_error(
+    code: str, status: int, response: httpx.Response, body: dict[str, Any]
+) -> ProviderError:
     where = f"Slack {response.request.method} -> {status} {code}"
     if code in ("ratelimited", "rate_limited") or status == 429:
         # §6.2: "HTTP 429 with Retry-After in seconds"; 1 message/s is the documented pace.
-        return RateLimited(where, retry_after=parse_retry_after(response.headers) or 1.0, status=status, category=code)
+        return RateLimited(
+            where,
+            retry_after=parse_retry_after(response.headers) or 1.0,
+            status=status,
+            category=code,
+        )
     if code in _AUTH:
         return AuthFailed(where, status=status, category=code)
     if code == "missing_scope":
@@ -54,7 +80,9 @@ def slack_error(code: str, status: int, response: httpx.Response, body: dict[str
         return MissingScope(f"{where}: needs {needed}", scope=needed, status=status, category=code)
     if code in _RETRYABLE or status >= 500:
         return ServerError(where, status=status, category=code)
-    return RequestRejected(where, status=status, category=code, context={"disable_destination": code in _GONE})
+    return RequestRejected(
+        where, status=status, category=code, context={"disable_destination": code in _GONE}
+    )
 
 
 def _parse_api(response: httpx.Response) -> ProviderError | None:
@@ -63,7 +91,9 @@ def _parse_api(response: httpx.Response) -> ProviderError | None:
     if response.status_code < 400 and body.get("ok") is True:
         return None
     if response.status_code < 400 and "ok" not in body:
-        return RequestRejected(f"Slack -> {response.status_code}: not a Slack API answer", status=response.status_code)
+        return RequestRejected(
+            f"Slack -> {response.status_code}: not a Slack API answer", status=response.status_code
+        )
     code = str(body.get("error") or "")
     if not code:
         return classify_response(response, "Slack")
@@ -103,15 +133,24 @@ class SlackWebhookClient:
         self._path = url.path
         origin = dataclasses.replace(config, base_url=f"{url.scheme}://{url.netloc.decode()}")
         self.http = Transport(
-            origin, auth or NoAuth(), provider="Slack webhook", transport=transport,
-            on_request=on_request, error_parser=_parse_webhook, sleep=sleep,
-            extra_secrets=[url.path, config.base_url], **transport_options,
+            origin,
+            auth or NoAuth(),
+            provider="Slack webhook",
+            transport=transport,
+            on_request=on_request,
+            error_parser=_parse_webhook,
+            sleep=sleep,
+            extra_secrets=[url.path, config.base_url],
+            **transport_options,
         )
 
     def post(self, text: str, *, blocks: list[dict[str, Any]] | None = None) -> None:
         # The path is the credential: sent as raw_path, logged as the template.
         self.http.request(
-            "POST", "/services/{webhook}", raw_path=self._path, json=_payload(text, blocks),
+            "POST",
+            "/services/{webhook}",
+            raw_path=self._path,
+            json=_payload(text, blocks),
             idempotent=False,
         )
 
@@ -128,7 +167,11 @@ class SlackClient(ProviderClient):
         return _parse_api  # Slack answers 200 with ok:false; the body decides
 
     def post_message(
-        self, channel: str, text: str, *, blocks: list[dict[str, Any]] | None = None,
+        self,
+        channel: str,
+        text: str,
+        *,
+        blocks: list[dict[str, Any]] | None = None,
         thread_ts: str | None = None,
     ) -> dict[str, Any]:
         body = {"channel": channel, **_payload(text, blocks)}

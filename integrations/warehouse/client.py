@@ -21,8 +21,14 @@ from integrations.errors import RequestRejected, Unreachable
 
 # Column types ensure_table may create; anything else is refused rather than interpolated.
 COLUMN_TYPES = {
-    "text": "text", "integer": "integer", "bigint": "bigint", "numeric": "numeric",
-    "boolean": "boolean", "date": "date", "timestamptz": "timestamptz", "jsonb": "jsonb",
+    "text": "text",
+    "integer": "integer",
+    "bigint": "bigint",
+    "numeric": "numeric",
+    "boolean": "boolean",
+    "date": "date",
+    "timestamptz": "timestamptz",
+    "jsonb": "jsonb",
 }
 _PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 
@@ -41,7 +47,9 @@ def _table(name: str) -> sql.Identifier:
 
 
 class WarehouseClient:
-    def __init__(self, url: str, *, connect_timeout: int = 5, application_name: str = "switchyard") -> None:
+    def __init__(
+        self, url: str, *, connect_timeout: int = 5, application_name: str = "switchyard"
+    ) -> None:
         self._url = url
         self._connect_timeout = connect_timeout
         self._application_name = application_name
@@ -52,12 +60,15 @@ class WarehouseClient:
     def _connect(self) -> psycopg.Connection:
         try:
             return psycopg.connect(
-                self._url, connect_timeout=self._connect_timeout,
+                self._url,
+                connect_timeout=self._connect_timeout,
                 application_name=self._application_name,
             )
         except psycopg.OperationalError as exc:
             # libpq messages name host and user, never the password; mask anyway.
-            raise Unreachable(f"warehouse unreachable: {mask_dsn(str(exc).strip())[:300]}") from None
+            raise Unreachable(
+                f"warehouse unreachable: {mask_dsn(str(exc).strip())[:300]}"
+            ) from None
 
     def ping(self) -> bool:
         with self._connect() as conn:
@@ -124,15 +135,21 @@ class WarehouseClient:
             target = sql.SQL("{} ->> {}").format(target, sql.Literal(json_key))
         return sql.SQL("FROM {} WHERE lower(({})::text) = %s").format(_table(table), target)
 
-    def rows_matching(self, table: str, *, column: str, value: str, json_key: str | None = None) -> list[dict[str, Any]]:
+    def rows_matching(
+        self, table: str, *, column: str, value: str, json_key: str | None = None
+    ) -> list[dict[str, Any]]:
         """Every row whose ``column`` (or its JSON ``json_key``) equals ``value``, case-insensitively.
         A table that does not exist yet (nothing was loaded) holds no rows."""
         statement = sql.SQL("SELECT * ") + self._match(table, column, json_key)
         return self._fetch(statement, [value.lower()])
 
-    def rows_delete(self, table: str, *, column: str, value: str, json_key: str | None = None) -> int:
+    def rows_delete(
+        self, table: str, *, column: str, value: str, json_key: str | None = None
+    ) -> int:
         """Delete the rows ``rows_matching`` finds; returns how many were deleted."""
-        statement = sql.SQL("DELETE ") + self._match(table, column, json_key) + sql.SQL(" RETURNING 1")
+        statement = (
+            sql.SQL("DELETE ") + self._match(table, column, json_key) + sql.SQL(" RETURNING 1")
+        )
         return len(self._fetch(statement, [value.lower()]))
 
     def _fetch(self, statement: sql.Composable, params: list[Any]) -> list[dict[str, Any]]:
@@ -149,7 +166,8 @@ class WarehouseClient:
             except psycopg.Error as exc:
                 state = getattr(exc, "sqlstate", None)
                 raise RequestRejected(
-                    f"warehouse rejected the statement: {type(exc).__name__} ({state})", category=state,
+                    f"warehouse rejected the statement: {type(exc).__name__} ({state})",
+                    category=state,
                 ) from None
 
     def _run(self, statements: Iterable[tuple[sql.Composable, Any]], *, many: bool = False) -> None:
@@ -174,6 +192,3 @@ class WarehouseClient:
 
 def _adapt(value: Any) -> Any:
     return Jsonb(value) if isinstance(value, dict | list) else value
-
-
-

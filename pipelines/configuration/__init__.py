@@ -68,7 +68,9 @@ def config_parse(text: str) -> dict:
         data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader is a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(mark.line + 1 if mark else None, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise ConfigError(
+            mark.line + 1 if mark else None, f"not valid YAML: {getattr(exc, 'problem', exc)}"
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -76,11 +78,16 @@ def config_parse(text: str) -> dict:
     known = {s.key for s in SECTIONS}
     unknown = set(data) - known - {"__line__"}
     if unknown:
-        raise ConfigError(data.get("__line__"), f"unknown section(s) {', '.join(sorted(unknown))}; known: {', '.join(s.key for s in SECTIONS)}")
+        raise ConfigError(
+            data.get("__line__"),
+            f"unknown section(s) {', '.join(sorted(unknown))}; known: {', '.join(s.key for s in SECTIONS)}",
+        )
     return data
 
 
-def config_apply(*, text: str, actor_label: str = "command:config apply", dry_run: bool = False) -> list[str]:
+def config_apply(
+    *, text: str, actor_label: str = "command:config apply", dry_run: bool = False
+) -> list[str]:
     """Validate the whole file, then apply it atomically. Returns the changes made (or planned)."""
     data = config_parse(text)
     changes: list[str] = []
@@ -93,7 +100,9 @@ def config_apply(*, text: str, actor_label: str = "command:config apply", dry_ru
         if dry_run:
             transaction.set_rollback(True)
         elif changes:
-            audit_event_record(action="config.applied", actor_label=actor_label, metadata={"changes": changes})
+            audit_event_record(
+                action="config.applied", actor_label=actor_label, metadata={"changes": changes}
+            )
     return changes
 
 

@@ -17,19 +17,37 @@ from pipelines.services.mappings import (
     field_mapping_version_create,
 )
 
-_TOP_KEYS = {"slug", "name", "type", "source", "destination", "warehouse", "notify", "mapping", "mx_check",
-             "enabled", "__line__"}
+_TOP_KEYS = {
+    "slug",
+    "name",
+    "type",
+    "source",
+    "destination",
+    "warehouse",
+    "notify",
+    "mapping",
+    "mx_check",
+    "enabled",
+    "__line__",
+}
 
 
-def _connection(name: Any, *, line: int | None, where: str, providers: set[str]) -> Connection | None:
+def _connection(
+    name: Any, *, line: int | None, where: str, providers: set[str]
+) -> Connection | None:
     if name in (None, ""):
         return None
     connection = Connection.objects.filter(name=str(name)).first()
     if connection is None:
-        raise ConfigError(line, f"{where}: no connection named {name!r} (define it under `connections:`)")
+        raise ConfigError(
+            line, f"{where}: no connection named {name!r} (define it under `connections:`)"
+        )
     if connection.provider not in providers:
-        raise ConfigError(line, f"{where}: connection {name!r} is a {connection.provider} connection, "
-                                f"expected {' or '.join(sorted(providers))}")
+        raise ConfigError(
+            line,
+            f"{where}: connection {name!r} is a {connection.provider} connection, "
+            f"expected {' or '.join(sorted(providers))}",
+        )
     return connection
 
 
@@ -53,26 +71,44 @@ def workflows_validate(items: Any) -> list[dict]:
         seen.add(slug)
         kind = item.get("type", WorkflowType.CLAY_HUBSPOT_CONTACTS)
         if kind not in WorkflowType.values:
-            raise ConfigError(line, f"{where}: type {kind!r} is not one of {', '.join(WorkflowType.values)}")
+            raise ConfigError(
+                line, f"{where}: type {kind!r} is not one of {', '.join(WorkflowType.values)}"
+            )
         destination = item.get("destination")
         if not isinstance(destination, dict):
-            raise ConfigError(line, f"{where}: `destination` needs {{connection, object, match_on}}")
+            raise ConfigError(
+                line, f"{where}: `destination` needs {{connection, object, match_on}}"
+            )
         dline = destination.get("__line__", line)
         notify = item.get("notify") or {}
         warehouse = item.get("warehouse") or {}
         fields = {
             "name": str(item.get("name", "")),
             "type": kind,
-            "source_connection": _connection(item.get("source"), line=line, where=f"{where}.source", providers={Provider.CLAY}),
-            "destination_connection": _connection(destination.get("connection"), line=dline,
-                                                  where=f"{where}.destination.connection", providers={Provider.HUBSPOT}),
+            "source_connection": _connection(
+                item.get("source"), line=line, where=f"{where}.source", providers={Provider.CLAY}
+            ),
+            "destination_connection": _connection(
+                destination.get("connection"),
+                line=dline,
+                where=f"{where}.destination.connection",
+                providers={Provider.HUBSPOT},
+            ),
             "destination_object": str(destination.get("object", "contacts")),
             "match_on": str(destination.get("match_on", "email")),
-            "warehouse_connection": _connection(warehouse.get("connection"), line=line, where=f"{where}.warehouse",
-                                                providers={Provider.WAREHOUSE}),
+            "warehouse_connection": _connection(
+                warehouse.get("connection"),
+                line=line,
+                where=f"{where}.warehouse",
+                providers={Provider.WAREHOUSE},
+            ),
             "warehouse_table": str(warehouse.get("table", "")),
-            "slack_connection": _connection(notify.get("slack"), line=line, where=f"{where}.notify.slack",
-                                            providers={Provider.SLACK}),
+            "slack_connection": _connection(
+                notify.get("slack"),
+                line=line,
+                where=f"{where}.notify.slack",
+                providers={Provider.SLACK},
+            ),
             "slack_channel": str(notify.get("channel", "") or ""),
             "mx_check": bool(item.get("mx_check", False)),
             "enabled": bool(item.get("enabled", True)),
@@ -80,16 +116,28 @@ def workflows_validate(items: Any) -> list[dict]:
         if fields["destination_connection"] is None:
             raise ConfigError(dline, f"{where}.destination.connection is required")
         if fields["warehouse_connection"] is not None and not fields["warehouse_table"]:
-            raise ConfigError(line, f"{where}.warehouse.table is required with a warehouse connection")
+            raise ConfigError(
+                line, f"{where}.warehouse.table is required with a warehouse connection"
+            )
         mapping = item.get("mapping")
         if not isinstance(mapping, list) or not mapping:
-            raise ConfigError(line, f"{where}: `mapping` must be a non-empty list of {{from, to, transforms, required}}")
+            raise ConfigError(
+                line,
+                f"{where}: `mapping` must be a non-empty list of {{from, to, transforms, required}}",
+            )
         for rule_index, rule in enumerate(mapping):
             problems = field_mapping_rules_check(rules=[rule])
             if problems:
                 rule_line = rule.get("__line__", line) if isinstance(rule, dict) else line
                 raise ConfigError(rule_line, f"{where}.mapping[{rule_index}]: {' '.join(problems)}")
-        plans.append({"slug": slug, "fields": fields, "rules": field_mapping_rules_normalize(mapping), "line": line})
+        plans.append(
+            {
+                "slug": slug,
+                "fields": fields,
+                "rules": field_mapping_rules_normalize(mapping),
+                "line": line,
+            }
+        )
     return plans
 
 
@@ -101,28 +149,43 @@ def workflows_apply(plans: list[dict], *, actor_label: str) -> list[str]:
         workflow = Workflow.objects.filter(slug=plan["slug"]).first()
         is_new = workflow is None
         workflow = workflow or Workflow(slug=plan["slug"])
-        diff = {k: [str(getattr(workflow, k, None)) if not is_new else None, str(v)]
-                for k, v in plan["fields"].items() if is_new or getattr(workflow, k) != v}
+        diff = {
+            k: [str(getattr(workflow, k, None)) if not is_new else None, str(v)]
+            for k, v in plan["fields"].items()
+            if is_new or getattr(workflow, k) != v
+        }
         if diff:
             for key, value in plan["fields"].items():
                 setattr(workflow, key, value)
             workflow.save()
-            audit_event_record(action="workflow.created" if is_new else "workflow.changed",
-                               actor_label=actor_label, obj=workflow, changes=diff)
+            audit_event_record(
+                action="workflow.created" if is_new else "workflow.changed",
+                actor_label=actor_label,
+                obj=workflow,
+                changes=diff,
+            )
             changes.append(f"workflow {workflow.slug}: {'created' if is_new else 'updated'}")
         current = field_mapping_current(workflow=workflow)
         if current is None or current.rules != plan["rules"]:
-            version = field_mapping_version_create(workflow=workflow, rules=plan["rules"], actor_label=actor_label,
-                                                   note="config apply")
+            version = field_mapping_version_create(
+                workflow=workflow, rules=plan["rules"], actor_label=actor_label, note="config apply"
+            )
             changes.append(f"workflow {workflow.slug}: mapping version {version.version}")
     return changes
 
 
 def workflows_export() -> list[dict]:
     items = []
-    for workflow in Workflow.objects.select_related(
-        "source_connection", "destination_connection", "warehouse_connection", "slack_connection"
-    ).exclude(type=WorkflowType.MQL_ROUTING).order_by("slug"):
+    for workflow in (
+        Workflow.objects.select_related(
+            "source_connection",
+            "destination_connection",
+            "warehouse_connection",
+            "slack_connection",
+        )
+        .exclude(type=WorkflowType.MQL_ROUTING)
+        .order_by("slug")
+    ):
         # Routing workflows are exported, with their rules, by the `routing` section.
         current = field_mapping_current(workflow=workflow)
         item: dict[str, Any] = {"slug": workflow.slug}
@@ -130,11 +193,19 @@ def workflows_export() -> list[dict]:
             item["name"] = workflow.name
         item["type"] = workflow.type
         item["source"] = workflow.source_connection.name if workflow.source_connection else None
-        item["destination"] = {"connection": workflow.destination_connection.name,
-                               "object": workflow.destination_object, "match_on": workflow.match_on}
+        item["destination"] = {
+            "connection": workflow.destination_connection.name,
+            "object": workflow.destination_object,
+            "match_on": workflow.match_on,
+        }
         if workflow.warehouse_connection:
-            item["warehouse"] = {"connection": workflow.warehouse_connection.name, "table": workflow.warehouse_table}
-        item["notify"] = {"slack": workflow.slack_connection.name if workflow.slack_connection else None}
+            item["warehouse"] = {
+                "connection": workflow.warehouse_connection.name,
+                "table": workflow.warehouse_table,
+            }
+        item["notify"] = {
+            "slack": workflow.slack_connection.name if workflow.slack_connection else None
+        }
         if workflow.slack_channel:
             item["notify"]["channel"] = workflow.slack_channel
         if workflow.mx_check:

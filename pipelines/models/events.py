@@ -16,17 +16,31 @@ class InboundEvent(models.Model):
 
     source = models.CharField(max_length=40)
     workflow = models.ForeignKey(
-        "pipelines.Workflow", on_delete=models.SET_NULL, null=True, blank=True, related_name="inbound_events"
+        "pipelines.Workflow",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="inbound_events",
     )
     connection = models.ForeignKey(
-        "integrations.Connection", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "integrations.Connection",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     dedupe_key = models.CharField(max_length=200, unique=True)
     event_id = models.CharField(max_length=200, blank=True)
     payload = models.JSONField()
     received_at = models.DateTimeField(db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
-    run = models.ForeignKey("pipelines.Run", on_delete=models.SET_NULL, null=True, blank=True, related_name="inbound_events")
+    run = models.ForeignKey(
+        "pipelines.Run",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="inbound_events",
+    )
 
     class Meta:
         ordering = ["-id"]

@@ -26,9 +26,16 @@ class Owner(models.Model):
     email = models.EmailField(blank=True)
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
-    archived = models.BooleanField(default=False, help_text="Archived in HubSpot, or gone from its owners list.")
-    active = models.BooleanField(default=True, help_text="Takes new leads. Untick for holidays; routing skips inactive owners.")
-    slack_user_id = models.CharField(max_length=40, blank=True, help_text="Slack member id (U…) for direct messages.")
+    archived = models.BooleanField(
+        default=False, help_text="Archived in HubSpot, or gone from its owners list."
+    )
+    active = models.BooleanField(
+        default=True,
+        help_text="Takes new leads. Untick for holidays; routing skips inactive owners.",
+    )
+    slack_user_id = models.CharField(
+        max_length=40, blank=True, help_text="Slack member id (U…) for direct messages."
+    )
     synced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -49,7 +56,9 @@ class Owner(models.Model):
 
 class Territory(models.Model):
     name = models.CharField(max_length=100, unique=True)
-    strategy = models.CharField(max_length=30, choices=RoutingStrategy.choices, default=RoutingStrategy.ROUND_ROBIN)
+    strategy = models.CharField(
+        max_length=30, choices=RoutingStrategy.choices, default=RoutingStrategy.ROUND_ROBIN
+    )
     description = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -65,15 +74,25 @@ class Territory(models.Model):
 class TerritoryOwner(models.Model):
     territory = models.ForeignKey(Territory, on_delete=models.CASCADE, related_name="memberships")
     owner = models.ForeignKey(Owner, on_delete=models.PROTECT, related_name="memberships")
-    position = models.PositiveSmallIntegerField(default=0, help_text="Order of the round; the first is the fixed owner.")
-    weight = models.PositiveSmallIntegerField(default=1, help_text="Weighted round robin: share of leads.")
-    daily_cap = models.PositiveIntegerField(null=True, blank=True, help_text="At most this many leads a day; empty = no cap.")
+    position = models.PositiveSmallIntegerField(
+        default=0, help_text="Order of the round; the first is the fixed owner."
+    )
+    weight = models.PositiveSmallIntegerField(
+        default=1, help_text="Weighted round robin: share of leads."
+    )
+    daily_cap = models.PositiveIntegerField(
+        null=True, blank=True, help_text="At most this many leads a day; empty = no cap."
+    )
 
     class Meta:
         ordering = ["territory", "position", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["territory", "owner"], name="pipelines_territory_owner_unique"),
-            models.CheckConstraint(condition=models.Q(weight__gte=1), name="pipelines_territory_owner_weight_positive"),
+            models.UniqueConstraint(
+                fields=["territory", "owner"], name="pipelines_territory_owner_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(weight__gte=1), name="pipelines_territory_owner_weight_positive"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -83,32 +102,60 @@ class TerritoryOwner(models.Model):
 class RoutingConfig(models.Model):
     """How one routing workflow decides and acts."""
 
-    workflow = models.OneToOneField("pipelines.Workflow", on_delete=models.CASCADE, related_name="routing")
+    workflow = models.OneToOneField(
+        "pipelines.Workflow", on_delete=models.CASCADE, related_name="routing"
+    )
     hubspot_connection = models.ForeignKey(
-        "integrations.Connection", on_delete=models.PROTECT, related_name="+",
+        "integrations.Connection",
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text="The portal whose contacts are routed; its client secret verifies webhooks.",
     )
     lifecycle_stage = models.CharField(max_length=80, default="marketingqualifiedlead")
-    deal_threshold = models.PositiveSmallIntegerField(default=75, help_text="A score above this creates a deal.")
+    deal_threshold = models.PositiveSmallIntegerField(
+        default=75, help_text="A score above this creates a deal."
+    )
     deal_pipeline = models.CharField(max_length=80, default="default")
     deal_stage = models.CharField(max_length=80, default="appointmentscheduled")
     fallback_territory = models.ForeignKey(
-        Territory, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        Territory,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
         help_text="Used when no rule matches, or when the scoring API is down.",
     )
     scoring_connection = models.ForeignKey(
-        "integrations.Connection", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        "integrations.Connection",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
         help_text="An HTTP JSON connection to the internal scoring API. Empty: the scoring rules below.",
     )
     scoring_path = models.CharField(max_length=200, default="/score")
-    score_field = models.CharField(max_length=100, default="score", help_text="Dotted path of the score in the answer.")
-    territory_field = models.CharField(max_length=100, default="territory", blank=True,
-                                       help_text="Dotted path of a territory name in the answer, if the API decides it.")
-    slack_connection = models.ForeignKey(
-        "integrations.Connection", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+    score_field = models.CharField(
+        max_length=100, default="score", help_text="Dotted path of the score in the answer."
     )
-    slack_channel = models.CharField(max_length=80, blank=True, help_text="Empty: a DM to the owner's Slack user.")
-    portal_id = models.CharField(max_length=20, blank=True, help_text="For HubSpot links in notifications.")
+    territory_field = models.CharField(
+        max_length=100,
+        default="territory",
+        blank=True,
+        help_text="Dotted path of a territory name in the answer, if the API decides it.",
+    )
+    slack_connection = models.ForeignKey(
+        "integrations.Connection",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    slack_channel = models.CharField(
+        max_length=80, blank=True, help_text="Empty: a DM to the owner's Slack user."
+    )
+    portal_id = models.CharField(
+        max_length=20, blank=True, help_text="For HubSpot links in notifications."
+    )
 
     class Meta:
         verbose_name = "routing configuration"
@@ -123,7 +170,9 @@ class TerritoryRule(models.Model):
     config = models.ForeignKey(RoutingConfig, on_delete=models.CASCADE, related_name="rules")
     position = models.PositiveSmallIntegerField(default=0)
     territory = models.ForeignKey(Territory, on_delete=models.PROTECT, related_name="rules")
-    conditions = models.JSONField(default=dict, blank=True, help_text='e.g. {"country": {"in": ["GB", "DE"]}}')
+    conditions = models.JSONField(
+        default=dict, blank=True, help_text='e.g. {"country": {"in": ["GB", "DE"]}}'
+    )
     enabled = models.BooleanField(default=True)
 
     class Meta:
@@ -136,7 +185,9 @@ class TerritoryRule(models.Model):
 class ScoringRule(models.Model):
     """Built-in scoring: ``points`` when every condition holds (same form as territory rules)."""
 
-    config = models.ForeignKey(RoutingConfig, on_delete=models.CASCADE, related_name="scoring_rules")
+    config = models.ForeignKey(
+        RoutingConfig, on_delete=models.CASCADE, related_name="scoring_rules"
+    )
     name = models.CharField(max_length=100)
     position = models.PositiveSmallIntegerField(default=0)
     conditions = models.JSONField(default=dict, blank=True)
@@ -154,7 +205,9 @@ class StrategyState(models.Model):
     concurrent workers take turns instead of picking the same owner."""
 
     territory = models.OneToOneField(Territory, on_delete=models.CASCADE, related_name="state")
-    counter = models.PositiveBigIntegerField(default=0, help_text="Leads assigned so far (round robin).")
+    counter = models.PositiveBigIntegerField(
+        default=0, help_text="Leads assigned so far (round robin)."
+    )
     # Weighted round robin: the smooth-WRR current weight per owner id.
     weights = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -169,7 +222,9 @@ class OwnerDailyCount(models.Model):
     count = models.PositiveIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["owner", "day"], name="pipelines_owner_day_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "day"], name="pipelines_owner_day_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.owner_id} {self.day}: {self.count}"
@@ -196,33 +251,53 @@ class RoutingDecision(models.Model):
     config = models.ForeignKey(RoutingConfig, on_delete=models.CASCADE, related_name="decisions")
     dedupe_key = models.CharField(max_length=200, unique=True)
     trigger = models.CharField(max_length=20, choices=DecisionTrigger.choices)
-    triggered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    inbound_event = models.ForeignKey("pipelines.InboundEvent", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    inbound_event = models.ForeignKey(
+        "pipelines.InboundEvent", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     contact_id = models.CharField(max_length=40, db_index=True)
     company_id = models.CharField(max_length=40, blank=True)
-    inputs = models.JSONField(default=dict, help_text="The contact's and company's properties as read.")
+    inputs = models.JSONField(
+        default=dict, help_text="The contact's and company's properties as read."
+    )
     score = models.IntegerField(null=True, blank=True)
-    score_source = models.CharField(max_length=20, blank=True, help_text="api | rules | unavailable")
+    score_source = models.CharField(
+        max_length=20, blank=True, help_text="api | rules | unavailable"
+    )
     score_parts = models.JSONField(default=list, blank=True)
     rules = models.JSONField(default=list, blank=True, help_text="Every rule evaluated, with why.")
-    territory = models.ForeignKey(Territory, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    territory = models.ForeignKey(
+        Territory, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     territory_reason = models.CharField(max_length=300, blank=True)
-    owner = models.ForeignKey(Owner, on_delete=models.SET_NULL, null=True, blank=True, related_name="decisions")
+    owner = models.ForeignKey(
+        Owner, on_delete=models.SET_NULL, null=True, blank=True, related_name="decisions"
+    )
     strategy = models.CharField(max_length=30, blank=True)
-    strategy_state = models.JSONField(default=dict, blank=True, help_text="The round at the moment of choosing.")
-    status = models.CharField(max_length=20, choices=DecisionStatus.choices, default=DecisionStatus.DECIDED)
+    strategy_state = models.JSONField(
+        default=dict, blank=True, help_text="The round at the moment of choosing."
+    )
+    status = models.CharField(
+        max_length=20, choices=DecisionStatus.choices, default=DecisionStatus.DECIDED
+    )
     owner_updated = models.BooleanField(default=False)
     deal_id = models.CharField(max_length=40, blank=True)
     deal_attempted = models.BooleanField(default=False)
     notified = models.BooleanField(default=False)
     errors = models.JSONField(default=list, blank=True)
-    decision_ms = models.FloatField(null=True, blank=True, help_text="Time to decide, HubSpot calls excluded.")
+    decision_ms = models.FloatField(
+        null=True, blank=True, help_text="Time to decide, HubSpot calls excluded."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["config", "contact_id"], name="pipelines_decision_contact_idx")]
+        indexes = [
+            models.Index(fields=["config", "contact_id"], name="pipelines_decision_contact_idx")
+        ]
 
     def __str__(self) -> str:
         return f"contact {self.contact_id} → {self.owner or 'nobody'}"

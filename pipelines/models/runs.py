@@ -36,18 +36,28 @@ class Run(models.Model):
     records_in = succeeded + dead_lettered + skipped. ``failed`` counts the dead letters of
     the load stage (rejected by the destination or retries exhausted), a subset of dead_lettered."""
 
-    workflow = models.ForeignKey("pipelines.Workflow", on_delete=models.PROTECT, related_name="runs")
+    workflow = models.ForeignKey(
+        "pipelines.Workflow", on_delete=models.PROTECT, related_name="runs"
+    )
     trigger = models.CharField(max_length=20, choices=RunTrigger.choices)
     triggered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     triggered_by_label = models.CharField(max_length=200, blank=True)
-    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.PENDING, db_index=True)
+    status = models.CharField(
+        max_length=20, choices=RunStatus.choices, default=RunStatus.PENDING, db_index=True
+    )
     status_message = models.CharField(max_length=300, blank=True)
     mapping_version = models.ForeignKey(
-        "pipelines.FieldMappingVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="runs"
+        "pipelines.FieldMappingVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="runs",
     )
-    parent = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children")
+    parent = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children"
+    )
     input_file = models.FileField(upload_to="imports/%Y/%m/", blank=True, max_length=300)
     input_filename = models.CharField(max_length=255, blank=True)
     file_encoding = models.CharField(max_length=20, blank=True)
@@ -65,12 +75,16 @@ class Run(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     staged_at = models.DateTimeField(null=True, blank=True)
-    prepared_at = models.DateTimeField(null=True, blank=True, help_text="Deduped and split into batches.")
+    prepared_at = models.DateTimeField(
+        null=True, blank=True, help_text="Deduped and split into batches."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveBigIntegerField(null=True, blank=True)
     # {"stage": ms, "transform": ms, "dedupe": ms, "load": ms, "finish": ms}
     timings = models.JSONField(default=dict, blank=True)
-    load_ms = models.PositiveBigIntegerField(default=0, help_text="Summed by the batches (F() increments).")
+    load_ms = models.PositiveBigIntegerField(
+        default=0, help_text="Summed by the batches (F() increments)."
+    )
     notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -125,24 +139,44 @@ class RunRecord(models.Model):
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="records", db_index=False)
     position = models.PositiveIntegerField(help_text="Order of arrival within the run.")
     source = models.CharField(max_length=20, choices=RecordSource.choices)
-    row_number = models.PositiveIntegerField(null=True, blank=True, help_text="CSV: line in the file (header = 1).")
+    row_number = models.PositiveIntegerField(
+        null=True, blank=True, help_text="CSV: line in the file (header = 1)."
+    )
     event_id = models.CharField(max_length=200, blank=True)
     inbound_event = models.ForeignKey(
-        "pipelines.InboundEvent", on_delete=models.SET_NULL, null=True, blank=True, related_name="records",
+        "pipelines.InboundEvent",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="records",
         db_index=False,
     )
     reprocessed_from = models.ForeignKey(
-        "pipelines.DeadLetter", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+        "pipelines.DeadLetter",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     raw = models.JSONField(default=dict)
-    values = models.JSONField(default=dict, blank=True, help_text="Mapped values, as sent to the destination.")
-    extras = models.JSONField(default=dict, blank=True, help_text="Unmapped columns, kept with the record.")
+    values = models.JSONField(
+        default=dict, blank=True, help_text="Mapped values, as sent to the destination."
+    )
+    extras = models.JSONField(
+        default=dict, blank=True, help_text="Unmapped columns, kept with the record."
+    )
     errors = models.JSONField(default=list, blank=True)
     match_key = models.CharField(max_length=320, blank=True)
     state = models.CharField(max_length=20, choices=RecordState.choices, default=RecordState.STAGED)
     skip_reason = models.CharField(max_length=40, choices=SkipReason.choices, blank=True)
     dedupe_survivor = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_records", db_index=False
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="merged_records",
+        db_index=False,
     )
     hubspot_id = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField()
@@ -151,17 +185,28 @@ class RunRecord(models.Model):
     class Meta:
         ordering = ["run", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["run", "position"], name="pipelines_record_position_unique"),
+            models.UniqueConstraint(
+                fields=["run", "position"], name="pipelines_record_position_unique"
+            ),
         ]
         indexes = [
             models.Index(fields=["run", "state"], name="pipelines_record_state_idx"),
             models.Index(fields=["match_key"], name="pipelines_record_match_key_idx"),
-            models.Index(fields=["inbound_event"], name="pipelines_record_event_idx",
-                         condition=models.Q(inbound_event__isnull=False)),
-            models.Index(fields=["reprocessed_from"], name="pipelines_record_reprocess_idx",
-                         condition=models.Q(reprocessed_from__isnull=False)),
-            models.Index(fields=["dedupe_survivor"], name="pipelines_record_survivor_idx",
-                         condition=models.Q(dedupe_survivor__isnull=False)),
+            models.Index(
+                fields=["inbound_event"],
+                name="pipelines_record_event_idx",
+                condition=models.Q(inbound_event__isnull=False),
+            ),
+            models.Index(
+                fields=["reprocessed_from"],
+                name="pipelines_record_reprocess_idx",
+                condition=models.Q(reprocessed_from__isnull=False),
+            ),
+            models.Index(
+                fields=["dedupe_survivor"],
+                name="pipelines_record_survivor_idx",
+                condition=models.Q(dedupe_survivor__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -187,9 +232,13 @@ class RunBatch(models.Model):
     record_ids = models.JSONField(default=list)
     attempts = models.PositiveSmallIntegerField(default=0)
     lease_token = models.CharField(max_length=36, blank=True)
-    lease_holder = models.CharField(max_length=255, blank=True, help_text="host:pid of the worker process holding it.")
+    lease_holder = models.CharField(
+        max_length=255, blank=True, help_text="host:pid of the worker process holding it."
+    )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
-    available_at = models.DateTimeField(null=True, blank=True, help_text="Not before (quota reset, backoff).")
+    available_at = models.DateTimeField(
+        null=True, blank=True, help_text="Not before (quota reset, backoff)."
+    )
     dispatched_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -199,9 +248,13 @@ class RunBatch(models.Model):
         ordering = ["run", "sequence"]
         verbose_name_plural = "run batches"
         constraints = [
-            models.UniqueConstraint(fields=["run", "sequence"], name="pipelines_batch_sequence_unique"),
+            models.UniqueConstraint(
+                fields=["run", "sequence"], name="pipelines_batch_sequence_unique"
+            ),
         ]
-        indexes = [models.Index(fields=["state", "lease_expires_at"], name="pipelines_batch_sweep_idx")]
+        indexes = [
+            models.Index(fields=["state", "lease_expires_at"], name="pipelines_batch_sweep_idx")
+        ]
 
     def __str__(self) -> str:
         return f"Run {self.run_id} batch {self.sequence} ({self.state})"
@@ -213,11 +266,15 @@ class RunChunk(models.Model):
     the run is staged when every chunk is. ``dispatched_at`` lets a lost or stalled task be
     sent again (the chunk row lock and ``staged_at`` make a second copy a no-op)."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="chunks", db_index=False)  # (run, sequence)
+    run = models.ForeignKey(
+        Run, on_delete=models.CASCADE, related_name="chunks", db_index=False
+    )  # (run, sequence)
     sequence = models.PositiveIntegerField()
     byte_start = models.PositiveBigIntegerField()
     byte_end = models.PositiveBigIntegerField()
-    first_row_number = models.PositiveIntegerField(help_text="Row number of its first line (header = 1).")
+    first_row_number = models.PositiveIntegerField(
+        help_text="Row number of its first line (header = 1)."
+    )
     rows = models.PositiveIntegerField(help_text="CSV rows in the slice, blank ones included.")
     records = models.PositiveIntegerField(default=0, help_text="Records staged from it.")
     stage_ms = models.PositiveIntegerField(default=0)
@@ -228,11 +285,15 @@ class RunChunk(models.Model):
     class Meta:
         ordering = ["run", "sequence"]
         constraints = [
-            models.UniqueConstraint(fields=["run", "sequence"], name="pipelines_chunk_sequence_unique"),
+            models.UniqueConstraint(
+                fields=["run", "sequence"], name="pipelines_chunk_sequence_unique"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"Run {self.run_id} chunk {self.sequence} ({'staged' if self.staged_at else 'pending'})"
+        return (
+            f"Run {self.run_id} chunk {self.sequence} ({'staged' if self.staged_at else 'pending'})"
+        )
 
 
 class DeadLetterResolution(models.TextChoices):
@@ -246,7 +307,9 @@ class DeadLetter(models.Model):
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="dead_letters")
     record = models.OneToOneField(RunRecord, on_delete=models.CASCADE, related_name="dead_letter")
-    workflow = models.ForeignKey("pipelines.Workflow", on_delete=models.CASCADE, related_name="dead_letters")
+    workflow = models.ForeignKey(
+        "pipelines.Workflow", on_delete=models.CASCADE, related_name="dead_letters"
+    )
     stage = models.CharField(max_length=20, help_text="transform | load")
     category = models.CharField(max_length=60, db_index=True)
     errors = models.JSONField(default=list, help_text="Every message, not just the first.")
@@ -268,7 +331,11 @@ class DeadLetter(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["workflow", "resolution", "-id"], name="pipelines_deadletter_queue_idx")]
+        indexes = [
+            models.Index(
+                fields=["workflow", "resolution", "-id"], name="pipelines_deadletter_queue_idx"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Dead letter {self.pk} ({self.category})"

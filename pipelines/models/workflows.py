@@ -15,25 +15,45 @@ class Workflow(models.Model):
     """One sync. Connections are PROTECTed: deleting a connection a workflow uses must fail
     loudly rather than silently orphan the workflow."""
 
-    slug = models.SlugField(max_length=80, unique=True, help_text="Used in the Clay webhook URL and config files.")
+    slug = models.SlugField(
+        max_length=80, unique=True, help_text="Used in the Clay webhook URL and config files."
+    )
     name = models.CharField(max_length=200, blank=True)
-    type = models.CharField(max_length=40, choices=WorkflowType.choices, default=WorkflowType.CLAY_HUBSPOT_CONTACTS)
+    type = models.CharField(
+        max_length=40, choices=WorkflowType.choices, default=WorkflowType.CLAY_HUBSPOT_CONTACTS
+    )
     source_connection = models.ForeignKey(
-        "integrations.Connection", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        "integrations.Connection",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         help_text="Where records come from (a Clay inbound connection).",
     )
     destination_connection = models.ForeignKey(
-        "integrations.Connection", on_delete=models.PROTECT, related_name="+",
+        "integrations.Connection",
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text="The HubSpot portal records are written to.",
     )
     destination_object = models.CharField(max_length=40, default="contacts")
-    match_on = models.CharField(max_length=80, default="email", help_text="The property records are matched (upserted) on.")
+    match_on = models.CharField(
+        max_length=80, default="email", help_text="The property records are matched (upserted) on."
+    )
     warehouse_connection = models.ForeignKey(
-        "integrations.Connection", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        "integrations.Connection",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     warehouse_table = models.CharField(max_length=200, blank=True)
     slack_connection = models.ForeignKey(
-        "integrations.Connection", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        "integrations.Connection",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     slack_channel = models.CharField(max_length=80, blank=True)
     mx_check = models.BooleanField(
@@ -58,7 +78,9 @@ class FieldMappingVersion(models.Model):
     ``rules`` is a list of ``{"from": column, "to": property, "transforms": [...], "required": bool}``.
     """
 
-    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="mapping_versions")
+    workflow = models.ForeignKey(
+        Workflow, on_delete=models.CASCADE, related_name="mapping_versions"
+    )
     version = models.PositiveIntegerField()
     rules = models.JSONField(default=list)
     note = models.CharField(max_length=300, blank=True)
@@ -71,7 +93,9 @@ class FieldMappingVersion(models.Model):
     class Meta:
         ordering = ["workflow", "-version"]
         constraints = [
-            models.UniqueConstraint(fields=["workflow", "version"], name="pipelines_mapping_version_unique"),
+            models.UniqueConstraint(
+                fields=["workflow", "version"], name="pipelines_mapping_version_unique"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -68,7 +68,15 @@ class TerritoryAdmin(AuditedModelAdmin, admin.ModelAdmin):
 
 @admin.register(Owner)
 class OwnerAdmin(AuditedModelAdmin, admin.ModelAdmin):
-    list_display = ("name", "email", "hubspot_id", "active", "archived", "slack_user_id", "synced_at")
+    list_display = (
+        "name",
+        "email",
+        "hubspot_id",
+        "active",
+        "archived",
+        "slack_user_id",
+        "synced_at",
+    )
     list_filter = ("active", "archived")
     list_editable = ("active",)
     search_fields = ("hubspot_id", "email", "first_name", "last_name")
@@ -77,15 +85,21 @@ class OwnerAdmin(AuditedModelAdmin, admin.ModelAdmin):
 
     @admin.action(description="Sync owners from HubSpot")
     def sync_owners(self, request, queryset):
-        connections = {c.hubspot_connection_id: c.hubspot_connection for c in RoutingConfig.objects.select_related("hubspot_connection")}
+        connections = {
+            c.hubspot_connection_id: c.hubspot_connection
+            for c in RoutingConfig.objects.select_related("hubspot_connection")
+        }
         for connection in connections.values():
             try:
                 counts = owners_sync(connection=connection, actor_label=request.user.get_username())
             except ProviderError as error:
                 self.message_user(request, f"{connection}: {error}", messages.ERROR)
             else:
-                self.message_user(request, f"{connection}: {counts['created']} new, {counts['updated']} changed, "
-                                           f"{counts['archived']} archived.")
+                self.message_user(
+                    request,
+                    f"{connection}: {counts['created']} new, {counts['updated']} changed, "
+                    f"{counts['archived']} archived.",
+                )
 
 
 class TerritoryRuleForm(forms.ModelForm):
@@ -102,7 +116,9 @@ class TerritoryRuleForm(forms.ModelForm):
         try:
             problems = rule_problems(config=self.config, conditions=conditions)
         except ProviderError as error:
-            raise forms.ValidationError(f"Could not check the properties in HubSpot: {error}") from None
+            raise forms.ValidationError(
+                f"Could not check the properties in HubSpot: {error}"
+            ) from None
         if problems:
             raise forms.ValidationError(problems)
         return conditions
@@ -140,14 +156,37 @@ class ScoringRuleInline(_ConfigInline):
 
 @admin.register(RoutingConfig)
 class RoutingConfigAdmin(AuditedModelAdmin, admin.ModelAdmin):
-    list_display = ("workflow", "hubspot_connection", "lifecycle_stage", "deal_threshold", "fallback_territory", "tools")
+    list_display = (
+        "workflow",
+        "hubspot_connection",
+        "lifecycle_stage",
+        "deal_threshold",
+        "fallback_territory",
+        "tools",
+    )
     readonly_fields = ("tools",)
     inlines = [TerritoryRuleInline, ScoringRuleInline]
     fieldsets = [
-        (None, {"fields": ("workflow", "hubspot_connection", "lifecycle_stage", "fallback_territory", "tools")}),
+        (
+            None,
+            {
+                "fields": (
+                    "workflow",
+                    "hubspot_connection",
+                    "lifecycle_stage",
+                    "fallback_territory",
+                    "tools",
+                )
+            },
+        ),
         ("Deals", {"fields": ("deal_threshold", "deal_pipeline", "deal_stage")}),
-        ("Scoring API", {"fields": ("scoring_connection", "scoring_path", "score_field", "territory_field"),
-                         "description": "Leave the connection empty to score with the scoring rules below."}),
+        (
+            "Scoring API",
+            {
+                "fields": ("scoring_connection", "scoring_path", "score_field", "territory_field"),
+                "description": "Leave the connection empty to score with the scoring rules below.",
+            },
+        ),
         ("Notifications", {"fields": ("slack_connection", "slack_channel", "portal_id")}),
     ]
 
@@ -164,22 +203,59 @@ class RoutingConfigAdmin(AuditedModelAdmin, admin.ModelAdmin):
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
-            path("<int:pk>/simulate/", wrap(admin_views.simulator(self)), name="pipelines_routingconfig_simulate"),
-            path("<int:pk>/route/", wrap(admin_views.route_now(self)), name="pipelines_routingconfig_route"),
+            path(
+                "<int:pk>/simulate/",
+                wrap(admin_views.simulator(self)),
+                name="pipelines_routingconfig_simulate",
+            ),
+            path(
+                "<int:pk>/route/",
+                wrap(admin_views.route_now(self)),
+                name="pipelines_routingconfig_route",
+            ),
             *super().get_urls(),
         ]
 
 
 @admin.register(RoutingDecision)
 class RoutingDecisionAdmin(admin.ModelAdmin):
-    list_display = ("id", "created_at", "contact_id", "score", "territory", "owner", "status", "deal_id", "notified", "trigger")
+    list_display = (
+        "id",
+        "created_at",
+        "contact_id",
+        "score",
+        "territory",
+        "owner",
+        "status",
+        "deal_id",
+        "notified",
+        "trigger",
+    )
     list_filter = ("status", "trigger", "territory", "owner")
     search_fields = ("contact_id", "deal_id", "dedupe_key")
     list_select_related = ("territory", "owner")
     actions = ["route_again"]
-    fields = ("why", "contact_id", "company_id", "score", "score_source", "territory", "owner", "status",
-              "deal_id", "notified", "errors", "trigger", "dedupe_key", "decision_ms", "created_at",
-              "rules_table", "score_table", "strategy_table", "inputs")
+    fields = (
+        "why",
+        "contact_id",
+        "company_id",
+        "score",
+        "score_source",
+        "territory",
+        "owner",
+        "status",
+        "deal_id",
+        "notified",
+        "errors",
+        "trigger",
+        "dedupe_key",
+        "decision_ms",
+        "created_at",
+        "rules_table",
+        "score_table",
+        "strategy_table",
+        "inputs",
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request):
@@ -190,43 +266,85 @@ class RoutingDecisionAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         decision = self.get_object(request, object_id)
-        title = f"Why did this lead go to {decision.owner.name}?" if decision and decision.owner else "Why was this lead not routed?"
-        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "title": title})
+        title = (
+            f"Why did this lead go to {decision.owner.name}?"
+            if decision and decision.owner
+            else "Why was this lead not routed?"
+        )
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), "title": title}
+        )
 
     @admin.display(description="Why")
     def why(self, obj: RoutingDecision) -> str:
-        return format_html("<ol class='routing-why'>{}</ol>", format_html_join("", "<li>{}</li>", ((line,) for line in decision_explanation(decision=obj))))
+        return format_html(
+            "<ol class='routing-why'>{}</ol>",
+            format_html_join(
+                "", "<li>{}</li>", ((line,) for line in decision_explanation(decision=obj))
+            ),
+        )
 
     @admin.display(description="Rules evaluated")
     def rules_table(self, obj: RoutingDecision) -> str:
-        rows = ((r["position"], r["territory"], "chosen" if r["chosen"] else ("matched" if r["matched"] else "no"),
-                 "; ".join(c["reason"] for c in r["conditions"]) or "no conditions") for r in obj.rules)
-        return format_html("<table><tr><th>#</th><th>Territory</th><th>Match</th><th>Why</th></tr>{}</table>",
-                           format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows))
+        rows = (
+            (
+                r["position"],
+                r["territory"],
+                "chosen" if r["chosen"] else ("matched" if r["matched"] else "no"),
+                "; ".join(c["reason"] for c in r["conditions"]) or "no conditions",
+            )
+            for r in obj.rules
+        )
+        return format_html(
+            "<table><tr><th>#</th><th>Territory</th><th>Match</th><th>Why</th></tr>{}</table>",
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
+        )
 
     @admin.display(description="Score parts")
     def score_table(self, obj: RoutingDecision) -> str:
         rows = ((p["rule"], p["points"], p["why"]) for p in obj.score_parts)
-        return format_html("<table>{}</table>", format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows))
+        return format_html(
+            "<table>{}</table>",
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
+        )
 
     @admin.display(description="Strategy state when chosen")
     def strategy_table(self, obj: RoutingDecision) -> str:
         state = obj.strategy_state or {}
-        rows = ((s["name"], s["hubspot_id"], s["weight"], s["today"], s["daily_cap"] or "—", s["unavailable"] or "available")
-                for s in state.get("seats", []))
+        rows = (
+            (
+                s["name"],
+                s["hubspot_id"],
+                s["weight"],
+                s["today"],
+                s["daily_cap"] or "—",
+                s["unavailable"] or "available",
+            )
+            for s in state.get("seats", [])
+        )
         return format_html(
             "<p>{} · round {} → {}</p><table><tr><th>Owner</th><th>Id</th><th>Weight</th><th>Today</th><th>Cap</th>"
-            "<th></th></tr>{}</table>", state.get("strategy", "—"), state.get("counter_before", "—"),
-            state.get("counter_after", "—"), format_html_join("", "<tr>" + "<td>{}</td>" * 6 + "</tr>", rows))
+            "<th></th></tr>{}</table>",
+            state.get("strategy", "—"),
+            state.get("counter_before", "—"),
+            state.get("counter_after", "—"),
+            format_html_join("", "<tr>" + "<td>{}</td>" * 6 + "</tr>", rows),
+        )
 
     @admin.action(description="Route now (again)", permissions=["route"])
     def route_again(self, request, queryset):
         for decision in queryset.select_related("config__hubspot_connection"):
             try:
-                outcome = contact_route(config=decision.config, contact_id=decision.contact_id,
-                                        trigger=DecisionTrigger.ADMIN, user=request.user)
+                outcome = contact_route(
+                    config=decision.config,
+                    contact_id=decision.contact_id,
+                    trigger=DecisionTrigger.ADMIN,
+                    user=request.user,
+                )
             except (LookupError, ProviderError) as error:
-                self.message_user(request, f"contact {decision.contact_id}: {error}", messages.ERROR)
+                self.message_user(
+                    request, f"contact {decision.contact_id}: {error}", messages.ERROR
+                )
                 continue
             owner = outcome.owner.name if outcome.owner else "nobody"
             self.message_user(request, f"contact {decision.contact_id} → {owner}")

@@ -32,12 +32,23 @@ def _properties(text: str) -> dict[str, str]:
 
 
 class SimulatorForm(forms.Form):
-    contact_id = forms.CharField(required=False, label="HubSpot contact id",
-                                 help_text="Read from HubSpot (nothing is written). Or fill in the properties below.")
-    contact = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 6, "cols": 50}),
-                              label="Contact properties", help_text="One per line: country = GB")
-    company = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4, "cols": 50}),
-                              label="Company properties", help_text="e.g. numberofemployees = 250")
+    contact_id = forms.CharField(
+        required=False,
+        label="HubSpot contact id",
+        help_text="Read from HubSpot (nothing is written). Or fill in the properties below.",
+    )
+    contact = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 50}),
+        label="Contact properties",
+        help_text="One per line: country = GB",
+    )
+    company = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 50}),
+        label="Company properties",
+        help_text="e.g. numberofemployees = 250",
+    )
 
     def clean_contact(self) -> dict[str, str]:
         return _properties(self.cleaned_data["contact"])
@@ -53,13 +64,18 @@ class RouteNowForm(forms.Form):
 def _context(model_admin, request: HttpRequest, config: RoutingConfig, title: str, **extra) -> dict:
     return {
         **model_admin.admin_site.each_context(request),
-        "opts": model_admin.model._meta, "original": config, "title": title, **extra,
+        "opts": model_admin.model._meta,
+        "original": config,
+        "title": title,
+        **extra,
     }
 
 
 def simulator(model_admin) -> Callable[..., HttpResponse]:
     def view(request: HttpRequest, pk: int) -> HttpResponse:
-        config = get_object_or_404(RoutingConfig.objects.select_related("workflow", "hubspot_connection"), pk=pk)
+        config = get_object_or_404(
+            RoutingConfig.objects.select_related("workflow", "hubspot_connection"), pk=pk
+        )
         if not model_admin.has_view_permission(request, config):
             raise PermissionDenied
         form = SimulatorForm(request.POST or None)
@@ -67,36 +83,76 @@ def simulator(model_admin) -> Callable[..., HttpResponse]:
         if request.method == "POST" and form.is_valid():
             try:
                 if form.cleaned_data["contact_id"]:
-                    outcome = contact_route(config=config, contact_id=form.cleaned_data["contact_id"].strip(),
-                                            trigger=DecisionTrigger.ADMIN, dry_run=True)
+                    outcome = contact_route(
+                        config=config,
+                        contact_id=form.cleaned_data["contact_id"].strip(),
+                        trigger=DecisionTrigger.ADMIN,
+                        dry_run=True,
+                    )
                 else:
-                    lead = Lead("simulated", form.cleaned_data["contact"], None, form.cleaned_data["company"])
+                    lead = Lead(
+                        "simulated",
+                        form.cleaned_data["contact"],
+                        None,
+                        form.cleaned_data["company"],
+                    )
                     outcome = lead_preview(config=config, lead=lead)
-                result = {"json": outcome_json(outcome=outcome), "outcome": outcome,
-                          "rules": [r.as_json() for r in outcome.assessment.rules]}
+                result = {
+                    "json": outcome_json(outcome=outcome),
+                    "outcome": outcome,
+                    "rules": [r.as_json() for r in outcome.assessment.rules],
+                }
             except (LookupError, ProviderError) as failure:
                 error = str(failure)
-        return render(request, "admin/pipelines/routing/simulator.html",
-                      _context(model_admin, request, config, "Routing simulator", form=form, result=result, error=error))
+        return render(
+            request,
+            "admin/pipelines/routing/simulator.html",
+            _context(
+                model_admin,
+                request,
+                config,
+                "Routing simulator",
+                form=form,
+                result=result,
+                error=error,
+            ),
+        )
 
     return view
 
 
 def route_now(model_admin) -> Callable[..., HttpResponse]:
     def view(request: HttpRequest, pk: int) -> HttpResponse:
-        config = get_object_or_404(RoutingConfig.objects.select_related("workflow", "hubspot_connection"), pk=pk)
+        config = get_object_or_404(
+            RoutingConfig.objects.select_related("workflow", "hubspot_connection"), pk=pk
+        )
         if not model_admin.has_change_permission(request, config):
             raise PermissionDenied
         form = RouteNowForm(request.POST or None)
         result, error = None, ""
         if request.method == "POST" and form.is_valid():
             try:
-                outcome = contact_route(config=config, contact_id=form.cleaned_data["contact_id"].strip(),
-                                        trigger=DecisionTrigger.ADMIN, user=request.user)
+                outcome = contact_route(
+                    config=config,
+                    contact_id=form.cleaned_data["contact_id"].strip(),
+                    trigger=DecisionTrigger.ADMIN,
+                    user=request.user,
+                )
                 result = {"json": outcome_json(outcome=outcome), "decision": outcome.decision}
             except (LookupError, ProviderError) as failure:
                 error = str(failure)
-        return render(request, "admin/pipelines/routing/route_now.html",
-                      _context(model_admin, request, config, "Route a contact now", form=form, result=result, error=error))
+        return render(
+            request,
+            "admin/pipelines/routing/route_now.html",
+            _context(
+                model_admin,
+                request,
+                config,
+                "Route a contact now",
+                form=form,
+                result=result,
+                error=error,
+            ),
+        )
 
     return view

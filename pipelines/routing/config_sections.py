@@ -29,8 +29,21 @@ from pipelines.models import (
 from pipelines.routing.owners import owner_problem, rule_problems
 
 _TERRITORY_KEYS = {"name", "strategy", "owners", "description", "__line__"}
-_ROUTING_KEYS = {"workflow", "hubspot", "lifecycle_stage", "deal_threshold", "deal_pipeline", "deal_stage",
-                 "fallback_territory", "scoring", "slack", "portal_id", "rules", "scoring_rules", "__line__"}
+_ROUTING_KEYS = {
+    "workflow",
+    "hubspot",
+    "lifecycle_stage",
+    "deal_threshold",
+    "deal_pipeline",
+    "deal_stage",
+    "fallback_territory",
+    "scoring",
+    "slack",
+    "portal_id",
+    "rules",
+    "scoring_rules",
+    "__line__",
+}
 
 
 def _clean(value: Any) -> Any:
@@ -46,7 +59,10 @@ def territories_validate(items: Any) -> list[dict]:
         raise ConfigError(None, "`territories` must be a list")
     plans, seen = [], set()
     for index, item in enumerate(items):
-        where, line = f"territories[{index}]", item.get("__line__") if isinstance(item, dict) else None
+        where, line = (
+            f"territories[{index}]",
+            item.get("__line__") if isinstance(item, dict) else None,
+        )
         if not isinstance(item, dict):
             raise ConfigError(None, f"{where} must be a mapping")
         unknown = set(item) - _TERRITORY_KEYS
@@ -58,22 +74,47 @@ def territories_validate(items: Any) -> list[dict]:
         seen.add(name)
         strategy = item.get("strategy", RoutingStrategy.ROUND_ROBIN)
         if strategy not in RoutingStrategy.values:
-            raise ConfigError(line, f"{where}: strategy {strategy!r} is not one of {', '.join(RoutingStrategy.values)}")
+            raise ConfigError(
+                line,
+                f"{where}: strategy {strategy!r} is not one of {', '.join(RoutingStrategy.values)}",
+            )
         seats = []
         for n, owner in enumerate(item.get("owners") or []):
             spec = owner if isinstance(owner, dict) else {"id": owner}
-            owner_id, weight, cap = str(spec.get("id") or "").strip(), spec.get("weight", 1), spec.get("daily_cap")
+            owner_id, weight, cap = (
+                str(spec.get("id") or "").strip(),
+                spec.get("weight", 1),
+                spec.get("daily_cap"),
+            )
             if not owner_id:
-                raise ConfigError(spec.get("__line__", line), f"{where}.owners[{n}]: an owner id is required")
-            if not isinstance(weight, int) or weight < 1 or (cap is not None and (not isinstance(cap, int) or cap < 1)):
-                raise ConfigError(spec.get("__line__", line), f"{where}.owners[{n}]: weight and daily_cap must be positive integers")
+                raise ConfigError(
+                    spec.get("__line__", line), f"{where}.owners[{n}]: an owner id is required"
+                )
+            if (
+                not isinstance(weight, int)
+                or weight < 1
+                or (cap is not None and (not isinstance(cap, int) or cap < 1))
+            ):
+                raise ConfigError(
+                    spec.get("__line__", line),
+                    f"{where}.owners[{n}]: weight and daily_cap must be positive integers",
+                )
             known = Owner.objects.filter(hubspot_id=owner_id).first()
             if known is not None and owner_problem(known):
-                raise ConfigError(spec.get("__line__", line), f"{where}.owners[{n}]: {owner_problem(known)}")
+                raise ConfigError(
+                    spec.get("__line__", line), f"{where}.owners[{n}]: {owner_problem(known)}"
+                )
             seats.append({"id": owner_id, "weight": weight, "daily_cap": cap})
         if len({s["id"] for s in seats}) != len(seats):
             raise ConfigError(line, f"{where}: an owner is listed twice")
-        plans.append({"name": name, "strategy": strategy, "description": str(item.get("description") or ""), "owners": seats})
+        plans.append(
+            {
+                "name": name,
+                "strategy": strategy,
+                "description": str(item.get("description") or ""),
+                "owners": seats,
+            }
+        )
     return plans
 
 
@@ -81,21 +122,32 @@ def territories_apply(plans: list[dict], *, actor_label: str) -> list[str]:
     changes = []
     for plan in plans:
         territory, created = Territory.objects.get_or_create(
-            name=plan["name"], defaults={"strategy": plan["strategy"], "description": plan["description"]})
+            name=plan["name"],
+            defaults={"strategy": plan["strategy"], "description": plan["description"]},
+        )
         StrategyState.objects.get_or_create(territory=territory)
         changed = created
         if (territory.strategy, territory.description) != (plan["strategy"], plan["description"]):
             territory.strategy, territory.description = plan["strategy"], plan["description"]
             territory.save(update_fields=["strategy", "description", "updated_at"])
             changed = True
-        current = [{"id": m.owner.hubspot_id, "weight": m.weight, "daily_cap": m.daily_cap}
-                   for m in territory.memberships.select_related("owner").order_by("position", "id")]
+        current = [
+            {"id": m.owner.hubspot_id, "weight": m.weight, "daily_cap": m.daily_cap}
+            for m in territory.memberships.select_related("owner").order_by("position", "id")
+        ]
         if current != plan["owners"]:
             territory.memberships.all().delete()
             for position, seat in enumerate(plan["owners"], start=1):
-                owner, _ = Owner.objects.get_or_create(hubspot_id=seat["id"])  # placeholder until synced
-                TerritoryOwner.objects.create(territory=territory, owner=owner, position=position,
-                                              weight=seat["weight"], daily_cap=seat["daily_cap"])
+                owner, _ = Owner.objects.get_or_create(
+                    hubspot_id=seat["id"]
+                )  # placeholder until synced
+                TerritoryOwner.objects.create(
+                    territory=territory,
+                    owner=owner,
+                    position=position,
+                    weight=seat["weight"],
+                    daily_cap=seat["daily_cap"],
+                )
             changed = True
         if changed:
             changes.append(f"territory {plan['name']}: {'created' if created else 'updated'}")
@@ -108,8 +160,15 @@ def territories_export() -> list[dict]:
         owners: list[Any] = []
         for m in territory.memberships.all():
             plain = m.weight == 1 and m.daily_cap is None
-            owners.append(m.owner.hubspot_id if plain else {"id": m.owner.hubspot_id, "weight": m.weight,
-                                                            **({"daily_cap": m.daily_cap} if m.daily_cap else {})})
+            owners.append(
+                m.owner.hubspot_id
+                if plain
+                else {
+                    "id": m.owner.hubspot_id,
+                    "weight": m.weight,
+                    **({"daily_cap": m.daily_cap} if m.daily_cap else {}),
+                }
+            )
         item = {"name": territory.name, "strategy": territory.strategy, "owners": owners}
         if territory.description:
             item["description"] = territory.description
@@ -127,7 +186,9 @@ def _connection(name: Any, line: int | None, what: str) -> Connection:
 def _territory(name: Any, line: int | None, what: str) -> Territory:
     territory = Territory.objects.filter(name=str(name or "")).first()
     if territory is None:
-        raise ConfigError(line, f"routing.{what}: no territory named {name!r} (define it under `territories:`)")
+        raise ConfigError(
+            line, f"routing.{what}: no territory named {name!r} (define it under `territories:`)"
+        )
     return territory
 
 
@@ -149,46 +210,97 @@ def routing_validate(value: Any) -> list[dict]:
             if key in item:
                 fields[key] = str(item[key])
         if "deal_threshold" in item:
-            if not isinstance(item["deal_threshold"], int) or not 0 <= item["deal_threshold"] <= 1000:
+            if (
+                not isinstance(item["deal_threshold"], int)
+                or not 0 <= item["deal_threshold"] <= 1000
+            ):
                 raise ConfigError(line, "routing.deal_threshold must be a whole number")
             fields["deal_threshold"] = item["deal_threshold"]
         fallback = item.get("fallback_territory")
-        fields["fallback_territory"] = _territory(fallback, line, "fallback_territory") if fallback else None
+        fields["fallback_territory"] = (
+            _territory(fallback, line, "fallback_territory") if fallback else None
+        )
         scoring = item.get("scoring") or {}
-        fields["scoring_connection"] = _connection(scoring["connection"], line, "scoring.connection") if scoring.get("connection") else None
-        for key, column in (("path", "scoring_path"), ("score_field", "score_field"), ("territory_field", "territory_field")):
+        fields["scoring_connection"] = (
+            _connection(scoring["connection"], line, "scoring.connection")
+            if scoring.get("connection")
+            else None
+        )
+        for key, column in (
+            ("path", "scoring_path"),
+            ("score_field", "score_field"),
+            ("territory_field", "territory_field"),
+        ):
             if key in scoring:
                 fields[column] = str(scoring[key])
         slack = item.get("slack") or {}
-        fields["slack_connection"] = _connection(slack["connection"], line, "slack.connection") if slack.get("connection") else None
+        fields["slack_connection"] = (
+            _connection(slack["connection"], line, "slack.connection")
+            if slack.get("connection")
+            else None
+        )
         fields["slack_channel"] = str(slack.get("channel") or "")
         config = RoutingConfig.objects.filter(workflow__slug=item["workflow"]).first()
         rules = []
         for n, rule in enumerate(item.get("rules") or [], start=1):
             rule_line = rule.get("__line__", line) if isinstance(rule, dict) else line
             if not isinstance(rule, dict) or not rule.get("territory"):
-                raise ConfigError(rule_line, f"routing.rules[{n - 1}]: needs `territory` and `when`")
+                raise ConfigError(
+                    rule_line, f"routing.rules[{n - 1}]: needs `territory` and `when`"
+                )
             territory = _territory(rule["territory"], rule_line, f"rules[{n - 1}].territory")
             _check_conditions(config, hubspot, rule.get("when"), rule_line, f"rules[{n - 1}]")
-            rules.append({"position": n, "territory": territory, "conditions": _clean(rule.get("when") or {})})
+            rules.append(
+                {
+                    "position": n,
+                    "territory": territory,
+                    "conditions": _clean(rule.get("when") or {}),
+                }
+            )
         scoring_rules = []
         for n, rule in enumerate(item.get("scoring_rules") or [], start=1):
             rule_line = rule.get("__line__", line) if isinstance(rule, dict) else line
-            if not isinstance(rule, dict) or not rule.get("name") or not isinstance(rule.get("points"), int):
-                raise ConfigError(rule_line, f"routing.scoring_rules[{n - 1}]: needs `name`, integer `points` and `when`")
-            _check_conditions(config, hubspot, rule.get("when"), rule_line, f"scoring_rules[{n - 1}]")
-            scoring_rules.append({"position": n, "name": str(rule["name"]), "points": rule["points"],
-                                  "conditions": _clean(rule.get("when") or {})})
-        plans.append({"workflow": str(item["workflow"]), "fields": fields, "rules": rules, "scoring_rules": scoring_rules})
+            if (
+                not isinstance(rule, dict)
+                or not rule.get("name")
+                or not isinstance(rule.get("points"), int)
+            ):
+                raise ConfigError(
+                    rule_line,
+                    f"routing.scoring_rules[{n - 1}]: needs `name`, integer `points` and `when`",
+                )
+            _check_conditions(
+                config, hubspot, rule.get("when"), rule_line, f"scoring_rules[{n - 1}]"
+            )
+            scoring_rules.append(
+                {
+                    "position": n,
+                    "name": str(rule["name"]),
+                    "points": rule["points"],
+                    "conditions": _clean(rule.get("when") or {}),
+                }
+            )
+        plans.append(
+            {
+                "workflow": str(item["workflow"]),
+                "fields": fields,
+                "rules": rules,
+                "scoring_rules": scoring_rules,
+            }
+        )
     return plans
 
 
-def _check_conditions(config: RoutingConfig | None, hubspot: Connection, when: Any, line: int | None, where: str) -> None:
+def _check_conditions(
+    config: RoutingConfig | None, hubspot: Connection, when: Any, line: int | None, where: str
+) -> None:
     probe = config or RoutingConfig(hubspot_connection=hubspot)
     try:
         problems = rule_problems(config=probe, conditions=_clean(when))
     except ProviderError as error:
-        raise ConfigError(line, f"routing.{where}: could not check the properties in HubSpot ({error})") from None
+        raise ConfigError(
+            line, f"routing.{where}: could not check the properties in HubSpot ({error})"
+        ) from None
     if problems:
         raise ConfigError(line, f"routing.{where}: {'; '.join(problems)}")
 
@@ -198,8 +310,13 @@ def routing_apply(plans: list[dict], *, actor_label: str) -> list[str]:
     for plan in plans:
         fields = plan["fields"]
         workflow, created = Workflow.objects.get_or_create(
-            slug=plan["workflow"], defaults={"name": "MQL routing", "type": WorkflowType.MQL_ROUTING,
-                                             "destination_connection": fields["hubspot_connection"]})
+            slug=plan["workflow"],
+            defaults={
+                "name": "MQL routing",
+                "type": WorkflowType.MQL_ROUTING,
+                "destination_connection": fields["hubspot_connection"],
+            },
+        )
         config = RoutingConfig.objects.filter(workflow=workflow).first()
         is_new = config is None
         config = config or RoutingConfig(workflow=workflow)
@@ -208,17 +325,25 @@ def routing_apply(plans: list[dict], *, actor_label: str) -> list[str]:
             setattr(config, key, value)
         if differs:
             config.save()
-        current = [{"position": r.position, "territory": r.territory, "conditions": r.conditions}
-                   for r in config.rules.select_related("territory").order_by("position", "id")]
+        current = [
+            {"position": r.position, "territory": r.territory, "conditions": r.conditions}
+            for r in config.rules.select_related("territory").order_by("position", "id")
+        ]
         if current != plan["rules"]:
             config.rules.all().delete()
-            TerritoryRule.objects.bulk_create([TerritoryRule(config=config, **rule) for rule in plan["rules"]])
+            TerritoryRule.objects.bulk_create(
+                [TerritoryRule(config=config, **rule) for rule in plan["rules"]]
+            )
             differs = True
-        scoring = [{"position": r.position, "name": r.name, "points": r.points, "conditions": r.conditions}
-                   for r in config.scoring_rules.order_by("position", "id")]
+        scoring = [
+            {"position": r.position, "name": r.name, "points": r.points, "conditions": r.conditions}
+            for r in config.scoring_rules.order_by("position", "id")
+        ]
         if scoring != plan["scoring_rules"]:
             config.scoring_rules.all().delete()
-            ScoringRule.objects.bulk_create([ScoringRule(config=config, **rule) for rule in plan["scoring_rules"]])
+            ScoringRule.objects.bulk_create(
+                [ScoringRule(config=config, **rule) for rule in plan["scoring_rules"]]
+            )
             differs = True
         if differs:
             changes.append(f"routing {plan['workflow']}: {'created' if is_new else 'updated'}")
@@ -227,30 +352,51 @@ def routing_apply(plans: list[dict], *, actor_label: str) -> list[str]:
 
 def routing_export() -> Any:
     items = []
-    for config in RoutingConfig.objects.select_related("workflow", "hubspot_connection", "fallback_territory",
-                                                       "scoring_connection", "slack_connection"):
+    for config in RoutingConfig.objects.select_related(
+        "workflow",
+        "hubspot_connection",
+        "fallback_territory",
+        "scoring_connection",
+        "slack_connection",
+    ):
         item: dict[str, Any] = {
-            "workflow": config.workflow.slug, "hubspot": config.hubspot_connection.name,
-            "lifecycle_stage": config.lifecycle_stage, "deal_threshold": config.deal_threshold,
-            "deal_pipeline": config.deal_pipeline, "deal_stage": config.deal_stage,
+            "workflow": config.workflow.slug,
+            "hubspot": config.hubspot_connection.name,
+            "lifecycle_stage": config.lifecycle_stage,
+            "deal_threshold": config.deal_threshold,
+            "deal_pipeline": config.deal_pipeline,
+            "deal_stage": config.deal_stage,
         }
         if config.fallback_territory:
             item["fallback_territory"] = config.fallback_territory.name
         if config.scoring_connection:
-            item["scoring"] = {"connection": config.scoring_connection.name, "path": config.scoring_path,
-                               "score_field": config.score_field, "territory_field": config.territory_field}
+            item["scoring"] = {
+                "connection": config.scoring_connection.name,
+                "path": config.scoring_path,
+                "score_field": config.score_field,
+                "territory_field": config.territory_field,
+            }
         if config.slack_connection:
-            item["slack"] = {"connection": config.slack_connection.name, "channel": config.slack_channel}
+            item["slack"] = {
+                "connection": config.slack_connection.name,
+                "channel": config.slack_channel,
+            }
         if config.portal_id:
             item["portal_id"] = config.portal_id
-        item["rules"] = [{"territory": r.territory.name, "when": r.conditions}
-                         for r in config.rules.select_related("territory").order_by("position", "id")]
+        item["rules"] = [
+            {"territory": r.territory.name, "when": r.conditions}
+            for r in config.rules.select_related("territory").order_by("position", "id")
+        ]
         if config.scoring_rules.exists():
-            item["scoring_rules"] = [{"name": r.name, "points": r.points, "when": r.conditions}
-                                     for r in config.scoring_rules.order_by("position", "id")]
+            item["scoring_rules"] = [
+                {"name": r.name, "points": r.points, "when": r.conditions}
+                for r in config.scoring_rules.order_by("position", "id")
+            ]
         items.append(item)
     return items[0] if len(items) == 1 else items
 
 
-section_register(Section("territories", territories_validate, territories_apply, territories_export))
+section_register(
+    Section("territories", territories_validate, territories_apply, territories_export)
+)
 section_register(Section("routing", routing_validate, routing_apply, routing_export))

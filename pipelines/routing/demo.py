@@ -47,18 +47,28 @@ routing:
 def _sandbox_connection() -> Connection:
     from integrations.services import connection_save
 
-    existing = Connection.objects.filter(provider=Provider.HUBSPOT, base_url=settings.SWITCHYARD_SANDBOX_URL).first()
+    existing = Connection.objects.filter(
+        provider=Provider.HUBSPOT, base_url=settings.SWITCHYARD_SANDBOX_URL
+    ).first()
     if existing is not None:
         return existing
-    connection = Connection(name=DEMO_CONNECTION, provider=Provider.HUBSPOT, base_url=settings.SWITCHYARD_SANDBOX_URL)
+    connection = Connection(
+        name=DEMO_CONNECTION, provider=Provider.HUBSPOT, base_url=settings.SWITCHYARD_SANDBOX_URL
+    )
     # The sandbox accepts any bearer token; the client secret signs the demo's webhooks.
-    return connection_save(connection=connection, secrets={"token": "pat-na1-demo-sandbox-token",
-                                                           "client_secret": "demo-client-secret"},
-                           actor_label="demo_seed")
+    return connection_save(
+        connection=connection,
+        secrets={"token": "pat-na1-demo-sandbox-token", "client_secret": "demo-client-secret"},
+        actor_label="demo_seed",
+    )
 
 
 def seed_routing() -> list[str]:
     connection = _sandbox_connection()
     for hubspot_id, (first, last, email) in SANDBOX_OWNERS.items():
-        Owner.objects.update_or_create(hubspot_id=hubspot_id, defaults={"first_name": first, "last_name": last, "email": email})
-    return config_apply(text=ROUTING_YAML % {"connection": connection.name}, actor_label="demo_seed")
+        Owner.objects.update_or_create(
+            hubspot_id=hubspot_id, defaults={"first_name": first, "last_name": last, "email": email}
+        )
+    return config_apply(
+        text=ROUTING_YAML % {"connection": connection.name}, actor_label="demo_seed"
+    )

@@ -34,16 +34,28 @@ def routing_events_store(*, config: RoutingConfig, events: list[dict[str, Any]])
     for event in events:
         key = event_dedupe_key(event)
         rows[key] = InboundEvent(
-            source=SOURCE, workflow_id=config.workflow_id, connection_id=config.hubspot_connection_id,
-            dedupe_key=key, event_id=str(event.get("eventId", ""))[:200], payload=event, received_at=now,
+            source=SOURCE,
+            workflow_id=config.workflow_id,
+            connection_id=config.hubspot_connection_id,
+            dedupe_key=key,
+            event_id=str(event.get("eventId", ""))[:200],
+            payload=event,
+            received_at=now,
         )
     with transaction.atomic():
-        known = set(InboundEvent.objects.filter(dedupe_key__in=list(rows)).values_list("dedupe_key", flat=True))
+        known = set(
+            InboundEvent.objects.filter(dedupe_key__in=list(rows)).values_list(
+                "dedupe_key", flat=True
+            )
+        )
         fresh = [row for key, row in rows.items() if key not in known]
         # ignore_conflicts: a concurrent delivery of the same event loses quietly to the first
         InboundEvent.objects.bulk_create(fresh, ignore_conflicts=True)
-        ids = list(InboundEvent.objects.filter(dedupe_key__in=[r.dedupe_key for r in fresh], processed_at__isnull=True)
-                   .values_list("pk", flat=True))
+        ids = list(
+            InboundEvent.objects.filter(
+                dedupe_key__in=[r.dedupe_key for r in fresh], processed_at__isnull=True
+            ).values_list("pk", flat=True)
+        )
         if ids:
             from pipelines.routing.tasks import routing_events_process_task
 
@@ -67,8 +79,11 @@ def routing_events_process(*, event_ids: list[int], hubspot: Any = None) -> int:
     Safe to run twice: processed events are skipped and decisions are keyed by event."""
     from integrations.registry import client_for
 
-    events = list(InboundEvent.objects.filter(pk__in=event_ids, source=SOURCE, processed_at__isnull=True)
-                  .select_related("workflow__routing__hubspot_connection"))
+    events = list(
+        InboundEvent.objects.filter(
+            pk__in=event_ids, source=SOURCE, processed_at__isnull=True
+        ).select_related("workflow__routing__hubspot_connection")
+    )
     routed = 0
     by_config: dict[int, list[InboundEvent]] = {}
     for event in events:
@@ -90,7 +105,9 @@ def routing_events_process(*, event_ids: list[int], hubspot: Any = None) -> int:
 
 def _route_batch(*, config: RoutingConfig, events: list[InboundEvent], hubspot: Any) -> int:
     contact_ids = [str(e.payload["objectId"]) for e in events]
-    leads = leads_fetch(client=hubspot, contact_ids=contact_ids, extra=properties_needed(config=config))
+    leads = leads_fetch(
+        client=hubspot, contact_ids=contact_ids, extra=properties_needed(config=config)
+    )
     setup = routing_setup_load(config=config)
     routed = 0
     for event, contact_id in zip(events, contact_ids, strict=True):
@@ -99,8 +116,15 @@ def _route_batch(*, config: RoutingConfig, events: list[InboundEvent], hubspot: 
             if lead is None:
                 _contact_missing(config=config, event=event, contact_id=contact_id)
             else:
-                decision = lead_route(config=config, lead=lead, hubspot=hubspot, dedupe_key=event.dedupe_key,
-                                      trigger=DecisionTrigger.WEBHOOK, inbound_event_id=event.pk, setup=setup)
+                decision = lead_route(
+                    config=config,
+                    lead=lead,
+                    hubspot=hubspot,
+                    dedupe_key=event.dedupe_key,
+                    trigger=DecisionTrigger.WEBHOOK,
+                    inbound_event_id=event.pk,
+                    setup=setup,
+                )
                 routed += decision.status == "routed"
         except ProviderError as error:
             if not error.permanent:
@@ -113,8 +137,15 @@ def _route_batch(*, config: RoutingConfig, events: list[InboundEvent], hubspot: 
 def _contact_missing(*, config: RoutingConfig, event: InboundEvent, contact_id: str) -> None:
     decision, created = RoutingDecision.objects.get_or_create(
         dedupe_key=event.dedupe_key,
-        defaults={"config": config, "trigger": DecisionTrigger.WEBHOOK, "contact_id": contact_id,
-                  "inbound_event_id": event.pk, "territory_reason": "The contact is not in HubSpot (deleted or merged)."},
+        defaults={
+            "config": config,
+            "trigger": DecisionTrigger.WEBHOOK,
+            "contact_id": contact_id,
+            "inbound_event_id": event.pk,
+            "territory_reason": "The contact is not in HubSpot (deleted or merged).",
+        },
     )
     if created:
-        decision_dead_letter(decision=decision, category="contact_not_found", message=decision.territory_reason)
+        decision_dead_letter(
+            decision=decision, category="contact_not_found", message=decision.territory_reason
+        )

@@ -15,12 +15,30 @@ from django.core.cache import cache
 from pipelines.routing.rules import Lead
 
 CONTACT_PROPERTIES = [
-    "email", "firstname", "lastname", "company", "jobtitle", "country", "state", "city",
-    "industry", "lifecyclestage", "hubspot_owner_id", "hs_email_domain", "numemployees",
+    "email",
+    "firstname",
+    "lastname",
+    "company",
+    "jobtitle",
+    "country",
+    "state",
+    "city",
+    "industry",
+    "lifecyclestage",
+    "hubspot_owner_id",
+    "hs_email_domain",
+    "numemployees",
     "associatedcompanyid",
 ]
 COMPANY_PROPERTIES = [
-    "name", "domain", "industry", "numberofemployees", "annualrevenue", "country", "state", "city",
+    "name",
+    "domain",
+    "industry",
+    "numberofemployees",
+    "annualrevenue",
+    "country",
+    "state",
+    "city",
 ]
 BATCH = 100  # providers.md §1.3: max inputs per call
 CATALOG_SECONDS = 600
@@ -35,19 +53,25 @@ def leads_fetch(
     company_props = sorted(set(COMPANY_PROPERTIES) | {p for obj, p in extra if obj == "companies"})
     contacts: dict[str, dict[str, Any]] = {}
     for start in range(0, len(ids), BATCH):
-        result = client.batch_read("contacts", ids[start:start + BATCH], properties=contact_props)
+        result = client.batch_read("contacts", ids[start : start + BATCH], properties=contact_props)
         for row in result.succeeded:
             contacts[row.object_id] = row.properties
-    company_ids = sorted({str(p["associatedcompanyid"]) for p in contacts.values() if p.get("associatedcompanyid")})
+    company_ids = sorted(
+        {str(p["associatedcompanyid"]) for p in contacts.values() if p.get("associatedcompanyid")}
+    )
     companies: dict[str, dict[str, Any]] = {}
     for start in range(0, len(company_ids), BATCH):
-        result = client.batch_read("companies", company_ids[start:start + BATCH], properties=company_props)
+        result = client.batch_read(
+            "companies", company_ids[start : start + BATCH], properties=company_props
+        )
         for row in result.succeeded:
             companies[row.object_id] = row.properties
     leads = {}
     for contact_id, props in contacts.items():
         company_id = str(props["associatedcompanyid"]) if props.get("associatedcompanyid") else None
-        leads[contact_id] = Lead(contact_id, dict(props), company_id, dict(companies.get(company_id or "", {})))
+        leads[contact_id] = Lead(
+            contact_id, dict(props), company_id, dict(companies.get(company_id or "", {}))
+        )
     return leads
 
 
@@ -61,7 +85,10 @@ def property_catalog(*, connection: Any) -> dict[str, set[str]]:
     if catalog is None:
         client = client_for(connection)
         try:
-            catalog = {obj: {p["name"] for p in client.properties(obj)} for obj in ("contacts", "companies")}
+            catalog = {
+                obj: {p["name"] for p in client.properties(obj)}
+                for obj in ("contacts", "companies")
+            }
         finally:
             client.close()
         cache.set(key, catalog, CATALOG_SECONDS)
@@ -77,6 +104,6 @@ def unknown_properties(*, connection: Any, needed: set[tuple[str, str]]) -> list
     return [
         f"unknown {obj[:-1] if obj == 'contacts' else 'company'} property {prop!r}: "
         f"HubSpot's {obj} have no property of that name"
-        for obj, prop in sorted(needed) if prop not in catalog.get(obj, set())
+        for obj, prop in sorted(needed)
+        if prop not in catalog.get(obj, set())
     ]
-

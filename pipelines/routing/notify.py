@@ -23,7 +23,9 @@ def hubspot_contact_link(*, config: RoutingConfig, contact_id: str) -> str:
     return f"https://app.hubspot.com/contacts/{portal}/record/0-1/{contact_id}"
 
 
-def _slack_post(*, config: RoutingConfig, channel: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+def _slack_post(
+    *, config: RoutingConfig, channel: str, text: str, blocks: list[dict[str, Any]] | None = None
+) -> None:
     from integrations.registry import client_for
 
     client = client_for(config.slack_connection)
@@ -44,8 +46,14 @@ def rep_notify(*, decision: RoutingDecision) -> bool:
         return False
     contact = decision.inputs.get("contact", {})
     company = decision.inputs.get("company", {})
-    who = " ".join(filter(None, [contact.get("firstname"), contact.get("lastname")])) or contact.get("email") or f"contact {decision.contact_id}"
-    mention = f"<@{owner.slack_user_id}>" if owner.slack_user_id and config.slack_channel else owner.name
+    who = (
+        " ".join(filter(None, [contact.get("firstname"), contact.get("lastname")]))
+        or contact.get("email")
+        or f"contact {decision.contact_id}"
+    )
+    mention = (
+        f"<@{owner.slack_user_id}>" if owner.slack_user_id and config.slack_channel else owner.name
+    )
     link = hubspot_contact_link(config=config, contact_id=decision.contact_id)
     facts = [
         f"*Company:* {company.get('name') or contact.get('company') or '—'}",
@@ -58,7 +66,10 @@ def rep_notify(*, decision: RoutingDecision) -> bool:
         facts.append(f"*Deal:* {decision.deal_id}")
     text = f"New MQL for {mention}: {who} (score {decision.score if decision.score is not None else '—'}) {link}"
     blocks = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"New MQL for {mention}: *<{link}|{who}>*"}},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"New MQL for {mention}: *<{link}|{who}>*"},
+        },
         {"type": "section", "fields": [{"type": "mrkdwn", "text": fact} for fact in facts]},
     ]
     _slack_post(config=config, channel=channel, text=text, blocks=blocks)
@@ -70,10 +81,18 @@ def routing_alert(*, config: RoutingConfig, kind: str, message: str) -> None:
     logger.error("routing alert (%s) for %s: %s", kind, config.workflow.slug, message)
     if not cache.add(f"switchyard:routing:alert:{config.pk}:{kind}", 1, ALERT_QUIET_SECONDS):
         return
-    audit_event_record(action=f"routing.alert.{kind}", actor_label="routing", obj=config.workflow,
-                       metadata={"message": message[:300]})
+    audit_event_record(
+        action=f"routing.alert.{kind}",
+        actor_label="routing",
+        obj=config.workflow,
+        metadata={"message": message[:300]},
+    )
     if config.slack_connection_id and config.slack_channel:
         try:
-            _slack_post(config=config, channel=config.slack_channel, text=f":warning: Routing {config.workflow.slug}: {message}")
+            _slack_post(
+                config=config,
+                channel=config.slack_channel,
+                text=f":warning: Routing {config.workflow.slug}: {message}",
+            )
         except ProviderError:
             logger.exception("could not post the routing alert to Slack")

@@ -13,10 +13,27 @@ from pipelines.routing.leads import COMPANY_PROPERTIES, CONTACT_PROPERTIES, unkn
 from pipelines.routing.rules import RuleError, conditions_parse, properties_referenced
 
 STANDARD_PROPERTIES = {
-    "contacts": {*CONTACT_PROPERTIES, "phone", "mobilephone", "website", "address", "zip", "annualrevenue",
-                 "hs_lead_status", "createdate", "hs_object_id"},
-    "companies": {*COMPANY_PROPERTIES, "website", "phone", "description", "lifecyclestage", "createdate",
-                  "hs_object_id"},
+    "contacts": {
+        *CONTACT_PROPERTIES,
+        "phone",
+        "mobilephone",
+        "website",
+        "address",
+        "zip",
+        "annualrevenue",
+        "hs_lead_status",
+        "createdate",
+        "hs_object_id",
+    },
+    "companies": {
+        *COMPANY_PROPERTIES,
+        "website",
+        "phone",
+        "description",
+        "lifecyclestage",
+        "createdate",
+        "hs_object_id",
+    },
 }
 
 
@@ -38,18 +55,29 @@ def owners_sync(*, connection: Any, actor_label: str = "routing: owner sync") ->
             if hubspot_id in seen:
                 continue
             seen.add(hubspot_id)
-            fields = {"email": item.get("email") or "", "first_name": item.get("firstName") or "",
-                      "last_name": item.get("lastName") or "", "archived": bool(item.get("archived")), "synced_at": now}
+            fields = {
+                "email": item.get("email") or "",
+                "first_name": item.get("firstName") or "",
+                "last_name": item.get("lastName") or "",
+                "archived": bool(item.get("archived")),
+                "synced_at": now,
+            }
             owner = existing.get(hubspot_id)
             if owner is None:
                 Owner.objects.create(hubspot_id=hubspot_id, **fields)
                 counts["created"] += 1
             else:
-                counts["updated"] += any(getattr(owner, k) != v for k, v in fields.items() if k != "synced_at")
+                counts["updated"] += any(
+                    getattr(owner, k) != v for k, v in fields.items() if k != "synced_at"
+                )
                 Owner.objects.filter(pk=owner.pk).update(**fields)
-        gone = Owner.objects.exclude(hubspot_id__in=seen).filter(archived=False, synced_at__isnull=False)
+        gone = Owner.objects.exclude(hubspot_id__in=seen).filter(
+            archived=False, synced_at__isnull=False
+        )
         counts["archived"] = gone.update(archived=True, synced_at=now)
-    audit_event_record(action="routing.owners_synced", actor_label=actor_label, obj=connection, metadata=counts)
+    audit_event_record(
+        action="routing.owners_synced", actor_label=actor_label, obj=connection, metadata=counts
+    )
     return counts
 
 
@@ -62,7 +90,9 @@ def owners_sync_for_routing() -> dict[str, dict[str, int]]:
     results = {}
     used = RoutingConfig.objects.values("hubspot_connection")
     for connection in Connection.objects.filter(pk__in=used, provider="hubspot").order_by("name"):
-        results[connection.name] = owners_sync(connection=connection, actor_label="beat: owner sync")
+        results[connection.name] = owners_sync(
+            connection=connection, actor_label="beat: owner sync"
+        )
     return results
 
 
@@ -84,6 +114,9 @@ def rule_problems(*, config: RoutingConfig | None, conditions: Any) -> list[str]
         return []
     # HubSpot's default properties exist in every portal (providers.md §1.7), and the named
     # fields read only those: only other contact.x / company.x names need asking HubSpot.
-    custom = {(obj, prop) for obj, prop in properties_referenced(c for c in parsed if "." in c.field)
-              if prop not in STANDARD_PROPERTIES[obj]}
+    custom = {
+        (obj, prop)
+        for obj, prop in properties_referenced(c for c in parsed if "." in c.field)
+        if prop not in STANDARD_PROPERTIES[obj]
+    }
     return unknown_properties(connection=config.hubspot_connection, needed=custom)

@@ -92,8 +92,11 @@ class RuleResult:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "rule": self.key, "position": self.position, "territory": self.territory,
-            "matched": self.matched, "chosen": self.chosen,
+            "rule": self.key,
+            "position": self.position,
+            "territory": self.territory,
+            "matched": self.matched,
+            "chosen": self.chosen,
             "conditions": [c.__dict__ for c in self.conditions],
         }
 
@@ -222,10 +225,14 @@ def condition_evaluate(condition: Condition, lead: Lead) -> ConditionResult:
         else:
             matched = expected.get("min", number) <= number <= expected.get("max", number)
             why = f"{number:g} {'within' if matched else 'outside'} {_bounds(expected)}"
-    return ConditionResult(condition.field, op, expected, actual, matched, f"{condition.field} {why}")
+    return ConditionResult(
+        condition.field, op, expected, actual, matched, f"{condition.field} {why}"
+    )
 
 
-def rules_evaluate(rules: Sequence[RuleSpec], lead: Lead) -> tuple[RuleSpec | None, list[RuleResult]]:
+def rules_evaluate(
+    rules: Sequence[RuleSpec], lead: Lead
+) -> tuple[RuleSpec | None, list[RuleResult]]:
     """Evaluate every rule in order; the first match is chosen. Later rules are evaluated too,
     so the explanation can say "also matched, but an earlier rule won"."""
     chosen: RuleSpec | None = None
@@ -236,7 +243,9 @@ def rules_evaluate(rules: Sequence[RuleSpec], lead: Lead) -> tuple[RuleSpec | No
         is_chosen = matched and chosen is None
         if is_chosen:
             chosen = rule
-        results.append(RuleResult(rule.key, rule.position, rule.territory, matched, is_chosen, outcomes))
+        results.append(
+            RuleResult(rule.key, rule.position, rule.territory, matched, is_chosen, outcomes)
+        )
     return chosen, results
 
 

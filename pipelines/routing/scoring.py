@@ -39,10 +39,14 @@ def score_by_rules(*, rules: Sequence[ScoringRuleSpec], lead: Lead) -> Score:
         matched = all(o.matched for o in outcomes)
         if matched:
             total += rule.points
-        parts.append({
-            "rule": rule.name, "points": rule.points if matched else 0, "matched": matched,
-            "why": "; ".join(o.reason for o in outcomes) or "always",
-        })
+        parts.append(
+            {
+                "rule": rule.name,
+                "points": rule.points if matched else 0,
+                "matched": matched,
+                "why": "; ".join(o.reason for o in outcomes) or "always",
+            }
+        )
     return Score(total, "rules", parts)
 
 
@@ -52,20 +56,29 @@ def score_by_api(
     """POST the lead to the scoring API and read the score (and maybe a territory) from the
     answer. Raises integrations.errors.ProviderError when the API fails after its retries."""
     body = client.call(
-        "POST", path,
-        json={"contact_id": lead.contact_id, "contact": lead.contact,
-              "company_id": lead.company_id, "company": lead.company},
+        "POST",
+        path,
+        json={
+            "contact_id": lead.contact_id,
+            "contact": lead.contact,
+            "company_id": lead.company_id,
+            "company": lead.company,
+        },
     )
     try:
         raw = extract(body, score_field)
         value = round(float(raw))
     except (KeyError, TypeError, ValueError):
-        return Score(None, "unavailable", error=f"the scoring API's answer has no number at {score_field!r}")
+        return Score(
+            None, "unavailable", error=f"the scoring API's answer has no number at {score_field!r}"
+        )
     territory = None
     if territory_field:
         try:
             territory = str(extract(body, territory_field) or "") or None
         except KeyError:
             territory = None
-    parts = [{"rule": "scoring API", "points": value, "matched": True, "why": f"{path} answered {raw!r}"}]
+    parts = [
+        {"rule": "scoring API", "points": value, "matched": True, "why": f"{path} answered {raw!r}"}
+    ]
     return Score(value, "api", parts, territory)

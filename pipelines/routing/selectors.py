@@ -12,9 +12,15 @@ from pipelines.routing.scoring import ScoringRuleSpec
 
 def routing_config_get(*, workflow_slug: str) -> RoutingConfig | None:
     return (
-        RoutingConfig.objects.select_related("workflow", "hubspot_connection", "fallback_territory",
-                                             "scoring_connection", "slack_connection")
-        .filter(workflow__slug=workflow_slug).first()
+        RoutingConfig.objects.select_related(
+            "workflow",
+            "hubspot_connection",
+            "fallback_territory",
+            "scoring_connection",
+            "slack_connection",
+        )
+        .filter(workflow__slug=workflow_slug)
+        .first()
     )
 
 
@@ -34,15 +40,20 @@ class RoutingSetup:
 
 
 def routing_setup_load(*, config: RoutingConfig) -> RoutingSetup:
-    return RoutingSetup(territory_rule_specs(config=config), scoring_rule_specs(config=config),
-                        {t.name: t for t in Territory.objects.all()})
+    return RoutingSetup(
+        territory_rule_specs(config=config),
+        scoring_rule_specs(config=config),
+        {t.name: t for t in Territory.objects.all()},
+    )
 
 
 def territory_rule_specs(*, config: RoutingConfig) -> list[RuleSpec]:
     """Enabled rules in order. A rule stored with conditions that no longer parse (edited by
     hand in the database) is kept out, and says so through RuleError at save time instead."""
     specs = []
-    for rule in TerritoryRule.objects.filter(config=config, enabled=True).select_related("territory"):
+    for rule in TerritoryRule.objects.filter(config=config, enabled=True).select_related(
+        "territory"
+    ):
         try:
             conditions = conditions_parse(rule.conditions)
         except RuleError:
@@ -83,22 +94,31 @@ def decision_explanation(*, decision: RoutingDecision | Any) -> list[str]:
         lines.append(f"Scored {decision.score} by {source}" + (f" ({detail})." if detail else "."))
     chosen = next((r for r in decision.rules if r.get("chosen")), None)
     if chosen:
-        why = "; ".join(c["reason"] for c in chosen["conditions"]) or "no conditions: matches every lead"
+        why = (
+            "; ".join(c["reason"] for c in chosen["conditions"])
+            or "no conditions: matches every lead"
+        )
         lines.append(f"Rule {chosen['position']} sent it to {chosen['territory']}: {why}.")
     for rule in decision.rules:
         if chosen and rule is chosen:
             continue
         if rule.get("matched"):
-            lines.append(f"Rule {rule['position']} ({rule['territory']}) also matched, but rule {chosen['position']} comes first.")
+            lines.append(
+                f"Rule {rule['position']} ({rule['territory']}) also matched, but rule {chosen['position']} comes first."
+            )
         else:
             failed = [c["reason"] for c in rule["conditions"] if not c["matched"]]
-            lines.append(f"Rule {rule['position']} ({rule['territory']}) did not match: {'; '.join(failed)}.")
+            lines.append(
+                f"Rule {rule['position']} ({rule['territory']}) did not match: {'; '.join(failed)}."
+            )
     if decision.territory_reason:
         lines.append(decision.territory_reason)
     owner = decision.owner
     if owner is not None:
         state = decision.strategy_state or {}
-        lines.append(f"{state.get('reason') or 'Assigned'} → {owner.name} (HubSpot owner {owner.hubspot_id}).")
+        lines.append(
+            f"{state.get('reason') or 'Assigned'} → {owner.name} (HubSpot owner {owner.hubspot_id})."
+        )
     elif decision.status == "dead_lettered":
         lines.append("Nobody could take it: it waits in the dead-letter queue.")
     if decision.deal_id:

@@ -69,7 +69,11 @@ class Outcome:
 
 
 def lead_assess(
-    *, config: RoutingConfig, lead: Lead, setup: RoutingSetup | None = None, scoring_client: Any = None
+    *,
+    config: RoutingConfig,
+    lead: Lead,
+    setup: RoutingSetup | None = None,
+    scoring_client: Any = None,
 ) -> Assessment:
     started, external = time.perf_counter(), 0.0
     setup = setup or routing_setup_load(config=config)
@@ -90,7 +94,10 @@ def lead_assess(
         assessment.territory = by_name[score.territory]
         assessment.territory_reason = f"The scoring API chose {score.territory}."
     elif chosen is not None:
-        assessment.territory, assessment.rule_position = by_name.get(chosen.territory), chosen.position
+        assessment.territory, assessment.rule_position = (
+            by_name.get(chosen.territory),
+            chosen.position,
+        )
     else:
         assessment.territory = config.fallback_territory
         assessment.territory_reason = "No rule matched: fallback territory."
@@ -104,17 +111,26 @@ def _score_by_api(*, config: RoutingConfig, lead: Lead, client: Any) -> Score:
     owned = client is None
     try:
         client = client or client_for(config.scoring_connection)
-        return score_by_api(client=client, path=config.scoring_path, score_field=config.score_field,
-                            territory_field=config.territory_field, lead=lead)
+        return score_by_api(
+            client=client,
+            path=config.scoring_path,
+            score_field=config.score_field,
+            territory_field=config.territory_field,
+            lead=lead,
+        )
     except ProviderError as error:
-        notify.routing_alert(config=config, kind="scoring_failed", message=f"scoring API failed: {error}")
+        notify.routing_alert(
+            config=config, kind="scoring_failed", message=f"scoring API failed: {error}"
+        )
         return Score(None, "unavailable", error=str(error))
     finally:
         if owned and client is not None:
             client.close()
 
 
-def owner_choose(*, config: RoutingConfig, assessment: Assessment, preview: bool) -> tuple[Pick | None, Territory | None]:
+def owner_choose(
+    *, config: RoutingConfig, assessment: Assessment, preview: bool
+) -> tuple[Pick | None, Territory | None]:
     """The territory's strategy picks; when nobody there can take the lead, the fallback's."""
     territory = assessment.territory
     if territory is None:
@@ -122,7 +138,9 @@ def owner_choose(*, config: RoutingConfig, assessment: Assessment, preview: bool
     pick = territory_owner_pick(territory=territory, preview=preview)
     fallback = config.fallback_territory
     if pick.owner_pk is None and fallback is not None and fallback.pk != territory.pk:
-        assessment.territory_reason = (assessment.territory_reason + " " + pick.reason + ": fallback territory.").strip()
+        assessment.territory_reason = (
+            assessment.territory_reason + " " + pick.reason + ": fallback territory."
+        ).strip()
         return territory_owner_pick(territory=fallback, preview=preview), fallback
     return pick, territory
 
@@ -150,54 +168,101 @@ def lead_route(
     dedupe_key = dedupe_key or f"{trigger}:{lead.contact_id}:{uuid.uuid4()}"
     decision = RoutingDecision.objects.filter(dedupe_key=dedupe_key).first()
     if decision is None:
-        decision = decision_record(config=config, lead=lead, dedupe_key=dedupe_key, trigger=trigger,
-                                   user=user, inbound_event_id=inbound_event_id, setup=setup)
+        decision = decision_record(
+            config=config,
+            lead=lead,
+            dedupe_key=dedupe_key,
+            trigger=trigger,
+            user=user,
+            inbound_event_id=inbound_event_id,
+            setup=setup,
+        )
     if decision.status == DecisionStatus.DECIDED:
         decision_act(decision=decision, hubspot=hubspot)
     return decision
 
 
 def decision_record(
-    *, config: RoutingConfig, lead: Lead, dedupe_key: str, trigger: str, user: Any = None,
-    inbound_event_id: int | None = None, setup: RoutingSetup | None = None,
+    *,
+    config: RoutingConfig,
+    lead: Lead,
+    dedupe_key: str,
+    trigger: str,
+    user: Any = None,
+    inbound_event_id: int | None = None,
+    setup: RoutingSetup | None = None,
 ) -> RoutingDecision:
     if email_suppressed(str(lead.contact.get("email") or "")):
-        return _decision_skip(config=config, lead=lead, dedupe_key=dedupe_key, trigger=trigger, user=user,
-                              inbound_event_id=inbound_event_id)
+        return _decision_skip(
+            config=config,
+            lead=lead,
+            dedupe_key=dedupe_key,
+            trigger=trigger,
+            user=user,
+            inbound_event_id=inbound_event_id,
+        )
     assessment = lead_assess(config=config, lead=lead, setup=setup)
     try:
         with transaction.atomic():
             started = time.perf_counter()
             pick, territory = owner_choose(config=config, assessment=assessment, preview=False)
             decision = RoutingDecision.objects.create(
-                config=config, dedupe_key=dedupe_key, trigger=trigger, triggered_by=user,
-                inbound_event_id=inbound_event_id, contact_id=lead.contact_id, company_id=lead.company_id or "",
+                config=config,
+                dedupe_key=dedupe_key,
+                trigger=trigger,
+                triggered_by=user,
+                inbound_event_id=inbound_event_id,
+                contact_id=lead.contact_id,
+                company_id=lead.company_id or "",
                 inputs={"contact": lead.contact, "company": lead.company},
-                score=assessment.score.value, score_source=assessment.score.source,
-                score_parts=assessment.score.parts, rules=[r.as_json() for r in assessment.rules],
-                territory=territory, territory_reason=assessment.territory_reason,
+                score=assessment.score.value,
+                score_source=assessment.score.source,
+                score_parts=assessment.score.parts,
+                rules=[r.as_json() for r in assessment.rules],
+                territory=territory,
+                territory_reason=assessment.territory_reason,
                 owner_id=pick.owner_pk if pick else None,
                 strategy=territory.strategy if territory else "",
-                strategy_state={**(pick.state if pick else {}), "reason": pick.reason if pick else ""},
+                strategy_state={
+                    **(pick.state if pick else {}),
+                    "reason": pick.reason if pick else "",
+                },
                 decision_ms=assessment.elapsed_ms + (time.perf_counter() - started) * 1000,
             )
     except IntegrityError:  # another worker recorded this key first: its decision stands
         return RoutingDecision.objects.get(dedupe_key=dedupe_key)
     if decision.owner_id is None:
-        decision_dead_letter(decision=decision, category="unroutable",
-                             message=assessment.territory_reason or "no territory and no fallback territory")
+        decision_dead_letter(
+            decision=decision,
+            category="unroutable",
+            message=assessment.territory_reason or "no territory and no fallback territory",
+        )
     return decision
 
 
-def _decision_skip(*, config: RoutingConfig, lead: Lead, dedupe_key: str, trigger: str, user: Any,
-                   inbound_event_id: int | None) -> RoutingDecision:
+def _decision_skip(
+    *,
+    config: RoutingConfig,
+    lead: Lead,
+    dedupe_key: str,
+    trigger: str,
+    user: Any,
+    inbound_event_id: int | None,
+) -> RoutingDecision:
     """The person was erased: no owner, no deal, no message, and none of their properties kept
     (the decision records only that a suppressed contact was skipped)."""
-    decision, _ = RoutingDecision.objects.get_or_create(dedupe_key=dedupe_key, defaults={
-        "config": config, "trigger": trigger, "triggered_by": user, "inbound_event_id": inbound_event_id,
-        "contact_id": lead.contact_id, "status": DecisionStatus.SKIPPED,
-        "territory_reason": "Not routed: the contact's email is suppressed by a privacy request.",
-    })
+    decision, _ = RoutingDecision.objects.get_or_create(
+        dedupe_key=dedupe_key,
+        defaults={
+            "config": config,
+            "trigger": trigger,
+            "triggered_by": user,
+            "inbound_event_id": inbound_event_id,
+            "contact_id": lead.contact_id,
+            "status": DecisionStatus.SKIPPED,
+            "territory_reason": "Not routed: the contact's email is suppressed by a privacy request.",
+        },
+    )
     return decision
 
 
@@ -207,13 +272,24 @@ def decision_act(*, decision: RoutingDecision, hubspot: Any) -> RoutingDecision:
     config, owner = decision.config, decision.owner
     try:
         if not decision.owner_updated:
-            result = hubspot.batch_update("contacts", [{"id": decision.contact_id, "properties": {"hubspot_owner_id": owner.hubspot_id}}])
+            result = hubspot.batch_update(
+                "contacts",
+                [{"id": decision.contact_id, "properties": {"hubspot_owner_id": owner.hubspot_id}}],
+            )
             if result.failed:
                 failure = result.failed[0]
-                raise ProviderError(f"HubSpot refused the owner: {failure.category}", permanent=True, status=failure.status)
+                raise ProviderError(
+                    f"HubSpot refused the owner: {failure.category}",
+                    permanent=True,
+                    status=failure.status,
+                )
             decision.owner_updated = True
             decision.save(update_fields=["owner_updated", "updated_at"])
-        if decision.score is not None and decision.score > config.deal_threshold and not decision.deal_id:
+        if (
+            decision.score is not None
+            and decision.score > config.deal_threshold
+            and not decision.deal_id
+        ):
             deal_ensure(decision=decision, hubspot=hubspot)
     except ProviderError as error:
         if not error.permanent:
@@ -237,21 +313,41 @@ def deal_ensure(*, decision: RoutingDecision, hubspot: Any) -> str:
     """Create the deal once. The intent is saved first (deal_attempted); if a crash lost the
     answer, the deal is looked up by its name, which carries the decision id, before any
     second create. A deal made for the same contact by an earlier decision is reused."""
-    earlier = (RoutingDecision.objects.filter(config=decision.config, contact_id=decision.contact_id)
-               .exclude(deal_id="").exclude(pk=decision.pk).values_list("deal_id", flat=True).first())
+    earlier = (
+        RoutingDecision.objects.filter(config=decision.config, contact_id=decision.contact_id)
+        .exclude(deal_id="")
+        .exclude(pk=decision.pk)
+        .values_list("deal_id", flat=True)
+        .first()
+    )
     name = _deal_name(decision)
     deal_id = earlier or ""
     if not deal_id and decision.deal_attempted:
-        found = next(iter(hubspot.search("deals", filter_groups=[{"filters": [
-            {"propertyName": "dealname", "operator": "EQ", "value": name}]}], properties=["dealname"])), None)
+        found = next(
+            iter(
+                hubspot.search(
+                    "deals",
+                    filter_groups=[
+                        {"filters": [{"propertyName": "dealname", "operator": "EQ", "value": name}]}
+                    ],
+                    properties=["dealname"],
+                )
+            ),
+            None,
+        )
         deal_id = str(found["id"]) if found else ""
     if not deal_id:
         RoutingDecision.objects.filter(pk=decision.pk).update(deal_attempted=True)
         config = decision.config
         deal = hubspot.create_deal(
-            {"dealname": name, "pipeline": config.deal_pipeline, "dealstage": config.deal_stage,
-             "hubspot_owner_id": decision.owner.hubspot_id},
-            contact_id=decision.contact_id, company_id=decision.company_id or None,
+            {
+                "dealname": name,
+                "pipeline": config.deal_pipeline,
+                "dealstage": config.deal_stage,
+                "hubspot_owner_id": decision.owner.hubspot_id,
+            },
+            contact_id=decision.contact_id,
+            company_id=decision.company_id or None,
         )
         deal_id = str(deal.get("id") or "")
     decision.deal_id, decision.deal_attempted = deal_id, True
@@ -261,7 +357,12 @@ def deal_ensure(*, decision: RoutingDecision, hubspot: Any) -> str:
 
 def _deal_name(decision: RoutingDecision) -> str:
     contact, company = decision.inputs.get("contact", {}), decision.inputs.get("company", {})
-    who = company.get("name") or contact.get("company") or contact.get("email") or f"contact {decision.contact_id}"
+    who = (
+        company.get("name")
+        or contact.get("company")
+        or contact.get("email")
+        or f"contact {decision.contact_id}"
+    )
     return f"{who} – inbound MQL (routing #{decision.pk})"
 
 
@@ -271,27 +372,54 @@ def decision_dead_letter(*, decision: RoutingDecision, category: str, message: s
     with transaction.atomic():
         run = Run.objects.create(
             workflow=decision.config.workflow,
-            trigger=RunTrigger.WEBHOOK if decision.trigger == DecisionTrigger.WEBHOOK else RunTrigger.MANUAL,
-            triggered_by=decision.triggered_by, triggered_by_label="routing", status=RunStatus.FAILURE,
-            status_message=message[:300], records_in=1, dead_lettered=1, started_at=now, finished_at=now,
+            trigger=RunTrigger.WEBHOOK
+            if decision.trigger == DecisionTrigger.WEBHOOK
+            else RunTrigger.MANUAL,
+            triggered_by=decision.triggered_by,
+            triggered_by_label="routing",
+            status=RunStatus.FAILURE,
+            status_message=message[:300],
+            records_in=1,
+            dead_lettered=1,
+            started_at=now,
+            finished_at=now,
         )
         record = RunRecord.objects.create(
-            run=run, position=1, source=RecordSource.WEBHOOK, event_id=decision.dedupe_key[:200],
-            inbound_event_id=decision.inbound_event_id, raw={"contact_id": decision.contact_id, **decision.inputs},
-            state=RecordState.DEAD_LETTERED, hubspot_id=decision.contact_id, created_at=now, updated_at=now,
+            run=run,
+            position=1,
+            source=RecordSource.WEBHOOK,
+            event_id=decision.dedupe_key[:200],
+            inbound_event_id=decision.inbound_event_id,
+            raw={"contact_id": decision.contact_id, **decision.inputs},
+            state=RecordState.DEAD_LETTERED,
+            hubspot_id=decision.contact_id,
+            created_at=now,
+            updated_at=now,
         )
         letter = DeadLetter.objects.create(
-            run=run, record=record, workflow=decision.config.workflow, stage="route", category=category,
-            errors=[message], payload={"contact_id": decision.contact_id, "decision_id": decision.pk},
+            run=run,
+            record=record,
+            workflow=decision.config.workflow,
+            stage="route",
+            category=category,
+            errors=[message],
+            payload={"contact_id": decision.contact_id, "decision_id": decision.pk},
         )
         RoutingDecision.objects.filter(pk=decision.pk).update(status=DecisionStatus.DEAD_LETTERED)
     decision.status = DecisionStatus.DEAD_LETTERED
-    notify.routing_alert(config=decision.config, kind=category, message=f"contact {decision.contact_id}: {message}")
+    notify.routing_alert(
+        config=decision.config, kind=category, message=f"contact {decision.contact_id}: {message}"
+    )
     return letter
 
 
 def contact_route(
-    *, config: RoutingConfig, contact_id: str, trigger: str, user: Any = None, dry_run: bool = False,
+    *,
+    config: RoutingConfig,
+    contact_id: str,
+    trigger: str,
+    user: Any = None,
+    dry_run: bool = False,
     hubspot: Any = None,
 ) -> Outcome:
     """Route one contact by id now ("Route now" in the admin, `manage.py route`). With
@@ -302,7 +430,9 @@ def contact_route(
 
     client = hubspot or client_for(config.hubspot_connection)
     try:
-        lead = leads_fetch(client=client, contact_ids=[contact_id], extra=properties_needed(config=config)).get(str(contact_id))
+        lead = leads_fetch(
+            client=client, contact_ids=[contact_id], extra=properties_needed(config=config)
+        ).get(str(contact_id))
         if lead is None:
             raise LookupError(f"HubSpot has no contact {contact_id}")
         if dry_run:
@@ -311,15 +441,24 @@ def contact_route(
     finally:
         if hubspot is None:
             client.close()
-    return Outcome(lead_assess_from(decision, lead), None, decision.owner, decision.territory, decision)
+    return Outcome(
+        lead_assess_from(decision, lead), None, decision.owner, decision.territory, decision
+    )
 
 
 def lead_assess_from(decision: RoutingDecision, lead: Lead) -> Assessment:
     """The stored decision's assessment, so callers see one shape for previews and decisions."""
     score = Score(decision.score, decision.score_source, decision.score_parts)
     chosen = next((r for r in decision.rules if r.get("chosen")), None)
-    return Assessment(lead, score, [], chosen["position"] if chosen else None, decision.territory,
-                      decision.territory_reason, decision.decision_ms or 0.0)
+    return Assessment(
+        lead,
+        score,
+        [],
+        chosen["position"] if chosen else None,
+        decision.territory,
+        decision.territory_reason,
+        decision.decision_ms or 0.0,
+    )
 
 
 def outcome_json(*, outcome: Outcome) -> dict[str, Any]:
@@ -329,11 +468,18 @@ def outcome_json(*, outcome: Outcome) -> dict[str, Any]:
     decision = outcome.decision
     if decision is None:  # a preview: explain it from the unsaved parts
         decision = RoutingDecision(
-            contact_id=outcome.assessment.lead.contact_id, score=outcome.assessment.score.value,
-            score_source=outcome.assessment.score.source, score_parts=outcome.assessment.score.parts,
-            rules=[r.as_json() for r in outcome.assessment.rules], territory=outcome.territory,
-            territory_reason=outcome.assessment.territory_reason, owner=outcome.owner,
-            strategy_state={**(outcome.pick.state if outcome.pick else {}), "reason": outcome.pick.reason if outcome.pick else ""},
+            contact_id=outcome.assessment.lead.contact_id,
+            score=outcome.assessment.score.value,
+            score_source=outcome.assessment.score.source,
+            score_parts=outcome.assessment.score.parts,
+            rules=[r.as_json() for r in outcome.assessment.rules],
+            territory=outcome.territory,
+            territory_reason=outcome.assessment.territory_reason,
+            owner=outcome.owner,
+            strategy_state={
+                **(outcome.pick.state if outcome.pick else {}),
+                "reason": outcome.pick.reason if outcome.pick else "",
+            },
         )
     return {
         "contact_id": outcome.assessment.lead.contact_id,

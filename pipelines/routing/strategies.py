@@ -72,11 +72,14 @@ def strategy_choose(
 
 def territory_seats(*, territory: Territory, day: Any) -> list[Seat]:
     memberships = list(
-        TerritoryOwner.objects.filter(territory=territory).select_related("owner").order_by("position", "id")
+        TerritoryOwner.objects.filter(territory=territory)
+        .select_related("owner")
+        .order_by("position", "id")
     )
     counts = dict(
-        OwnerDailyCount.objects.filter(owner_id__in=[m.owner_id for m in memberships], day=day)
-        .values_list("owner_id", "count")
+        OwnerDailyCount.objects.filter(
+            owner_id__in=[m.owner_id for m in memberships], day=day
+        ).values_list("owner_id", "count")
     )
     seats = []
     for m in memberships:
@@ -89,7 +92,9 @@ def territory_seats(*, territory: Territory, day: Any) -> list[Seat]:
             unavailable = f"daily cap of {m.daily_cap} reached"
         else:
             unavailable = ""
-        seats.append(Seat(owner.pk, owner.hubspot_id, owner.name, m.weight, m.daily_cap, today, unavailable))
+        seats.append(
+            Seat(owner.pk, owner.hubspot_id, owner.name, m.weight, m.daily_cap, today, unavailable)
+        )
     return seats
 
 
@@ -98,14 +103,18 @@ def territory_owner_pick(*, territory: Territory, preview: bool = False) -> Pick
     and the owner's count for today, atomically."""
     day = timezone.localdate()
     if preview:
-        state = StrategyState.objects.filter(territory=territory).first() or StrategyState(territory=territory)
+        state = StrategyState.objects.filter(territory=territory).first() or StrategyState(
+            territory=territory
+        )
         return _pick(territory, state, territory_seats(territory=territory, day=day))
     with transaction.atomic():
         # Write first, read second: on PostgreSQL the UPDATE takes the row lock that FOR
         # UPDATE would; on SQLite (the demo) it takes the database write lock before the
         # counter is read, which a deferred transaction's SELECT would not.
         if not StrategyState.objects.filter(territory=territory).update(counter=F("counter")):
-            StrategyState.objects.get_or_create(territory=territory)  # first lead: a creation race is retried by Django
+            StrategyState.objects.get_or_create(
+                territory=territory
+            )  # first lead: a creation race is retried by Django
         state = StrategyState.objects.select_for_update().get(territory=territory)
         pick = _pick(territory, state, territory_seats(territory=territory, day=day))
         state.counter = pick.state["counter_after"]
@@ -119,7 +128,10 @@ def territory_owner_pick(*, territory: Territory, preview: bool = False) -> Pick
 
 def _pick(territory: Territory, state: StrategyState, seats: list[Seat]) -> Pick:
     chosen, counter, weights = strategy_choose(
-        strategy=territory.strategy, seats=seats, counter=state.counter, weights=dict(state.weights or {})
+        strategy=territory.strategy,
+        seats=seats,
+        counter=state.counter,
+        weights=dict(state.weights or {}),
     )
     snapshot = {
         "territory": territory.name,
@@ -133,7 +145,9 @@ def _pick(territory: Territory, state: StrategyState, seats: list[Seat]) -> Pick
     }
     if chosen is None:
         reason = f"{territory.name}: no owner can take the lead" + (
-            f" ({'; '.join(f'{s.name}: {s.unavailable}' for s in seats)})" if seats else " (no owners)"
+            f" ({'; '.join(f'{s.name}: {s.unavailable}' for s in seats)})"
+            if seats
+            else " (no owners)"
         )
         return Pick(None, snapshot, reason)
     label = RoutingStrategy(territory.strategy).label.lower()

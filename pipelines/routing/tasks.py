@@ -22,7 +22,12 @@ def routing_events_process_task(self, event_ids: list[int]) -> int:
         raise self.retry(exc=error, countdown=countdown) from None
 
 
-@shared_task(name="pipelines.routing.owners_sync", autoretry_for=(ProviderError,), retry_backoff=60, max_retries=3)
+@shared_task(
+    name="pipelines.routing.owners_sync",
+    autoretry_for=(ProviderError,),
+    retry_backoff=60,
+    max_retries=3,
+)
 def owners_sync_task() -> dict[str, dict[str, int]]:
     from pipelines.routing.owners import owners_sync_for_routing
 

@@ -29,7 +29,9 @@ VIEW_MAPPINGS = "pipelines.view_fieldmappingversion"
 EDIT_MAPPINGS = "pipelines.add_fieldmappingversion"
 
 
-def screen(*, get: str, post: str | None = None) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+def screen(
+    *, get: str, post: str | None = None
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """Wrap a view: admin login first, then ``get`` for reading and ``post`` (default: the
     same) for any other method. POST without its permission is a 403 even if the form was
     never shown, because hiding a button protects nothing."""
@@ -53,7 +55,8 @@ def screen_permissions(*, user: Any) -> dict[str, bool]:
         "can_import": user.has_perm(IMPORT_CSV),
         "can_view_runs": user.has_perm(VIEW_RUNS),
         "can_view_dead_letters": user.has_perm(VIEW_DEAD_LETTERS),
-        "can_edit_dead_letters": user.has_perm(EDIT_DEAD_LETTERS) and user.has_perm(REPROCESS_DEAD_LETTERS),
+        "can_edit_dead_letters": user.has_perm(EDIT_DEAD_LETTERS)
+        and user.has_perm(REPROCESS_DEAD_LETTERS),
         "can_export_personal_data": user.has_perm(EXPORT_PERSONAL_DATA),
         "can_view_mappings": user.has_perm(VIEW_MAPPINGS),
         "can_edit_mappings": user.has_perm(EDIT_MAPPINGS),

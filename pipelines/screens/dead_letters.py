@@ -64,24 +64,36 @@ def dead_letter_queue(request: HttpRequest) -> HttpResponse:
             messages.error(request, error)
         return redirect(f"{reverse('switchyard:dead-letters')}?{request.GET.urlencode()}")
     return render_screen(
-        request, "pipelines/dead_letter_list.html", title="Dead letters", filter_form=filter_form,
-        page=page_of(request, dead_letter_list(filters=filters)), query=query_without_page(request),
-        filter_query=request.GET.urlencode(), filters=filters,
+        request,
+        "pipelines/dead_letter_list.html",
+        title="Dead letters",
+        filter_form=filter_form,
+        page=page_of(request, dead_letter_list(filters=filters)),
+        query=query_without_page(request),
+        filter_query=request.GET.urlencode(),
+        filters=filters,
     )
 
 
-def _bulk_action(request: HttpRequest, form: DeadLetterBulkForm, filters: DeadLetterFilters) -> HttpResponse:
+def _bulk_action(
+    request: HttpRequest, form: DeadLetterBulkForm, filters: DeadLetterFilters
+) -> HttpResponse:
     action = form.cleaned_data["action"]
     back = f"{reverse('switchyard:dead-letters')}?{request.GET.urlencode()}"
     try:
         if action == "ignore":
-            count = dead_letter_ignore(dead_letter_ids=form.cleaned_data["ids"], reason=form.cleaned_data["reason"],
-                                       actor=request.user)
+            count = dead_letter_ignore(
+                dead_letter_ids=form.cleaned_data["ids"],
+                reason=form.cleaned_data["reason"],
+                actor=request.user,
+            )
             messages.success(request, f"{count} dead letter(s) ignored.")
             return redirect(back)
         _require_reprocess(request)
         if action == "reprocess":
-            runs = [dead_letter_reprocess(dead_letter_ids=form.cleaned_data["ids"], actor=request.user)]
+            runs = [
+                dead_letter_reprocess(dead_letter_ids=form.cleaned_data["ids"], actor=request.user)
+            ]
         else:
             runs = dead_letters_reprocess_matching(filters=filters, actor=request.user)
     except ValueError as exc:
@@ -106,15 +118,21 @@ def dead_letter_detail(request: HttpRequest, dead_letter_id: int) -> HttpRespons
     properties = dead_letter_editable_properties(dead_letter=letter)
     is_post = request.method == "POST"
     action = request.POST.get("action", "")
-    payload_form = DeadLetterPayloadForm(request.POST if is_post and action != "ignore" else None,
-                                         properties=properties, payload=letter.payload)
+    payload_form = DeadLetterPayloadForm(
+        request.POST if is_post and action != "ignore" else None,
+        properties=properties,
+        payload=letter.payload,
+    )
     ignore_form = DeadLetterIgnoreForm(request.POST if is_post and action == "ignore" else None)
     error = ""
     if is_post:
         try:
             if action == "ignore" and ignore_form.is_valid():
-                dead_letter_ignore(dead_letter_ids=[letter.pk], reason=ignore_form.cleaned_data["reason"],
-                                   actor=request.user)
+                dead_letter_ignore(
+                    dead_letter_ids=[letter.pk],
+                    reason=ignore_form.cleaned_data["reason"],
+                    actor=request.user,
+                )
                 messages.success(request, f"Dead letter {letter.pk} ignored.")
                 return redirect("switchyard:dead-letter", dead_letter_id=letter.pk)
             if action in ("save", "reprocess") and payload_form.is_valid():
@@ -125,27 +143,37 @@ def dead_letter_detail(request: HttpRequest, dead_letter_id: int) -> HttpRespons
                     return redirect("switchyard:dead-letter", dead_letter_id=letter.pk)
                 _require_reprocess(request)
                 overrides = {letter.pk: payload} if payload != letter.payload else None
-                run = dead_letter_reprocess(dead_letter_ids=[letter.pk], actor=request.user,
-                                            payload_overrides=overrides)
+                run = dead_letter_reprocess(
+                    dead_letter_ids=[letter.pk], actor=request.user, payload_overrides=overrides
+                )
                 messages.success(request, f"Reprocessing dead letter {letter.pk} in run {run.pk}.")
                 return redirect("switchyard:run", run_id=run.pk)
         except ValueError as exc:
             error = str(exc)
     return render_screen(
-        request, "pipelines/dead_letter_detail.html", title=f"Dead letter {letter.pk}", letter=letter,
+        request,
+        "pipelines/dead_letter_detail.html",
+        title=f"Dead letter {letter.pk}",
+        letter=letter,
         crumbs=[("Dead letters", reverse("switchyard:dead-letters"))],
-        payload_form=payload_form, ignore_form=ignore_form, error=error, status=400 if error else 200,
+        payload_form=payload_form,
+        ignore_form=ignore_form,
+        error=error,
+        status=400 if error else 200,
         source_row=json.dumps(letter.source_row, indent=2, ensure_ascii=False),
         payload_json=json.dumps(letter.payload, indent=2, ensure_ascii=False),
         original_json=json.dumps(letter.original_payload, indent=2, ensure_ascii=False)
-        if letter.original_payload is not None else "",
+        if letter.original_payload is not None
+        else "",
     )
 
 
 @screen(get=EXPORT_PERSONAL_DATA)
 @require_GET
 def dead_letter_export(request: HttpRequest) -> StreamingHttpResponse:
-    filters = DeadLetterFilterForm(request.GET or None, categories=dead_letter_categories()).filters()
+    filters = DeadLetterFilterForm(
+        request.GET or None, categories=dead_letter_categories()
+    ).filters()
     lines = dead_letters_export(filters=filters, actor=request.user, request=request)
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")

@@ -18,11 +18,17 @@ class WorkflowChoiceField(forms.ModelChoiceField):
 
 
 class ImportUploadForm(forms.Form):
-    workflow = WorkflowChoiceField(queryset=workflows_for_screens().filter(enabled=True), empty_label=None)
-    file = forms.FileField(label="CSV file", help_text="A Clay or Apollo export: UTF-8 (with or without BOM) "
-                           "or Windows cp1252; comma, semicolon, tab or pipe separated.")
+    workflow = WorkflowChoiceField(
+        queryset=workflows_for_screens().filter(enabled=True), empty_label=None
+    )
+    file = forms.FileField(
+        label="CSV file",
+        help_text="A Clay or Apollo export: UTF-8 (with or without BOM) "
+        "or Windows cp1252; comma, semicolon, tab or pipe separated.",
+    )
     check_destination = forms.BooleanField(
-        required=False, label="Ask HubSpot which contacts already exist",
+        required=False,
+        label="Ask HubSpot which contacts already exist",
         help_text="More exact create/update counts, at one HubSpot call per 100 new emails.",
     )
 
@@ -32,24 +38,37 @@ class ImportConfirmForm(forms.Form):
 
 
 class RunFilterForm(forms.Form):
-    workflow = WorkflowChoiceField(queryset=workflows_for_screens(), required=False, empty_label="All workflows")
+    workflow = WorkflowChoiceField(
+        queryset=workflows_for_screens(), required=False, empty_label="All workflows"
+    )
     status = forms.ChoiceField(choices=[("", "Any status"), *RunStatus.choices], required=False)
     trigger = forms.ChoiceField(choices=[("", "Any trigger"), *RunTrigger.choices], required=False)
 
 
 class DeadLetterFilterForm(forms.Form):
-    workflow = WorkflowChoiceField(queryset=workflows_for_screens(), required=False, empty_label="All workflows")
+    workflow = WorkflowChoiceField(
+        queryset=workflows_for_screens(), required=False, empty_label="All workflows"
+    )
     run = forms.IntegerField(required=False, min_value=1, label="Run")
     # Free text behind a select: an unknown category must match nothing, not be dropped as
     # invalid (which would show every letter under a filter that says otherwise).
     category = forms.CharField(required=False, max_length=60, widget=forms.Select)
-    status = forms.ChoiceField(choices=[("open", "Open"), ("resolved", "Resolved"), ("all", "All")], required=False)
-    created_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    created_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    status = forms.ChoiceField(
+        choices=[("open", "Open"), ("resolved", "Resolved"), ("all", "All")], required=False
+    )
+    created_from = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    created_to = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     def __init__(self, *args: Any, categories: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["category"].widget.choices = [("", "Any category"), *[(c, c) for c in categories]]
+        self.fields["category"].widget.choices = [
+            ("", "Any category"),
+            *[(c, c) for c in categories],
+        ]
 
     def filters(self) -> DeadLetterFilters:
         """The filter asked for; a malformed field (a date that is not one) is left out."""
@@ -57,9 +76,12 @@ class DeadLetterFilterForm(forms.Form):
         cleaned = getattr(self, "cleaned_data", {})  # unbound: no filter at all
         data = {name: cleaned.get(name) for name in self.fields}
         return DeadLetterFilters(
-            workflow_id=data["workflow"].pk if data["workflow"] else None, run_id=data["run"],
-            category=data["category"] or "", status=data["status"] or "open",
-            created_from=data["created_from"], created_to=data["created_to"],
+            workflow_id=data["workflow"].pk if data["workflow"] else None,
+            run_id=data["run"],
+            category=data["category"] or "",
+            status=data["status"] or "open",
+            created_from=data["created_from"],
+            created_to=data["created_to"],
         )
 
 
@@ -68,13 +90,17 @@ class DeadLetterPayloadForm(forms.Form):
 
     note = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, properties: list[str], payload: dict[str, Any], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, properties: list[str], payload: dict[str, Any], **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.property_names = properties
         for name in properties:
             value = payload.get(name)
             self.fields[f"p_{name}"] = forms.CharField(
-                required=False, label=name, initial="" if value is None else str(value),
+                required=False,
+                label=name,
+                initial="" if value is None else str(value),
                 widget=forms.TextInput(attrs={"size": 40}),
             )
 
@@ -91,8 +117,11 @@ class DeadLetterIgnoreForm(forms.Form):
 
 
 class DeadLetterBulkForm(forms.Form):
-    ACTIONS = [("reprocess", "Reprocess selected"), ("ignore", "Ignore selected"),
-               ("reprocess_all", "Reprocess all open letters matching the filter")]
+    ACTIONS = [
+        ("reprocess", "Reprocess selected"),
+        ("ignore", "Ignore selected"),
+        ("reprocess_all", "Reprocess all open letters matching the filter"),
+    ]
     action = forms.ChoiceField(choices=ACTIONS)
     ids = forms.TypedMultipleChoiceField(coerce=int, required=False)
     reason = forms.CharField(max_length=300, required=False)
@@ -100,7 +129,9 @@ class DeadLetterBulkForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Any id may be posted; the services act on the open letters among them only.
-        self.fields["ids"].choices = [(v, v) for v in (self.data.getlist("ids") if self.data else [])]
+        self.fields["ids"].choices = [
+            (v, v) for v in (self.data.getlist("ids") if self.data else [])
+        ]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -114,13 +145,17 @@ class DeadLetterBulkForm(forms.Form):
 
 class MappingRuleForm(forms.Form):
     source = forms.CharField(max_length=200, label="Source column")
-    target = forms.CharField(max_length=200, label="HubSpot property",
-                             widget=forms.TextInput(attrs={"list": "hubspot-properties", "size": 28}))
+    target = forms.CharField(
+        max_length=200,
+        label="HubSpot property",
+        widget=forms.TextInput(attrs={"list": "hubspot-properties", "size": 28}),
+    )
     transforms = forms.CharField(
-        required=False, label="Transforms",
+        required=False,
+        label="Transforms",
         widget=forms.TextInput(attrs={"size": 50, "class": "sy-transforms"}),
-        help_text='Names separated by commas (strip, lower), or JSON with params: '
-                  '[{"name": "map_values", "params": {"mapping": {"Yes": "true"}}}]',
+        help_text="Names separated by commas (strip, lower), or JSON with params: "
+        '[{"name": "map_values", "params": {"mapping": {"Yes": "true"}}}]',
     )
     required = forms.BooleanField(required=False)
 
@@ -132,7 +167,9 @@ class MappingRuleForm(forms.Form):
             try:
                 chain = json.loads(text)
             except json.JSONDecodeError as exc:
-                raise forms.ValidationError(f"Not valid JSON: {exc.msg} (column {exc.colno}).") from None
+                raise forms.ValidationError(
+                    f"Not valid JSON: {exc.msg} (column {exc.colno})."
+                ) from None
             if not isinstance(chain, list):
                 raise forms.ValidationError("The chain must be a JSON list.")
             return chain
@@ -140,18 +177,28 @@ class MappingRuleForm(forms.Form):
 
     def rule(self) -> dict[str, Any]:
         data = self.cleaned_data
-        return {"from": data["source"], "to": data["target"], "transforms": data["transforms"],
-                "required": data["required"]}
+        return {
+            "from": data["source"],
+            "to": data["target"],
+            "transforms": data["transforms"],
+            "required": data["required"],
+        }
 
 
 class BaseMappingRuleFormSet(forms.BaseFormSet):
     def rules(self) -> list[dict[str, Any]]:
-        return [form.rule() for form in self.forms
-                if form.cleaned_data and not form.cleaned_data.get("DELETE") and form.cleaned_data.get("source")]
+        return [
+            form.rule()
+            for form in self.forms
+            if form.cleaned_data
+            and not form.cleaned_data.get("DELETE")
+            and form.cleaned_data.get("source")
+        ]
 
 
-MappingRuleFormSet = forms.formset_factory(MappingRuleForm, formset=BaseMappingRuleFormSet, extra=1,
-                                           can_delete=True)
+MappingRuleFormSet = forms.formset_factory(
+    MappingRuleForm, formset=BaseMappingRuleFormSet, extra=1, can_delete=True
+)
 
 
 def mapping_rule_initial(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -160,11 +207,21 @@ def mapping_rule_initial(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for rule in rules:
         chain = rule.get("transforms") or []
         text = ", ".join(chain) if all(isinstance(i, str) for i in chain) else json.dumps(chain)
-        rows.append({"source": rule.get("from", ""), "target": rule.get("to", ""), "transforms": text,
-                     "required": bool(rule.get("required"))})
+        rows.append(
+            {
+                "source": rule.get("from", ""),
+                "target": rule.get("to", ""),
+                "transforms": text,
+                "required": bool(rule.get("required")),
+            }
+        )
     return rows
 
 
 class MappingNoteForm(forms.Form):
-    note = forms.CharField(max_length=300, required=False, label="What changed and why",
-                           widget=forms.TextInput(attrs={"size": 80}))
+    note = forms.CharField(
+        max_length=300,
+        required=False,
+        label="What changed and why",
+        widget=forms.TextInput(attrs={"size": 80}),
+    )

@@ -31,24 +31,47 @@ def import_upload(request: HttpRequest) -> HttpResponse:
         workflow = form.cleaned_data["workflow"]
         try:
             pending = import_upload_create(
-                workflow=workflow, file=upload, filename=upload.name,
-                check_destination=form.cleaned_data["check_destination"], actor=request.user, request=request,
+                workflow=workflow,
+                file=upload,
+                filename=upload.name,
+                check_destination=form.cleaned_data["check_destination"],
+                actor=request.user,
+                request=request,
             )
         except CsvRefused as refused:
-            return render_screen(request, "pipelines/import_upload.html", title="Import a CSV",
-                                 form=form, refusal=refused.message, status=400)
+            return render_screen(
+                request,
+                "pipelines/import_upload.html",
+                title="Import a CSV",
+                form=form,
+                refusal=refused.message,
+                status=400,
+            )
         token = uuid.uuid4().hex
         waiting = request.session.get(SESSION_KEY, {})
-        waiting[token] = {"path": pending.path, "filename": pending.filename, "workflow": workflow.pk}
+        waiting[token] = {
+            "path": pending.path,
+            "filename": pending.filename,
+            "workflow": workflow.pk,
+        }
         request.session[SESSION_KEY] = waiting
         return render_screen(
-            request, "pipelines/import_preview.html", title=f"Preview: {pending.filename}",
+            request,
+            "pipelines/import_preview.html",
+            title=f"Preview: {pending.filename}",
             crumbs=[("Import a CSV", reverse("switchyard:import"))],
-            workflow=workflow, filename=pending.filename, preview=pending.preview,
+            workflow=workflow,
+            filename=pending.filename,
+            preview=pending.preview,
             confirm_form=ImportConfirmForm(initial={"token": token}),
         )
-    return render_screen(request, "pipelines/import_upload.html", title="Import a CSV", form=form,
-                         status=400 if request.method == "POST" else 200)
+    return render_screen(
+        request,
+        "pipelines/import_upload.html",
+        title="Import a CSV",
+        form=form,
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 @screen(get=IMPORT_CSV)
@@ -58,18 +81,31 @@ def import_start(request: HttpRequest) -> HttpResponse:
     waiting = request.session.get(SESSION_KEY, {})
     entry = waiting.pop(form.data.get("token", ""), None) if form.is_valid() else None
     if entry is None:
-        return render_screen(request, "pipelines/import_upload.html", title="Import a CSV", form=ImportUploadForm(),
-                             refusal="This upload has expired or was already imported; upload the file again.",
-                             status=400)
+        return render_screen(
+            request,
+            "pipelines/import_upload.html",
+            title="Import a CSV",
+            form=ImportUploadForm(),
+            refusal="This upload has expired or was already imported; upload the file again.",
+            status=400,
+        )
     request.session[SESSION_KEY] = waiting
     workflow = Workflow.objects.get(pk=entry["workflow"])
     if request.POST.get("cancel"):
         import_discard(path=entry["path"])
         return redirect("switchyard:import")
     try:
-        run = import_confirm(workflow=workflow, path=entry["path"], filename=entry["filename"], actor=request.user)
+        run = import_confirm(
+            workflow=workflow, path=entry["path"], filename=entry["filename"], actor=request.user
+        )
     except (CsvRefused, ValueError) as refused:
         message = refused.message if isinstance(refused, CsvRefused) else str(refused)
-        return render_screen(request, "pipelines/import_upload.html", title="Import a CSV", form=ImportUploadForm(),
-                             refusal=message, status=400)
+        return render_screen(
+            request,
+            "pipelines/import_upload.html",
+            title="Import a CSV",
+            form=ImportUploadForm(),
+            refusal=message,
+            status=400,
+        )
     return redirect(reverse("switchyard:run", args=[run.pk]))

@@ -32,7 +32,9 @@ def _workflow(workflow_id: int):
 @screen(get=VIEW_MAPPINGS)
 @require_GET
 def mapping_index(request: HttpRequest) -> HttpResponse:
-    rows = [(workflow, field_mapping_current(workflow=workflow)) for workflow in workflows_for_screens()]
+    rows = [
+        (workflow, field_mapping_current(workflow=workflow)) for workflow in workflows_for_screens()
+    ]
     return render_screen(request, "pipelines/mapping_list.html", title="Field mappings", rows=rows)
 
 
@@ -47,24 +49,40 @@ def mapping_edit(request: HttpRequest, workflow_id: int) -> HttpResponse:
     problems: list[str] = []
     if request.method == "POST" and formset.is_valid() and note_form.is_valid():
         try:
-            saved = field_mapping_save(workflow=workflow, rules=formset.rules(),
-                                       note=note_form.cleaned_data["note"], actor=request.user)
+            saved = field_mapping_save(
+                workflow=workflow,
+                rules=formset.rules(),
+                note=note_form.cleaned_data["note"],
+                actor=request.user,
+            )
         except MappingRejected as rejected:
             problems = rejected.problems
         else:
             for warning in saved.warnings:
                 messages.warning(request, warning)
             if saved.created:
-                messages.success(request, f"Saved as version {saved.version.version}. New runs use it.")
+                messages.success(
+                    request, f"Saved as version {saved.version.version}. New runs use it."
+                )
             else:
-                messages.info(request, "Nothing changed: the mapping is the same as the current version.")
+                messages.info(
+                    request, "Nothing changed: the mapping is the same as the current version."
+                )
             return redirect("switchyard:mapping", workflow_id=workflow.pk)
     catalog = hubspot_property_catalog(workflow=workflow)
     return render_screen(
-        request, "pipelines/mapping_edit.html", title=f"Field mapping: {workflow.slug}", workflow=workflow,
+        request,
+        "pipelines/mapping_edit.html",
+        title=f"Field mapping: {workflow.slug}",
+        workflow=workflow,
         crumbs=[("Field mappings", reverse("switchyard:mappings"))],
-        current=current, versions=field_mapping_versions(workflow=workflow), formset=formset,
-        note_form=note_form, problems=problems, catalog=catalog, transforms=transform_catalog(),
+        current=current,
+        versions=field_mapping_versions(workflow=workflow),
+        formset=formset,
+        note_form=note_form,
+        problems=problems,
+        catalog=catalog,
+        transforms=transform_catalog(),
         status=400 if problems else 200,
     )
 
@@ -76,8 +94,18 @@ def mapping_preview(request: HttpRequest, workflow_id: int) -> JsonResponse:
     workflow = _workflow(workflow_id)
     formset = MappingRuleFormSet(request.POST, prefix="rules")
     if not formset.is_valid():
-        problems = [f"Row {n}: {field}: {' '.join(errors)}"
-                    for n, form in enumerate(formset.forms, start=1) for field, errors in form.errors.items()]
-        return JsonResponse({"ok": False, "problems": problems or ["The rows could not be read."],
-                             "columns": [], "rows": []}, status=400)
+        problems = [
+            f"Row {n}: {field}: {' '.join(errors)}"
+            for n, form in enumerate(formset.forms, start=1)
+            for field, errors in form.errors.items()
+        ]
+        return JsonResponse(
+            {
+                "ok": False,
+                "problems": problems or ["The rows could not be read."],
+                "columns": [],
+                "rows": [],
+            },
+            status=400,
+        )
     return JsonResponse(field_mapping_preview(workflow=workflow, rules=formset.rules()))

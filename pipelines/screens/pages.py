@@ -16,10 +16,18 @@ from pipelines.screens.access import screen_permissions
 PAGE_SIZE = 50
 
 
-def render_screen(request: HttpRequest, template: str, *, title: str, status: int = 200, **context: Any) -> HttpResponse:
+def render_screen(
+    request: HttpRequest, template: str, *, title: str, status: int = 200, **context: Any
+) -> HttpResponse:
     return TemplateResponse(
-        request, template,
-        {**admin.site.each_context(request), **screen_permissions(user=request.user), "title": title, **context},
+        request,
+        template,
+        {
+            **admin.site.each_context(request),
+            **screen_permissions(user=request.user),
+            "title": title,
+            **context,
+        },
         status=status,
     )
 

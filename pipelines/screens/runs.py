@@ -33,10 +33,19 @@ DEAD_LETTERS_SHOWN = 20
 def run_history(request: HttpRequest) -> HttpResponse:
     form = RunFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
-    runs = run_list(workflow_id=data["workflow"].pk if data.get("workflow") else None,
-                    status=data.get("status", ""), trigger=data.get("trigger", ""))
-    return render_screen(request, "pipelines/run_list.html", title="Runs", form=form,
-                         page=page_of(request, runs), query=query_without_page(request))
+    runs = run_list(
+        workflow_id=data["workflow"].pk if data.get("workflow") else None,
+        status=data.get("status", ""),
+        trigger=data.get("trigger", ""),
+    )
+    return render_screen(
+        request,
+        "pipelines/run_list.html",
+        title="Runs",
+        form=form,
+        page=page_of(request, runs),
+        query=query_without_page(request),
+    )
 
 
 @screen(get=VIEW_RUNS)
@@ -50,11 +59,20 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         state = ""
     timings = [(step, run.timings.get(step)) for step in STEPS if run.timings.get(step) is not None]
     return render_screen(
-        request, "pipelines/run_detail.html", title=f"Run {run.pk}", run=run, timings=timings,
+        request,
+        "pipelines/run_detail.html",
+        title=f"Run {run.pk}",
+        run=run,
+        timings=timings,
         crumbs=[("Runs", reverse("switchyard:runs"))],
-        children=run_children(run=run), states=RecordState.choices, state=state,
-        dead_letters=run.dead_letters.select_related("resolved_in_run").order_by("id")[:DEAD_LETTERS_SHOWN],
-        page=page_of(request, run_records(run=run, state=state)), query=query_without_page(request),
+        children=run_children(run=run),
+        states=RecordState.choices,
+        state=state,
+        dead_letters=run.dead_letters.select_related("resolved_in_run").order_by("id")[
+            :DEAD_LETTERS_SHOWN
+        ],
+        page=page_of(request, run_records(run=run, state=state)),
+        query=query_without_page(request),
         progress=run_progress(run_id=run.pk),
     )
 
@@ -75,9 +93,16 @@ def run_record_detail(request: HttpRequest, run_id: int, record_id: int) -> Http
     if record is None:
         raise Http404("No such record")
     return render_screen(
-        request, "pipelines/run_record.html", title=f"Run {run.pk}: {run_record_origin(record=record)}",
-        run=run, record=record, origin=run_record_origin(record=record),
-        crumbs=[("Runs", reverse("switchyard:runs")), (f"Run {run.pk}", reverse("switchyard:run", args=[run.pk]))],
+        request,
+        "pipelines/run_record.html",
+        title=f"Run {run.pk}: {run_record_origin(record=record)}",
+        run=run,
+        record=record,
+        origin=run_record_origin(record=record),
+        crumbs=[
+            ("Runs", reverse("switchyard:runs")),
+            (f"Run {run.pk}", reverse("switchyard:run", args=[run.pk])),
+        ],
         raw=json.dumps(record.raw, indent=2, ensure_ascii=False),
         values=json.dumps(record.values, indent=2, ensure_ascii=False),
         extras=json.dumps(record.extras, indent=2, ensure_ascii=False),
@@ -94,7 +119,11 @@ def run_input_file(request: HttpRequest, run_id: int) -> FileResponse:
         handle = run_input_file_open(run=run, actor=request.user, request=request)
     except FileNotFoundError:
         raise Http404("The input file is no longer stored") from None
-    response = FileResponse(handle, as_attachment=True, filename=run.input_filename or f"run-{run.pk}.csv",
-                            content_type="text/csv")
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=run.input_filename or f"run-{run.pk}.csv",
+        content_type="text/csv",
+    )
     response["Cache-Control"] = "no-store"
     return response

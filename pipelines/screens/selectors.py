@@ -32,13 +32,17 @@ SAMPLE_ROWS = 10
 
 def workflows_for_screens() -> QuerySet[Workflow]:
     """Contact-sync workflows (routing workflows have no mapping, imports or dead letters)."""
-    return Workflow.objects.filter(type=WorkflowType.CLAY_HUBSPOT_CONTACTS).select_related("destination_connection")
+    return Workflow.objects.filter(type=WorkflowType.CLAY_HUBSPOT_CONTACTS).select_related(
+        "destination_connection"
+    )
 
 
 # --- runs ---------------------------------------------------------------------------------------
 
 
-def run_list(*, workflow_id: int | None = None, status: str = "", trigger: str = "") -> QuerySet[Run]:
+def run_list(
+    *, workflow_id: int | None = None, status: str = "", trigger: str = ""
+) -> QuerySet[Run]:
     runs = Run.objects.select_related("workflow", "triggered_by").order_by("-id")
     if workflow_id:
         runs = runs.filter(workflow_id=workflow_id)
@@ -52,7 +56,8 @@ def run_list(*, workflow_id: int | None = None, status: str = "", trigger: str =
 def run_get(*, run_id: int) -> Run | None:
     return (
         Run.objects.select_related("workflow", "parent", "mapping_version", "triggered_by")
-        .filter(pk=run_id).first()
+        .filter(pk=run_id)
+        .first()
     )
 
 
@@ -68,7 +73,8 @@ def run_records(*, run: Run, state: str = "") -> QuerySet[RunRecord]:
 def run_record_get(*, run: Run, record_id: int) -> RunRecord | None:
     return (
         RunRecord.objects.select_related("dedupe_survivor", "reprocessed_from", "inbound_event")
-        .filter(run=run, pk=record_id).first()
+        .filter(run=run, pk=record_id)
+        .first()
     )
 
 
@@ -96,13 +102,21 @@ class DeadLetterFilters:
 
     def as_query(self) -> dict[str, Any]:
         """Back to GET parameters, so links and the export keep the filter."""
-        data = {"workflow": self.workflow_id, "run": self.run_id, "category": self.category,
-                "status": self.status, "created_from": self.created_from, "created_to": self.created_to}
+        data = {
+            "workflow": self.workflow_id,
+            "run": self.run_id,
+            "category": self.category,
+            "status": self.status,
+            "created_from": self.created_from,
+            "created_to": self.created_to,
+        }
         return {k: v for k, v in data.items() if v not in (None, "")}
 
 
 def dead_letter_list(*, filters: DeadLetterFilters) -> QuerySet[DeadLetter]:
-    letters = DeadLetter.objects.select_related("run", "record", "workflow", "resolved_by", "resolved_in_run")
+    letters = DeadLetter.objects.select_related(
+        "run", "record", "workflow", "resolved_by", "resolved_in_run"
+    )
     if filters.workflow_id:
         letters = letters.filter(workflow_id=filters.workflow_id)
     if filters.run_id:
@@ -115,20 +129,29 @@ def dead_letter_list(*, filters: DeadLetterFilters) -> QuerySet[DeadLetter]:
         letters = letters.exclude(resolution="")
     tz = timezone.get_current_timezone()
     if filters.created_from:
-        letters = letters.filter(created_at__gte=datetime.combine(filters.created_from, time.min, tzinfo=tz))
+        letters = letters.filter(
+            created_at__gte=datetime.combine(filters.created_from, time.min, tzinfo=tz)
+        )
     if filters.created_to:
-        letters = letters.filter(created_at__lte=datetime.combine(filters.created_to, time.max, tzinfo=tz))
+        letters = letters.filter(
+            created_at__lte=datetime.combine(filters.created_to, time.max, tzinfo=tz)
+        )
     return letters.order_by("-id")
 
 
 def dead_letter_categories() -> list[str]:
-    return list(DeadLetter.objects.order_by("category").values_list("category", flat=True).distinct())
+    return list(
+        DeadLetter.objects.order_by("category").values_list("category", flat=True).distinct()
+    )
 
 
 def dead_letter_get(*, dead_letter_id: int) -> DeadLetter | None:
     return (
-        DeadLetter.objects.select_related("run__mapping_version", "record", "workflow", "resolved_by", "resolved_in_run")
-        .filter(pk=dead_letter_id).first()
+        DeadLetter.objects.select_related(
+            "run__mapping_version", "record", "workflow", "resolved_by", "resolved_in_run"
+        )
+        .filter(pk=dead_letter_id)
+        .first()
     )
 
 
@@ -138,7 +161,7 @@ def dead_letter_editable_properties(*, dead_letter: DeadLetter) -> list[str]:
     "email" in its payload, yet that is exactly the field the admin has to fill in."""
     names = list(dead_letter.payload)
     version = dead_letter.run.mapping_version
-    for rule in (version.rules if version else []):
+    for rule in version.rules if version else []:
         if rule.get("to") and rule["to"] not in names:
             names.append(rule["to"])
     return names
@@ -196,13 +219,19 @@ def hubspot_property_catalog(*, workflow: Workflow) -> PropertyCatalog:
 def transform_catalog() -> list[dict[str, Any]]:
     """Name, description and parameters of every named transform, for the editor's help."""
     return [
-        {"name": spec.name, "description": spec.description, "params": list(spec.params),
-         "optional_params": list(spec.optional_params)}
+        {
+            "name": spec.name,
+            "description": spec.description,
+            "params": list(spec.params),
+            "optional_params": list(spec.optional_params),
+        }
         for spec in TRANSFORMS.values()
     ]
 
 
-def field_mapping_sample_rows(*, workflow: Workflow, limit: int = SAMPLE_ROWS) -> tuple[Run | None, list[RunRecord]]:
+def field_mapping_sample_rows(
+    *, workflow: Workflow, limit: int = SAMPLE_ROWS
+) -> tuple[Run | None, list[RunRecord]]:
     """Raw rows of the workflow's last CSV import (or, failing that, its last run with
     records), as the mapping preview's input."""
     runs = Run.objects.filter(workflow=workflow, records__isnull=False).order_by("-id")

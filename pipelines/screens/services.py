@@ -57,7 +57,12 @@ class PendingImport:
 
 
 def import_upload_create(
-    *, workflow: Workflow, file: IO[bytes], filename: str, check_destination: bool, actor: Any,
+    *,
+    workflow: Workflow,
+    file: IO[bytes],
+    filename: str,
+    check_destination: bool,
+    actor: Any,
     request: HttpRequest | None = None,
 ) -> PendingImport:
     """Dry-run the file (core preview: detection, column matching, counts, row errors), then
@@ -66,16 +71,29 @@ def import_upload_create(
     try:
         preview = run_preview_csv(workflow=workflow, file=file, check_destination=check_destination)
     except CsvRefused as refused:
-        audit_event_record(action="import.refused", actor=actor, obj=workflow, request=request,
-                           metadata={"file": filename[:255], "reason": refused.message})
+        audit_event_record(
+            action="import.refused",
+            actor=actor,
+            obj=workflow,
+            request=request,
+            metadata={"file": filename[:255], "reason": refused.message},
+        )
         raise
     _pending_discard_stale()
     file.seek(0)
     path = default_storage.save(f"{PENDING_DIR}/{uuid.uuid4().hex}.csv", File(file, name=filename))
     audit_event_record(
-        action="import.uploaded", actor=actor, obj=workflow, request=request,
-        metadata={"file": filename[:255], "encoding": preview.encoding, "delimiter": preview.delimiter,
-                  "records_in": preview.records_in, "invalid": preview.invalid},
+        action="import.uploaded",
+        actor=actor,
+        obj=workflow,
+        request=request,
+        metadata={
+            "file": filename[:255],
+            "encoding": preview.encoding,
+            "delimiter": preview.delimiter,
+            "records_in": preview.records_in,
+            "invalid": preview.invalid,
+        },
     )
     return PendingImport(path=path, filename=filename, workflow_id=workflow.pk, preview=preview)
 
@@ -112,7 +130,7 @@ def _pending_discard_stale() -> None:
 
 
 def dead_letters_reprocess_matching(*, filters: DeadLetterFilters, actor: Any) -> list[Run]:
-    """"Reprocess all" of a filter (typically one category): the core reprocesses one
+    """ "Reprocess all" of a filter (typically one category): the core reprocesses one
     workflow at a time, so one new run per workflow among the open letters."""
     letters = dead_letter_list(filters=DeadLetterFilters(**{**filters.__dict__, "status": "open"}))
     by_workflow: dict[int, list[int]] = {}
@@ -121,13 +139,21 @@ def dead_letters_reprocess_matching(*, filters: DeadLetterFilters, actor: Any) -
     return [dead_letter_reprocess(dead_letter_ids=ids, actor=actor) for ids in by_workflow.values()]
 
 
-def dead_letters_export(*, filters: DeadLetterFilters, actor: Any, request: HttpRequest | None = None) -> Iterator[str]:
+def dead_letters_export(
+    *, filters: DeadLetterFilters, actor: Any, request: HttpRequest | None = None
+) -> Iterator[str]:
     """The filtered letters as CSV lines (formula cells escaped by the core). The export holds
     personal data, so who took what is audited: the filter and the count, never the rows."""
     letters = dead_letter_list(filters=filters)
     audit_event_record(
-        action="dead_letter.exported", actor=actor, object_type=DeadLetter._meta.label_lower, request=request,
-        metadata={"filters": {k: str(v) for k, v in filters.as_query().items()}, "count": letters.count()},
+        action="dead_letter.exported",
+        actor=actor,
+        object_type=DeadLetter._meta.label_lower,
+        request=request,
+        metadata={
+            "filters": {k: str(v) for k, v in filters.as_query().items()},
+            "count": letters.count(),
+        },
     )
     return dead_letters_export_csv(queryset=letters)
 
@@ -140,8 +166,13 @@ def run_input_file_open(*, run: Run, actor: Any, request: HttpRequest | None = N
     if not run.input_file:
         raise FileNotFoundError(f"run {run.pk} has no input file")
     handle = run.input_file.open("rb")
-    audit_event_record(action="run.input_file_downloaded", actor=actor, obj=run, request=request,
-                       metadata={"file": run.input_filename})
+    audit_event_record(
+        action="run.input_file_downloaded",
+        actor=actor,
+        obj=run,
+        request=request,
+        metadata={"file": run.input_filename},
+    )
     return handle
 
 
@@ -182,13 +213,19 @@ def field_mapping_save(
         raise MappingRejected(problems)
     current = workflow.mapping_versions.order_by("-version").first()
     try:
-        version = field_mapping_version_create(workflow=workflow, rules=rules, actor=actor, note=note)
+        version = field_mapping_version_create(
+            workflow=workflow, rules=rules, actor=actor, note=note
+        )
     except ValueError as exc:
         raise MappingRejected([str(exc)]) from None
-    return MappingSaved(version=version, created=current is None or version.pk != current.pk, warnings=warnings)
+    return MappingSaved(
+        version=version, created=current is None or version.pk != current.pk, warnings=warnings
+    )
 
 
-def _default_values_outside_options(*, workflow: Workflow, rules: Sequence[Mapping[str, Any]]) -> list[str]:
+def _default_values_outside_options(
+    *, workflow: Workflow, rules: Sequence[Mapping[str, Any]]
+) -> list[str]:
     """field_mapping_validate checks map_values outputs; a plain ``default`` transform on an
     enumeration property can set an invalid option just as well, so it is checked here too."""
     catalog = hubspot_property_catalog(workflow=workflow)
@@ -210,7 +247,9 @@ def _default_values_outside_options(*, workflow: Workflow, rules: Sequence[Mappi
     return problems
 
 
-def field_mapping_preview(*, workflow: Workflow, rules: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def field_mapping_preview(
+    *, workflow: Workflow, rules: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
     """The unsaved rules applied to sample rows of the last import. Writes nothing."""
     problems = field_mapping_rules_check(rules=rules)
     if problems:
@@ -218,17 +257,27 @@ def field_mapping_preview(*, workflow: Workflow, rules: Sequence[Mapping[str, An
     compiled = mapping_rules(rules)
     run, records = field_mapping_sample_rows(workflow=workflow)
     if run is None:
-        return {"ok": False, "problems": ["No import yet: upload a CSV first, then preview the mapping on its rows."],
-                "columns": [], "rows": []}
+        return {
+            "ok": False,
+            "problems": [
+                "No import yet: upload a CSV first, then preview the mapping on its rows."
+            ],
+            "columns": [],
+            "rows": [],
+        }
     headers = list(dict.fromkeys(key for record in records for key in record.raw))
     columns = match_columns(headers, compiled).matched
     targets = list(dict.fromkeys(rule.target for rule in compiled))
     rows = []
     for record in records:
         result = record_transform(record.raw, compiled, match_on=workflow.match_on, columns=columns)
-        rows.append({
-            "origin": f"row {record.row_number}" if record.row_number else f"record {record.position}",
-            "values": {t: result.values.get(t) for t in targets},
-            "errors": [f"{e['source']} → {e['target']}: {e['message']}" for e in result.errors],
-        })
+        rows.append(
+            {
+                "origin": f"row {record.row_number}"
+                if record.row_number
+                else f"record {record.position}",
+                "values": {t: result.values.get(t) for t in targets},
+                "errors": [f"{e['source']} → {e['target']}: {e['message']}" for e in result.errors],
+            }
+        )
     return {"ok": True, "problems": [], "run": run.pk, "columns": targets, "rows": rows}

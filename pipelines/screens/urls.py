@@ -19,5 +19,7 @@ urlpatterns = [
     path("dead-letters/<int:dead_letter_id>/", dead_letters.dead_letter_detail, name="dead-letter"),
     path("mappings/", mappings.mapping_index, name="mappings"),
     path("mappings/<int:workflow_id>/", mappings.mapping_edit, name="mapping"),
-    path("mappings/<int:workflow_id>/preview.json", mappings.mapping_preview, name="mapping-preview"),
+    path(
+        "mappings/<int:workflow_id>/preview.json", mappings.mapping_preview, name="mapping-preview"
+    ),
 ]

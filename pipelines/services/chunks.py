@@ -61,8 +61,11 @@ def _run_format(run: Run, binary: IO[bytes]) -> CsvFormat:
     run), with the headers read again. Not detected afresh: a chunk must read the file the
     way the upload check and the plan did."""
     detected = csv_detect(binary)
-    return CsvFormat(encoding=run.file_encoding or detected.encoding,
-                     delimiter=run.file_delimiter or detected.delimiter, headers=detected.headers)
+    return CsvFormat(
+        encoding=run.file_encoding or detected.encoding,
+        delimiter=run.file_delimiter or detected.delimiter,
+        headers=detected.headers,
+    )
 
 
 def _unreadable(fmt: CsvFormat, row_number: int) -> CsvRefused:
@@ -72,7 +75,9 @@ def _unreadable(fmt: CsvFormat, row_number: int) -> CsvRefused:
     )
 
 
-def _file_lines(binary: IO[bytes], fmt: CsvFormat, offsets: list[int], rows: list[int]) -> Iterator[str]:
+def _file_lines(
+    binary: IO[bytes], fmt: CsvFormat, offsets: list[int], rows: list[int]
+) -> Iterator[str]:
     """Decoded lines for the planning reader, keeping ``offsets[0]`` at the byte after the
     last line handed out. Lines split on b"\\n" are whole characters in UTF-8 and cp1252 (no
     multi-byte sequence holds that byte), so decoding line by line is exact."""
@@ -109,19 +114,39 @@ def run_chunks_plan(*, run: Run) -> int:
                 rows[0] += 1
                 in_chunk += 1
                 if in_chunk >= CHUNK_ROWS or offsets[0] - start >= CHUNK_BYTES:
-                    chunks.append(RunChunk(run=run, sequence=len(chunks) + 1, byte_start=start,
-                                           byte_end=offsets[0], first_row_number=first_row, rows=in_chunk))
+                    chunks.append(
+                        RunChunk(
+                            run=run,
+                            sequence=len(chunks) + 1,
+                            byte_start=start,
+                            byte_end=offsets[0],
+                            first_row_number=first_row,
+                            rows=in_chunk,
+                        )
+                    )
                     start, first_row, in_chunk = offsets[0], rows[0] + 1, 0
         except csv.Error as exc:
-            raise CsvRefused(f"The file could not be read as CSV (row {rows[0] + 1}): {exc}.") from None
+            raise CsvRefused(
+                f"The file could not be read as CSV (row {rows[0] + 1}): {exc}."
+            ) from None
         if in_chunk:
-            chunks.append(RunChunk(run=run, sequence=len(chunks) + 1, byte_start=start, byte_end=offsets[0],
-                                   first_row_number=first_row, rows=in_chunk))
+            chunks.append(
+                RunChunk(
+                    run=run,
+                    sequence=len(chunks) + 1,
+                    byte_start=start,
+                    byte_end=offsets[0],
+                    first_row_number=first_row,
+                    rows=in_chunk,
+                )
+            )
     RunChunk.objects.bulk_create(chunks)
     return len(chunks)
 
 
-def _chunk_rows(binary: IO[bytes], fmt: CsvFormat, chunk: RunChunk) -> Iterator[tuple[int, StagedInput]]:
+def _chunk_rows(
+    binary: IO[bytes], fmt: CsvFormat, chunk: RunChunk
+) -> Iterator[tuple[int, StagedInput]]:
     """(position, input) for each non-blank row of the slice. A record's position in the run
     is its row number less one, so chunks staged in any order keep the file's order."""
     binary.seek(chunk.byte_start)
@@ -140,7 +165,9 @@ def _chunk_rows(binary: IO[bytes], fmt: CsvFormat, chunk: RunChunk) -> Iterator[
     csv_source = RecordSource.CSV
     try:
         for number, cells in enumerate(reader, start=chunk.first_row_number):
-            if not "".join(cells).strip():  # blank line, or only blank cells (~1 µs less than any())
+            if not "".join(
+                cells
+            ).strip():  # blank line, or only blank cells (~1 µs less than any())
                 continue
             row = dict(zip(headers, cells, strict=False))
             for extra in range(width, len(cells)):
@@ -156,8 +183,12 @@ def run_chunk_stage(*, chunk_id: int) -> int:
     no-op. A chunk that turns out unreadable (the file changed since planning) fails the
     run and removes what its other chunks staged: a refused file keeps no records."""
     with transaction.atomic():
-        chunk = (RunChunk.objects.select_for_update(skip_locked=True, of=("self",))
-                 .select_related("run__workflow", "run__mapping_version").filter(pk=chunk_id).first())
+        chunk = (
+            RunChunk.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("run__workflow", "run__mapping_version")
+            .filter(pk=chunk_id)
+            .first()
+        )
         if chunk is None:
             return RunChunk.objects.values_list("run_id", flat=True).get(pk=chunk_id)
         run = chunk.run
@@ -165,14 +196,20 @@ def run_chunk_stage(*, chunk_id: int) -> int:
             return run.pk
         started = time.perf_counter()
         rules = mapping_rules(run.mapping_version.rules)
-        writer = RecordWriter(run_id=run.pk, now=timezone.now(),
-                              check_suppression=run.workflow.match_on == "email")
+        writer = RecordWriter(
+            run_id=run.pk, now=timezone.now(), check_suppression=run.workflow.match_on == "email"
+        )
         try:
             with cyclic_gc_paused(), run.input_file.open("rb") as binary:
                 fmt = _run_format(run, binary)
                 columns = match_columns(fmt.headers, rules).matched
-                tally = inputs_stage(inputs=_chunk_rows(binary, fmt, chunk), workflow=run.workflow,
-                                     rules=rules, columns=columns, writer=writer)
+                tally = inputs_stage(
+                    inputs=_chunk_rows(binary, fmt, chunk),
+                    workflow=run.workflow,
+                    rules=rules,
+                    columns=columns,
+                    writer=writer,
+                )
             writer.flush()
         except CsvRefused as refused:
             transaction.set_rollback(True)
@@ -181,7 +218,9 @@ def run_chunk_stage(*, chunk_id: int) -> int:
             refusal = None
             chunk.records = tally.records
             chunk.transform_ms = round(tally.transform_seconds * 1000)
-            chunk.stage_ms = max(0, round((time.perf_counter() - started) * 1000) - chunk.transform_ms)
+            chunk.stage_ms = max(
+                0, round((time.perf_counter() - started) * 1000) - chunk.transform_ms
+            )
             chunk.staged_at = timezone.now()
             chunk.save(update_fields=["records", "transform_ms", "stage_ms", "staged_at"])
     if refusal is not None:
@@ -197,7 +236,11 @@ def run_staging_refuse(*, run_id: int, message: str) -> None:
         if run.staged_at is not None or run.is_finished:
             return
         RunRecord.objects.filter(run=run).delete()
-        run.status, run.status_message, run.finished_at = RunStatus.FAILURE, message[:300], timezone.now()
+        run.status, run.status_message, run.finished_at = (
+            RunStatus.FAILURE,
+            message[:300],
+            timezone.now(),
+        )
         run.save(update_fields=["status", "status_message", "finished_at"])
 
 
@@ -209,8 +252,10 @@ def run_chunks_dispatch(*, run_id: int) -> int:
     now = timezone.now()
     # Locked rows are chunks being staged right now: skipped, they need no task.
     due = list(
-        RunChunk.objects.select_for_update(skip_locked=True).filter(run_id=run_id, staged_at__isnull=True)
-        .exclude(dispatched_at__gt=now - chunk_redispatch_after()).values_list("pk", flat=True)
+        RunChunk.objects.select_for_update(skip_locked=True)
+        .filter(run_id=run_id, staged_at__isnull=True)
+        .exclude(dispatched_at__gt=now - chunk_redispatch_after())
+        .values_list("pk", flat=True)
     )
     RunChunk.objects.filter(pk__in=due).update(dispatched_at=now)
     for chunk_id in due:
@@ -239,7 +284,9 @@ def csv_suppressed_rows_blank(*, run: Run) -> int:
     from pipelines.privacy import emails_suppressed
     from pipelines.privacy_stores import import_file_rows_blank
 
-    if not RunRecord.objects.filter(run=run, state=RecordState.SKIPPED, skip_reason=SkipReason.SUPPRESSED).exists():
+    if not RunRecord.objects.filter(
+        run=run, state=RecordState.SKIPPED, skip_reason=SkipReason.SUPPRESSED
+    ).exists():
         return 0
     candidates: set[str] = set()
     with run.input_file.open("rb") as binary:
@@ -251,5 +298,5 @@ def csv_suppressed_rows_blank(*, run: Run) -> int:
     listed = sorted(candidates)
     suppressed: set[str] = set()
     for start in range(0, len(listed), 1000):
-        suppressed |= emails_suppressed(listed[start:start + 1000])
+        suppressed |= emails_suppressed(listed[start : start + 1000])
     return import_file_rows_blank(run=run, emails=suppressed)

@@ -48,13 +48,20 @@ def dead_letter_edit(*, dead_letter_id: int, payload: dict[str, Any], actor: Any
         letter.save(update_fields=["payload", "original_payload", "edited_at"])
         changed = sorted(k for k in set(before) | set(payload) if before.get(k) != payload.get(k))
         # Property names only: the values are personal data and the audit log keeps no PII.
-        audit_event_record(action="dead_letter.edited", actor=actor, obj=letter,
-                           metadata={"properties_changed": changed, "run": letter.run_id})
+        audit_event_record(
+            action="dead_letter.edited",
+            actor=actor,
+            obj=letter,
+            metadata={"properties_changed": changed, "run": letter.run_id},
+        )
     return letter
 
 
 def dead_letter_reprocess(
-    *, dead_letter_ids: list[int], actor: Any, payload_overrides: dict[int, dict] | None = None,
+    *,
+    dead_letter_ids: list[int],
+    actor: Any,
+    payload_overrides: dict[int, dict] | None = None,
     dispatch: bool = True,
 ) -> Run:
     """Start a "reprocess" run for the unresolved letters among ``dead_letter_ids``.
@@ -68,7 +75,9 @@ def dead_letter_reprocess(
     from pipelines.services.staging import run_create
 
     with transaction.atomic():
-        letters = list(DeadLetter.objects.select_for_update().filter(pk__in=dead_letter_ids).order_by("id"))
+        letters = list(
+            DeadLetter.objects.select_for_update().filter(pk__in=dead_letter_ids).order_by("id")
+        )
         open_letters = [d for d in letters if not d.is_resolved]
         if not open_letters:
             resolved = next((d.resolved_in_run for d in letters if d.resolved_in_run_id), None)
@@ -80,14 +89,22 @@ def dead_letter_reprocess(
             raise ValueError("reprocess dead letters of one workflow at a time")
         parent_id = Counter(d.run_id for d in open_letters).most_common(1)[0][0]
         parent = Run.objects.get(pk=parent_id)
-        run = run_create(workflow=parent.workflow, trigger=RunTrigger.REPROCESS, actor=actor, parent=parent)
+        run = run_create(
+            workflow=parent.workflow, trigger=RunTrigger.REPROCESS, actor=actor, parent=parent
+        )
         now = timezone.now()
         DeadLetter.objects.filter(pk__in=[d.pk for d in open_letters]).update(
-            resolution=DeadLetterResolution.REPROCESSED, resolved_by=actor if getattr(actor, "pk", None) else None,
-            resolved_at=now, resolved_in_run=run,
+            resolution=DeadLetterResolution.REPROCESSED,
+            resolved_by=actor if getattr(actor, "pk", None) else None,
+            resolved_at=now,
+            resolved_in_run=run,
         )
-        audit_event_record(action="dead_letter.reprocessed", actor=actor, obj=run,
-                           metadata={"dead_letters": [d.pk for d in open_letters], "parent_run": parent.pk})
+        audit_event_record(
+            action="dead_letter.reprocessed",
+            actor=actor,
+            obj=run,
+            metadata={"dead_letters": [d.pk for d in open_letters], "parent_run": parent.pk},
+        )
         if dispatch:
             from pipelines.tasks import run_prepare_task
 
@@ -100,21 +117,43 @@ def dead_letter_ignore(*, dead_letter_ids: list[int], reason: str, actor: Any) -
     if not reason.strip():
         raise ValueError("say why these dead letters are ignored")
     with transaction.atomic():
-        ids = list(DeadLetter.objects.select_for_update().filter(pk__in=dead_letter_ids, resolution="")
-                   .values_list("pk", flat=True))
+        ids = list(
+            DeadLetter.objects.select_for_update()
+            .filter(pk__in=dead_letter_ids, resolution="")
+            .values_list("pk", flat=True)
+        )
         DeadLetter.objects.filter(pk__in=ids).update(
-            resolution=DeadLetterResolution.IGNORED, resolution_note=reason.strip()[:300],
-            resolved_by=actor if getattr(actor, "pk", None) else None, resolved_at=timezone.now(),
+            resolution=DeadLetterResolution.IGNORED,
+            resolution_note=reason.strip()[:300],
+            resolved_by=actor if getattr(actor, "pk", None) else None,
+            resolved_at=timezone.now(),
         )
         if ids:
-            audit_event_record(action="dead_letter.ignored", actor=actor,
-                               object_type="pipelines.deadletter", object_id=",".join(map(str, ids))[:100],
-                               metadata={"dead_letters": ids, "reason": reason.strip()[:300]})
+            audit_event_record(
+                action="dead_letter.ignored",
+                actor=actor,
+                object_type="pipelines.deadletter",
+                object_id=",".join(map(str, ids))[:100],
+                metadata={"dead_letters": ids, "reason": reason.strip()[:300]},
+            )
     return len(ids)
 
 
-EXPORT_COLUMNS = ["id", "run", "workflow", "stage", "category", "errors", "attempts", "row", "event_id",
-                  "created_at", "resolution", "payload", "source_row"]
+EXPORT_COLUMNS = [
+    "id",
+    "run",
+    "workflow",
+    "stage",
+    "category",
+    "errors",
+    "attempts",
+    "row",
+    "event_id",
+    "created_at",
+    "resolution",
+    "payload",
+    "source_row",
+]
 
 
 def dead_letters_export_csv(*, queryset: QuerySet[DeadLetter]) -> Iterator[str]:
@@ -133,8 +172,20 @@ def dead_letters_export_csv(*, queryset: QuerySet[DeadLetter]) -> Iterator[str]:
     yield line(EXPORT_COLUMNS)
     rows = queryset.select_related("record", "workflow").order_by("id")
     for d in rows.iterator(chunk_size=500):
-        yield line([
-            d.pk, d.run_id, d.workflow.slug, d.stage, d.category, " | ".join(map(str, d.errors)), d.attempts,
-            d.record.row_number or "", d.record.event_id, d.created_at.isoformat(), d.resolution,
-            json.dumps(d.payload, ensure_ascii=False), json.dumps(d.source_row, ensure_ascii=False),
-        ])
+        yield line(
+            [
+                d.pk,
+                d.run_id,
+                d.workflow.slug,
+                d.stage,
+                d.category,
+                " | ".join(map(str, d.errors)),
+                d.attempts,
+                d.record.row_number or "",
+                d.record.event_id,
+                d.created_at.isoformat(),
+                d.resolution,
+                json.dumps(d.payload, ensure_ascii=False),
+                json.dumps(d.source_row, ensure_ascii=False),
+            ]
+        )

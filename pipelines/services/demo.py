@@ -47,8 +47,11 @@ def _connection(name: str, **fields: Any) -> tuple[Connection, bool]:
     if existing is not None:
         return existing, False
     token = fields.pop("token")
-    connection = connection_save(connection=Connection(name=name, **fields), secrets={"token": token},
-                                 actor_label="command:demo_seed")
+    connection = connection_save(
+        connection=Connection(name=name, **fields),
+        secrets={"token": token},
+        actor_label="command:demo_seed",
+    )
     return connection, True
 
 
@@ -56,21 +59,35 @@ def demo_pipelines_seed(*, actor: Any = None) -> list[str]:
     """Returns what was created (empty on a second run)."""
     created: list[str] = []
     hubspot, new = _connection(
-        "hubspot-main", provider=Provider.HUBSPOT, auth_type=AuthType.PRIVATE_APP,
-        environment=Environment.DEVELOPMENT, base_url=settings.SWITCHYARD_SANDBOX_URL, token=DEMO_HUBSPOT_TOKEN,
+        "hubspot-main",
+        provider=Provider.HUBSPOT,
+        auth_type=AuthType.PRIVATE_APP,
+        environment=Environment.DEVELOPMENT,
+        base_url=settings.SWITCHYARD_SANDBOX_URL,
+        token=DEMO_HUBSPOT_TOKEN,
     )
     created += ["connection hubspot-main"] if new else []
     clay, new = _connection(
-        "clay-inbound", provider=Provider.CLAY, auth_type=AuthType.HEADER_TOKEN,
-        environment=Environment.DEVELOPMENT, token=DEMO_CLAY_SECRET, options={"header": "X-Switchyard-Token"},
+        "clay-inbound",
+        provider=Provider.CLAY,
+        auth_type=AuthType.HEADER_TOKEN,
+        environment=Environment.DEVELOPMENT,
+        token=DEMO_CLAY_SECRET,
+        options={"header": "X-Switchyard-Token"},
     )
     created += ["connection clay-inbound"] if new else []
     workflow, new = Workflow.objects.get_or_create(
         slug="clay-to-hubspot",
-        defaults={"name": "Clay → HubSpot contacts", "source_connection": clay, "destination_connection": hubspot},
+        defaults={
+            "name": "Clay → HubSpot contacts",
+            "source_connection": clay,
+            "destination_connection": hubspot,
+        },
     )
     if new:
-        field_mapping_version_create(workflow=workflow, rules=RULES, actor=actor, actor_label="command:demo_seed")
+        field_mapping_version_create(
+            workflow=workflow, rules=RULES, actor=actor, actor_label="command:demo_seed"
+        )
         created.append("workflow clay-to-hubspot")
     if not Run.objects.filter(workflow=workflow).exists():
         created += _demo_runs(workflow, actor)
@@ -89,8 +106,14 @@ def _demo_runs(workflow: Workflow, actor: Any) -> list[str]:
     try:
         data = SAMPLE_CSV.read_bytes()
         for name in ("clay-contacts.csv", "clay-contacts-again.csv"):
-            run = run_create_csv(workflow=workflow, file=io.BytesIO(data), filename=name, actor=actor,
-                                 actor_label="command:demo_seed", dispatch=False)
+            run = run_create_csv(
+                workflow=workflow,
+                file=io.BytesIO(data),
+                filename=name,
+                actor=actor,
+                actor_label="command:demo_seed",
+                dispatch=False,
+            )
             run_execute_inline(run_id=run.pk)
         # A third file: some rows broken at the source, the rest changed, and the HubSpot app
         # missing its write scope: validation and "missing_scope" dead letters to reprocess.
@@ -101,12 +124,20 @@ def _demo_runs(workflow: Workflow, actor: Any) -> list[str]:
             r.replace("@", "(at)", 1) if i % 9 == 0 else r.replace("VP Marketing", "SVP Marketing")
             for i, r in enumerate(rows[:20])
         ]
-        run = run_create_csv(workflow=workflow, file=io.BytesIO("\n".join(broken).encode()), filename="clay-march.csv",
-                             actor=actor, actor_label="command:demo_seed", dispatch=False)
+        run = run_create_csv(
+            workflow=workflow,
+            file=io.BytesIO("\n".join(broken).encode()),
+            filename="clay-march.csv",
+            actor=actor,
+            actor_label="command:demo_seed",
+            dispatch=False,
+        )
         run = run_execute_inline(run_id=run.pk)
         letter = DeadLetter.objects.filter(run=run).order_by("id").first()
         if letter is not None:
-            dead_letter_ignore(dead_letter_ids=[letter.pk], reason="demo: test contact", actor=actor)
+            dead_letter_ignore(
+                dead_letter_ids=[letter.pk], reason="demo: test contact", actor=actor
+            )
     finally:
         registry.TRANSPORT_OVERRIDE = previous
     return [f"{Run.objects.filter(workflow=workflow).count()} demo runs"]

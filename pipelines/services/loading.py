@@ -64,8 +64,12 @@ class BatchOutcome:
 
 @dataclass
 class _Results:
-    succeeded: dict[int, tuple[str, bool]] = field(default_factory=dict)  # record id → (hubspot id, new)
-    failed: dict[int, tuple[str, list[str]]] = field(default_factory=dict)  # record id → (category, messages)
+    succeeded: dict[int, tuple[str, bool]] = field(
+        default_factory=dict
+    )  # record id → (hubspot id, new)
+    failed: dict[int, tuple[str, list[str]]] = field(
+        default_factory=dict
+    )  # record id → (category, messages)
     unchanged: list[int] = field(default_factory=list)
 
 
@@ -80,18 +84,26 @@ def batch_lease(*, batch_id: int, token: str) -> RunBatch | None:
     reused meanwhile, is not judged: the lease then simply expires."""
     now = timezone.now()
     with transaction.atomic():
-        batch = RunBatch.objects.select_for_update().select_related("run").filter(pk=batch_id).first()
+        batch = (
+            RunBatch.objects.select_for_update().select_related("run").filter(pk=batch_id).first()
+        )
         if batch is None or batch.state in (BatchState.DONE, BatchState.FAILED):
             return None
-        if (batch.state == BatchState.LEASED and batch.lease_expires_at and batch.lease_expires_at > now
-                and not lease_holder_gone(batch.lease_holder)):
+        if (
+            batch.state == BatchState.LEASED
+            and batch.lease_expires_at
+            and batch.lease_expires_at > now
+            and not lease_holder_gone(batch.lease_holder)
+        ):
             return None
         batch.state = BatchState.LEASED
         batch.lease_token = token
         batch.lease_holder = lease_holder_here()
         batch.lease_expires_at = now + timedelta(seconds=settings.PIPELINE_BATCH_LEASE_SECONDS)
         batch.attempts += 1
-        batch.save(update_fields=["state", "lease_token", "lease_holder", "lease_expires_at", "attempts"])
+        batch.save(
+            update_fields=["state", "lease_token", "lease_holder", "lease_expires_at", "attempts"]
+        )
         Run.objects.filter(pk=batch.run_id, status=RunStatus.WAITING_FOR_QUOTA).update(
             status=RunStatus.RUNNING, status_message=""
         )
@@ -139,12 +151,16 @@ def batch_process(*, batch_id: int, transport: httpx.BaseTransport | None = None
     workflow = run.workflow
     # The source row is read only for the few records that fail (_apply): decoding 100 of them
     # on every batch cost more CPU than the rest of the record.
-    records = list(RunRecord.objects.filter(pk__in=batch.record_ids, state=RecordState.TRANSFORMED)
-                   .defer("raw", "errors").order_by("position"))
+    records = list(
+        RunRecord.objects.filter(pk__in=batch.record_ids, state=RecordState.TRANSFORMED)
+        .defer("raw", "errors")
+        .order_by("position")
+    )
     results = _Results()
     synced = dict(
-        SyncedContact.objects.filter(workflow=workflow, match_key__in=[r.match_key for r in records])
-        .values_list("match_key", "values_hash")
+        SyncedContact.objects.filter(
+            workflow=workflow, match_key__in=[r.match_key for r in records]
+        ).values_list("match_key", "values_hash")
     )
     to_send = []
     for record in records:
@@ -157,8 +173,11 @@ def batch_process(*, batch_id: int, transport: httpx.BaseTransport | None = None
         if to_send and workflow.warehouse_connection_id:
             _warehouse_upsert(workflow, run, to_send)
         if to_send:
-            client = client_for(workflow.destination_connection, transport=transport,
-                                max_retry_wait=BATCH_IN_PROCESS_WAIT)
+            client = client_for(
+                workflow.destination_connection,
+                transport=transport,
+                max_retry_wait=BATCH_IN_PROCESS_WAIT,
+            )
             try:
                 _upsert_isolating(client, workflow, to_send, results, _renewer(batch_id, token))
             finally:
@@ -173,28 +192,46 @@ def batch_process(*, batch_id: int, transport: httpx.BaseTransport | None = None
 
 def _inputs(workflow: Any, group: list[RunRecord]) -> list[dict[str, Any]]:
     return [
-        {"id": r.match_key, "properties": hubspot_properties(r.values), "objectWriteTraceId": str(r.pk)}
+        {
+            "id": r.match_key,
+            "properties": hubspot_properties(r.values),
+            "objectWriteTraceId": str(r.pk),
+        }
         for r in group
     ]
 
 
-def _upsert_isolating(client: Any, workflow: Any, records: list[RunRecord], results: _Results, renew: Callable[[], None]) -> None:
+def _upsert_isolating(
+    client: Any,
+    workflow: Any,
+    records: list[RunRecord],
+    results: _Results,
+    renew: Callable[[], None],
+) -> None:
     queue: list[list[RunRecord]] = [records]
     while queue:
         group = queue.pop(0)
         renew()
         try:
-            reply = client.batch_upsert(workflow.destination_object, _inputs(workflow, group), id_property=workflow.match_on)
+            reply = client.batch_upsert(
+                workflow.destination_object, _inputs(workflow, group), id_property=workflow.match_on
+            )
         except BatchRejected as rejection:
             blamed = sorted(set(rejection.input_indexes))
             if blamed:
                 for index in blamed:
-                    results.failed[group[index].pk] = (rejection.category or "VALIDATION_ERROR", _blame(rejection, group[index]))
+                    results.failed[group[index].pk] = (
+                        rejection.category or "VALIDATION_ERROR",
+                        _blame(rejection, group[index]),
+                    )
                 rest = [r for i, r in enumerate(group) if i not in blamed]
                 if rest:
                     queue.insert(0, rest)
             elif len(group) == 1:
-                results.failed[group[0].pk] = (rejection.category or "VALIDATION_ERROR", _blame(rejection, group[0]))
+                results.failed[group[0].pk] = (
+                    rejection.category or "VALIDATION_ERROR",
+                    _blame(rejection, group[0]),
+                )
             else:
                 middle = len(group) // 2
                 queue[:0] = [group[:middle], group[middle:]]
@@ -204,9 +241,18 @@ def _upsert_isolating(client: Any, workflow: Any, records: list[RunRecord], resu
                 results.succeeded[group[success.index].pk] = (success.object_id, success.new)
         for failure in reply.failed:
             if failure.index is not None:
-                results.failed[group[failure.index].pk] = (failure.category or "VALIDATION_ERROR", [failure.message or "rejected by HubSpot"])
+                results.failed[group[failure.index].pk] = (
+                    failure.category or "VALIDATION_ERROR",
+                    [failure.message or "rejected by HubSpot"],
+                )
         for index in reply.unaccounted(len(group)):
-            results.failed.setdefault(group[index].pk, ("no_result", ["HubSpot's reply did not mention this record; reprocess to retry it"]))
+            results.failed.setdefault(
+                group[index].pk,
+                (
+                    "no_result",
+                    ["HubSpot's reply did not mention this record; reprocess to retry it"],
+                ),
+            )
 
 
 def _blame(rejection: BatchRejected, record: RunRecord) -> list[str]:
@@ -217,8 +263,10 @@ def _blame(rejection: BatchRejected, record: RunRecord) -> list[str]:
         f"{entry.get('name')}: {entry.get('message') or entry.get('error')}"
         for entry in rejection.invalid
         if props.get(entry.get("name", "")) not in (None, "")
-        and (str(props.get(entry.get("name"))) == str(entry.get("invalidValue", "\0"))
-             or str(props.get(entry.get("name"))) in str(entry.get("message", "")))
+        and (
+            str(props.get(entry.get("name"))) == str(entry.get("invalidValue", "\0"))
+            or str(props.get(entry.get("name"))) in str(entry.get("message", ""))
+        )
     ]
     return messages or [str(rejection.context.get("provider_message") or rejection.message)]
 
@@ -228,21 +276,51 @@ def _warehouse_upsert(workflow: Any, run: Run, records: list[RunRecord]) -> None
 
     key = workflow.match_on
     client = client_for(workflow.warehouse_connection)
-    client.ensure_table(workflow.warehouse_table, {key: "text", "properties": "jsonb", "extras": "jsonb",
-                                                   "run_id": "bigint", "synced_at": "timestamptz"}, key=key)
+    client.ensure_table(
+        workflow.warehouse_table,
+        {
+            key: "text",
+            "properties": "jsonb",
+            "extras": "jsonb",
+            "run_id": "bigint",
+            "synced_at": "timestamptz",
+        },
+        key=key,
+    )
     now = timezone.now()
-    client.upsert(workflow.warehouse_table, [
-        {key: r.match_key, "properties": r.values, "extras": r.extras, "run_id": run.pk, "synced_at": now}
-        for r in records
-    ], key=key)
+    client.upsert(
+        workflow.warehouse_table,
+        [
+            {
+                key: r.match_key,
+                "properties": r.values,
+                "extras": r.extras,
+                "run_id": run.pk,
+                "synced_at": now,
+            }
+            for r in records
+        ],
+        key=key,
+    )
 
 
-def _record(batch: RunBatch, token: str, records: list[RunRecord], results: _Results,
-            error: ProviderError | None, started: Any) -> BatchOutcome:
+def _record(
+    batch: RunBatch,
+    token: str,
+    records: list[RunRecord],
+    results: _Results,
+    error: ProviderError | None,
+    started: Any,
+) -> BatchOutcome:
     """Write every decided outcome; then either finish the batch or hand it back for later."""
     max_attempts = settings.PIPELINE_BATCH_MAX_ATTEMPTS
-    undecided = [r for r in records if r.pk not in results.succeeded and r.pk not in results.failed
-                 and r.pk not in results.unchanged]
+    undecided = [
+        r
+        for r in records
+        if r.pk not in results.succeeded
+        and r.pk not in results.failed
+        and r.pk not in results.unchanged
+    ]
     retry_in: float | None = None
     next_state = BatchState.DONE
     run_update: dict[str, Any] = {}
@@ -279,22 +357,36 @@ def _record(batch: RunBatch, token: str, records: list[RunRecord], results: _Res
         counts = _apply(run, records, results, batch.attempts, now)
         load_ms = round((now - started).total_seconds() * 1000)
         run_update = {
-            "succeeded": F("succeeded") + counts["succeeded"], "created": F("created") + counts["created"],
-            "skipped": F("skipped") + counts["skipped"], "dead_lettered": F("dead_lettered") + counts["dead_lettered"],
-            "failed": F("failed") + counts["dead_lettered"], "load_ms": F("load_ms") + load_ms,
+            "succeeded": F("succeeded") + counts["succeeded"],
+            "created": F("created") + counts["created"],
+            "skipped": F("skipped") + counts["skipped"],
+            "dead_lettered": F("dead_lettered") + counts["dead_lettered"],
+            "failed": F("failed") + counts["dead_lettered"],
+            "load_ms": F("load_ms") + load_ms,
         }
         if mine and next_state == BatchState.PENDING:
-            available = now + timedelta(seconds=retry_in) if retry_in is not None else current.available_at
+            available = (
+                now + timedelta(seconds=retry_in) if retry_in is not None else current.available_at
+            )
             RunBatch.objects.filter(pk=batch.pk).update(
-                state=BatchState.PENDING, lease_token="", lease_holder="", lease_expires_at=None, available_at=available,
-                dispatched_at=available if retry_in is not None else None, last_error=str(error)[:300],
+                state=BatchState.PENDING,
+                lease_token="",
+                lease_holder="",
+                lease_expires_at=None,
+                available_at=available,
+                dispatched_at=available if retry_in is not None else None,
+                last_error=str(error)[:300],
             )
             if isinstance(error, RateLimited):
                 # Undo the attempt: waiting for a quota reset or a rate window is not a failed try.
                 RunBatch.objects.filter(pk=batch.pk).update(attempts=F("attempts") - 1)
         elif mine:
             RunBatch.objects.filter(pk=batch.pk).update(
-                state=next_state, lease_token="", lease_holder="", lease_expires_at=None, finished_at=now,
+                state=next_state,
+                lease_token="",
+                lease_holder="",
+                lease_expires_at=None,
+                finished_at=now,
                 last_error=str(error)[:300] if error else "",
             )
             run_update["batches_done"] = F("batches_done") + 1
@@ -302,12 +394,16 @@ def _record(batch: RunBatch, token: str, records: list[RunRecord], results: _Res
         Run.objects.filter(pk=run.pk).update(**run_update)
         if mine and next_state != BatchState.PENDING:
             run.refresh_from_db()
-            if not RunBatch.objects.filter(run=run, state__in=[BatchState.PENDING, BatchState.LEASED]).exists():
+            if not RunBatch.objects.filter(
+                run=run, state__in=[BatchState.PENDING, BatchState.LEASED]
+            ).exists():
                 run_finish(run=run)
     return BatchOutcome(batch_id=batch.pk, retry_in=retry_in if mine else None, state=next_state)
 
 
-def _apply(run: Run, records: list[RunRecord], results: _Results, attempts: int, now: Any) -> dict[str, int]:
+def _apply(
+    run: Run, records: list[RunRecord], results: _Results, attempts: int, now: Any
+) -> dict[str, int]:
     """Move records out of TRANSFORMED exactly once (the state guard in _records_mark), write
     dead letters and sync state for the ones that moved. Returns how many moved, for the
     counters."""
@@ -321,8 +417,14 @@ def _apply(run: Run, records: list[RunRecord], results: _Results, attempts: int,
     by_id = {r.pk: r for r in records}
     decided = {pk: outcome for pk, outcome in decided.items() if pk in by_id}
     moved = _records_mark(decided=decided, now=now)
-    failed = [pk for pk, (state, _, _) in decided.items() if pk in moved and state == RecordState.DEAD_LETTERED]
-    source_rows = dict(RunRecord.objects.filter(pk__in=failed).values_list("pk", "raw")) if failed else {}
+    failed = [
+        pk
+        for pk, (state, _, _) in decided.items()
+        if pk in moved and state == RecordState.DEAD_LETTERED
+    ]
+    source_rows = (
+        dict(RunRecord.objects.filter(pk__in=failed).values_list("pk", "raw")) if failed else {}
+    )
     letters, synced = [], []
     counts = {"succeeded": 0, "created": 0, "skipped": 0, "dead_lettered": 0}
     for pk, (state, _skip_reason, object_id) in decided.items():
@@ -332,22 +434,39 @@ def _apply(run: Run, records: list[RunRecord], results: _Results, attempts: int,
         if state == RecordState.LOADED:
             counts["succeeded"] += 1
             counts["created"] += int(results.succeeded[pk][1])
-            synced.append(SyncedContact(workflow_id=run.workflow_id, match_key=record.match_key,
-                                        values_hash=values_hash(record.values), hubspot_id=object_id,
-                                        last_synced_at=now, last_run_id=run.pk))
+            synced.append(
+                SyncedContact(
+                    workflow_id=run.workflow_id,
+                    match_key=record.match_key,
+                    values_hash=values_hash(record.values),
+                    hubspot_id=object_id,
+                    last_synced_at=now,
+                    last_run_id=run.pk,
+                )
+            )
         elif state == RecordState.SKIPPED:
             counts["skipped"] += 1
         else:
             category, messages = results.failed[pk]
             counts["dead_lettered"] += 1
-            letters.append(DeadLetter(
-                run=run, record=record, workflow_id=run.workflow_id, stage="load", category=str(category)[:60],
-                errors=messages, payload=hubspot_properties(record.values), source_row=source_rows[pk],
-                attempts=attempts,
-            ))
+            letters.append(
+                DeadLetter(
+                    run=run,
+                    record=record,
+                    workflow_id=run.workflow_id,
+                    stage="load",
+                    category=str(category)[:60],
+                    errors=messages,
+                    payload=hubspot_properties(record.values),
+                    source_row=source_rows[pk],
+                    attempts=attempts,
+                )
+            )
     DeadLetter.objects.bulk_create(letters)
     SyncedContact.objects.bulk_create(
-        synced, update_conflicts=True, unique_fields=["workflow", "match_key"],
+        synced,
+        update_conflicts=True,
+        unique_fields=["workflow", "match_key"],
         update_fields=["values_hash", "hubspot_id", "last_synced_at", "last_run"],
     )
     return counts
@@ -383,8 +502,11 @@ def _records_mark(*, decided: dict[int, tuple[str, str, str]], now: Any) -> set[
                 params,
             )
             return {row[0] for row in cursor.fetchall()}
-    live = set(RunRecord.objects.select_for_update()
-               .filter(pk__in=list(decided), state=RecordState.TRANSFORMED).values_list("pk", flat=True))
+    live = set(
+        RunRecord.objects.select_for_update()
+        .filter(pk__in=list(decided), state=RecordState.TRANSFORMED)
+        .values_list("pk", flat=True)
+    )
     by_state: dict[tuple[str, str], list[int]] = {}
     hubspot_ids: list[tuple[int, str]] = []
     for pk in live:
@@ -398,8 +520,10 @@ def _records_mark(*, decided: dict[int, tuple[str, str, str]], now: Any) -> set[
             fields["skip_reason"] = skip_reason
         RunRecord.objects.filter(pk__in=ids).update(**fields)
     if hubspot_ids:
-        RunRecord.objects.bulk_update([RunRecord(pk=pk, hubspot_id=object_id) for pk, object_id in hubspot_ids],
-                                      ["hubspot_id"])
+        RunRecord.objects.bulk_update(
+            [RunRecord(pk=pk, hubspot_id=object_id) for pk, object_id in hubspot_ids],
+            ["hubspot_id"],
+        )
     return live
 
 
@@ -408,7 +532,7 @@ def _countdown(error: ProviderError, attempts: int) -> float:
     well below Redis's visibility timeout (§2.5: a longer countdown is redelivered in a loop)."""
     if error.retry_after is not None:
         return min(float(error.retry_after), 600.0)
-    return float(min(600, 2 ** attempts * 5))
+    return float(min(600, 2**attempts * 5))
 
 
 def _pause_for_quota(batch: RunBatch, error: RateLimited) -> None:
@@ -416,9 +540,14 @@ def _pause_for_quota(batch: RunBatch, error: RateLimited) -> None:
 
     until = timezone.now() + timedelta(seconds=error.retry_after or 3600)
     run = batch.run
-    connection_pause(connection_id=run.workflow.destination_connection_id, until=until,
-                     reason="HubSpot daily API limit reached; resumes after the portal's midnight")
-    RunBatch.objects.filter(run=run, state__in=[BatchState.PENDING, BatchState.LEASED]).update(available_at=until)
+    connection_pause(
+        connection_id=run.workflow.destination_connection_id,
+        until=until,
+        reason="HubSpot daily API limit reached; resumes after the portal's midnight",
+    )
+    RunBatch.objects.filter(run=run, state__in=[BatchState.PENDING, BatchState.LEASED]).update(
+        available_at=until
+    )
     Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
         status=RunStatus.WAITING_FOR_QUOTA,
         status_message=f"HubSpot daily limit reached; resumes at {until:%Y-%m-%d %H:%M} UTC",

@@ -49,12 +49,18 @@ def field_mapping_rules_check(*, rules: Sequence[Mapping[str, Any]]) -> list[str
         if not target:
             problems.append(f"{where}: 'to' (the HubSpot property) is required.")
         targets.setdefault(target, number)
-        problems += [f"{where} ({rule.get('from')} → {target}): {p}" for p in validate_chain(rule.get("transforms") or [])]
+        problems += [
+            f"{where} ({rule.get('from')} → {target}): {p}"
+            for p in validate_chain(rule.get("transforms") or [])
+        ]
     return problems
 
 
 def field_mapping_validate(
-    *, workflow: Workflow, rules: Sequence[Mapping[str, Any]], transport: httpx.BaseTransport | None = None
+    *,
+    workflow: Workflow,
+    rules: Sequence[Mapping[str, Any]],
+    transport: httpx.BaseTransport | None = None,
 ) -> list[str]:
     """Every problem with ``rules`` for this workflow, as sentences; [] when valid.
 
@@ -70,7 +76,9 @@ def field_mapping_validate(
         return problems
     match_on = workflow.match_on
     if not any(str(r.get("to")) == match_on for r in rules):
-        problems.append(f"No rule maps to {match_on!r}: records are matched on it, so one rule must.")
+        problems.append(
+            f"No rule maps to {match_on!r}: records are matched on it, so one rule must."
+        )
     try:
         client = client_for(workflow.destination_connection, transport=transport)
         try:
@@ -78,13 +86,18 @@ def field_mapping_validate(
         finally:
             client.close()
     except (ProviderError, ValueError) as exc:
-        return [*problems, f"HubSpot properties could not be checked ({exc}); the rules above were not verified against the portal."]
+        return [
+            *problems,
+            f"HubSpot properties could not be checked ({exc}); the rules above were not verified against the portal.",
+        ]
     for number, rule in enumerate(rules, start=1):
         target = str(rule["to"])
         prop = properties.get(target)
         where = f"Rule {number} ({rule['from']} → {target})"
         if prop is None:
-            problems.append(f"{where}: HubSpot has no {workflow.destination_object} property named {target!r}.")
+            problems.append(
+                f"{where}: HubSpot has no {workflow.destination_object} property named {target!r}."
+            )
             continue
         meta = prop.get("modificationMetadata") or {}
         if meta.get("readOnlyValue") or prop.get("calculated"):
@@ -97,7 +110,9 @@ def field_mapping_validate(
                     outputs = list((params.get("mapping") or {}).values())
                     if "default" in params:
                         outputs.append(params["default"])
-                    bad = sorted({str(v) for v in outputs if v is not None and str(v) not in allowed})
+                    bad = sorted(
+                        {str(v) for v in outputs if v is not None and str(v) not in allowed}
+                    )
                     if bad:
                         problems.append(
                             f"{where}: {', '.join(bad)} not among the option values of {target!r} "
@@ -136,7 +151,10 @@ def field_mapping_version_create(
             created_by_label=actor_label or (actor.get_username() if actor is not None else ""),
         )
         audit_event_record(
-            action="field_mapping.version_created", actor=actor, actor_label=actor_label, obj=workflow,
+            action="field_mapping.version_created",
+            actor=actor,
+            actor_label=actor_label,
+            obj=workflow,
             changes={"rules": [current.rules if current else None, normalized]},
             metadata={"version": version.version},
         )

@@ -46,15 +46,22 @@ class ImportPreview:
 
 
 def run_preview_csv(
-    *, workflow: Workflow, file: IO[bytes], check_destination: bool = False,
-    transport: httpx.BaseTransport | None = None, sample_size: int = 10,
+    *,
+    workflow: Workflow,
+    file: IO[bytes],
+    check_destination: bool = False,
+    transport: httpx.BaseTransport | None = None,
+    sample_size: int = 10,
 ) -> ImportPreview:
     """Read the whole file as a stream; hold only one entry per distinct email in memory."""
     inspection = csv_inspect(workflow=workflow, file=file)
     rules = mapping_rules(field_mapping_current(workflow=workflow).rules)
     preview = ImportPreview(
-        encoding=inspection.format.encoding, delimiter=inspection.format.delimiter,
-        headers=inspection.format.headers, matched=inspection.columns.matched, warnings=inspection.warnings,
+        encoding=inspection.format.encoding,
+        delimiter=inspection.format.delimiter,
+        headers=inspection.format.headers,
+        matched=inspection.columns.matched,
+        warnings=inspection.warnings,
     )
     latest: dict[str, dict[str, Any]] = {}
     mapping = CompiledMapping(rules, inspection.columns.matched)  # once per file, not per row
@@ -73,7 +80,13 @@ def run_preview_csv(
             if record.match_key in latest:
                 preview.duplicate_in_file += 1
                 merged = latest[record.match_key]
-                merged.update({k: v for k, v in record.values.items() if v not in (None, "") or k not in merged})
+                merged.update(
+                    {
+                        k: v
+                        for k, v in record.values.items()
+                        if v not in (None, "") or k not in merged
+                    }
+                )
             else:
                 latest[record.match_key] = dict(record.values)
         pending.clear()
@@ -84,7 +97,12 @@ def run_preview_csv(
         if not record.ok:
             preview.invalid += 1
             if len(preview.errors) < MAX_ERRORS_SHOWN:
-                preview.errors.append({"row": number, "messages": [f"{e['source']}: {e['message']}" for e in record.errors]})
+                preview.errors.append(
+                    {
+                        "row": number,
+                        "messages": [f"{e['source']}: {e['message']}" for e in record.errors],
+                    }
+                )
             continue
         pending.append((number, record))
         if len(pending) >= 1000:
@@ -93,8 +111,13 @@ def run_preview_csv(
     synced = {}
     keys = list(latest)
     for start in range(0, len(keys), 1000):
-        synced.update(dict(SyncedContact.objects.filter(workflow=workflow, match_key__in=keys[start:start + 1000])
-                           .values_list("match_key", "values_hash")))
+        synced.update(
+            dict(
+                SyncedContact.objects.filter(
+                    workflow=workflow, match_key__in=keys[start : start + 1000]
+                ).values_list("match_key", "values_hash")
+            )
+        )
     unknown = []
     for key, values in latest.items():
         if key not in synced:
@@ -103,12 +126,18 @@ def run_preview_csv(
             preview.unchanged += 1
         else:
             preview.would_update += 1
-    existing = _existing_in_destination(workflow, unknown, transport) if check_destination and unknown else set()
+    existing = (
+        _existing_in_destination(workflow, unknown, transport)
+        if check_destination and unknown
+        else set()
+    )
     preview.would_update += len(existing)
     preview.would_create += len(unknown) - len(existing)
     if check_destination is False and unknown:
-        preview.warnings.append("Create vs update is judged from Switchyard's own sync history; "
-                                "contacts created in HubSpot by other tools count as creates.")
+        preview.warnings.append(
+            "Create vs update is judged from Switchyard's own sync history; "
+            "contacts created in HubSpot by other tools count as creates."
+        )
     return preview
 
 
@@ -120,9 +149,15 @@ def _existing_in_destination(workflow: Workflow, keys: list[str], transport: Any
         client = client_for(workflow.destination_connection, transport=transport)
         try:
             for start in range(0, len(keys), 100):
-                result = client.batch_read(workflow.destination_object, keys[start:start + 100],
-                                           id_property=workflow.match_on, properties=[workflow.match_on])
-                found |= {str(s.properties.get(workflow.match_on, "")).lower() for s in result.succeeded}
+                result = client.batch_read(
+                    workflow.destination_object,
+                    keys[start : start + 100],
+                    id_property=workflow.match_on,
+                    properties=[workflow.match_on],
+                )
+                found |= {
+                    str(s.properties.get(workflow.match_on, "")).lower() for s in result.succeeded
+                }
         finally:
             client.close()
     except ProviderError:

@@ -50,7 +50,9 @@ def run_prepare(*, run_id: int, dispatch: bool = True) -> Run:
     except CsvRefused as refused:
         # Found past the first 64 KB (e.g. one undecodable byte): nothing was staged.
         Run.objects.filter(pk=run_id, staged_at__isnull=True).update(
-            status=RunStatus.FAILURE, status_message=refused.message[:300], finished_at=timezone.now(),
+            status=RunStatus.FAILURE,
+            status_message=refused.message[:300],
+            finished_at=timezone.now(),
         )
         return Run.objects.get(pk=run_id)
     if run.prepared_at is not None or run.is_finished or run.staged_at is None:
@@ -69,7 +71,9 @@ def run_prepare(*, run_id: int, dispatch: bool = True) -> Run:
         run.skipped = counts.get(RecordState.SKIPPED, 0)
         run.prepared_at = timezone.now()
         run.timings = {**run.timings, "dedupe": dedupe_ms}
-        run.save(update_fields=["dead_lettered", "skipped", "batches_total", "prepared_at", "timings"])
+        run.save(
+            update_fields=["dead_lettered", "skipped", "batches_total", "prepared_at", "timings"]
+        )
         if run.batches_total == 0:
             return run_finish(run=run)
         if dispatch:
@@ -84,14 +88,17 @@ def run_dedupe(*, run: Run) -> int:
     Also what keeps two inputs with one email out of the same HubSpot call (providers.md §1.3)."""
     keys = list(
         RunRecord.objects.filter(run=run, state=RecordState.TRANSFORMED)
-        .values("match_key").annotate(n=Count("id")).filter(n__gt=1).values_list("match_key", flat=True)
+        .values("match_key")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .values_list("match_key", flat=True)
     )
     merged_away = 0
     now = timezone.now()
     for start in range(0, len(keys), 500):
         groups: dict[str, list[RunRecord]] = defaultdict(list)
         records = RunRecord.objects.filter(
-            run=run, state=RecordState.TRANSFORMED, match_key__in=keys[start:start + 500]
+            run=run, state=RecordState.TRANSFORMED, match_key__in=keys[start : start + 500]
         ).order_by("position")
         for record in records:
             groups[record.match_key].append(record)
@@ -113,20 +120,35 @@ def run_dedupe(*, run: Run) -> int:
                 changed.append(record)
                 merged_away += 1
         RunRecord.objects.bulk_update(
-            changed, ["values", "extras", "state", "skip_reason", "dedupe_survivor", "updated_at"], batch_size=500
+            changed,
+            ["values", "extras", "state", "skip_reason", "dedupe_survivor", "updated_at"],
+            batch_size=500,
         )
     return merged_away
 
 
 def _dead_letters_for_invalid(run: Run) -> None:
-    invalid = RunRecord.objects.filter(run=run, state=RecordState.DEAD_LETTERED, dead_letter__isnull=True)
+    invalid = RunRecord.objects.filter(
+        run=run, state=RecordState.DEAD_LETTERED, dead_letter__isnull=True
+    )
     buffer: list[DeadLetter] = []
     for record in invalid.iterator(chunk_size=1000):
-        buffer.append(DeadLetter(
-            run=run, record=record, workflow_id=run.workflow_id, stage="transform", category="validation",
-            errors=[f"{e.get('source')} → {e.get('target')}: {e.get('message')}" for e in record.errors],
-            payload=record.values, source_row=record.raw, attempts=0,
-        ))
+        buffer.append(
+            DeadLetter(
+                run=run,
+                record=record,
+                workflow_id=run.workflow_id,
+                stage="transform",
+                category="validation",
+                errors=[
+                    f"{e.get('source')} → {e.get('target')}: {e.get('message')}"
+                    for e in record.errors
+                ],
+                payload=record.values,
+                source_row=record.raw,
+                attempts=0,
+            )
+        )
         if len(buffer) >= 1000:
             DeadLetter.objects.bulk_create(buffer)
             buffer = []
@@ -140,8 +162,12 @@ def _batches_create(*, run: Run) -> int:
     500 batches at a time, so a million-row run never holds a million ids in memory."""
     if connection.vendor == "postgresql":
         return _batches_create_in_database(run=run)
-    ids = (RunRecord.objects.filter(run=run, state=RecordState.TRANSFORMED)
-           .order_by("position").values_list("pk", flat=True).iterator(chunk_size=10_000))
+    ids = (
+        RunRecord.objects.filter(run=run, state=RecordState.TRANSFORMED)
+        .order_by("position")
+        .values_list("pk", flat=True)
+        .iterator(chunk_size=10_000)
+    )
     pending: list[RunBatch] = []
     current: list[int] = []
     sequence = 0
@@ -173,8 +199,13 @@ def _batches_create_in_database(*, run: Run) -> int:
                   FROM {record} WHERE run_id = %(run)s AND state = %(state)s) AS numbered
             GROUP BY n / %(size)s
             """,  # noqa: S608 - table names from the models, values as parameters
-            {"run": run.pk, "size": BATCH_SIZE, "pending": BatchState.PENDING, "now": timezone.now(),
-             "state": RecordState.TRANSFORMED},
+            {
+                "run": run.pk,
+                "size": BATCH_SIZE,
+                "pending": BatchState.PENDING,
+                "now": timezone.now(),
+                "state": RecordState.TRANSFORMED,
+            },
         )
         return cursor.rowcount
 
@@ -222,11 +253,20 @@ def run_finish(*, run: Run) -> Run:
     run.status_message = ""
     run.finished_at = now
     run.duration_ms = round(((now - (run.started_at or run.created_at)).total_seconds()) * 1000)
-    run.timings = {**run.timings, "load": run.load_ms, "finish": round((time.perf_counter() - tick) * 1000)}
+    run.timings = {
+        **run.timings,
+        "load": run.load_ms,
+        "finish": round((time.perf_counter() - tick) * 1000),
+    }
     run.save()
     audit_event_record(
-        action="run.finished", actor_label=f"pipeline:{run.workflow.slug}", obj=run,
-        metadata={k: getattr(run, k) for k in ("status", "records_in", "succeeded", "failed", "dead_lettered", "skipped")},
+        action="run.finished",
+        actor_label=f"pipeline:{run.workflow.slug}",
+        obj=run,
+        metadata={
+            k: getattr(run, k)
+            for k in ("status", "records_in", "succeeded", "failed", "dead_lettered", "skipped")
+        },
     )
     if run.workflow.slack_connection_id:
         from pipelines.tasks import run_notify_task
@@ -246,12 +286,16 @@ def run_notify(*, run_id: int, transport: Any = None) -> bool:
         return False
     link = f"{settings.PUBLIC_BASE_URL}/{settings.ADMIN_URL}pipelines/run/{run.pk}/change/"
     noun = run.workflow.destination_object
-    text = (f"{run.workflow.slug}: {run.succeeded} {noun} synced, {run.dead_lettered} failed, "
-            f"{run.skipped} skipped. <{link}|Run {run.pk}>")
+    text = (
+        f"{run.workflow.slug}: {run.succeeded} {noun} synced, {run.dead_lettered} failed, "
+        f"{run.skipped} skipped. <{link}|Run {run.pk}>"
+    )
     client = client_for(connection, transport=transport)
     try:
         if isinstance(client, SlackClient):
-            client.post_message(run.workflow.slack_channel or connection.options.get("channel", ""), text)
+            client.post_message(
+                run.workflow.slack_channel or connection.options.get("channel", ""), text
+            )
         else:
             client.post(text)
     finally:
@@ -261,7 +305,12 @@ def run_notify(*, run_id: int, transport: Any = None) -> bool:
 
 
 def run_execute_inline(
-    *, run_id: int, transport: Any = None, honour_backoff: bool = True, sleep: Any = time.sleep, max_wait: float = 30.0,
+    *,
+    run_id: int,
+    transport: Any = None,
+    honour_backoff: bool = True,
+    sleep: Any = time.sleep,
+    max_wait: float = 30.0,
 ) -> Run:
     """Everything a worker would do, in this process: `import_csv --wait` without a worker,
     the demo seed, tests. Same services as the tasks. Stops when the run finishes or waits
@@ -271,11 +320,18 @@ def run_execute_inline(
     run_prepare(run_id=run_id, dispatch=False)
     while True:
         run = Run.objects.get(pk=run_id)
-        pending = RunBatch.objects.filter(run_id=run_id, state=BatchState.PENDING).order_by("sequence")
+        pending = RunBatch.objects.filter(run_id=run_id, state=BatchState.PENDING).order_by(
+            "sequence"
+        )
         now = timezone.now()
         quota_wait = run.status == RunStatus.WAITING_FOR_QUOTA
-        due = list((pending if not (honour_backoff or quota_wait) else pending.exclude(available_at__gt=now))
-                   .values_list("pk", flat=True))
+        due = list(
+            (
+                pending
+                if not (honour_backoff or quota_wait)
+                else pending.exclude(available_at__gt=now)
+            ).values_list("pk", flat=True)
+        )
         if run.is_finished or (quota_wait and not due):
             return run
         if not due:
@@ -295,44 +351,67 @@ def batches_sweep(*, now: Any = None) -> dict[str, int]:
     not dispatched for DISPATCH_GRACE), a run whose last batch died before finishing it."""
     now = now or timezone.now()
     grace = timedelta(seconds=DISPATCH_GRACE_SECONDS)
-    expired = list(RunBatch.objects.filter(state=BatchState.LEASED, lease_expires_at__lt=now).values_list("pk", flat=True))
+    expired = list(
+        RunBatch.objects.filter(state=BatchState.LEASED, lease_expires_at__lt=now).values_list(
+            "pk", flat=True
+        )
+    )
     RunBatch.objects.filter(pk__in=expired, state=BatchState.LEASED).update(
-        state=BatchState.PENDING, lease_token="", lease_holder="", lease_expires_at=None, dispatched_at=None,
+        state=BatchState.PENDING,
+        lease_token="",
+        lease_holder="",
+        lease_expires_at=None,
+        dispatched_at=None,
         last_error="lease expired: the worker stopped before finishing",
     )
     stale = list(
-        RunBatch.objects.filter(state=BatchState.PENDING).exclude(available_at__gt=now)
-        .exclude(dispatched_at__gt=now - grace).values_list("pk", flat=True)
+        RunBatch.objects.filter(state=BatchState.PENDING)
+        .exclude(available_at__gt=now)
+        .exclude(dispatched_at__gt=now - grace)
+        .values_list("pk", flat=True)
     )
     dispatched = batches_dispatch(batch_ids=stale) if stale else 0
     finished = 0
-    for run_id in Run.objects.filter(status__in=[RunStatus.RUNNING, RunStatus.WAITING_FOR_QUOTA], prepared_at__isnull=False).exclude(
-        batches__state__in=[BatchState.PENDING, BatchState.LEASED]
-    ).values_list("pk", flat=True):
+    for run_id in (
+        Run.objects.filter(
+            status__in=[RunStatus.RUNNING, RunStatus.WAITING_FOR_QUOTA], prepared_at__isnull=False
+        )
+        .exclude(batches__state__in=[BatchState.PENDING, BatchState.LEASED])
+        .values_list("pk", flat=True)
+    ):
         with transaction.atomic():
             run = Run.objects.select_for_update().get(pk=run_id)
             finished += int(run_finish(run=run).is_finished)
     from pipelines.tasks import inbound_events_process_task, run_prepare_task
 
-    unprepared = set(Run.objects.filter(prepared_at__isnull=True, created_at__lt=now - grace).exclude(
-        status__in=FINISHED_STATUSES
-    ).values_list("pk", flat=True))
+    unprepared = set(
+        Run.objects.filter(prepared_at__isnull=True, created_at__lt=now - grace)
+        .exclude(status__in=FINISHED_STATUSES)
+        .values_list("pk", flat=True)
+    )
     for run_id in sorted(unprepared | _runs_with_stalled_chunks(now=now)):
         run_prepare_task.delay(run_id)
     from pipelines.models import InboundEvent
 
     quiet = now - timedelta(seconds=60)
-    for workflow_id in set(InboundEvent.objects.filter(
-        source="clay", run__isnull=True, workflow__isnull=False, received_at__lt=quiet
-    ).values_list("workflow_id", flat=True)):
+    for workflow_id in set(
+        InboundEvent.objects.filter(
+            source="clay", run__isnull=True, workflow__isnull=False, received_at__lt=quiet
+        ).values_list("workflow_id", flat=True)
+    ):
         inbound_events_process_task.delay(workflow_id)
     # HubSpot MQL events are routed, not staged: re-send the ones whose task never ran.
     from pipelines.routing.tasks import routing_events_process_task
 
-    stranded = list(InboundEvent.objects.filter(source="hubspot", processed_at__isnull=True, received_at__lt=quiet)
-                    .order_by("pk").values_list("pk", flat=True)[:5000])
+    stranded = list(
+        InboundEvent.objects.filter(
+            source="hubspot", processed_at__isnull=True, received_at__lt=quiet
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:5000]
+    )
     for start in range(0, len(stranded), 100):
-        routing_events_process_task.delay(stranded[start:start + 100])
+        routing_events_process_task.delay(stranded[start : start + 100])
     return {"expired": len(expired), "dispatched": dispatched, "finished": finished}
 
 
@@ -342,13 +421,23 @@ def _runs_with_stalled_chunks(*, now: Any) -> set[int]:
     marked staged (the last chunk's worker died between the two). run_prepare picks up both."""
     from pipelines.services.chunks import chunk_redispatch_after
 
-    staging = Run.objects.filter(staged_at__isnull=True, trigger=RunTrigger.CSV).exclude(status__in=FINISHED_STATUSES)
-    stalled = set(RunChunk.objects.filter(
-        run__in=staging, staged_at__isnull=True, dispatched_at__lt=now - chunk_redispatch_after(),
-    ).values_list("run_id", flat=True))
+    staging = Run.objects.filter(staged_at__isnull=True, trigger=RunTrigger.CSV).exclude(
+        status__in=FINISHED_STATUSES
+    )
+    stalled = set(
+        RunChunk.objects.filter(
+            run__in=staging,
+            staged_at__isnull=True,
+            dispatched_at__lt=now - chunk_redispatch_after(),
+        ).values_list("run_id", flat=True)
+    )
     settled = now - timedelta(seconds=30)
-    stalled |= set(staging.filter(chunks__isnull=False).exclude(chunks__staged_at__isnull=True)
-                   .exclude(chunks__staged_at__gt=settled).values_list("pk", flat=True))
+    stalled |= set(
+        staging.filter(chunks__isnull=False)
+        .exclude(chunks__staged_at__isnull=True)
+        .exclude(chunks__staged_at__gt=settled)
+        .values_list("pk", flat=True)
+    )
     return stalled
 
 

@@ -109,8 +109,14 @@ def inputs_stage(
             if domain not in mx_cache:
                 mx_cache[domain] = email_domain_accepts_mail(domain=domain)
             if not mx_cache[domain]:
-                record.errors.append({"source": "email", "target": "email", "code": "undeliverable",
-                                      "message": "the email's domain does not accept mail (no MX or A record)"})
+                record.errors.append(
+                    {
+                        "source": "email",
+                        "target": "email",
+                        "code": "undeliverable",
+                        "message": "the email's domain does not accept mail (no MX or A record)",
+                    }
+                )
                 state = RecordState.DEAD_LETTERED
         tally.transform_seconds += clock() - tick
         tally.records += 1
@@ -118,7 +124,9 @@ def inputs_stage(
     return tally
 
 
-def _with_overrides(staged: StagedInput, rules: list[MappingRule], columns: dict[str, str] | None) -> dict[str, Any]:
+def _with_overrides(
+    staged: StagedInput, rules: list[MappingRule], columns: dict[str, str] | None
+) -> dict[str, Any]:
     """An edited dead letter: put each edited property back into the source column its rule
     reads, so the edit goes through the same transforms and validation as the original."""
     row = dict(staged.raw)
@@ -141,9 +149,25 @@ def suppressed_event_items_blank(*, writer: RecordWriter) -> None:
 class RecordWriter:
     """Buffers staged records and writes them FLUSH_ROWS at a time (COPY on PostgreSQL)."""
 
-    COLUMNS = ("run_id", "position", "source", "row_number", "event_id", "inbound_event_id",
-               "reprocessed_from_id", "raw", "values", "extras", "errors", "match_key", "state",
-               "skip_reason", "hubspot_id", "created_at", "updated_at")
+    COLUMNS = (
+        "run_id",
+        "position",
+        "source",
+        "row_number",
+        "event_id",
+        "inbound_event_id",
+        "reprocessed_from_id",
+        "raw",
+        "values",
+        "extras",
+        "errors",
+        "match_key",
+        "state",
+        "skip_reason",
+        "hubspot_id",
+        "created_at",
+        "updated_at",
+    )
 
     def __init__(self, *, run_id: int, now: Any, check_suppression: bool) -> None:
         self.run_id = run_id
@@ -152,13 +176,30 @@ class RecordWriter:
         self.rows: list[tuple] = []
         self.suppressed_items: dict[int, set[int]] = {}  # inbound event id → item numbers
 
-    def add(self, staged: StagedInput, position: int, record: Any, state: str, skip_reason: str) -> None:
-        self.rows.append((
-            self.run_id, position, staged.source, staged.row_number, staged.event_id[:200],
-            staged.inbound_event_id, staged.reprocessed_from_id, staged.raw, record.values,
-            record.extras, record.errors, record.match_key[:320], state, skip_reason, "",
-            self.now, self.now,
-        ))
+    def add(
+        self, staged: StagedInput, position: int, record: Any, state: str, skip_reason: str
+    ) -> None:
+        self.rows.append(
+            (
+                self.run_id,
+                position,
+                staged.source,
+                staged.row_number,
+                staged.event_id[:200],
+                staged.inbound_event_id,
+                staged.reprocessed_from_id,
+                staged.raw,
+                record.values,
+                record.extras,
+                record.errors,
+                record.match_key[:320],
+                state,
+                skip_reason,
+                "",
+                self.now,
+                self.now,
+            )
+        )
         if len(self.rows) >= FLUSH_ROWS:
             self.flush()
 
@@ -172,7 +213,8 @@ class RecordWriter:
             suppressed = emails_suppressed(keys)
             if suppressed:
                 self.rows = [
-                    self._suppressed(row) if row[state_at] == RecordState.TRANSFORMED and row[key_at] in suppressed
+                    self._suppressed(row)
+                    if row[state_at] == RecordState.TRANSFORMED and row[key_at] in suppressed
                     else row
                     for row in self.rows
                 ]
@@ -180,7 +222,8 @@ class RecordWriter:
             self._copy()
         else:
             RunRecord.objects.bulk_create(
-                [RunRecord(**dict(zip(self.COLUMNS, row, strict=True))) for row in self.rows], batch_size=1000
+                [RunRecord(**dict(zip(self.COLUMNS, row, strict=True))) for row in self.rows],
+                batch_size=1000,
             )
         self.rows = []
 
@@ -190,9 +233,19 @@ class RecordWriter:
         the stager once staging is done."""
         values = dict(zip(self.COLUMNS, row, strict=True))
         if values["inbound_event_id"]:
-            self.suppressed_items.setdefault(values["inbound_event_id"], set()).add(values["row_number"] or 1)
-        values.update(raw={}, values={}, extras={}, errors=[], match_key="", event_id="",
-                      state=RecordState.SKIPPED, skip_reason=SkipReason.SUPPRESSED)
+            self.suppressed_items.setdefault(values["inbound_event_id"], set()).add(
+                values["row_number"] or 1
+            )
+        values.update(
+            raw={},
+            values={},
+            extras={},
+            errors=[],
+            match_key="",
+            event_id="",
+            state=RecordState.SKIPPED,
+            skip_reason=SkipReason.SUPPRESSED,
+        )
         return tuple(values[c] for c in self.COLUMNS)
 
     def _copy(self) -> None:
@@ -225,15 +278,47 @@ def _copy_escape(value: str) -> str:
 
 def _copy_line(row: tuple, stamp: str) -> str:
     """One RecordWriter row (in COLUMNS order) as a line of COPY text."""
-    (run_id, position, source, row_number, event_id, inbound_event_id, reprocessed_from_id,
-     raw, values, extras, errors, match_key, state, skip_reason, hubspot_id, _created, _updated) = row
+    (
+        run_id,
+        position,
+        source,
+        row_number,
+        event_id,
+        inbound_event_id,
+        reprocessed_from_id,
+        raw,
+        values,
+        extras,
+        errors,
+        match_key,
+        state,
+        skip_reason,
+        hubspot_id,
+        _created,
+        _updated,
+    ) = row
     escape = _copy_escape
-    return "\t".join((
-        str(run_id), str(position), source,
-        _COPY_NULL if row_number is None else str(row_number), escape(event_id),
-        _COPY_NULL if inbound_event_id is None else str(inbound_event_id),
-        _COPY_NULL if reprocessed_from_id is None else str(reprocessed_from_id),
-        escape(json_text(raw)), escape(json_text(values)),
-        escape(json_text(extras)) if extras else "{}", escape(json_text(errors)) if errors else "[]",
-        escape(match_key), state, skip_reason, escape(hubspot_id), stamp, stamp,
-    )) + "\n"
+    return (
+        "\t".join(
+            (
+                str(run_id),
+                str(position),
+                source,
+                _COPY_NULL if row_number is None else str(row_number),
+                escape(event_id),
+                _COPY_NULL if inbound_event_id is None else str(inbound_event_id),
+                _COPY_NULL if reprocessed_from_id is None else str(reprocessed_from_id),
+                escape(json_text(raw)),
+                escape(json_text(values)),
+                escape(json_text(extras)) if extras else "{}",
+                escape(json_text(errors)) if errors else "[]",
+                escape(match_key),
+                state,
+                skip_reason,
+                escape(hubspot_id),
+                stamp,
+                stamp,
+            )
+        )
+        + "\n"
+    )

@@ -65,14 +65,20 @@ def csv_inspect(*, workflow: Workflow, file: IO[bytes]) -> CsvInspection:
     columns = match_columns(fmt.headers, mapping_rules(version.rules))
     if columns.missing_required:
         raise CsvRefused(
-            "The file lacks required column(s): " + ", ".join(columns.missing_required)
+            "The file lacks required column(s): "
+            + ", ".join(columns.missing_required)
             + f". Columns found: {', '.join(fmt.headers)}."
         )
     warnings = []
     if columns.unmapped_headers:
-        warnings.append("Not mapped (kept with each record, not sent): " + ", ".join(columns.unmapped_headers))
+        warnings.append(
+            "Not mapped (kept with each record, not sent): " + ", ".join(columns.unmapped_headers)
+        )
     if columns.missing_optional:
-        warnings.append("Mapped but not in the file (left unchanged in HubSpot): " + ", ".join(columns.missing_optional))
+        warnings.append(
+            "Mapped but not in the file (left unchanged in HubSpot): "
+            + ", ".join(columns.missing_optional)
+        )
     renamed = {s: h for s, h in columns.matched.items() if s != h}
     if renamed:
         warnings.append("Matched by alias: " + ", ".join(f"{h} → {s}" for s, h in renamed.items()))
@@ -94,14 +100,24 @@ def run_create(
     if version is None:
         raise ValueError(f"Workflow {workflow.slug} has no field mapping yet")
     return Run.objects.create(
-        workflow=workflow, trigger=trigger, parent=parent, mapping_version=version,
+        workflow=workflow,
+        trigger=trigger,
+        parent=parent,
+        mapping_version=version,
         triggered_by=actor if getattr(actor, "pk", None) else None,
-        triggered_by_label=(actor_label or (actor.get_username() if actor is not None else "system"))[:200],
+        triggered_by_label=(
+            actor_label or (actor.get_username() if actor is not None else "system")
+        )[:200],
     )
 
 
 def run_create_csv(
-    *, workflow: Workflow, file: IO[bytes], filename: str, actor: Any = None, actor_label: str = "",
+    *,
+    workflow: Workflow,
+    file: IO[bytes],
+    filename: str,
+    actor: Any = None,
+    actor_label: str = "",
     dispatch: bool = True,
 ) -> Run:
     """Refuse a bad file before writing anything; else keep the file with the run (lineage,
@@ -109,16 +125,25 @@ def run_create_csv(
     inspection = csv_inspect(workflow=workflow, file=file)
     file.seek(0)
     with transaction.atomic():
-        run = run_create(workflow=workflow, trigger=RunTrigger.CSV, actor=actor, actor_label=actor_label)
+        run = run_create(
+            workflow=workflow, trigger=RunTrigger.CSV, actor=actor, actor_label=actor_label
+        )
         run.input_filename = filename[:255]
         run.file_encoding = inspection.format.encoding
         run.file_delimiter = inspection.format.delimiter
         run.input_file.save(filename, File(file, name=filename), save=False)  # copied in chunks
         run.save()
         audit_event_record(
-            action="run.started", actor=actor, actor_label=actor_label, obj=run,
-            metadata={"trigger": "csv", "file": run.input_filename, "workflow": workflow.slug,
-                      "warnings": inspection.warnings},
+            action="run.started",
+            actor=actor,
+            actor_label=actor_label,
+            obj=run,
+            metadata={
+                "trigger": "csv",
+                "file": run.input_filename,
+                "workflow": workflow.slug,
+                "warnings": inspection.warnings,
+            },
         )
         if dispatch:
             from pipelines.tasks import run_prepare_task
@@ -135,9 +160,11 @@ def _event_inputs(run: Run) -> Iterator[StagedInput]:
         items = event.payload if isinstance(event.payload, list) else [event.payload]
         for index, item in enumerate(items, start=1):
             yield StagedInput(
-                raw=item if isinstance(item, dict) else {"value": item}, source=RecordSource.WEBHOOK,
+                raw=item if isinstance(item, dict) else {"value": item},
+                source=RecordSource.WEBHOOK,
                 row_number=index if len(items) > 1 else None,
-                event_id=event.event_id or event.dedupe_key, inbound_event_id=event.pk,
+                event_id=event.event_id or event.dedupe_key,
+                inbound_event_id=event.pk,
             )
 
 
@@ -145,8 +172,11 @@ def _reprocess_inputs(run: Run) -> Iterator[StagedInput]:
     letters = DeadLetter.objects.filter(resolved_in_run=run).select_related("record").order_by("id")
     for letter in letters.iterator(chunk_size=500):
         yield StagedInput(
-            raw=letter.source_row, source=RecordSource.REPROCESS, row_number=letter.record.row_number,
-            event_id=letter.record.event_id, reprocessed_from_id=letter.pk,
+            raw=letter.source_row,
+            source=RecordSource.REPROCESS,
+            row_number=letter.record.row_number,
+            event_id=letter.record.event_id,
+            reprocessed_from_id=letter.pk,
             overrides=letter.payload if letter.original_payload is not None else None,
         )
 
@@ -185,7 +215,9 @@ def _csv_run_stage(*, run_id: int, dispatch: bool) -> Run:
         with transaction.atomic():
             run_chunks_dispatch(run_id=run_id)
     else:
-        for chunk_id in RunChunk.objects.filter(run_id=run_id, staged_at__isnull=True).values_list("pk", flat=True):
+        for chunk_id in RunChunk.objects.filter(run_id=run_id, staged_at__isnull=True).values_list(
+            "pk", flat=True
+        ):
             run_chunk_stage(chunk_id=chunk_id)
     return run_staging_finish(run_id=run_id)
 
@@ -236,10 +268,15 @@ def _single_pass_stage(*, run_id: int) -> Run:
             return run or Run.objects.get(pk=run_id)
         started = time.perf_counter()
         now = timezone.now()
-        writer = RecordWriter(run_id=run.pk, now=now, check_suppression=run.workflow.match_on == "email")
+        writer = RecordWriter(
+            run_id=run.pk, now=now, check_suppression=run.workflow.match_on == "email"
+        )
         tally = inputs_stage(
-            inputs=enumerate(run_inputs(run=run), start=1), workflow=run.workflow,
-            rules=mapping_rules(run.mapping_version.rules), columns=None, writer=writer,
+            inputs=enumerate(run_inputs(run=run), start=1),
+            workflow=run.workflow,
+            rules=mapping_rules(run.mapping_version.rules),
+            columns=None,
+            writer=writer,
         )
         writer.flush()
         suppressed_event_items_blank(writer=writer)
@@ -250,10 +287,23 @@ def _single_pass_stage(*, run_id: int) -> Run:
         run.started_at = run.started_at or now
         run.status = RunStatus.RUNNING
         stage_ms = round((time.perf_counter() - started - tally.transform_seconds) * 1000)
-        run.timings = {**run.timings, "stage": stage_ms, "transform": round(tally.transform_seconds * 1000)}
+        run.timings = {
+            **run.timings,
+            "stage": stage_ms,
+            "transform": round(tally.transform_seconds * 1000),
+        }
         run.save(update_fields=["records_in", "staged_at", "started_at", "status", "timings"])
     return run
 
 
-__all__ = ["CsvInspection", "CsvRefused", "StagedInput", "csv_inspect", "csv_run_plan", "run_create", "run_create_csv",
-           "run_stage", "run_staging_finish"]
+__all__ = [
+    "CsvInspection",
+    "CsvRefused",
+    "StagedInput",
+    "csv_inspect",
+    "csv_run_plan",
+    "run_create",
+    "run_create_csv",
+    "run_stage",
+    "run_staging_finish",
+]

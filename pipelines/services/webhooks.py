@@ -28,7 +28,11 @@ from pipelines.models import InboundEvent, Run, RunTrigger, Workflow
 
 DEFAULT_TOKEN_HEADER = "X-Switchyard-Token"  # noqa: S105 - a header name
 DEFAULT_EVENT_ID_HEADER = "X-Event-Id"
-STANDARD_HEADERS = {"id": "webhook-id", "timestamp": "webhook-timestamp", "signature": "webhook-signature"}
+STANDARD_HEADERS = {
+    "id": "webhook-id",
+    "timestamp": "webhook-timestamp",
+    "signature": "webhook-signature",
+}
 TOLERANCE_SECONDS = 300
 PAYLOAD_DEDUPE_WINDOW = timedelta(hours=24)
 MAX_RECORDS_PER_EVENT = 1000
@@ -49,7 +53,9 @@ def _secrets(connection: Connection) -> list[str]:
     return [s for s in connection.token.replace(",", "\n").split() if s]
 
 
-def webhook_verify(*, connection: Connection, headers: Any, body: bytes, now: float | None = None) -> str:
+def webhook_verify(
+    *, connection: Connection, headers: Any, body: bytes, now: float | None = None
+) -> str:
     """Check the credentials; return the sender's event id ("" if none). Raises
     WebhookRejected(401) naming what was wrong (never the secret)."""
     options = connection.options or {}
@@ -58,9 +64,15 @@ def webhook_verify(*, connection: Connection, headers: Any, body: bytes, now: fl
         raise WebhookRejected(401, "this connection has no secret configured", audit=True)
     if connection.auth_type == AuthType.HMAC_SHA256:
         names = {k: options.get(f"{k}_header", v) for k, v in STANDARD_HEADERS.items()}
-        event_id, stamp, signatures = (headers.get(names[k], "") for k in ("id", "timestamp", "signature"))
+        event_id, stamp, signatures = (
+            headers.get(names[k], "") for k in ("id", "timestamp", "signature")
+        )
         if not (event_id and stamp and signatures):
-            raise WebhookRejected(401, f"missing {', '.join(n for k, n in names.items() if not headers.get(n))} header", audit=True)
+            raise WebhookRejected(
+                401,
+                f"missing {', '.join(n for k, n in names.items() if not headers.get(n))} header",
+                audit=True,
+            )
         try:
             age = abs((now or time.time()) - int(stamp))
         except ValueError:
@@ -112,18 +124,24 @@ def webhook_payload_parse(*, body: bytes) -> Any:
     except UnicodeDecodeError:
         raise WebhookRejected(400, "the body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
-        raise WebhookRejected(400, f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise WebhookRejected(
+            400, f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
     if isinstance(payload, list):
         if not payload:
             raise WebhookRejected(400, "the array is empty: send one record or an array of records")
         if len(payload) > MAX_RECORDS_PER_EVENT:
-            raise WebhookRejected(400, f"too many records in one request ({len(payload)} > {MAX_RECORDS_PER_EVENT})")
+            raise WebhookRejected(
+                400, f"too many records in one request ({len(payload)} > {MAX_RECORDS_PER_EVENT})"
+            )
         bad = [i for i, item in enumerate(payload) if not isinstance(item, dict)]
         if bad:
             raise WebhookRejected(400, f"array item {bad[0]} is not a JSON object")
         return payload
     if not isinstance(payload, dict):
-        raise WebhookRejected(400, "the body must be a JSON object (one record) or an array of objects")
+        raise WebhookRejected(
+            400, "the body must be a JSON object (one record) or an array of objects"
+        )
     return payload
 
 
@@ -133,8 +151,15 @@ class Receipt:
     duplicate: bool
 
 
-def inbound_event_store(*, workflow: Workflow, connection: Connection, source: str, event_id: str,
-                        body: bytes, payload: Any) -> Receipt:
+def inbound_event_store(
+    *,
+    workflow: Workflow,
+    connection: Connection,
+    source: str,
+    event_id: str,
+    body: bytes,
+    payload: Any,
+) -> Receipt:
     """Store the event unless it was seen: same event id ever, or (no id) same body from the
     same connection within 24 h. Schedules processing once the row is committed."""
     now = timezone.now()
@@ -145,8 +170,13 @@ def inbound_event_store(*, workflow: Workflow, connection: Connection, source: s
     try:
         with transaction.atomic():
             event = InboundEvent.objects.create(
-                source=source, workflow=workflow, connection=connection, dedupe_key=key,
-                event_id=event_id[:200], payload=payload, received_at=now,
+                source=source,
+                workflow=workflow,
+                connection=connection,
+                dedupe_key=key,
+                event_id=event_id[:200],
+                payload=payload,
+                received_at=now,
             )
     except IntegrityError:
         existing = InboundEvent.objects.get(dedupe_key=key)
@@ -156,18 +186,28 @@ def inbound_event_store(*, workflow: Workflow, connection: Connection, source: s
         with transaction.atomic():
             InboundEvent.objects.filter(pk=existing.pk).update(dedupe_key=f"{key}:{existing.pk}")
             event = InboundEvent.objects.create(
-                source=source, workflow=workflow, connection=connection, dedupe_key=key,
-                event_id="", payload=payload, received_at=now,
+                source=source,
+                workflow=workflow,
+                connection=connection,
+                dedupe_key=key,
+                event_id="",
+                payload=payload,
+                received_at=now,
             )
     if cache.add(f"pipelines:inbound:{workflow.pk}", 1, timeout=PROCESS_DEBOUNCE_SECONDS):
         from pipelines.tasks import inbound_events_process_task
 
-        transaction.on_commit(lambda: inbound_events_process_task.apply_async(
-            (workflow.pk,), countdown=PROCESS_DEBOUNCE_SECONDS))
+        transaction.on_commit(
+            lambda: inbound_events_process_task.apply_async(
+                (workflow.pk,), countdown=PROCESS_DEBOUNCE_SECONDS
+            )
+        )
     return Receipt(event=event, duplicate=False)
 
 
-def inbound_events_process(*, workflow_id: int, limit: int = 5000, dispatch: bool = True) -> Run | None:
+def inbound_events_process(
+    *, workflow_id: int, limit: int = 5000, dispatch: bool = True
+) -> Run | None:
     """Claim the workflow's unprocessed events (up to ``limit``) into one webhook run and
     prepare it. Concurrent calls claim disjoint events (skip_locked)."""
     from pipelines.services.runs import run_prepare
@@ -176,14 +216,20 @@ def inbound_events_process(*, workflow_id: int, limit: int = 5000, dispatch: boo
     with transaction.atomic():
         ids = list(
             InboundEvent.objects.select_for_update(skip_locked=True)
-            .filter(workflow_id=workflow_id, source="clay", run__isnull=True, processed_at__isnull=True)
-            .order_by("id").values_list("pk", flat=True)[:limit]
+            .filter(
+                workflow_id=workflow_id, source="clay", run__isnull=True, processed_at__isnull=True
+            )
+            .order_by("id")
+            .values_list("pk", flat=True)[:limit]
         )
         if not ids:
             return None
         workflow = Workflow.objects.get(pk=workflow_id)
         connection = workflow.source_connection
-        run = run_create(workflow=workflow, trigger=RunTrigger.WEBHOOK,
-                         actor_label=f"webhook:{connection.name if connection else workflow.slug}")
+        run = run_create(
+            workflow=workflow,
+            trigger=RunTrigger.WEBHOOK,
+            actor_label=f"webhook:{connection.name if connection else workflow.slug}",
+        )
         InboundEvent.objects.filter(pk__in=ids).update(run=run)
     return run_prepare(run_id=run.pk, dispatch=dispatch)

@@ -12,8 +12,9 @@ if TYPE_CHECKING:
     from .server import ThreadingWSGIServer
 
 
-def serve(app: HubSpotSandbox, host: str = "127.0.0.1",
-          port: int = 0) -> tuple[ThreadingWSGIServer, threading.Thread]:
+def serve(
+    app: HubSpotSandbox, host: str = "127.0.0.1", port: int = 0
+) -> tuple[ThreadingWSGIServer, threading.Thread]:
     """Serve ``app`` on a threaded wsgiref server in a background thread."""
     from .server import serve as _serve
 

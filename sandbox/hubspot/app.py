@@ -63,14 +63,20 @@ class HubSpotSandbox:
     ) -> None:
         self.lock = threading.RLock()
         self.config = SandboxConfig()
-        self.config.update({
-            "rate_limit": rate_limit, "window_seconds": window_seconds,
-            "search_per_second": search_per_second, "daily_limit": daily_limit,
-            "latency_ms": latency_ms, "fault_rates": fault_rates or {},
-            "batch_error_mode": batch_error_mode,
-            "tokens": None if tokens is None else set(tokens),
-            "missing_scopes": set(missing_scopes or ()), **options,
-        })
+        self.config.update(
+            {
+                "rate_limit": rate_limit,
+                "window_seconds": window_seconds,
+                "search_per_second": search_per_second,
+                "daily_limit": daily_limit,
+                "latency_ms": latency_ms,
+                "fault_rates": fault_rates or {},
+                "batch_error_mode": batch_error_mode,
+                "tokens": None if tokens is None else set(tokens),
+                "missing_scopes": set(missing_scopes or ()),
+                **options,
+            }
+        )
         self._seed = seed
         self.rng = random.Random(seed)
         self.store = CrmStore(owners, unique_properties)
@@ -107,9 +113,11 @@ class HubSpotSandbox:
         """Every record of a type as ``SimplePublicObject`` dicts with all properties."""
         obj = OBJECT_TYPE_IDS.get(object_type, object_type)
         with self.lock:
-            return [self.store.render(obj, r, everything=True)
-                    for r in self.store.records[obj].values()
-                    if include_archived or not r["archived"]]
+            return [
+                self.store.render(obj, r, everything=True)
+                for r in self.store.records[obj].values()
+                if include_archived or not r["archived"]
+            ]
 
     def seed_objects(self, object_type: str, records: list[dict[str, Any]]) -> list[str]:
         """Create records directly (no auth, limits or faults); values are validated."""
@@ -118,7 +126,8 @@ class HubSpotSandbox:
             ids = []
             for values in records:
                 cleaned, problems = validate_properties(
-                    self.store.properties[obj], values, self.store.owner_ids())
+                    self.store.properties[obj], values, self.store.owner_ids()
+                )
                 if problems:
                     raise ValueError("; ".join(p.message for p in problems))
                 ids.append(self.store.create(obj, cleaned)["id"])
@@ -168,8 +177,11 @@ class HubSpotSandbox:
             time.sleep(self.config.latency_ms / 1000)
         if req.path.startswith("/oauth/"):
             with self.lock:
-                reply = self._guard(lambda: control.oauth(self, req)
-                                    or Reply(404, error_body("Not found", "NOT_FOUND")))
+                reply = self._guard(
+                    lambda: (
+                        control.oauth(self, req) or Reply(404, error_body("Not found", "NOT_FOUND"))
+                    )
+                )
                 self._log(req, reply.status)
             return self._send(reply, start_response)
         reply = self._api(req)
@@ -183,9 +195,13 @@ class HubSpotSandbox:
                 return principal
             route, params, known = resolve(req.method, req.path)
             if route is None:
-                reply = Reply(405 if known else 404, error_body(
-                    f"No route for {req.method} {req.path}",
-                    "VALIDATION_ERROR" if known else "OBJECT_NOT_FOUND"))
+                reply = Reply(
+                    405 if known else 404,
+                    error_body(
+                        f"No route for {req.method} {req.path}",
+                        "VALIDATION_ERROR" if known else "OBJECT_NOT_FOUND",
+                    ),
+                )
                 self._log(req, reply.status)
                 return reply
             needed = required_scopes(route, params)
@@ -194,13 +210,17 @@ class HubSpotSandbox:
                 reply = self._missing_scopes(needed)
                 self._log(req, reply.status)
                 return reply
-            now = req.received_monotonic  # counted on arrival, as HubSpot does, not after the latency
-            verdict = self.limits.admit(principal.key, now, search=route.is_search,
-                                        daily=not principal.oauth)
+            now = (
+                req.received_monotonic
+            )  # counted on arrival, as HubSpot does, not after the latency
+            verdict = self.limits.admit(
+                principal.key, now, search=route.is_search, daily=not principal.oauth
+            )
             headers = self._rate_headers(principal, route.is_search, now)
             if not verdict.allowed:
-                reply = self._too_many(verdict.policy or "TEN_SECONDLY_ROLLING",
-                                       verdict.retry_after, headers)
+                reply = self._too_many(
+                    verdict.policy or "TEN_SECONDLY_ROLLING", verdict.retry_after, headers
+                )
                 self._log(req, reply.status)
                 return reply
             fault = draw_fault(self.rng, self.config.fault_rates)
@@ -233,43 +253,64 @@ class HubSpotSandbox:
         header = req.headers.get("authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else ""
         if not token:
-            return Reply(401, error_body(
-                "Authentication credentials not found. This API supports OAuth 2.0 "
-                "authentication and you can find more details at "
-                "https://developers.hubspot.com/docs/methods/auth/oauth-overview",
-                "INVALID_AUTHENTICATION"))
+            return Reply(
+                401,
+                error_body(
+                    "Authentication credentials not found. This API supports OAuth 2.0 "
+                    "authentication and you can find more details at "
+                    "https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+                    "INVALID_AUTHENTICATION",
+                ),
+            )
         issued = self.oauth.access.get(token)
         if issued is not None:
             expired_for = time.time() - issued.expires_at
             if expired_for >= 0:
-                return Reply(401, error_body(
-                    f"The OAuth token used to make this call expired "
-                    f"{math.ceil(expired_for)} second(s) ago.", "EXPIRED_AUTHENTICATION"))
+                return Reply(
+                    401,
+                    error_body(
+                        f"The OAuth token used to make this call expired "
+                        f"{math.ceil(expired_for)} second(s) ago.",
+                        "EXPIRED_AUTHENTICATION",
+                    ),
+                )
             return _Principal(f"oauth-app:{issued.client_id}", True, set(issued.scopes))
         allowed = self.config.tokens
         if token in self.oauth.revoked or (allowed is not None and token not in allowed):
-            return Reply(401, error_body(
-                "The access token provided is invalid or has been revoked.",
-                "INVALID_AUTHENTICATION"))
+            return Reply(
+                401,
+                error_body(
+                    "The access token provided is invalid or has been revoked.",
+                    "INVALID_AUTHENTICATION",
+                ),
+            )
         return _Principal(f"token:{token}", False, ALL_SCOPES)
 
     def _missing_scopes(self, needed: list[str]) -> Reply:
-        return Reply(403, error_body(
-            "This app hasn't been granted all required scopes to make this call. Read more "
-            "about required scopes here: https://developers.hubspot.com/scopes.",
-            "MISSING_SCOPES",
-            errors=[{"message": "One or more of the following scopes are required.",
-                     "context": {"requiredGranularScopes": needed}}],
-            links={"scopes": "https://developers.hubspot.com/scopes"}))
+        return Reply(
+            403,
+            error_body(
+                "This app hasn't been granted all required scopes to make this call. Read more "
+                "about required scopes here: https://developers.hubspot.com/scopes.",
+                "MISSING_SCOPES",
+                errors=[
+                    {
+                        "message": "One or more of the following scopes are required.",
+                        "context": {"requiredGranularScopes": needed},
+                    }
+                ],
+                links={"scopes": "https://developers.hubspot.com/scopes"},
+            ),
+        )
 
-    def _rate_headers(self, principal: _Principal, is_search: bool,
-                      now: float) -> list[tuple[str, str]]:
+    def _rate_headers(
+        self, principal: _Principal, is_search: bool, now: float
+    ) -> list[tuple[str, str]]:
         if is_search and not self.config.search_rate_headers:
             return []  # §1.10 [2nd]: not returned on search responses
         return self.limits.headers(principal.key, now, daily=not principal.oauth)
 
-    def _too_many(self, policy: str, retry_after: float,
-                  headers: list[tuple[str, str]]) -> Reply:
+    def _too_many(self, policy: str, retry_after: float, headers: list[tuple[str, str]]) -> Reply:
         headers = list(headers)
         if self.config.retry_after_on_429:
             headers.append(("Retry-After", str(max(1, math.ceil(retry_after)))))
@@ -280,11 +321,20 @@ class HubSpotSandbox:
         if fault == "429":
             return self._too_many("TEN_SECONDLY_ROLLING", self.config.window_seconds, headers)
         if fault == "423":
-            return Reply(423, error_body("The resource is locked. Include a delay of at least "
-                                         "2 seconds and retry.", "LOCKED"), headers)
+            return Reply(
+                423,
+                error_body(
+                    "The resource is locked. Include a delay of at least 2 seconds and retry.",
+                    "LOCKED",
+                ),
+                headers,
+            )
         if fault == "477":
-            return Reply(477, error_body("Migration in progress.", "MIGRATION_IN_PROGRESS"),
-                         [*headers, ("Retry-After", "2")])
+            return Reply(
+                477,
+                error_body("Migration in progress.", "MIGRATION_IN_PROGRESS"),
+                [*headers, ("Retry-After", "2")],
+            )
         if fault in ("502", "504"):
             html = f"<html><body><h1>{status_line(int(fault))}</h1></body></html>".encode()
             return Reply(int(fault), raw=html, content_type="text/html")
@@ -296,8 +346,9 @@ class HubSpotSandbox:
         try:
             return action()
         except ApiError as exc:
-            return Reply(exc.status, copy.deepcopy(exc.body), list(exc.headers), exc.raw,
-                         exc.content_type)
+            return Reply(
+                exc.status, copy.deepcopy(exc.body), list(exc.headers), exc.raw, exc.content_type
+            )
 
     def _log(self, req: Request, status: int) -> None:
         self.request_log.append((req.method, req.path, status, req.received_at))

@@ -22,7 +22,9 @@ def object_type(segment: str) -> str:
     return obj
 
 
-def parse_inline(sb: HubSpotSandbox, obj: str, specs: Any) -> tuple[list[tuple[int, str]], str | None]:
+def parse_inline(
+    sb: HubSpotSandbox, obj: str, specs: Any
+) -> tuple[list[tuple[int, str]], str | None]:
     """Validate ``associations`` of a create body; return (typeId, toId) pairs or a message."""
     if not specs:
         return [], None
@@ -38,11 +40,14 @@ def parse_inline(sb: HubSpotSandbox, obj: str, specs: Any) -> tuple[list[tuple[i
                 return [], f"invalid associationTypeId {t.get('associationTypeId')!r}"
             target = ASSOCIATION_TYPES.get((obj, type_id))
             if t.get("associationCategory", "HUBSPOT_DEFINED") != "HUBSPOT_DEFINED" or not target:
-                return [], (f"{type_id} is not a valid association type id from "
-                            f"{TYPE_ID[obj]} ({obj})")
+                return [], (
+                    f"{type_id} is not a valid association type id from {TYPE_ID[obj]} ({obj})"
+                )
             if sb.store.find(target[0], to_id) is None:
-                return [], (f"Association target {target[0]} {to_id} does not exist "
-                            f"(associationTypeId {type_id})")
+                return [], (
+                    f"Association target {target[0]} {to_id} does not exist "
+                    f"(associationTypeId {type_id})"
+                )
             pairs.append((type_id, to_id))
     return pairs, None
 
@@ -58,7 +63,8 @@ def render_v3(sb: HubSpotSandbox, obj: str, rec_id: str, targets: list[str]) -> 
         results = [
             {"id": to_id, "type": ASSOCIATION_TYPES[(obj, tid)][2]}
             for to_id, tids in sb.store.associated(obj, rec_id, to)
-            for tid in tids if (obj, tid) in ASSOCIATION_TYPES
+            for tid in tids
+            if (obj, tid) in ASSOCIATION_TYPES
         ]
         if results:
             block[target] = {"results": results}
@@ -71,20 +77,26 @@ def _spec(type_id: int) -> dict[str, Any]:
 
 def _batch_envelope(results: list[Any], errors: list[dict[str, Any]], ok: int) -> Reply:
     now = iso_now()
-    body: dict[str, Any] = {"status": "COMPLETE", "results": results,
-                            "startedAt": now, "completedAt": now}
+    body: dict[str, Any] = {
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": now,
+        "completedAt": now,
+    }
     if errors:
         body.update(numErrors=len(errors), errors=errors)
     return Reply(207 if errors else ok, body)
 
 
-def put_default(sb: HubSpotSandbox, req: Request, frm: str, frm_id: str, to: str,
-                to_id: str) -> Reply:
+def put_default(
+    sb: HubSpotSandbox, req: Request, frm: str, frm_id: str, to: str, to_id: str
+) -> Reply:
     """PUT /crm/v4/objects/{from}/{id}/associations/default/{to}/{toId}."""
     frm, to = object_type(frm), object_type(to)
     if sb.store.find(frm, frm_id) is None or sb.store.find(to, to_id) is None:
-        raise not_found("One or both objects of the association do not exist",
-                        context={"ids": [frm_id, to_id]})
+        raise not_found(
+            "One or both objects of the association do not exist", context={"ids": [frm_id, to_id]}
+        )
     type_id = DEFAULT_ASSOCIATION[(frm, to)]
     sb.store.associate(frm, frm_id, type_id, to_id)
     inverse = ASSOCIATION_TYPES[(frm, type_id)][1]
@@ -109,8 +121,9 @@ def batch_associate(sb: HubSpotSandbox, req: Request, frm: str, to: str, mode: s
         frm_id = str((item.get("from") or {}).get("id", ""))
         to_id = str((item.get("to") or {}).get("id", ""))
         if sb.store.find(frm, frm_id) is None or sb.store.find(to, to_id) is None:
-            errors.append(error_body("Object not found", "OBJECT_NOT_FOUND",
-                                     context={"ids": [frm_id, to_id]}))
+            errors.append(
+                error_body("Object not found", "OBJECT_NOT_FOUND", context={"ids": [frm_id, to_id]})
+            )
             continue
         if mode == "default":
             type_ids = [DEFAULT_ASSOCIATION[(frm, to)]]
@@ -118,21 +131,35 @@ def batch_associate(sb: HubSpotSandbox, req: Request, frm: str, to: str, mode: s
             type_ids = [int(t.get("associationTypeId", 0)) for t in item.get("types") or []]
         bad = [t for t in type_ids if ASSOCIATION_TYPES.get((frm, t), ("",))[0] != to]
         if bad or not type_ids:
-            errors.append(error_body(f"invalid association type ids {bad} from {frm} to {to}",
-                                     "VALIDATION_ERROR", context={"ids": [frm_id]}))
+            errors.append(
+                error_body(
+                    f"invalid association type ids {bad} from {frm} to {to}",
+                    "VALIDATION_ERROR",
+                    context={"ids": [frm_id]},
+                )
+            )
             continue
         for type_id in type_ids:
             sb.store.associate(frm, frm_id, type_id, to_id)
         if mode == "default":
-            results += [{"from": {"id": frm_id}, "to": {"id": to_id},
-                         "associationSpec": _spec(t)} for t in type_ids]
+            results += [
+                {"from": {"id": frm_id}, "to": {"id": to_id}, "associationSpec": _spec(t)}
+                for t in type_ids
+            ]
         else:
-            results.append({
-                "fromObjectTypeId": TYPE_ID[frm], "fromObjectId": int(frm_id),
-                "toObjectTypeId": TYPE_ID[to], "toObjectId": int(to_id),
-                "labels": [ASSOCIATION_TYPES[(frm, t)][3] for t in type_ids
-                           if ASSOCIATION_TYPES[(frm, t)][3]],
-            })
+            results.append(
+                {
+                    "fromObjectTypeId": TYPE_ID[frm],
+                    "fromObjectId": int(frm_id),
+                    "toObjectTypeId": TYPE_ID[to],
+                    "toObjectId": int(to_id),
+                    "labels": [
+                        ASSOCIATION_TYPES[(frm, t)][3]
+                        for t in type_ids
+                        if ASSOCIATION_TYPES[(frm, t)][3]
+                    ],
+                }
+            )
     return _batch_envelope(results, errors, 200 if mode == "default" else 201)
 
 
@@ -143,9 +170,17 @@ def list_v4(sb: HubSpotSandbox, req: Request, frm: str, frm_id: str, to: str) ->
     if sb.store.find(frm, frm_id) is None:
         raise not_found(f"No {frm} with id {frm_id}", context={"ids": [frm_id]})
     results = [
-        {"toObjectId": int(to_id), "associationTypes": [
-            {"category": "HUBSPOT_DEFINED", "typeId": t, "label": ASSOCIATION_TYPES[(frm, t)][3]}
-            for t in tids]}
+        {
+            "toObjectId": int(to_id),
+            "associationTypes": [
+                {
+                    "category": "HUBSPOT_DEFINED",
+                    "typeId": t,
+                    "label": ASSOCIATION_TYPES[(frm, t)][3],
+                }
+                for t in tids
+            ],
+        }
         for to_id, tids in sb.store.associated(frm, frm_id, to)
     ]
     return Reply(200, {"results": results})
@@ -156,9 +191,9 @@ def labels(sb: HubSpotSandbox, req: Request, frm: str, to: str) -> Reply:
     frm, to = object_type(frm), object_type(to)
     results = [
         {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": label}
-        for (f, type_id), (t, _inv, _name, label) in sorted(ASSOCIATION_TYPES.items(),
-                                                            key=lambda kv: kv[0][1])
+        for (f, type_id), (t, _inv, _name, label) in sorted(
+            ASSOCIATION_TYPES.items(), key=lambda kv: kv[0][1]
+        )
         if f == frm and t == to
     ]
     return Reply(200, {"results": results})
-

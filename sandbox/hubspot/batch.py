@@ -19,8 +19,8 @@ from .schema import SINGULAR, email_is_valid, iso_now
 if TYPE_CHECKING:
     from .app import HubSpotSandbox
 
-MAX_INPUTS = 100          # §1.3 [2nd], enforced as §8.1 asks
-MAX_HISTORY_INPUTS = 50   # §1.3: batch read with propertiesWithHistory
+MAX_INPUTS = 100  # §1.3 [2nd], enforced as §8.1 asks
+MAX_HISTORY_INPUTS = 50  # §1.3: batch read with propertiesWithHistory
 
 
 def _inputs(req: Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -30,8 +30,9 @@ def _inputs(req: Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         raise validation_error("Invalid input JSON: inputs must be a list of objects")
     if len(inputs) > MAX_INPUTS:
         # reliability-security.md §5.1: "Batch input size must be <= 100".
-        raise validation_error(f"Batch input size must be <= {MAX_INPUTS}",
-                               context={"size": [str(len(inputs))]})
+        raise validation_error(
+            f"Batch input size must be <= {MAX_INPUTS}", context={"size": [str(len(inputs))]}
+        )
     return body, inputs
 
 
@@ -47,8 +48,13 @@ def _multi_status(sb: HubSpotSandbox, inputs: list[dict[str, Any]]) -> bool:
 def _envelope(results: list[Any], errors: list[dict[str, Any]], ok: int) -> Reply:
     """BatchResponseSimplePublic…[WithErrors] (§1.3)."""
     now = iso_now()
-    body: dict[str, Any] = {"status": "COMPLETE", "results": results,
-                            "requestedAt": now, "startedAt": now, "completedAt": now}
+    body: dict[str, Any] = {
+        "status": "COMPLETE",
+        "results": results,
+        "requestedAt": now,
+        "startedAt": now,
+        "completedAt": now,
+    }
     if errors:
         body["numErrors"] = len(errors)
         body["errors"] = errors
@@ -66,7 +72,9 @@ def _not_found(obj: str, ids: list[str], trace: str | None = None) -> dict[str, 
         context["objectWriteTraceId"] = [trace]
     return error_body(
         f"Could not get some {SINGULAR[obj]} objects, they may be deleted or not exist. "
-        "Check that ids are valid.", "OBJECT_NOT_FOUND", context=context,
+        "Check that ids are valid.",
+        "OBJECT_NOT_FOUND",
+        context=context,
     )
 
 
@@ -80,8 +88,10 @@ def _duplicates(keys: list[str]) -> None:
     dupes = sorted(repeated)
     if dupes:
         # §1.3: two inputs resolving to the same record make HubSpot reject the batch.
-        raise validation_error(f"Duplicate IDs found in batch input: [{', '.join(dupes)}]. "
-                               "IDs must be unique", context={"ids": dupes})
+        raise validation_error(
+            f"Duplicate IDs found in batch input: [{', '.join(dupes)}]. IDs must be unique",
+            context={"ids": dupes},
+        )
 
 
 def batch_read(sb: HubSpotSandbox, req: Request, type_: str) -> Reply:
@@ -91,24 +101,38 @@ def batch_read(sb: HubSpotSandbox, req: Request, type_: str) -> Reply:
     if history and len(inputs) > MAX_HISTORY_INPUTS:
         raise validation_error(
             "The maximum number of inputs supported in a batch request for property histories "
-            "is 50. Please reduce the number of items and try again")
+            "is 50. Please reduce the number of items and try again"
+        )
     id_property = body.get("idProperty")
-    if id_property and id_property != "hs_object_id" and \
-            id_property not in sb.store.indexed_properties(obj):
+    if (
+        id_property
+        and id_property != "hs_object_id"
+        and id_property not in sb.store.indexed_properties(obj)
+    ):
         raise non_unique_id_property(sb, obj, id_property)
     properties = body.get("properties") or None
     results, missing = [], []
     for item in inputs:
-        rec = sb.store.find(obj, str(item.get("id", "")), id_property,
-                            archived=req.flag("archived"))
+        rec = sb.store.find(
+            obj, str(item.get("id", "")), id_property, archived=req.flag("archived")
+        )
         if rec is None:
             missing.append(str(item.get("id", "")))
             continue
         out = sb.store.render(obj, rec, properties)
         if history:
             out["propertiesWithHistory"] = {
-                name: ([{"value": rec["properties"][name], "timestamp": rec["updatedAt"],
-                         "sourceType": "API"}] if name in rec["properties"] else [])
+                name: (
+                    [
+                        {
+                            "value": rec["properties"][name],
+                            "timestamp": rec["updatedAt"],
+                            "sourceType": "API",
+                        }
+                    ]
+                    if name in rec["properties"]
+                    else []
+                )
                 for name in history
             }
         results.append(out)
@@ -166,8 +190,9 @@ def batch_update(sb: HubSpotSandbox, req: Request, type_: str) -> Reply:
         cleaned, problems = check_write(sb, obj, item.get("properties", {}))
         if problems:
             bad_problems += problems
-            errors.append(property_problems_error(problems, trace_id=_trace(item),
-                                                  input_id=object_id))
+            errors.append(
+                property_problems_error(problems, trace_id=_trace(item), input_id=object_id)
+            )
         elif rec is None:
             errors.append(_not_found(obj, [object_id], _trace(item)))
         else:
@@ -179,8 +204,10 @@ def batch_update(sb: HubSpotSandbox, req: Request, type_: str) -> Reply:
             other = sb.store.find(obj, cleaned["email"], "email")
             if other and other["id"] != rec["id"]:
                 raise conflict(sb, other["id"], cleaned["email"])
-    results = [sb.store.render(obj, sb.store.update(obj, rec, cleaned), everything=True)
-               for rec, cleaned in ready]
+    results = [
+        sb.store.render(obj, sb.store.update(obj, rec, cleaned), everything=True)
+        for rec, cleaned in ready
+    ]
     return _envelope(results, errors, 200)
 
 
@@ -188,7 +215,7 @@ def batch_upsert(sb: HubSpotSandbox, req: Request, type_: str) -> Reply:
     obj = object_type(type_)
     _body, inputs = _inputs(req)
     default_id_property = req.arg("idProperty")  # companies/deals docs mention a query param
-    allowed = sb.store.indexed_properties(obj)   # hasUniqueValue, or email for contacts
+    allowed = sb.store.indexed_properties(obj)  # hasUniqueValue, or email for contacts
     keys = []
     for item in inputs:
         id_property = item.get("idProperty") or default_id_property
@@ -204,17 +231,24 @@ def batch_upsert(sb: HubSpotSandbox, req: Request, type_: str) -> Reply:
     for item in inputs:
         id_property = item.get("idProperty") or default_id_property
         value = str(item["id"]).strip()
-        cleaned, problems = check_write(sb, obj, item.get("properties", {}),
-                                        extra_email=value if id_property == "email" else None)
-        if id_property == "email" and not email_is_valid(value) and not any(
-                p.name == "email" and p.error == "INVALID_EMAIL" for p in problems):
-            problems.append(PropertyProblem("email", "INVALID_EMAIL",
-                                            f"Email address {value} is invalid"))
+        cleaned, problems = check_write(
+            sb,
+            obj,
+            item.get("properties", {}),
+            extra_email=value if id_property == "email" else None,
+        )
+        if (
+            id_property == "email"
+            and not email_is_valid(value)
+            and not any(p.name == "email" and p.error == "INVALID_EMAIL" for p in problems)
+        ):
+            problems.append(
+                PropertyProblem("email", "INVALID_EMAIL", f"Email address {value} is invalid")
+            )
         rec = sb.store.find(obj, value, id_property)
         if problems:
             bad_problems += problems
-            errors.append(property_problems_error(problems, trace_id=_trace(item),
-                                                  input_id=value))
+            errors.append(property_problems_error(problems, trace_id=_trace(item), input_id=value))
         elif rec is None and not id_property:
             errors.append(_not_found(obj, [value], _trace(item)))
         else:

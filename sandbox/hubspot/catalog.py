@@ -39,8 +39,15 @@ def create_property(sb: HubSpotSandbox, req: Request, type_: str) -> Reply:
         raise validation_error(f"Invalid property name {name!r}")
     if name in sb.store.properties[obj]:
         raise ApiError(409, error_body(f"A property named '{name}' already exists.", "CONFLICT"))
-    if body.get("type", "string") not in {"bool", "date", "datetime", "enumeration", "number",
-                                          "phone_number", "string"}:
+    if body.get("type", "string") not in {
+        "bool",
+        "date",
+        "datetime",
+        "enumeration",
+        "number",
+        "phone_number",
+        "string",
+    }:
         raise validation_error(f"Invalid property type {body.get('type')!r}")
     unique = sum(1 for p in sb.store.properties[obj].values() if p["hasUniqueValue"])
     if body.get("hasUniqueValue") and unique >= MAX_UNIQUE_PROPERTIES:
@@ -58,7 +65,7 @@ def _owner_page(owners: list[dict[str, Any]], req: Request, default_limit: int) 
         raise validation_error(f"Invalid limit or after: {exc}") from exc
     if not 1 <= limit <= 500:
         raise validation_error("limit must be between 1 and 500")
-    body: dict[str, Any] = {"results": owners[offset:offset + limit]}
+    body: dict[str, Any] = {"results": owners[offset : offset + limit]}
     if offset + limit < len(owners):
         after = str(offset + limit)
         body["paging"] = {"next": {"after": after, "link": f"?after={after}"}}
@@ -69,8 +76,11 @@ def list_owners(sb: HubSpotSandbox, req: Request) -> Reply:
     """GET /crm/v3/owners?email=&after=&limit=(default 100)&archived=false (§1.6)."""
     archived = req.flag("archived")
     email = (req.arg("email") or "").lower()
-    owners = [o for o in sb.store.owners if o["archived"] == archived
-              and (not email or o["email"].lower() == email)]
+    owners = [
+        o
+        for o in sb.store.owners
+        if o["archived"] == archived and (not email or o["email"].lower() == email)
+    ]
     return _owner_page(owners, req, 100)
 
 

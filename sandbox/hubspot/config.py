@@ -16,23 +16,23 @@ TIMEOUT_MODES = ("504", "drop")
 
 @dataclass
 class SandboxConfig:
-    rate_limit: int = 190                     # Professional/Enterprise private app (§1.10)
+    rate_limit: int = 190  # Professional/Enterprise private app (§1.10)
     window_seconds: float = 10.0
-    search_per_second: int = 5                # §1.2
-    daily_limit: int | None = 1_000_000       # Enterprise; None = unlimited
+    search_per_second: int = 5  # §1.2
+    daily_limit: int | None = 1_000_000  # Enterprise; None = unlimited
     latency_ms: float = 0.0
     fault_rates: dict[str, float] = field(default_factory=dict)
-    timeout_seconds: float = 5.0              # how long a "timeout" fault sleeps
-    timeout_mode: str = "504"                 # "504" answers 504 after the sleep; "drop" closes
-    timeout_after_write: bool = False         # apply the write, then time out ("applied but lost")
+    timeout_seconds: float = 5.0  # how long a "timeout" fault sleeps
+    timeout_mode: str = "504"  # "504" answers 504 after the sleep; "drop" closes
+    timeout_after_write: bool = False  # apply the write, then time out ("applied but lost")
     batch_error_mode: str = "auto"
-    tokens: set[str] | None = None            # None = any non-empty bearer token
+    tokens: set[str] | None = None  # None = any non-empty bearer token
     missing_scopes: set[str] = field(default_factory=set)
-    search_lag_ms: float = 0.0                # search is eventually consistent (§1.2)
-    search_rate_headers: bool = False         # §1.10: headers said to be absent on search
-    retry_after_on_429: bool = False          # §1.10: Retry-After not promised on CRM 429s
-    conflict_category: str = "CONFLICT"       # or OBJECT_ALREADY_EXISTS (newer 409, §1.3)
-    access_token_ttl: int = 1800              # §2.2: expires_in = 1800 s
+    search_lag_ms: float = 0.0  # search is eventually consistent (§1.2)
+    search_rate_headers: bool = False  # §1.10: headers said to be absent on search
+    retry_after_on_429: bool = False  # §1.10: Retry-After not promised on CRM 429s
+    conflict_category: str = "CONFLICT"  # or OBJECT_ALREADY_EXISTS (newer 409, §1.3)
+    access_token_ttl: int = 1800  # §2.2: expires_in = 1800 s
     portal_id: int = 62515
 
     def update(self, changes: dict[str, Any]) -> None:

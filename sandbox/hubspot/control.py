@@ -43,7 +43,7 @@ def oauth(sb: HubSpotSandbox, req: Request) -> Reply | None:
 
 def control(sb: HubSpotSandbox, req: Request) -> Reply:
     """/__sandbox__/{config,reset,state,seed,objects/{type},log,oauth/code}."""
-    action, method = req.path[len("/__sandbox__/"):].strip("/"), req.method
+    action, method = req.path[len("/__sandbox__/") :].strip("/"), req.method
     if action == "config" and method == "GET":
         return Reply(200, sb.config.as_json())
     if action == "config" and method == "POST":
@@ -58,9 +58,15 @@ def control(sb: HubSpotSandbox, req: Request) -> Reply:
     if action == "state" and method == "GET":
         return Reply(200, sb.state())
     if action == "log" and method == "GET":
-        return Reply(200, {"results": [
-            {"method": m, "path": p, "status": s, "timestamp": t} for m, p, s, t in sb.request_log
-        ]})
+        return Reply(
+            200,
+            {
+                "results": [
+                    {"method": m, "path": p, "status": s, "timestamp": t}
+                    for m, p, s, t in sb.request_log
+                ]
+            },
+        )
     if action == "seed" and method == "POST":
         return Reply(201, _seed(sb, req.json_object()))
     if action == "oauth/code" and method == "POST":

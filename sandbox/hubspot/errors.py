@@ -110,7 +110,13 @@ def property_problems_error(
         "message": property_problems_message(problems),
         "context": context,
         "errors": [
-            {"message": p.message, "code": p.error, "in": p.name, "context": {}, "subCategory": p.error}
+            {
+                "message": p.message,
+                "code": p.error,
+                "in": p.name,
+                "context": {},
+                "subCategory": p.error,
+            }
             for p in problems
         ],
         "subCategory": {},

@@ -32,7 +32,8 @@ class Request:
         body = environ["wsgi.input"].read(length) if length > 0 else b""
         headers = {
             key[5:].replace("_", "-").lower(): value
-            for key, value in environ.items() if key.startswith("HTTP_")
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
         }
         if environ.get("CONTENT_TYPE"):
             headers["content-type"] = environ["CONTENT_TYPE"]
@@ -92,11 +93,24 @@ class Reply:
 
 
 REASONS = {
-    200: "OK", 201: "Created", 204: "No Content", 207: "Multi-Status", 302: "Found",
-    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 409: "Conflict", 423: "Locked", 429: "Too Many Requests",
-    477: "Migration in Progress", 500: "Internal Server Error", 502: "Bad Gateway",
-    503: "Service Unavailable", 504: "Gateway Timeout",
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    207: "Multi-Status",
+    302: "Found",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    423: "Locked",
+    429: "Too Many Requests",
+    477: "Migration in Progress",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
 
 

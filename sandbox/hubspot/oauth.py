@@ -16,15 +16,24 @@ from urllib.parse import urlencode
 
 from .errors import correlation_id
 
-ALL_SCOPES = frozenset({
-    "oauth",
-    "crm.objects.contacts.read", "crm.objects.contacts.write",
-    "crm.objects.companies.read", "crm.objects.companies.write",
-    "crm.objects.deals.read", "crm.objects.deals.write",
-    "crm.objects.owners.read",
-    "crm.schemas.contacts.read", "crm.schemas.companies.read", "crm.schemas.deals.read",
-    "crm.schemas.contacts.write", "crm.schemas.companies.write", "crm.schemas.deals.write",
-})
+ALL_SCOPES = frozenset(
+    {
+        "oauth",
+        "crm.objects.contacts.read",
+        "crm.objects.contacts.write",
+        "crm.objects.companies.read",
+        "crm.objects.companies.write",
+        "crm.objects.deals.read",
+        "crm.objects.deals.write",
+        "crm.objects.owners.read",
+        "crm.schemas.contacts.read",
+        "crm.schemas.companies.read",
+        "crm.schemas.deals.read",
+        "crm.schemas.contacts.write",
+        "crm.schemas.companies.write",
+        "crm.schemas.deals.write",
+    }
+)
 
 
 @dataclass
@@ -57,8 +66,10 @@ class OAuthState:
     def issue_code(self, redirect_uri: str, scopes: list[str] | None = None) -> str:
         """What the consent screen would hand the app (the sandbox consents for the user)."""
         code = str(uuid.uuid4())
-        self.codes[code] = {"redirect_uri": redirect_uri,
-                            "scopes": sorted(set(scopes or ALL_SCOPES) | {"oauth"})}
+        self.codes[code] = {
+            "redirect_uri": redirect_uri,
+            "scopes": sorted(set(scopes or ALL_SCOPES) | {"oauth"}),
+        }
         return code
 
     def authorize(self, query: dict[str, str]) -> tuple[int, dict[str, str]]:
@@ -74,8 +85,12 @@ class OAuthState:
 
     # --- token endpoint -----------------------------------------------------------------
     def _error(self, status: str, message: str) -> tuple[int, dict[str, Any]]:
-        return 400, {"status": status, "message": message, "correlationId": correlation_id(),
-                     "requestId": str(uuid.uuid4())}
+        return 400, {
+            "status": status,
+            "message": message,
+            "correlationId": correlation_id(),
+            "requestId": str(uuid.uuid4()),
+        }
 
     def token(self, form: dict[str, str], ttl: int) -> tuple[int, dict[str, Any]]:
         """POST /oauth/v3/token (form-encoded; grant_type authorization_code|refresh_token)."""
@@ -91,8 +106,9 @@ class OAuthState:
             if grant_info is None:
                 return self._error("BAD_AUTH_CODE", "missing or unknown auth code")
             if form.get("redirect_uri") != grant_info["redirect_uri"]:
-                return self._error("BAD_REDIRECT_URI",
-                                   "redirect_uri does not match initial auth request")
+                return self._error(
+                    "BAD_REDIRECT_URI", "redirect_uri does not match initial auth request"
+                )
             refresh_token = f"na1-{uuid.uuid4().hex[:4]}-{uuid.uuid4()}"
             self.refresh[refresh_token] = {"scopes": grant_info["scopes"]}
         else:
@@ -102,12 +118,18 @@ class OAuthState:
         scopes = self.refresh[refresh_token]["scopes"]
         # Up to 300 characters (§2.2); 200 here exercises columns sized for real tokens.
         access = "CO" + secrets.token_urlsafe(150)[:198]
-        self.access[access] = AccessToken(access, self.client_id, scopes,
-                                          time.time() + ttl, refresh_token)
+        self.access[access] = AccessToken(
+            access, self.client_id, scopes, time.time() + ttl, refresh_token
+        )
         return 200, {
-            "access_token": access, "refresh_token": refresh_token, "expires_in": ttl,
-            "token_type": "bearer", "token_use": "access_token", "hub_id": self.hub_id,
-            "user_id": self.user_id, "scopes": scopes,
+            "access_token": access,
+            "refresh_token": refresh_token,
+            "expires_in": ttl,
+            "token_type": "bearer",
+            "token_use": "access_token",
+            "hub_id": self.hub_id,
+            "user_id": self.user_id,
+            "scopes": scopes,
         }
 
     def introspect(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -119,15 +141,25 @@ class OAuthState:
         token = self.access.get(form.get("token", ""))
         if token is None or token.expires_at <= time.time():
             if form.get("token", "") in self.refresh:
-                return 200, {"active": True, "token_use": "refresh_token",
-                             "client_id": self.client_id, "hub_id": self.hub_id,
-                             "user_id": self.user_id,
-                             "scopes": self.refresh[form["token"]]["scopes"]}
+                return 200, {
+                    "active": True,
+                    "token_use": "refresh_token",
+                    "client_id": self.client_id,
+                    "hub_id": self.hub_id,
+                    "user_id": self.user_id,
+                    "scopes": self.refresh[form["token"]]["scopes"],
+                }
             return 200, {"active": False}
-        return 200, {"active": True, "token_use": "access_token", "client_id": self.client_id,
-                     "hub_id": self.hub_id, "user_id": self.user_id, "scopes": token.scopes,
-                     "exp": int(token.expires_at),
-                     "expires_in": int(token.expires_at - time.time())}
+        return 200, {
+            "active": True,
+            "token_use": "access_token",
+            "client_id": self.client_id,
+            "hub_id": self.hub_id,
+            "user_id": self.user_id,
+            "scopes": token.scopes,
+            "exp": int(token.expires_at),
+            "expires_in": int(token.expires_at - time.time()),
+        }
 
     def revoke(self, token: str) -> bool:
         """Revoke an access or refresh token (revoking a refresh token kills its access tokens)."""
@@ -147,7 +179,14 @@ class OAuthState:
         info = self.access.get(token)
         if info is None or info.expires_at <= time.time():
             return None
-        return {"token": token, "user": "sandbox.user@example.com", "hub_domain":
-                "sandbox.hubspot.local", "scopes": info.scopes, "hub_id": self.hub_id,
-                "app_id": 1109808, "expires_in": int(info.expires_at - time.time()),
-                "user_id": self.user_id, "token_type": "access"}
+        return {
+            "token": token,
+            "user": "sandbox.user@example.com",
+            "hub_domain": "sandbox.hubspot.local",
+            "scopes": info.scopes,
+            "hub_id": self.hub_id,
+            "app_id": 1109808,
+            "expires_in": int(info.expires_at - time.time()),
+            "user_id": self.user_id,
+            "token_type": "access",
+        }

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 MAX_LIST_LIMIT = 100  # §1.1 / §8.1: not in the spec, enforced as the reference asks
 
 
-def check_write(sb: HubSpotSandbox, obj: str, values: Any,
-                extra_email: str | None = None) -> tuple[dict[str, str | None], list[PropertyProblem]]:
+def check_write(
+    sb: HubSpotSandbox, obj: str, values: Any, extra_email: str | None = None
+) -> tuple[dict[str, str | None], list[PropertyProblem]]:
     """Validate a ``properties`` object; also refuse emails on the GDPR blocklist."""
     cleaned, problems = validate_properties(sb.store.properties[obj], values, sb.store.owner_ids())
     if obj == "contacts":
@@ -32,10 +33,13 @@ def check_write(sb: HubSpotSandbox, obj: str, values: Any,
             if email in sb.store.blocklist:
                 # §1.1: a GDPR-deleted email is blocklisted "and prevent[ed] from being used in
                 # the future"; the exact error HubSpot gives is not in the reference.
-                problems.append(PropertyProblem(
-                    "email", "EMAIL_BLOCKLISTED",
-                    f"Email address {email} was permanently deleted (GDPR) and cannot be used",
-                ))
+                problems.append(
+                    PropertyProblem(
+                        "email",
+                        "EMAIL_BLOCKLISTED",
+                        f"Email address {email} was permanently deleted (GDPR) and cannot be used",
+                    )
+                )
     return cleaned, problems
 
 
@@ -54,10 +58,17 @@ def conflict(sb: HubSpotSandbox, existing_id: str, email: str) -> ApiError:
     message = f"Contact already exists. Existing ID: {existing_id}"
     if sb.config.conflict_category == "OBJECT_ALREADY_EXISTS":
         body = error_body(
-            message, "OBJECT_ALREADY_EXISTS",
-            errors=[{"message": f"A contact with email {email} already exists. "
-                                f"Existing ID: {existing_id}", "in": "email"}],
-            error="CONTACT_EXISTS", identityProfile={"vid": int(existing_id)},
+            message,
+            "OBJECT_ALREADY_EXISTS",
+            errors=[
+                {
+                    "message": f"A contact with email {email} already exists. "
+                    f"Existing ID: {existing_id}",
+                    "in": "email",
+                }
+            ],
+            error="CONTACT_EXISTS",
+            identityProfile={"vid": int(existing_id)},
         )
     else:
         body = error_body(message, "CONFLICT")
@@ -77,8 +88,9 @@ def list_objects(sb: HubSpotSandbox, req: Request, type_: str) -> Reply:
     except ValueError as exc:
         raise validation_error(f"Invalid limit or after: {exc}") from exc
     if not 1 <= limit <= MAX_LIST_LIMIT:
-        raise validation_error(f"limit must be between 1 and {MAX_LIST_LIMIT}",
-                               context={"limit": [str(limit)]})
+        raise validation_error(
+            f"limit must be between 1 and {MAX_LIST_LIMIT}", context={"limit": [str(limit)]}
+        )
     archived = req.flag("archived")
     properties, assoc = req.arg_list("properties"), req.arg_list("associations")
     page: list[dict[str, Any]] = []
@@ -106,8 +118,9 @@ def _lookup(sb: HubSpotSandbox, req: Request, obj: str, object_id: str) -> dict[
     id_property = req.arg("idProperty")
     rec = sb.store.find(obj, object_id, id_property, archived=req.flag("archived"))
     if rec is None:
-        raise not_found("Object not found.  objectId are usually numeric.",
-                        context={"id": [object_id]})
+        raise not_found(
+            "Object not found.  objectId are usually numeric.", context={"id": [object_id]}
+        )
     return rec
 
 
@@ -180,8 +193,9 @@ def gdpr_delete(sb: HubSpotSandbox, req: Request) -> Reply:
     if rec is None and id_property == "email":
         sb.store.blocklist.add(object_id.strip().lower())
     elif rec is None:
-        raise not_found(f"Could not get some {SINGULAR['contacts']} objects",
-                        context={"ids": [object_id]})
+        raise not_found(
+            f"Could not get some {SINGULAR['contacts']} objects", context={"ids": [object_id]}
+        )
     else:
         sb.store.purge("contacts", rec)
     return Reply(204)
@@ -194,4 +208,3 @@ def non_unique_id_property(sb: HubSpotSandbox, obj: str, prop: str) -> ApiError:
         f"in portal ID {sb.config.portal_id}",
         context={"idProperty": [prop]},
     )
-

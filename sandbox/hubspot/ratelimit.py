@@ -24,8 +24,13 @@ class Verdict:
 class RateLimits:
     """Sliding-window logs (exact, not a token bucket: §5.1 "limiter design caveat")."""
 
-    def __init__(self, rate_limit: int, window_seconds: float, search_per_second: int,
-                 daily_limit: int | None) -> None:
+    def __init__(
+        self,
+        rate_limit: int,
+        window_seconds: float,
+        search_per_second: int,
+        daily_limit: int | None,
+    ) -> None:
         self.rate_limit = rate_limit
         self.window_seconds = window_seconds
         self.search_per_second = search_per_second
@@ -78,8 +83,9 @@ class RateLimits:
             used = self.burst_used(key, now)
             window = self._windows.setdefault(key, deque())
             if used >= self.rate_limit:
-                return Verdict(False, "TEN_SECONDLY_ROLLING", 0,
-                               window[0] + self.window_seconds - now)
+                return Verdict(
+                    False, "TEN_SECONDLY_ROLLING", 0, window[0] + self.window_seconds - now
+                )
             window.append(now)
             remaining = self.rate_limit - len(window)
         if daily:
@@ -90,8 +96,10 @@ class RateLimits:
         """The X-HubSpot-RateLimit-* headers (providers.md §1.10); daily ones not for OAuth."""
         out = [
             ("X-HubSpot-RateLimit-Max", str(self.rate_limit)),
-            ("X-HubSpot-RateLimit-Remaining",
-             str(max(self.rate_limit - self.burst_used(key, now), 0))),
+            (
+                "X-HubSpot-RateLimit-Remaining",
+                str(max(self.rate_limit - self.burst_used(key, now), 0)),
+            ),
             ("X-HubSpot-RateLimit-Interval-Milliseconds", str(int(self.window_seconds * 1000))),
         ]
         remaining = self.daily_remaining()
@@ -118,7 +126,11 @@ def rate_limit_body(policy: str, correlation: str, request_id: str) -> dict[str,
         "TEN_SECONDLY_ROLLING": "You have reached your ten_secondly_rolling limit.",
     }[policy]
     return {
-        "status": "error", "message": message, "errorType": "RATE_LIMIT",
-        "correlationId": correlation, "policyName": policy, "requestId": request_id,
+        "status": "error",
+        "message": message,
+        "errorType": "RATE_LIMIT",
+        "correlationId": correlation,
+        "policyName": policy,
+        "requestId": request_id,
         "category": "RATE_LIMITS",
     }

@@ -17,7 +17,7 @@ class Route:
     method: str
     pattern: re.Pattern[str]
     handler: Callable[..., Any]
-    access: str            # read | write | schema-read | schema-write | owners
+    access: str  # read | write | schema-read | schema-write | owners
     is_search: bool = False
 
 
@@ -25,8 +25,9 @@ _OBJ = r"(?P<type_>[A-Za-z0-9_-]+)"
 _V4 = r"(?P<frm>[A-Za-z0-9_-]+)"
 
 
-def _r(method: str, path: str, handler: Callable[..., Any], access: str,
-       is_search: bool = False) -> Route:
+def _r(
+    method: str, path: str, handler: Callable[..., Any], access: str, is_search: bool = False
+) -> Route:
     return Route(method, re.compile(f"^{path}$"), handler, access, is_search)
 
 
@@ -42,22 +43,37 @@ ROUTES = [
     _r("POST", f"/crm/v3/objects/{_OBJ}", objects.create_object, "write"),
     _r("GET", f"/crm/v3/objects/{_OBJ}/(?P<object_id>[^/]+)", objects.read_object, "read"),
     _r("PATCH", f"/crm/v3/objects/{_OBJ}/(?P<object_id>[^/]+)", objects.update_object, "write"),
-    _r("DELETE", f"/crm/v3/objects/{_OBJ}/(?P<object_id>[^/]+)", objects.archive_object,
-       "write"),
+    _r("DELETE", f"/crm/v3/objects/{_OBJ}/(?P<object_id>[^/]+)", objects.archive_object, "write"),
     _r("GET", f"/crm/v3/properties/{_OBJ}", catalog.list_properties, "schema-read"),
     _r("POST", f"/crm/v3/properties/{_OBJ}", catalog.create_property, "schema-write"),
-    _r("GET", f"/crm/v3/properties/{_OBJ}/(?P<name>[^/]+)", catalog.read_property,
-       "schema-read"),
+    _r("GET", f"/crm/v3/properties/{_OBJ}/(?P<name>[^/]+)", catalog.read_property, "schema-read"),
     _r("GET", "/crm/v3/owners/?", catalog.list_owners, "owners"),
     _r("GET", "/crm/v3/owners/(?P<owner_id>[^/]+)", catalog.read_owner, "owners"),
-    _r("PUT", f"/crm/v4/objects/{_V4}/(?P<frm_id>[^/]+)/associations/default/(?P<to>[^/]+)"
-              "/(?P<to_id>[^/]+)", associations.put_default, "write"),
-    _r("GET", f"/crm/v4/objects/{_V4}/(?P<frm_id>[^/]+)/associations/(?P<to>[^/]+)",
-       associations.list_v4, "read"),
-    _r("POST", f"/crm/v4/associations/{_V4}/(?P<to>[^/]+)/batch/associate/(?P<mode>default)",
-       associations.batch_associate, "write"),
-    _r("POST", f"/crm/v4/associations/{_V4}/(?P<to>[^/]+)/batch/(?P<mode>create)",
-       associations.batch_associate, "write"),
+    _r(
+        "PUT",
+        f"/crm/v4/objects/{_V4}/(?P<frm_id>[^/]+)/associations/default/(?P<to>[^/]+)"
+        "/(?P<to_id>[^/]+)",
+        associations.put_default,
+        "write",
+    ),
+    _r(
+        "GET",
+        f"/crm/v4/objects/{_V4}/(?P<frm_id>[^/]+)/associations/(?P<to>[^/]+)",
+        associations.list_v4,
+        "read",
+    ),
+    _r(
+        "POST",
+        f"/crm/v4/associations/{_V4}/(?P<to>[^/]+)/batch/associate/(?P<mode>default)",
+        associations.batch_associate,
+        "write",
+    ),
+    _r(
+        "POST",
+        f"/crm/v4/associations/{_V4}/(?P<to>[^/]+)/batch/(?P<mode>create)",
+        associations.batch_associate,
+        "write",
+    ),
     _r("GET", f"/crm/v4/associations/{_V4}/(?P<to>[^/]+)/labels", associations.labels, "read"),
 ]
 

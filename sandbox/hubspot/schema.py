@@ -33,56 +33,107 @@ DEFAULT_PROPERTIES = {
 }
 
 LIFECYCLE_STAGES = [
-    ("Subscriber", "subscriber"), ("Lead", "lead"),
+    ("Subscriber", "subscriber"),
+    ("Lead", "lead"),
     ("Marketing Qualified Lead", "marketingqualifiedlead"),
-    ("Sales Qualified Lead", "salesqualifiedlead"), ("Opportunity", "opportunity"),
-    ("Customer", "customer"), ("Evangelist", "evangelist"), ("Other", "other"),
+    ("Sales Qualified Lead", "salesqualifiedlead"),
+    ("Opportunity", "opportunity"),
+    ("Customer", "customer"),
+    ("Evangelist", "evangelist"),
+    ("Other", "other"),
 ]  # providers.md §1.8
 LEAD_STATUSES = [
-    ("New", "NEW"), ("Open", "OPEN"), ("In Progress", "IN_PROGRESS"), ("Open Deal", "OPEN_DEAL"),
-    ("Unqualified", "UNQUALIFIED"), ("Attempted to Contact", "ATTEMPTED_TO_CONTACT"),
-    ("Connected", "CONNECTED"), ("Bad Timing", "BAD_TIMING"),
+    ("New", "NEW"),
+    ("Open", "OPEN"),
+    ("In Progress", "IN_PROGRESS"),
+    ("Open Deal", "OPEN_DEAL"),
+    ("Unqualified", "UNQUALIFIED"),
+    ("Attempted to Contact", "ATTEMPTED_TO_CONTACT"),
+    ("Connected", "CONNECTED"),
+    ("Bad Timing", "BAD_TIMING"),
 ]
-EMPLOYEE_BANDS = [(v, v) for v in ("1-5", "5-25", "25-50", "50-100", "100-500", "500-1000", "1000+")]
+EMPLOYEE_BANDS = [
+    (v, v) for v in ("1-5", "5-25", "25-50", "50-100", "100-500", "500-1000", "1000+")
+]
 INDUSTRIES = [
     (v.replace("_", " ").title(), v)
     for v in (
-        "ACCOUNTING", "BANKING", "BIOTECHNOLOGY", "COMPUTER_HARDWARE", "COMPUTER_SOFTWARE",
-        "CONSTRUCTION", "CONSUMER_GOODS", "EDUCATION_MANAGEMENT", "FINANCIAL_SERVICES",
-        "HOSPITAL_HEALTH_CARE", "INFORMATION_TECHNOLOGY_AND_SERVICES", "INSURANCE", "INTERNET",
-        "LOGISTICS_AND_SUPPLY_CHAIN", "MANAGEMENT_CONSULTING", "MARKETING_AND_ADVERTISING",
-        "MEDICAL_DEVICES", "NONPROFIT_ORGANIZATION_MANAGEMENT", "REAL_ESTATE", "RETAIL",
-        "STAFFING_AND_RECRUITING", "TELECOMMUNICATIONS", "UTILITIES",
+        "ACCOUNTING",
+        "BANKING",
+        "BIOTECHNOLOGY",
+        "COMPUTER_HARDWARE",
+        "COMPUTER_SOFTWARE",
+        "CONSTRUCTION",
+        "CONSUMER_GOODS",
+        "EDUCATION_MANAGEMENT",
+        "FINANCIAL_SERVICES",
+        "HOSPITAL_HEALTH_CARE",
+        "INFORMATION_TECHNOLOGY_AND_SERVICES",
+        "INSURANCE",
+        "INTERNET",
+        "LOGISTICS_AND_SUPPLY_CHAIN",
+        "MANAGEMENT_CONSULTING",
+        "MARKETING_AND_ADVERTISING",
+        "MEDICAL_DEVICES",
+        "NONPROFIT_ORGANIZATION_MANAGEMENT",
+        "REAL_ESTATE",
+        "RETAIL",
+        "STAFFING_AND_RECRUITING",
+        "TELECOMMUNICATIONS",
+        "UTILITIES",
     )
 ]
 DEAL_STAGES = [
-    ("Appointment Scheduled", "appointmentscheduled"), ("Qualified To Buy", "qualifiedtobuy"),
+    ("Appointment Scheduled", "appointmentscheduled"),
+    ("Qualified To Buy", "qualifiedtobuy"),
     ("Presentation Scheduled", "presentationscheduled"),
-    ("Decision Maker Bought-In", "decisionmakerboughtin"), ("Contract Sent", "contractsent"),
-    ("Closed Won", "closedwon"), ("Closed Lost", "closedlost"),
+    ("Decision Maker Bought-In", "decisionmakerboughtin"),
+    ("Contract Sent", "contractsent"),
+    ("Closed Won", "closedwon"),
+    ("Closed Lost", "closedlost"),
 ]
 
 _EPOCH = "1970-01-01T00:00:00.000Z"
 
 
 def _prop(
-    name: str, label: str, type_: str = "string", field_type: str = "text", *,
-    group: str = "contactinformation", options: list[tuple[str, str]] | None = None,
-    read_only: bool = False, unique: bool = False, owner: bool = False,
+    name: str,
+    label: str,
+    type_: str = "string",
+    field_type: str = "text",
+    *,
+    group: str = "contactinformation",
+    options: list[tuple[str, str]] | None = None,
+    read_only: bool = False,
+    unique: bool = False,
+    owner: bool = False,
 ) -> dict[str, Any]:
     """One ``Property`` (providers.md §1.7)."""
     prop: dict[str, Any] = {
-        "name": name, "label": label, "type": type_, "fieldType": field_type,
-        "groupName": group, "description": "", "displayOrder": -1,
+        "name": name,
+        "label": label,
+        "type": type_,
+        "fieldType": field_type,
+        "groupName": group,
+        "description": "",
+        "displayOrder": -1,
         "options": [
             {"label": lab, "value": val, "displayOrder": i, "hidden": False, "description": ""}
             for i, (lab, val) in enumerate(options or [])
         ],
-        "hasUniqueValue": unique, "hidden": False, "formField": not read_only,
-        "calculated": False, "externalOptions": owner, "hubspotDefined": True,
-        "archived": False, "createdAt": _EPOCH, "updatedAt": _EPOCH,
+        "hasUniqueValue": unique,
+        "hidden": False,
+        "formField": not read_only,
+        "calculated": False,
+        "externalOptions": owner,
+        "hubspotDefined": True,
+        "archived": False,
+        "createdAt": _EPOCH,
+        "updatedAt": _EPOCH,
         "modificationMetadata": {
-            "archivable": False, "readOnlyDefinition": True, "readOnlyValue": read_only,
+            "archivable": False,
+            "readOnlyDefinition": True,
+            "readOnlyValue": read_only,
             **({"readOnlyOptions": True} if options or owner else {}),
         },
     }
@@ -92,13 +143,22 @@ def _prop(
 
 
 def _system(obj: str) -> list[dict[str, Any]]:
-    group = {"contacts": "contactinformation", "companies": "companyinformation",
-             "deals": "dealinformation"}[obj]
+    group = {
+        "contacts": "contactinformation",
+        "companies": "companyinformation",
+        "deals": "dealinformation",
+    }[obj]
     return [
         _prop("hs_object_id", "Record ID", "number", "number", group=group, read_only=True),
         _prop("createdate", "Create Date", "datetime", "date", group=group, read_only=True),
-        _prop(LAST_MODIFIED[obj], "Last Modified Date", "datetime", "date", group=group,
-              read_only=True),
+        _prop(
+            LAST_MODIFIED[obj],
+            "Last Modified Date",
+            "datetime",
+            "date",
+            group=group,
+            read_only=True,
+        ),
     ]
 
 
@@ -110,27 +170,42 @@ def default_properties() -> dict[str, dict[str, dict[str, Any]]]:
     """A fresh copy of the property catalogue, keyed by object type then property name."""
     contacts = [
         *_system("contacts"),
-        _prop("email", "Email"), _prop("firstname", "First Name"), _prop("lastname", "Last Name"),
-        _prop("company", "Company Name"), _prop("jobtitle", "Job Title"),
+        _prop("email", "Email"),
+        _prop("firstname", "First Name"),
+        _prop("lastname", "Last Name"),
+        _prop("company", "Company Name"),
+        _prop("jobtitle", "Job Title"),
         _prop("phone", "Phone Number", "string", "phonenumber"),
         _prop("mobilephone", "Mobile Phone Number", "string", "phonenumber"),
-        _prop("country", "Country/Region"), _prop("state", "State/Region"), _prop("city", "City"),
-        _prop("address", "Street Address"), _prop("zip", "Postal Code"),
-        _prop("website", "Website URL"), _prop("hs_linkedin_url", "LinkedIn URL"),
-        _prop("industry", "Industry"), _prop("annualrevenue", "Annual Revenue"),
-        _prop("lifecyclestage", "Lifecycle Stage", "enumeration", "radio",
-              options=LIFECYCLE_STAGES),
+        _prop("country", "Country/Region"),
+        _prop("state", "State/Region"),
+        _prop("city", "City"),
+        _prop("address", "Street Address"),
+        _prop("zip", "Postal Code"),
+        _prop("website", "Website URL"),
+        _prop("hs_linkedin_url", "LinkedIn URL"),
+        _prop("industry", "Industry"),
+        _prop("annualrevenue", "Annual Revenue"),
+        _prop(
+            "lifecyclestage", "Lifecycle Stage", "enumeration", "radio", options=LIFECYCLE_STAGES
+        ),
         _prop("hs_lead_status", "Lead Status", "enumeration", "radio", options=LEAD_STATUSES),
-        _prop("numemployees", "Number of Employees", "enumeration", "select",
-              options=EMPLOYEE_BANDS),
+        _prop(
+            "numemployees", "Number of Employees", "enumeration", "select", options=EMPLOYEE_BANDS
+        ),
         _owner_prop("contactinformation"),
         # HubSpot-defined: the id of the contact's primary company (routing reads it to fetch the
         # company in one batch read instead of one associations call per contact).
         _prop("associatedcompanyid", "Primary Associated Company ID", "number", "number"),
         # Derived by HubSpot; writing them is an error (providers.md §1.7, §1.8).
         _prop("hs_calculated_phone_number", "Calculated Phone Number", read_only=True),
-        _prop("hs_additional_emails", "Additional email addresses", "enumeration", "checkbox",
-              read_only=True),
+        _prop(
+            "hs_additional_emails",
+            "Additional email addresses",
+            "enumeration",
+            "checkbox",
+            read_only=True,
+        ),
         _prop("hs_email_domain", "Email Domain", read_only=True),
     ]
     companies = [
@@ -139,10 +214,21 @@ def default_properties() -> dict[str, dict[str, dict[str, Any]]]:
         # Not unique in HubSpot: upsert by domain is refused unless made unique (§1.3).
         _prop("domain", "Company Domain Name", group="companyinformation"),
         _prop("website", "Website URL", group="companyinformation"),
-        _prop("industry", "Industry", "enumeration", "select", group="companyinformation",
-              options=INDUSTRIES),
-        _prop("numberofemployees", "Number of Employees", "number", "number",
-              group="companyinformation"),
+        _prop(
+            "industry",
+            "Industry",
+            "enumeration",
+            "select",
+            group="companyinformation",
+            options=INDUSTRIES,
+        ),
+        _prop(
+            "numberofemployees",
+            "Number of Employees",
+            "number",
+            "number",
+            group="companyinformation",
+        ),
         _prop("annualrevenue", "Annual Revenue", "number", "number", group="companyinformation"),
         _prop("country", "Country/Region", group="companyinformation"),
         _prop("state", "State/Region", group="companyinformation"),
@@ -150,21 +236,45 @@ def default_properties() -> dict[str, dict[str, dict[str, Any]]]:
         _prop("phone", "Phone Number", "string", "phonenumber", group="companyinformation"),
         _prop("linkedin_company_page", "LinkedIn Company Page", group="companyinformation"),
         _prop("description", "Description", "string", "textarea", group="companyinformation"),
-        _prop("lifecyclestage", "Lifecycle Stage", "enumeration", "radio",
-              group="companyinformation", options=LIFECYCLE_STAGES),
+        _prop(
+            "lifecyclestage",
+            "Lifecycle Stage",
+            "enumeration",
+            "radio",
+            group="companyinformation",
+            options=LIFECYCLE_STAGES,
+        ),
         _owner_prop("companyinformation"),
     ]
     deals = [
         *_system("deals"),
         _prop("dealname", "Deal Name", group="dealinformation"),
         _prop("amount", "Amount", "number", "number", group="dealinformation"),
-        _prop("pipeline", "Pipeline", "enumeration", "select", group="dealinformation",
-              options=[("Sales Pipeline", "default")]),
-        _prop("dealstage", "Deal Stage", "enumeration", "radio", group="dealinformation",
-              options=DEAL_STAGES),
+        _prop(
+            "pipeline",
+            "Pipeline",
+            "enumeration",
+            "select",
+            group="dealinformation",
+            options=[("Sales Pipeline", "default")],
+        ),
+        _prop(
+            "dealstage",
+            "Deal Stage",
+            "enumeration",
+            "radio",
+            group="dealinformation",
+            options=DEAL_STAGES,
+        ),
         _prop("closedate", "Close Date", "datetime", "date", group="dealinformation"),
-        _prop("dealtype", "Deal Type", "enumeration", "radio", group="dealinformation",
-              options=[("New Business", "newbusiness"), ("Existing Business", "existingbusiness")]),
+        _prop(
+            "dealtype",
+            "Deal Type",
+            "enumeration",
+            "radio",
+            group="dealinformation",
+            options=[("New Business", "newbusiness"), ("Existing Business", "existingbusiness")],
+        ),
         _prop("description", "Deal Description", "string", "textarea", group="dealinformation"),
         _owner_prop("dealinformation"),
     ]
@@ -177,8 +287,10 @@ def default_properties() -> dict[str, dict[str, dict[str, Any]]]:
 def custom_property(body: dict[str, Any]) -> dict[str, Any]:
     """A property created through ``POST /crm/v3/properties/{type}`` (providers.md §1.7)."""
     prop = _prop(
-        str(body["name"]), str(body.get("label") or body["name"]),
-        str(body.get("type") or "string"), str(body.get("fieldType") or "text"),
+        str(body["name"]),
+        str(body.get("label") or body["name"]),
+        str(body.get("type") or "string"),
+        str(body.get("fieldType") or "text"),
         group=str(body.get("groupName") or "contactinformation"),
         options=[(o.get("label", o["value"]), o["value"]) for o in body.get("options") or []],
         unique=bool(body.get("hasUniqueValue")),
@@ -192,13 +304,16 @@ def custom_property(body: dict[str, Any]) -> dict[str, Any]:
 
 # --- values -------------------------------------------------------------------------------
 
+
 def iso_now() -> str:
     return iso(datetime.now(UTC))
 
 
 def iso(moment: datetime) -> str:
     """Responses use ISO 8601 with milliseconds and Z (providers.md §1.8)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def to_epoch_ms(value: str) -> int | None:
@@ -256,17 +371,20 @@ def coerce(value: Any) -> str | None:
     return str(value)
 
 
-def check_value(prop: dict[str, Any], raw: str, owner_ids: set[str]) -> tuple[str, PropertyProblem | None]:
+def check_value(
+    prop: dict[str, Any], raw: str, owner_ids: set[str]
+) -> tuple[str, PropertyProblem | None]:
     """Validate one non-empty value; return (value to store, problem or None)."""
     name, type_ = prop["name"], prop["type"]
-    if name == "email" or (name.endswith("email") and type_ == "string" and name != "hs_email_domain"):
+    if name == "email" or (
+        name.endswith("email") and type_ == "string" and name != "hs_email_domain"
+    ):
         if not email_is_valid(raw):
             return raw, PropertyProblem(name, "INVALID_EMAIL", f"Email address {raw} is invalid")
         return raw.strip().lower(), None
     if prop.get("referencedObjectType") == "OWNER":
         if raw not in owner_ids:
-            return raw, PropertyProblem(name, "INVALID_OWNER_ID",
-                                        f"{raw} is not a valid owner id")
+            return raw, PropertyProblem(name, "INVALID_OWNER_ID", f"{raw} is not a valid owner id")
         return raw, None
     if type_ == "enumeration":
         allowed = [o["value"] for o in prop["options"]]
@@ -274,7 +392,8 @@ def check_value(prop: dict[str, Any], raw: str, owner_ids: set[str]) -> tuple[st
         bad = [p for p in parts if p not in allowed]  # case-sensitive (§1.7)
         if bad:
             return raw, PropertyProblem(
-                name, "INVALID_OPTION",
+                name,
+                "INVALID_OPTION",
                 f"{bad[0]} was not one of the allowed options: [{', '.join(allowed)}]",
             )
         return raw, None
@@ -292,7 +411,8 @@ def check_value(prop: dict[str, Any], raw: str, owner_ids: set[str]) -> tuple[st
         ms = to_epoch_ms(raw)
         if ms is None or ms % 86_400_000 != 0:  # epoch ms must be midnight UTC (§1.8)
             return raw, PropertyProblem(
-                name, "INVALID_DATE",
+                name,
+                "INVALID_DATE",
                 f"{raw} is not a valid date; use YYYY-MM-DD or epoch milliseconds at midnight UTC",
             )
         return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d"), None
@@ -316,18 +436,24 @@ def validate_properties(
     cleaned: dict[str, str | None] = {}
     problems: list[PropertyProblem] = []
     if not isinstance(values, dict):
-        return cleaned, [PropertyProblem("properties", "INVALID_INPUT", "properties must be an object")]
+        return cleaned, [
+            PropertyProblem("properties", "INVALID_INPUT", "properties must be an object")
+        ]
     for name, value in values.items():
         prop = catalogue.get(name)
         if prop is None:
-            problems.append(PropertyProblem(name, "PROPERTY_DOESNT_EXIST",
-                                            f'Property "{name}" does not exist'))
+            problems.append(
+                PropertyProblem(name, "PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist')
+            )
             continue
         if prop["modificationMetadata"]["readOnlyValue"]:
-            problems.append(PropertyProblem(
-                name, "READ_ONLY_VALUE",
-                f'"{name}" is a read only property; its value cannot be set.',
-            ))
+            problems.append(
+                PropertyProblem(
+                    name,
+                    "READ_ONLY_VALUE",
+                    f'"{name}" is a read only property; its value cannot be set.',
+                )
+            )
             continue
         text = coerce(value)
         if text is None or text == "":

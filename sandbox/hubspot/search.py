@@ -24,8 +24,21 @@ MAX_LIMIT = 200
 RESULT_CAP = 10_000
 MAX_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS = 5, 6, 18
 MAX_QUERY = 3000
-OPERATORS = {"EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY",
-             "NOT_HAS_PROPERTY", "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"}
+OPERATORS = {
+    "EQ",
+    "NEQ",
+    "LT",
+    "LTE",
+    "GT",
+    "GTE",
+    "BETWEEN",
+    "IN",
+    "NOT_IN",
+    "HAS_PROPERTY",
+    "NOT_HAS_PROPERTY",
+    "CONTAINS_TOKEN",
+    "NOT_CONTAINS_TOKEN",
+}
 QUERY_PROPERTIES = {
     "contacts": ("firstname", "lastname", "email", "phone", "company"),
     "companies": ("name", "domain", "website", "phone"),
@@ -68,8 +81,11 @@ def _matches(flt: dict[str, Any], rec: dict[str, Any], catalogue: dict[str, Any]
     if op in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
         wanted = str(flt.get("value", "")).lower()
         text = str(stored).lower()
-        hit = fnmatch.fnmatchcase(text, wanted) if "*" in wanted else (
-            wanted == text or wanted in _tokens(text))
+        hit = (
+            fnmatch.fnmatchcase(text, wanted)
+            if "*" in wanted
+            else (wanted == text or wanted in _tokens(text))
+        )
         return hit if op == "CONTAINS_TOKEN" else not hit
     if op in ("IN", "NOT_IN"):
         hit = value in {_typed(prop, v) for v in flt.get("values") or []}
@@ -85,8 +101,12 @@ def _matches(flt: dict[str, Any], rec: dict[str, Any], catalogue: dict[str, Any]
         if op == "BETWEEN":
             high = _typed(prop, flt.get("highValue"))
             return high is not None and target <= value <= high
-        return {"LT": value < target, "LTE": value <= target,
-                "GT": value > target, "GTE": value >= target}[op]
+        return {
+            "LT": value < target,
+            "LTE": value <= target,
+            "GT": value > target,
+            "GTE": value >= target,
+        }[op]
     except TypeError:
         return False
 
@@ -95,25 +115,32 @@ def _check_filters(groups: Any, catalogue: dict[str, Any]) -> list[list[dict[str
     if not isinstance(groups, list):
         raise validation_error("filterGroups must be a list")
     if len(groups) > MAX_GROUPS:
-        raise validation_error(f"Too many filter groups ({len(groups)}); the maximum is "
-                               f"{MAX_GROUPS}", context={"filterGroups": [str(len(groups))]})
+        raise validation_error(
+            f"Too many filter groups ({len(groups)}); the maximum is {MAX_GROUPS}",
+            context={"filterGroups": [str(len(groups))]},
+        )
     total = 0
     out = []
     for group in groups:
         filters = (group or {}).get("filters") or []
         total += len(filters)
         if len(filters) > MAX_FILTERS_PER_GROUP:
-            raise validation_error(f"Too many filters in a group ({len(filters)}); the maximum "
-                                   f"is {MAX_FILTERS_PER_GROUP}")
+            raise validation_error(
+                f"Too many filters in a group ({len(filters)}); the maximum "
+                f"is {MAX_FILTERS_PER_GROUP}"
+            )
         for flt in filters:
             if flt.get("operator") not in OPERATORS:
-                raise validation_error(f"Unknown operator {flt.get('operator')!r}",
-                                       context={"operator": [str(flt.get("operator"))]})
+                raise validation_error(
+                    f"Unknown operator {flt.get('operator')!r}",
+                    context={"operator": [str(flt.get("operator"))]},
+                )
             if flt.get("propertyName") not in catalogue:
                 raise validation_error(
                     f"There was a problem with the request. Property "
                     f"{flt.get('propertyName')!r} does not exist",
-                    context={"propertyName": [str(flt.get("propertyName"))]})
+                    context={"propertyName": [str(flt.get("propertyName"))]},
+                )
         out.append(filters)
     if total > MAX_FILTERS:
         raise validation_error(f"Too many filters ({total}); the maximum is {MAX_FILTERS}")
@@ -141,7 +168,8 @@ def search(sb: HubSpotSandbox, req: Request, type_: str) -> Reply:
         raise validation_error(
             f"Search results are capped at {RESULT_CAP:,}; paging beyond {RESULT_CAP:,} is not "
             f"possible (after={offset}). Narrow the query, e.g. by hs_object_id or a date window.",
-            context={"after": [str(offset)]})
+            context={"after": [str(offset)]},
+        )
     query = str(body.get("query") or "")
     if len(query) > MAX_QUERY:
         raise validation_error(f"query must be at most {MAX_QUERY} characters")
@@ -153,8 +181,10 @@ def search(sb: HubSpotSandbox, req: Request, type_: str) -> Reply:
             continue
         if groups and not any(all(_matches(f, rec, catalogue) for f in g) for g in groups):
             continue
-        if query and not any(query.lower() in str(rec["properties"].get(p, "")).lower()
-                             for p in QUERY_PROPERTIES[obj]):
+        if query and not any(
+            query.lower() in str(rec["properties"].get(p, "")).lower()
+            for p in QUERY_PROPERTIES[obj]
+        ):
             continue
         hits.append(rec)
     for sort in reversed(body.get("sorts") or []):
@@ -168,10 +198,12 @@ def search(sb: HubSpotSandbox, req: Request, type_: str) -> Reply:
         absent = [r for r in hits if _sort_key(prop, r, name)[0] == 1]
         present.sort(key=lambda r: _sort_key(prop, r, name)[1], reverse=descending)
         hits = present + absent
-    page = hits[offset:offset + limit]
+    page = hits[offset : offset + limit]
     properties = body.get("properties") or None
-    out: dict[str, Any] = {"total": len(hits),
-                           "results": [sb.store.render(obj, r, properties) for r in page]}
+    out: dict[str, Any] = {
+        "total": len(hits),
+        "results": [sb.store.render(obj, r, properties) for r in page],
+    }
     if offset + limit < len(hits):
         out["paging"] = {"next": {"after": str(offset + limit)}}
     return Reply(200, out)

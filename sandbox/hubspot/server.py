@@ -38,14 +38,16 @@ class QuietRequestHandler(WSGIRequestHandler):
             return
         if not self.parse_request():
             return
-        handler = _Handler(self.rfile, self.wfile, self.get_stderr(), self.get_environ(),
-                           multithread=True)
+        handler = _Handler(
+            self.rfile, self.wfile, self.get_stderr(), self.get_environ(), multithread=True
+        )
         handler.request_handler = self  # type: ignore[attr-defined]
         handler.run(self.server.get_app())  # type: ignore[attr-defined]
 
 
-def serve(app: HubSpotSandbox, host: str = "127.0.0.1",
-          port: int = 0) -> tuple[ThreadingWSGIServer, threading.Thread]:
+def serve(
+    app: HubSpotSandbox, host: str = "127.0.0.1", port: int = 0
+) -> tuple[ThreadingWSGIServer, threading.Thread]:
     """Start serving in a daemon thread; port 0 picks a free one (``server.server_port``).
     Stop with ``server.shutdown(); server.server_close()``."""
     server = ThreadingWSGIServer((host, port), QuietRequestHandler)

@@ -48,8 +48,11 @@ DEFAULT_OWNERS = [
 class CrmStore:
     """Objects per type, keyed by string id; unique-value indexes; associations; owners."""
 
-    def __init__(self, owners: list[dict[str, Any]] | None = None,
-                 unique_properties: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        owners: list[dict[str, Any]] | None = None,
+        unique_properties: dict[str, list[str]] | None = None,
+    ) -> None:
         self._owner_seed = copy.deepcopy(owners if owners is not None else DEFAULT_OWNERS)
         self._unique_seed = {k: list(v) for k, v in (unique_properties or {}).items()}
         self.reset()
@@ -100,8 +103,9 @@ class CrmStore:
                 else:
                     index[key] = rec["id"]
 
-    def find(self, obj: str, value: str, id_property: str | None = None,
-             *, archived: bool = False) -> dict[str, Any] | None:
+    def find(
+        self, obj: str, value: str, id_property: str | None = None, *, archived: bool = False
+    ) -> dict[str, Any] | None:
         """Look a record up by id, or by the value of a unique property (case-insensitive)."""
         if not id_property or id_property == "hs_object_id":
             rec = self.records[obj].get(str(value))
@@ -111,9 +115,14 @@ class CrmStore:
                 rec_id = index.get(str(value).strip().lower())
                 rec = self.records[obj].get(rec_id) if rec_id else None
             else:
-                rec = next((r for r in self.records[obj].values()
-                            if r["properties"].get(id_property) == value and not r["archived"]),
-                           None)
+                rec = next(
+                    (
+                        r
+                        for r in self.records[obj].values()
+                        if r["properties"].get(id_property) == value and not r["archived"]
+                    ),
+                    None,
+                )
         if rec is None or rec["archived"] != archived:
             return None
         return rec
@@ -126,13 +135,22 @@ class CrmStore:
         props.update({"hs_object_id": rec_id, "createdate": now, LAST_MODIFIED[obj]: now})
         if obj == "contacts" and props.get("email"):
             props["hs_email_domain"] = props["email"].rsplit("@", 1)[-1]
-        rec = {"id": rec_id, "properties": props, "createdAt": now, "updatedAt": now,
-               "archived": False, "archivedAt": None, "visibleAt": 0.0}
+        rec = {
+            "id": rec_id,
+            "properties": props,
+            "createdAt": now,
+            "updatedAt": now,
+            "archived": False,
+            "archivedAt": None,
+            "visibleAt": 0.0,
+        }
         self.records[obj][rec_id] = rec
         self._index_record(obj, rec)
         return rec
 
-    def update(self, obj: str, rec: dict[str, Any], values: dict[str, str | None]) -> dict[str, Any]:
+    def update(
+        self, obj: str, rec: dict[str, Any], values: dict[str, str | None]
+    ) -> dict[str, Any]:
         self._index_record(obj, rec, remove=True)
         now = iso_now()
         for name, value in values.items():
@@ -201,8 +219,14 @@ class CrmStore:
         return {o["id"] for o in self.owners if not o["archived"]}
 
     # --- rendering ----------------------------------------------------------------------
-    def render(self, obj: str, rec: dict[str, Any], properties: list[str] | None = None,
-               *, everything: bool = False) -> dict[str, Any]:
+    def render(
+        self,
+        obj: str,
+        rec: dict[str, Any],
+        properties: list[str] | None = None,
+        *,
+        everything: bool = False,
+    ) -> dict[str, Any]:
         """A ``SimplePublicObject`` (providers.md §1.1): all values strings, ids strings.
 
         With no requested properties, the default set plus createdate/hs_object_id/last
@@ -219,8 +243,10 @@ class CrmStore:
             else:
                 props = {n: stored[n] for n in names if n in stored}
         out: dict[str, Any] = {
-            "id": rec["id"], "properties": dict(sorted(props.items())),
-            "createdAt": rec["createdAt"], "updatedAt": rec["updatedAt"],
+            "id": rec["id"],
+            "properties": dict(sorted(props.items())),
+            "createdAt": rec["createdAt"],
+            "updatedAt": rec["updatedAt"],
             "archived": rec["archived"],
         }
         if rec["archived"]:
@@ -228,8 +254,10 @@ class CrmStore:
         return out
 
     def counts(self) -> dict[str, int]:
-        return {obj: sum(1 for r in recs.values() if not r["archived"])
-                for obj, recs in self.records.items()}
+        return {
+            obj: sum(1 for r in recs.values() if not r["archived"])
+            for obj, recs in self.records.items()
+        }
 
     @staticmethod
     def now() -> float:

@@ -12,7 +12,8 @@ from django.utils import timezone
 from audit.services import audit_event_record
 
 ON_POSTGRES = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="needs PostgreSQL (DATABASE_URL=postgres://...): the trigger is PostgreSQL-only"
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL (DATABASE_URL=postgres://...): the trigger is PostgreSQL-only",
 )
 TRIGGER = "audit_auditevent_append_only"
 

@@ -63,9 +63,16 @@ def test_not_even_a_superuser_can_change_or_delete_an_event_in_the_admin(client,
     root = UserFactory(username="root", is_staff=True, is_superuser=True)
     client.force_login(root)
     assert client.get(reverse("admin:audit_auditevent_delete", args=[event.pk])).status_code == 403
-    assert client.post(reverse("admin:audit_auditevent_delete", args=[event.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        client.post(
+            reverse("admin:audit_auditevent_delete", args=[event.pk]), {"post": "yes"}
+        ).status_code
+        == 403
+    )
     assert client.get(reverse("admin:audit_auditevent_add")).status_code == 403
-    response = client.post(reverse("admin:audit_auditevent_change", args=[event.pk]), {"action": "forged"})
+    response = client.post(
+        reverse("admin:audit_auditevent_change", args=[event.pk]), {"action": "forged"}
+    )
     assert AuditEvent.objects.get(pk=event.pk).action == "test.event"
     assert response.status_code in {200, 403, 405}
 

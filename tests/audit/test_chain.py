@@ -18,7 +18,10 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def events():
-    return [audit_event_record(action=f"test.event{i}", actor_label="tester", changes={"n": [i, i + 1]}) for i in range(5)]
+    return [
+        audit_event_record(action=f"test.event{i}", actor_label="tester", changes={"n": [i, i + 1]})
+        for i in range(5)
+    ]
 
 
 def verify() -> str:
@@ -47,22 +50,32 @@ def test_verify_passes_on_an_intact_log(events):
 def test_verify_fails_and_names_an_event_altered_with_raw_sql(events):
     target = events[2]
     with trigger_disabled():
-        raw_sql("UPDATE audit_auditevent SET actor_label = 'someone-else' WHERE id = %s", [target.pk])
-    with pytest.raises(CommandError, match=rf"broken at event {target.pk}: its content does not match") as failure:
+        raw_sql(
+            "UPDATE audit_auditevent SET actor_label = 'someone-else' WHERE id = %s", [target.pk]
+        )
+    with pytest.raises(
+        CommandError, match=rf"broken at event {target.pk}: its content does not match"
+    ) as failure:
         verify()
     assert failure.value.returncode == 1
 
 
 def test_verify_detects_an_altered_diff(events):
     with trigger_disabled():
-        raw_sql("UPDATE audit_auditevent SET changes = %s WHERE id = %s", ['{"n": [0, 0]}', events[1].pk])
+        raw_sql(
+            "UPDATE audit_auditevent SET changes = %s WHERE id = %s",
+            ['{"n": [0, 0]}', events[1].pk],
+        )
     assert chain_verify().broken_id == events[1].pk
 
 
 def test_verify_fails_and_names_the_event_after_a_deleted_one(events):
     with trigger_disabled():
         raw_sql("DELETE FROM audit_auditevent WHERE id = %s", [events[2].pk])
-    with pytest.raises(CommandError, match=rf"broken at event {events[3].pk}: its prev_hash does not match event {events[1].pk}") as failure:
+    with pytest.raises(
+        CommandError,
+        match=rf"broken at event {events[3].pk}: its prev_hash does not match event {events[1].pk}",
+    ) as failure:
         verify()
     assert failure.value.returncode == 1
 
@@ -81,7 +94,10 @@ def test_verify_fails_when_two_events_swap_places(events):
     with trigger_disabled():
         for row, other in ((first, second), (second, first)):
             sets = ", ".join(f"{c} = %s" for c in columns)
-            values = [other[c] if c != "changes" else '{{"n": {}}}'.format(other["changes"]["n"]) for c in columns]
+            values = [
+                other[c] if c != "changes" else '{{"n": {}}}'.format(other["changes"]["n"])
+                for c in columns
+            ]
             raw_sql(f"UPDATE audit_auditevent SET {sets} WHERE id = %s", [*values, row["id"]])
     assert not chain_verify().ok
 
@@ -104,7 +120,9 @@ def test_concurrent_writers_never_fork_the_chain():
     def write(n):
         try:
             for i in range(10):
-                audit_event_record(action="test.concurrent", actor_label=f"writer{n}", metadata={"i": i})
+                audit_event_record(
+                    action="test.concurrent", actor_label=f"writer{n}", metadata={"i": i}
+                )
         finally:
             connection.close()
 
@@ -127,13 +145,25 @@ def test_the_command_line_exits_1_and_names_the_broken_event():
     import sys
     from pathlib import Path
 
-    events = [audit_event_record(action="test.cli", actor_label="tester", metadata={"i": i}) for i in range(3)]
+    events = [
+        audit_event_record(action="test.cli", actor_label="tester", metadata={"i": i})
+        for i in range(3)
+    ]
     settings_dict = connection.settings_dict
-    url = (f"postgres://{settings_dict['USER']}:{settings_dict['PASSWORD'] or ''}@{settings_dict['HOST'] or '127.0.0.1'}:"
-           f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}")
+    url = (
+        f"postgres://{settings_dict['USER']}:{settings_dict['PASSWORD'] or ''}@{settings_dict['HOST'] or '127.0.0.1'}:"
+        f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
+    )
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
-    manage = [sys.executable, str(Path(__file__).resolve().parents[2] / "manage.py"), "audit", "verify"]
-    assert subprocess.run(manage, env=env, capture_output=True, text=True, check=False).returncode == 0
+    manage = [
+        sys.executable,
+        str(Path(__file__).resolve().parents[2] / "manage.py"),
+        "audit",
+        "verify",
+    ]
+    assert (
+        subprocess.run(manage, env=env, capture_output=True, text=True, check=False).returncode == 0
+    )
     with trigger_disabled():
         raw_sql("UPDATE audit_auditevent SET metadata = '{\"i\": 9}' WHERE id = %s", [events[1].pk])
     result = subprocess.run(manage, env=env, capture_output=True, text=True, check=False)

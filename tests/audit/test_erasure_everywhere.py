@@ -52,10 +52,19 @@ AS_TYPED = "Dana.Scully@Acme-Analytics.com"
 VARIANTS = (EMAIL, AS_TYPED, EMAIL.upper())
 OTHER = "fox.mulder@acme-analytics.com"
 _APP_URL = os.environ.get("DATABASE_URL", "")
-WAREHOUSE_URL = _APP_URL.rsplit("/", 1)[0] + "/postgres" if _APP_URL.startswith("postgres") else None
-STORES = {"integrations.hubspot_contacts", "pipelines.import_files", "pipelines.dead_letters",
-          "pipelines.inbound_events", "pipelines.routing_decisions", "pipelines.sync_state",
-          "pipelines.warehouse", "pipelines.run_records"}
+WAREHOUSE_URL = (
+    _APP_URL.rsplit("/", 1)[0] + "/postgres" if _APP_URL.startswith("postgres") else None
+)
+STORES = {
+    "integrations.hubspot_contacts",
+    "pipelines.import_files",
+    "pipelines.dead_letters",
+    "pipelines.inbound_events",
+    "pipelines.routing_decisions",
+    "pipelines.sync_state",
+    "pipelines.warehouse",
+    "pipelines.run_records",
+}
 
 
 @pytest.fixture
@@ -86,14 +95,21 @@ def warehouse_rows(table: str, email: str) -> list[tuple]:
 
 
 def webhook_post(client, workflow, payload) -> None:
-    response = client.generic("POST", f"/hooks/clay/{workflow.slug}/", json.dumps(payload).encode(),
-                              content_type="application/json", HTTP_X_SWITCHYARD_TOKEN=CLAY_SECRET)
+    response = client.generic(
+        "POST",
+        f"/hooks/clay/{workflow.slug}/",
+        json.dumps(payload).encode(),
+        content_type="application/json",
+        HTTP_X_SWITCHYARD_TOKEN=CLAY_SECRET,
+    )
     assert response.status_code == 202, response.content
 
 
 def webhook_run(workflow):
-    return run_execute_inline(run_id=inbound_events_process(workflow_id=workflow.pk, dispatch=False).pk,
-                              honour_backoff=False)
+    return run_execute_inline(
+        run_id=inbound_events_process(workflow_id=workflow.pk, dispatch=False).pk,
+        honour_backoff=False,
+    )
 
 
 @pytest.fixture
@@ -103,40 +119,69 @@ def person(db, client, settings, tmp_path, sandbox, warehouse_table):
     settings.MEDIA_ROOT = tmp_path / "media"
     extra = {}
     if warehouse_table:
-        warehouse = Connection.objects.create(name="warehouse", provider=Provider.WAREHOUSE, auth_type=AuthType.DSN,
-                                              token=WAREHOUSE_URL)
+        warehouse = Connection.objects.create(
+            name="warehouse",
+            provider=Provider.WAREHOUSE,
+            auth_type=AuthType.DSN,
+            token=WAREHOUSE_URL,
+        )
         extra = {"warehouse_connection": warehouse, "warehouse_table": warehouse_table}
     workflow = WorkflowFactory(**extra)
     rows = contact_rows(2)
     rows[0]["Email"] = AS_TYPED
     csv_run = import_rows(workflow, rows)
     assert csv_run.succeeded == 2
-    webhook_post(client, workflow, [{**rows[0], "Job Title": "Special Agent"}, {**rows[1], "Email": OTHER}])
+    webhook_post(
+        client, workflow, [{**rows[0], "Job Title": "Special Agent"}, {**rows[1], "Email": OTHER}]
+    )
     webhook_run(workflow)
 
     record = RunRecord.objects.filter(match_key=EMAIL).first()
-    DeadLetter.objects.create(run=record.run, record=record, workflow=workflow, stage="load", category="rejected",
-                              errors=[f"HubSpot refused {EMAIL}"], payload={"email": EMAIL, "firstname": "Dana"},
-                              source_row=rows[0])
-    routing_workflow = WorkflowFactory(type=WorkflowType.MQL_ROUTING, destination_connection=workflow.destination_connection)
-    config = RoutingConfig.objects.create(workflow=routing_workflow, hubspot_connection=workflow.destination_connection)
-    contact_id = str(next(c["id"] for c in sandbox.objects("contacts") if c["properties"]["email"] == EMAIL))
+    DeadLetter.objects.create(
+        run=record.run,
+        record=record,
+        workflow=workflow,
+        stage="load",
+        category="rejected",
+        errors=[f"HubSpot refused {EMAIL}"],
+        payload={"email": EMAIL, "firstname": "Dana"},
+        source_row=rows[0],
+    )
+    routing_workflow = WorkflowFactory(
+        type=WorkflowType.MQL_ROUTING, destination_connection=workflow.destination_connection
+    )
+    config = RoutingConfig.objects.create(
+        workflow=routing_workflow, hubspot_connection=workflow.destination_connection
+    )
+    contact_id = str(
+        next(c["id"] for c in sandbox.objects("contacts") if c["properties"]["email"] == EMAIL)
+    )
     decision = RoutingDecision.objects.create(
-        config=config, dedupe_key="webhook:1", trigger="webhook", contact_id=contact_id,
-        inputs={"contact": {"email": EMAIL, "firstname": "Dana", "lastname": "Scully"}, "company": {}},
+        config=config,
+        dedupe_key="webhook:1",
+        trigger="webhook",
+        contact_id=contact_id,
+        inputs={
+            "contact": {"email": EMAIL, "firstname": "Dana", "lastname": "Scully"},
+            "company": {},
+        },
         territory_reason=f"no territory for {EMAIL}",
     )
     decision_dead_letter(decision=decision, category="unroutable", message="no territory")
     assert SyncedContact.objects.filter(match_key=EMAIL).exists()
     assert EMAIL in sandbox_emails(sandbox)
-    return SimpleNamespace(workflow=workflow, csv_run=csv_run, warehouse_table=warehouse_table, rows=rows)
+    return SimpleNamespace(
+        workflow=workflow, csv_run=csv_run, warehouse_table=warehouse_table, rows=rows
+    )
 
 
 def test_every_store_is_registered():
     assert STORES <= {store.name for store in registered_stores()}
 
 
-def test_erasure_leaves_nothing_anywhere_and_the_receipt_counts_each_store(person, sandbox, admin_user):
+def test_erasure_leaves_nothing_anywhere_and_the_receipt_counts_each_store(
+    person, sandbox, admin_user
+):
     if person.warehouse_table:
         assert warehouse_rows(person.warehouse_table, EMAIL)
 
@@ -169,7 +214,9 @@ def test_erasure_leaves_nothing_anywhere_and_the_receipt_counts_each_store(perso
     assert again.total_removed == 0
 
 
-def test_after_erasure_a_new_import_or_webhook_about_the_person_is_skipped_and_not_kept(person, sandbox, client, admin_user):
+def test_after_erasure_a_new_import_or_webhook_about_the_person_is_skipped_and_not_kept(
+    person, sandbox, client, admin_user
+):
     privacy_erasure_perform(email=EMAIL, actor=admin_user)
 
     rows = contact_rows(1, start=5)
@@ -178,7 +225,11 @@ def test_after_erasure_a_new_import_or_webhook_about_the_person_is_skipped_and_n
     skipped = RunRecord.objects.get(run=run, state=RecordState.SKIPPED)
     assert skipped.skip_reason == SkipReason.SUPPRESSED
 
-    webhook_post(client, person.workflow, [{**person.rows[0], "Job Title": "Deputy"}, {**rows[0], "Job Title": "VP"}])
+    webhook_post(
+        client,
+        person.workflow,
+        [{**person.rows[0], "Job Title": "Deputy"}, {**rows[0], "Job Title": "VP"}],
+    )
     hooked = webhook_run(person.workflow)
     assert (hooked.records_in, hooked.skipped) == (2, 1)
     assert RunRecord.objects.get(run=hooked, skip_reason=SkipReason.SUPPRESSED).raw == {}
@@ -192,7 +243,9 @@ def test_after_erasure_a_new_import_or_webhook_about_the_person_is_skipped_and_n
     assert database_hits([*VARIANTS, "dana.scully"]) == []
 
 
-def test_a_hubspot_failure_is_recorded_for_its_store_and_the_rest_is_erased(person, sandbox, admin_user):
+def test_a_hubspot_failure_is_recorded_for_its_store_and_the_rest_is_erased(
+    person, sandbox, admin_user
+):
     sandbox.set_faults({"503": 1.0})
 
     receipt = privacy_erasure_perform(email=EMAIL, actor=admin_user)
@@ -203,7 +256,12 @@ def test_a_hubspot_failure_is_recorded_for_its_store_and_the_rest_is_erased(pers
     assert "scully" not in hubspot.error.lower()
     assert all(not s.error for s in receipt.stores if s.store != "integrations.hubspot_contacts")
     assert PrivacyRequest.objects.get(kind="erasure").status == "partial"
-    assert AuditEvent.objects.get(action="privacy.erasure").metadata["stores"]["integrations.hubspot_contacts"] == "failed"
+    assert (
+        AuditEvent.objects.get(action="privacy.erasure").metadata["stores"][
+            "integrations.hubspot_contacts"
+        ]
+        == "failed"
+    )
     assert not RunRecord.objects.filter(match_key=EMAIL).exists()
 
     sandbox.set_faults({})
@@ -231,7 +289,10 @@ def test_the_access_export_holds_every_stores_data_in_json_and_csv(person, admin
     assert OTHER not in json.dumps(export).lower()
 
 
-@pytest.mark.skipif(not WAREHOUSE_URL, reason="needs PostgreSQL (DATABASE_URL=postgres://...): the warehouse is a real table")
+@pytest.mark.skipif(
+    not WAREHOUSE_URL,
+    reason="needs PostgreSQL (DATABASE_URL=postgres://...): the warehouse is a real table",
+)
 def test_the_warehouse_rows_are_exported_and_deleted(person, admin_user):
     export = privacy_access_export(email=EMAIL, actor=admin_user)
     (row,) = export["stores"]["pipelines.warehouse"]
@@ -240,4 +301,3 @@ def test_the_warehouse_rows_are_exported_and_deleted(person, admin_user):
     privacy_erasure_perform(email=EMAIL, actor=admin_user)
     assert warehouse_rows(person.warehouse_table, EMAIL) == []
     assert warehouse_rows(person.warehouse_table, "person1@acme-analytics.com")
-

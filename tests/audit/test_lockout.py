@@ -28,7 +28,9 @@ def test_the_sixth_attempt_is_refused_even_with_the_right_password(client, admin
 def test_each_failure_and_the_lockout_are_audited(client, admin_user):
     for _ in range(5):
         attempt(client, admin_user.username, "not-the-password")
-    failures = AuditEvent.objects.filter(action="auth.login_failed", actor_label=admin_user.username)
+    failures = AuditEvent.objects.filter(
+        action="auth.login_failed", actor_label=admin_user.username
+    )
     assert failures.count() == 5
     locked = AuditEvent.objects.get(action="auth.locked_out")
     assert locked.metadata["username"] == admin_user.username

@@ -35,7 +35,10 @@ def test_hash_email_is_keyed_so_it_is_not_a_bare_sha256():
 
 
 def test_changes_diff_lists_only_changed_fields_as_old_new_pairs():
-    diff = changes_diff({"name": "crm", "timeout": 10, "enabled": True}, {"name": "crm", "timeout": 30, "enabled": True})
+    diff = changes_diff(
+        {"name": "crm", "timeout": 10, "enabled": True},
+        {"name": "crm", "timeout": 30, "enabled": True},
+    )
     assert diff == {"timeout": [10, 30]}
 
 
@@ -47,7 +50,9 @@ def test_changes_diff_says_a_secret_changed_without_any_character_of_it():
 
 
 def test_changes_diff_masks_declared_secret_fields_whatever_their_name():
-    diff = changes_diff({"blob": "aaaa-very-private"}, {"blob": "bbbb-very-private"}, secret_fields=["blob"])
+    diff = changes_diff(
+        {"blob": "aaaa-very-private"}, {"blob": "bbbb-very-private"}, secret_fields=["blob"]
+    )
     assert diff == {"blob": ["••••", SECRET_CHANGED]}
 
 
@@ -67,25 +72,39 @@ def test_changes_diff_hashes_personal_fields_consistently():
 
 
 def test_changes_diff_masks_secrets_nested_in_json_options():
-    diff = changes_diff({"options": {"headers": {"Authorization": "Bearer abc123456789"}}}, {"options": {}})
+    diff = changes_diff(
+        {"options": {"headers": {"Authorization": "Bearer abc123456789"}}}, {"options": {}}
+    )
     assert "abc123456789" not in str(diff)
 
 
 def test_config_names_stay_readable_for_the_auditor():
-    diff = changes_diff({"name": "Clay to HubSpot", "match_key": "email"}, {"name": "Clay → HubSpot", "match_key": "domain"})
+    diff = changes_diff(
+        {"name": "Clay to HubSpot", "match_key": "email"},
+        {"name": "Clay → HubSpot", "match_key": "domain"},
+    )
     assert diff == {"name": ["Clay to HubSpot", "Clay → HubSpot"], "match_key": ["email", "domain"]}
 
 
 @pytest.mark.django_db
 def test_record_masks_secret_and_personal_keys_even_when_the_caller_forgot():
     event = audit_event_record(
-        action="connection.changed", actor_label="system",
-        changes={"client_secret": ["old-secret-value", "new-secret-value"], "email": [None, "ann@example.com"]},
+        action="connection.changed",
+        actor_label="system",
+        changes={
+            "client_secret": ["old-secret-value", "new-secret-value"],
+            "email": [None, "ann@example.com"],
+        },
         metadata={"api_key": "sk_test_abcdefghijkl", "note": "failed for ann@example.com"},
     )
     stored = AuditEvent.objects.get(pk=event.pk)
     text = str(stored.changes) + str(stored.metadata)
-    for leaked in ("old-secret-value", "new-secret-value", "ann@example.com", "sk_test_abcdefghijkl"):
+    for leaked in (
+        "old-secret-value",
+        "new-secret-value",
+        "ann@example.com",
+        "sk_test_abcdefghijkl",
+    ):
         assert leaked not in text
     assert stored.changes["client_secret"] == ["••••", "••••"]
     assert stored.metadata["note"].startswith("failed for email:hash:")
@@ -93,14 +112,16 @@ def test_record_masks_secret_and_personal_keys_even_when_the_caller_forgot():
 
 @pytest.mark.django_db
 def test_record_keeps_an_email_hash_given_in_metadata_as_it_is():
-    event = audit_event_record(action="privacy.erasure", metadata={"email_hash": hash_email("ann@example.com")})
+    event = audit_event_record(
+        action="privacy.erasure", metadata={"email_hash": hash_email("ann@example.com")}
+    )
     assert event.metadata["email_hash"] == hash_email("ann@example.com")
 
 
 @pytest.mark.parametrize(
     ("cell", "expected"),
     [
-        ("=HYPERLINK(\"http://evil\")", "'=HYPERLINK(\"http://evil\")"),
+        ('=HYPERLINK("http://evil")', '\'=HYPERLINK("http://evil")'),
         ("+1+2", "'+1+2"),
         ("-2+3", "'-2+3"),
         ("@SUM(A1)", "'@SUM(A1)"),

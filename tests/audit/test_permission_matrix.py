@@ -21,17 +21,52 @@ ERASE = {"email": "x@example.org", "email_again": "x@example.org", "confirm": "o
 # (label, method, url name, args, data) -> expected for admin, engineer, viewer, outsider
 MATRIX = [
     (("audit log list", "get", "admin:audit_auditevent_changelist", "", None), (OK, OK, OK, LOGIN)),
-    (("audit event detail", "get", "admin:audit_auditevent_change", "event", None), (OK, OK, OK, LOGIN)),
-    (("audit export csv", "get", "admin:audit_auditevent_export", "", {"format": "csv"}), (OK, OK, OK, LOGIN)),
-    (("audit export json", "get", "admin:audit_auditevent_export", "", {"format": "json"}), (OK, OK, OK, LOGIN)),
-    (("audit event delete", "post", "admin:audit_auditevent_delete", "event", {"post": "yes"}), (DENIED, DENIED, DENIED, LOGIN)),
-    (("privacy requests list", "get", "admin:audit_privacyrequest_changelist", "", None), (OK, OK, DENIED, LOGIN)),
-    (("erasure form", "get", "admin:audit_privacyrequest_erase", "", None), (OK, OK, DENIED, LOGIN)),
-    (("erasure submit", "post", "admin:audit_privacyrequest_erase", "", ERASE), (OK, OK, DENIED, LOGIN)),
-    (("access export form", "get", "admin:audit_privacyrequest_access", "", None), (OK, OK, DENIED, LOGIN)),
-    (("access export download", "post", "admin:audit_privacyrequest_access", "",
-     {"email": "x@example.org", "format": "json"}), (OK, OK, DENIED, LOGIN)),
-    (("suppression list", "get", "admin:audit_suppressedemail_changelist", "", None), (OK, OK, DENIED, LOGIN)),
+    (
+        ("audit event detail", "get", "admin:audit_auditevent_change", "event", None),
+        (OK, OK, OK, LOGIN),
+    ),
+    (
+        ("audit export csv", "get", "admin:audit_auditevent_export", "", {"format": "csv"}),
+        (OK, OK, OK, LOGIN),
+    ),
+    (
+        ("audit export json", "get", "admin:audit_auditevent_export", "", {"format": "json"}),
+        (OK, OK, OK, LOGIN),
+    ),
+    (
+        ("audit event delete", "post", "admin:audit_auditevent_delete", "event", {"post": "yes"}),
+        (DENIED, DENIED, DENIED, LOGIN),
+    ),
+    (
+        ("privacy requests list", "get", "admin:audit_privacyrequest_changelist", "", None),
+        (OK, OK, DENIED, LOGIN),
+    ),
+    (
+        ("erasure form", "get", "admin:audit_privacyrequest_erase", "", None),
+        (OK, OK, DENIED, LOGIN),
+    ),
+    (
+        ("erasure submit", "post", "admin:audit_privacyrequest_erase", "", ERASE),
+        (OK, OK, DENIED, LOGIN),
+    ),
+    (
+        ("access export form", "get", "admin:audit_privacyrequest_access", "", None),
+        (OK, OK, DENIED, LOGIN),
+    ),
+    (
+        (
+            "access export download",
+            "post",
+            "admin:audit_privacyrequest_access",
+            "",
+            {"email": "x@example.org", "format": "json"},
+        ),
+        (OK, OK, DENIED, LOGIN),
+    ),
+    (
+        ("suppression list", "get", "admin:audit_suppressedemail_changelist", "", None),
+        (OK, OK, DENIED, LOGIN),
+    ),
 ]
 
 
@@ -44,7 +79,9 @@ def test_audit_permission_matrix(client, persona, row, expected):
     url = reverse(name, args=[event.pk] if args == "event" else [])
     response = getattr(client, method)(url, data or {})
     want = expected[PERSONAS.index(persona.username.removesuffix("-persona"))]
-    assert response.status_code == want, f"{persona.username} {method} {name}: {response.status_code}"
+    assert response.status_code == want, (
+        f"{persona.username} {method} {name}: {response.status_code}"
+    )
     if want == DENIED:
         assert AuditEvent.objects.filter(action="access.denied", actor_id=persona.pk).exists()
     assert AuditEvent.objects.filter(pk=event.pk).exists()
@@ -57,7 +94,10 @@ def test_viewing_the_log_does_not_imply_exporting_it(client):
     client.force_login(reader)
     assert client.get(reverse("admin:audit_auditevent_changelist")).status_code == OK
     assert b"export-csv" not in client.get(reverse("admin:audit_auditevent_changelist")).content
-    assert client.get(reverse("admin:audit_auditevent_export"), {"format": "csv"}).status_code == DENIED
+    assert (
+        client.get(reverse("admin:audit_auditevent_export"), {"format": "csv"}).status_code
+        == DENIED
+    )
 
 
 @pytest.mark.django_db
@@ -72,6 +112,10 @@ def test_exporting_personal_data_does_not_imply_erasing(client):
 @pytest.mark.django_db
 def test_a_superuser_may_use_every_audit_view(client):
     client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
-    for name in ("admin:audit_auditevent_changelist", "admin:audit_privacyrequest_erase",
-                 "admin:audit_privacyrequest_access", "admin:audit_privacyrequest_changelist"):
+    for name in (
+        "admin:audit_auditevent_changelist",
+        "admin:audit_privacyrequest_erase",
+        "admin:audit_privacyrequest_access",
+        "admin:audit_privacyrequest_changelist",
+    ):
         assert client.get(reverse(name)).status_code == OK, name

@@ -25,7 +25,11 @@ from audit.privacy import (
 pytestmark = pytest.mark.django_db
 
 EMAIL = "Dana.Scully+fbi@Example.org"
-VARIANTS = ("dana.scully+fbi@example.org", "Dana.Scully+fbi@Example.org", "DANA.SCULLY+FBI@EXAMPLE.ORG")
+VARIANTS = (
+    "dana.scully+fbi@example.org",
+    "Dana.Scully+fbi@Example.org",
+    "DANA.SCULLY+FBI@EXAMPLE.ORG",
+)
 
 
 class TableStore:
@@ -35,8 +39,14 @@ class TableStore:
 
     def find(self, email):
         with connection.cursor() as cursor:
-            cursor.execute("SELECT id, email, company, notes FROM test_contacts WHERE lower(email) = %s ORDER BY id", [email])
-            return [dict(zip(["id", "email", "company", "notes"], row, strict=True)) for row in cursor.fetchall()]
+            cursor.execute(
+                "SELECT id, email, company, notes FROM test_contacts WHERE lower(email) = %s ORDER BY id",
+                [email],
+            )
+            return [
+                dict(zip(["id", "email", "company", "notes"], row, strict=True))
+                for row in cursor.fetchall()
+            ]
 
     def erase(self, email):
         with connection.cursor() as cursor:
@@ -72,14 +82,21 @@ def stores(monkeypatch):
     """Only the test stores are registered; the registry is restored afterwards."""
     monkeypatch.setattr(privacy, "_STORES", {})
     with connection.cursor() as cursor:
-        cursor.execute("CREATE TABLE test_contacts (id integer PRIMARY KEY, email varchar(254), company varchar(100), notes text)")
+        cursor.execute(
+            "CREATE TABLE test_contacts (id integer PRIMARY KEY, email varchar(254), company varchar(100), notes text)"
+        )
         cursor.executemany(
             "INSERT INTO test_contacts VALUES (%s, %s, %s, %s)",
-            [(1, "dana.scully+fbi@example.org", "FBI", "=cmd|' /C calc'!A0"),
-             (2, "fox.mulder@example.org", "FBI", "keeps this row"),
-             (3, "Dana.Scully+fbi@Example.org", "FBI", "second source row")],
+            [
+                (1, "dana.scully+fbi@example.org", "FBI", "=cmd|' /C calc'!A0"),
+                (2, "fox.mulder@example.org", "FBI", "keeps this row"),
+                (3, "Dana.Scully+fbi@Example.org", "FBI", "second source row"),
+            ],
         )
-    cache.set("enrich:dana.scully+fbi@example.org", {"title": "Special Agent", "email": "dana.scully+fbi@example.org"})
+    cache.set(
+        "enrich:dana.scully+fbi@example.org",
+        {"title": "Special Agent", "email": "dana.scully+fbi@example.org"},
+    )
     privacy.register_store(TableStore())
     privacy.register_store(CacheStore())
     yield
@@ -107,17 +124,25 @@ def test_a_store_must_follow_the_contract():
 
 def test_erasure_leaves_nothing_that_matches_the_email_in_any_store_or_table(stores, admin_user):
     receipt = privacy_erasure_perform(email=EMAIL, actor=admin_user)
-    assert {s.store: s.removed for s in receipt.stores} == {"test.contacts": 2, "test.enrichment_cache": 1}
+    assert {s.store: s.removed for s in receipt.stores} == {
+        "test.contacts": 2,
+        "test.enrichment_cache": 1,
+    }
     assert receipt.status == "completed"
     assert receipt.total_removed == 3
-    assert privacy_access_export(email=EMAIL, actor=admin_user)["stores"] == {"test.contacts": [], "test.enrichment_cache": []}
+    assert privacy_access_export(email=EMAIL, actor=admin_user)["stores"] == {
+        "test.contacts": [],
+        "test.enrichment_cache": [],
+    }
     assert database_hits([*VARIANTS, "dana.scully"]) == []
     assert cache.get("enrich:dana.scully+fbi@example.org") is None
 
 
 def test_erasure_keeps_other_people(stores, admin_user):
     privacy_erasure_perform(email=EMAIL, actor=admin_user)
-    assert [r["email"] for r in TableStore().find("fox.mulder@example.org")] == ["fox.mulder@example.org"]
+    assert [r["email"] for r in TableStore().find("fox.mulder@example.org")] == [
+        "fox.mulder@example.org"
+    ]
 
 
 def test_erasure_suppresses_the_email_for_later_imports_and_webhooks(stores, admin_user):
@@ -125,7 +150,9 @@ def test_erasure_suppresses_the_email_for_later_imports_and_webhooks(stores, adm
     privacy_erasure_perform(email=EMAIL, actor=admin_user)
     assert all(email_is_suppressed(v) for v in VARIANTS)
     assert not email_is_suppressed("fox.mulder@example.org")
-    assert emails_suppressed(["fox.mulder@example.org", " DANA.SCULLY+fbi@example.org"]) == {" DANA.SCULLY+fbi@example.org"}
+    assert emails_suppressed(["fox.mulder@example.org", " DANA.SCULLY+fbi@example.org"]) == {
+        " DANA.SCULLY+fbi@example.org"
+    }
     assert SuppressedEmail.objects.get().email_hash == hash_email(EMAIL)
 
 
@@ -154,10 +181,14 @@ def test_erasure_runs_every_store_even_when_one_fails_and_can_be_run_again(store
     assert again.total_removed == 0
 
 
-def test_erasure_through_the_admin_page_shows_the_receipt_and_leaves_no_trace(client, stores, admin_user):
+def test_erasure_through_the_admin_page_shows_the_receipt_and_leaves_no_trace(
+    client, stores, admin_user
+):
     client.force_login(admin_user)
-    response = client.post(reverse("admin:audit_privacyrequest_erase"),
-                           {"email": EMAIL, "email_again": EMAIL.lower(), "confirm": "on"})
+    response = client.post(
+        reverse("admin:audit_privacyrequest_erase"),
+        {"email": EMAIL, "email_again": EMAIL.lower(), "confirm": "on"},
+    )
     assert response.status_code == 200
     assert b"test.contacts" in response.content
     assert hash_email(EMAIL).encode() in response.content
@@ -166,8 +197,10 @@ def test_erasure_through_the_admin_page_shows_the_receipt_and_leaves_no_trace(cl
 
 def test_the_erasure_form_requires_the_address_twice(client, stores, admin_user):
     client.force_login(admin_user)
-    response = client.post(reverse("admin:audit_privacyrequest_erase"),
-                           {"email": EMAIL, "email_again": "someone@else.org", "confirm": "on"})
+    response = client.post(
+        reverse("admin:audit_privacyrequest_erase"),
+        {"email": EMAIL, "email_again": "someone@else.org", "confirm": "on"},
+    )
     assert b"The two email addresses differ" in response.content
     assert not PrivacyRequest.objects.exists()
 
@@ -176,7 +209,9 @@ def test_the_access_export_returns_every_record_from_every_store(stores, admin_u
     export = privacy_access_export(email=EMAIL, actor=admin_user)
     assert export["email"] == "dana.scully+fbi@example.org"
     assert [r["id"] for r in export["stores"]["test.contacts"]] == [1, 3]
-    assert export["stores"]["test.enrichment_cache"] == [{"title": "Special Agent", "email": "dana.scully+fbi@example.org"}]
+    assert export["stores"]["test.enrichment_cache"] == [
+        {"title": "Special Agent", "email": "dana.scully+fbi@example.org"}
+    ]
     assert export["suppressed"] is False
     event = AuditEvent.objects.get(action="privacy.access_exported")
     assert event.metadata["stores"] == {"test.contacts": 2, "test.enrichment_cache": 1}
@@ -205,5 +240,10 @@ def test_the_access_export_downloads_as_json_and_csv_for_allowed_users(client, s
 
 def test_the_access_export_is_refused_without_the_personal_data_permission(client, stores, viewer):
     client.force_login(viewer)
-    assert client.post(reverse("admin:audit_privacyrequest_access"), {"email": EMAIL, "format": "json"}).status_code == 403
+    assert (
+        client.post(
+            reverse("admin:audit_privacyrequest_access"), {"email": EMAIL, "format": "json"}
+        ).status_code
+        == 403
+    )
     assert not AuditEvent.objects.filter(action="privacy.access_exported").exists()

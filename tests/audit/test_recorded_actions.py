@@ -19,7 +19,9 @@ pytestmark = pytest.mark.django_db
 
 def last(action: str) -> AuditEvent:
     event = AuditEvent.objects.filter(action=action).order_by("-id").first()
-    assert event is not None, f"no {action} event; have {list(AuditEvent.objects.values_list('action', flat=True))}"
+    assert event is not None, (
+        f"no {action} event; have {list(AuditEvent.objects.values_list('action', flat=True))}"
+    )
     return event
 
 
@@ -33,11 +35,18 @@ def admin_form_data(response, **overrides) -> dict:
         value = form[name].value()
         if isinstance(field.widget, SplitDateTimeWidget):
             if isinstance(value, dt.datetime):
-                data[f"{name}_0"], data[f"{name}_1"] = value.date().isoformat(), value.time().strftime("%H:%M:%S")
+                data[f"{name}_0"], data[f"{name}_1"] = (
+                    value.date().isoformat(),
+                    value.time().strftime("%H:%M:%S"),
+                )
             continue
         if value is None or value is False:
             continue
-        data[name] = [str(v) for v in value] if isinstance(value, (list, tuple)) else ("on" if value is True else str(value))
+        data[name] = (
+            [str(v) for v in value]
+            if isinstance(value, (list, tuple))
+            else ("on" if value is True else str(value))
+        )
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
 
@@ -51,12 +60,20 @@ def root(db):
 
 
 def test_a_login_is_recorded_with_ip_user_agent_and_request_id(client, admin_user):
-    client.post(reverse("admin:login"), {"username": admin_user.username, "password": PASSWORD},
-                HTTP_USER_AGENT="pytest-browser", HTTP_X_REQUEST_ID="req-login-12345")
+    client.post(
+        reverse("admin:login"),
+        {"username": admin_user.username, "password": PASSWORD},
+        HTTP_USER_AGENT="pytest-browser",
+        HTTP_X_REQUEST_ID="req-login-12345",
+    )
     event = last("auth.login")
     assert event.actor_id == admin_user.pk
     assert event.actor_label == admin_user.username
-    assert (event.ip_address, event.user_agent, event.request_id) == ("127.0.0.1", "pytest-browser", "req-login-12345")
+    assert (event.ip_address, event.user_agent, event.request_id) == (
+        "127.0.0.1",
+        "pytest-browser",
+        "req-login-12345",
+    )
 
 
 def test_a_logout_is_recorded(client, admin_user):
@@ -66,11 +83,15 @@ def test_a_logout_is_recorded(client, admin_user):
 
 
 def test_a_failed_login_records_the_username_tried_and_never_the_password(client, admin_user):
-    client.post(reverse("admin:login"), {"username": admin_user.username, "password": "Wrong-Guess-9876"})
+    client.post(
+        reverse("admin:login"), {"username": admin_user.username, "password": "Wrong-Guess-9876"}
+    )
     event = last("auth.login_failed")
     assert event.actor_label == admin_user.username
     assert event.metadata["username"] == admin_user.username
-    assert "Wrong-Guess-9876" not in str(AuditEvent.objects.values_list("changes", "metadata", "object_repr"))
+    assert "Wrong-Guess-9876" not in str(
+        AuditEvent.objects.values_list("changes", "metadata", "object_repr")
+    )
 
 
 def test_a_permission_denial_in_the_admin_is_recorded_with_the_path(client, viewer):
@@ -93,13 +114,24 @@ def test_a_permission_denial_in_a_custom_view_is_recorded(client, viewer):
 # --- Schedules (django-celery-beat) in the admin --------------------------------------------------
 
 
-def test_creating_changing_and_deleting_a_schedule_in_the_admin_is_recorded_with_a_diff(client, engineer):
+def test_creating_changing_and_deleting_a_schedule_in_the_admin_is_recorded_with_a_diff(
+    client, engineer
+):
     client.force_login(engineer)
     every = IntervalSchedule.objects.create(every=10, period=IntervalSchedule.MINUTES)
-    response = client.post(reverse("admin:django_celery_beat_periodictask_add"), {
-        "name": "Nightly HubSpot sync", "task": "switchyard.ping", "interval": every.pk, "enabled": "on",
-        "args": "[]", "kwargs": "{}", "headers": "{}", "description": "",
-    })
+    response = client.post(
+        reverse("admin:django_celery_beat_periodictask_add"),
+        {
+            "name": "Nightly HubSpot sync",
+            "task": "switchyard.ping",
+            "interval": every.pk,
+            "enabled": "on",
+            "args": "[]",
+            "kwargs": "{}",
+            "headers": "{}",
+            "description": "",
+        },
+    )
     assert response.status_code == 302, response.context["adminform"].form.errors
     task = PeriodicTask.objects.get(name="Nightly HubSpot sync")
     created = last("periodictask.created")
@@ -109,7 +141,9 @@ def test_creating_changing_and_deleting_a_schedule_in_the_admin_is_recorded_with
     assert created.metadata["source"] == "admin"
 
     change_url = reverse("admin:django_celery_beat_periodictask_change", args=[task.pk])
-    data = admin_form_data(client.get(change_url), enabled=None, description="paused for the migration")
+    data = admin_form_data(
+        client.get(change_url), enabled=None, description="paused for the migration"
+    )
     assert client.post(change_url, data).status_code == 302
     changed = last("periodictask.changed")
     assert changed.changes["enabled"] == [True, False]
@@ -126,9 +160,14 @@ def test_creating_changing_and_deleting_a_schedule_in_the_admin_is_recorded_with
 def test_a_bulk_action_on_schedules_records_each_changed_schedule(client, engineer):
     client.force_login(engineer)
     every = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.HOURS)
-    tasks = [PeriodicTask.objects.create(name=f"t{i}", task="switchyard.ping", interval=every) for i in range(2)]
-    client.post(reverse("admin:django_celery_beat_periodictask_changelist"),
-                {"action": "disable_tasks", "_selected_action": [t.pk for t in tasks]})
+    tasks = [
+        PeriodicTask.objects.create(name=f"t{i}", task="switchyard.ping", interval=every)
+        for i in range(2)
+    ]
+    client.post(
+        reverse("admin:django_celery_beat_periodictask_changelist"),
+        {"action": "disable_tasks", "_selected_action": [t.pk for t in tasks]},
+    )
     events = AuditEvent.objects.filter(action="periodictask.changed")
     assert sorted(events.values_list("object_id", flat=True)) == sorted(str(t.pk) for t in tasks)
     assert all(e.changes["enabled"] == [True, False] for e in events)
@@ -139,10 +178,15 @@ def test_a_bulk_action_on_schedules_records_each_changed_schedule(client, engine
 
 def test_creating_a_user_is_recorded_without_the_password(client, root):
     client.force_login(root)
-    response = client.post(reverse("admin:auth_user_add"), {
-        "username": "newhire", "usable_password": "true",
-        "password1": "A-long-initial-passphrase-42", "password2": "A-long-initial-passphrase-42",
-    })
+    response = client.post(
+        reverse("admin:auth_user_add"),
+        {
+            "username": "newhire",
+            "usable_password": "true",
+            "password1": "A-long-initial-passphrase-42",
+            "password2": "A-long-initial-passphrase-42",
+        },
+    )
     assert response.status_code == 302
     event = last("user.created")
     assert event.actor_label == "root"
@@ -159,8 +203,13 @@ def test_changing_a_user_records_a_diff_with_personal_fields_hashed_and_groups_b
     viewer_group = Group.objects.get(name="Viewer")
     client.force_login(root)
     url = reverse("admin:auth_user_change", args=[user.pk])
-    data = admin_form_data(client.get(url), email="ann.chen@example.com", first_name="Annie",
-                           is_staff="on", groups=[str(viewer_group.pk)])
+    data = admin_form_data(
+        client.get(url),
+        email="ann.chen@example.com",
+        first_name="Annie",
+        is_staff="on",
+        groups=[str(viewer_group.pk)],
+    )
     assert client.post(url, data).status_code == 302
     event = last("user.changed")
     assert event.changes["is_staff"] == [False, True]
@@ -177,8 +226,14 @@ def test_changing_a_password_in_the_admin_is_recorded_without_it(client, root):
     user = UserFactory(username="bob")
     client.force_login(root)
     url = reverse("admin:auth_user_password_change", args=[user.pk])
-    response = client.post(url, {"password1": "Brand-new-passphrase-77", "password2": "Brand-new-passphrase-77",
-                                 "usable_password": "true"})
+    response = client.post(
+        url,
+        {
+            "password1": "Brand-new-passphrase-77",
+            "password2": "Brand-new-passphrase-77",
+            "usable_password": "true",
+        },
+    )
     assert response.status_code == 302
     event = last("user.password_changed")
     assert event.object_id == str(user.pk)
@@ -199,7 +254,9 @@ def test_changing_a_groups_permissions_is_recorded(client, root):
     permission = Permission.objects.get(codename="view_auditevent")
     client.force_login(root)
     url = reverse("admin:auth_group_change", args=[group.pk])
-    assert client.post(url, {"name": "Contractors", "permissions": [permission.pk]}).status_code == 302
+    assert (
+        client.post(url, {"name": "Contractors", "permissions": [permission.pk]}).status_code == 302
+    )
     assert last("group.changed").changes["permissions"] == [[], [permission.pk]]
 
 

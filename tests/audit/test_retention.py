@@ -28,18 +28,26 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def only_audit_kinds(monkeypatch):
     """Kinds other apps registered are out of these tests; each test adds what it needs."""
-    monkeypatch.setattr(retention, "_KINDS", {k: v for k, v in retention._KINDS.items()
-                                             if k in {"audit_events", "privacy_requests"}})
+    monkeypatch.setattr(
+        retention,
+        "_KINDS",
+        {k: v for k, v in retention._KINDS.items() if k in {"audit_events", "privacy_requests"}},
+    )
 
 
 def test_defaults_match_the_policy():
     assert {k: retention_days(k) for k in retention.DEFAULT_RETENTION_DAYS} == {
-        "webhook_payloads": 30, "run_records": 180, "resolved_dead_letters": 90,
-        "audit_events": 400, "privacy_requests": 730,
+        "webhook_payloads": 30,
+        "run_records": 180,
+        "resolved_dead_letters": 90,
+        "audit_events": 400,
+        "privacy_requests": 730,
     }
 
 
-@override_settings(SWITCHYARD_RETENTION_DAYS={"audit_events": 30, "privacy_requests": 90, "run_records": 7})
+@override_settings(
+    SWITCHYARD_RETENTION_DAYS={"audit_events": 30, "privacy_requests": 90, "run_records": 7}
+)
 def test_settings_override_the_defaults_but_never_go_below_the_floors():
     assert retention_days("run_records") == 7
     assert retention_days("audit_events") == 365
@@ -103,10 +111,20 @@ def test_privacy_requests_are_purged_after_730_days():
 
     from django.utils import timezone
 
-    old = PrivacyRequest.objects.create(kind="erasure", email_hash="a" * 64, status="completed", actor_label="x",
-                                        created_at=timezone.now() - timedelta(days=731))
-    young = PrivacyRequest.objects.create(kind="erasure", email_hash="b" * 64, status="completed", actor_label="x",
-                                          created_at=timezone.now() - timedelta(days=700))
+    old = PrivacyRequest.objects.create(
+        kind="erasure",
+        email_hash="a" * 64,
+        status="completed",
+        actor_label="x",
+        created_at=timezone.now() - timedelta(days=731),
+    )
+    young = PrivacyRequest.objects.create(
+        kind="erasure",
+        email_hash="b" * 64,
+        status="completed",
+        actor_label="x",
+        created_at=timezone.now() - timedelta(days=700),
+    )
     assert retention_purge(dry_run=False)["privacy_requests"] == 1
     assert list(PrivacyRequest.objects.values_list("pk", flat=True)) == [young.pk]
     assert old.pk
@@ -124,14 +142,21 @@ def test_other_apps_register_their_kinds_with_a_cutoff_factory():
     assert not Group.objects.filter(name="old-kind-row").exists()
     # A factory without arguments is filtered on its date field.
     register_retention_kind("webhook_payloads", lambda: PrivacyRequest.objects.all())
-    PrivacyRequest.objects.create(kind="access", email_hash="c" * 64, status="completed", actor_label="x",
-                                  created_at=timezone.now() - timedelta(days=31))
+    PrivacyRequest.objects.create(
+        kind="access",
+        email_hash="c" * 64,
+        status="completed",
+        actor_label="x",
+        created_at=timezone.now() - timedelta(days=31),
+    )
     assert retention_purge(dry_run=True)["webhook_payloads"] == 1
 
 
 def test_a_broken_kind_does_not_stop_the_others(record_at):
     record_at(500)
-    register_retention_kind("run_records", lambda cutoff: AuditEvent.objects.filter(nonexistent_field=1))
+    register_retention_kind(
+        "run_records", lambda cutoff: AuditEvent.objects.filter(nonexistent_field=1)
+    )
     report = retention_purge(dry_run=False)
     assert report["run_records"] == -1
     assert report["audit_events"] == 1
@@ -143,7 +168,11 @@ def test_the_daily_purge_is_scheduled_in_celery_beat_at_0330_utc():
     task = PeriodicTask.objects.get(name="Retention purge")
     assert task.task == "audit.tasks.retention_purge_task"
     assert task.enabled
-    assert (task.crontab.minute, task.crontab.hour, str(task.crontab.timezone)) == ("30", "3", "UTC")
+    assert (task.crontab.minute, task.crontab.hour, str(task.crontab.timezone)) == (
+        "30",
+        "3",
+        "UTC",
+    )
 
 
 def test_the_task_runs_the_purge(record_at):

@@ -36,7 +36,11 @@ PERSONAS = ("admin", "engineer", "viewer", "outsider")
 
 
 def test_the_data_migration_created_the_three_roles(db):
-    assert set(Group.objects.values_list("name", flat=True)) >= {REVOPS_ADMIN, INTEGRATION_ENGINEER, VIEWER}
+    assert set(Group.objects.values_list("name", flat=True)) >= {
+        REVOPS_ADMIN,
+        INTEGRATION_ENGINEER,
+        VIEWER,
+    }
 
 
 def test_viewer_holds_only_view_permissions_and_cannot_export_personal_data(db):
@@ -55,7 +59,9 @@ def test_engineer_can_do_everything_a_revops_admin_can(db):
 
 def test_no_role_may_manage_users_or_groups(db):
     for role in ROLE_PERMISSIONS:
-        names = Group.objects.get(name=role).permissions.values_list("content_type__app_label", flat=True)
+        names = Group.objects.get(name=role).permissions.values_list(
+            "content_type__app_label", flat=True
+        )
         assert "auth" not in set(names)
 
 

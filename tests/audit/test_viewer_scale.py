@@ -48,7 +48,11 @@ def test_every_filter_pages_from_an_index_in_milliseconds(million_events):
         elapsed = time.perf_counter() - started
         assert len(first.events) == len(second.events) == 50
         assert elapsed < 0.5, f"{filters}: two pages took {elapsed:.3f}s"
-        page = audit_event_queryset(filters=filters).filter(id__lt=first.older_than).order_by("-id")[:51]
+        page = (
+            audit_event_queryset(filters=filters)
+            .filter(id__lt=first.older_than)
+            .order_by("-id")[:51]
+        )
         sql, params = page.query.sql_with_params()
         with connection.cursor() as cursor:
             cursor.execute(f"EXPLAIN {sql}", params)

@@ -42,7 +42,11 @@ def test_readyz_is_unavailable_with_pending_migrations(client, monkeypatch):
 @pytest.mark.django_db
 def test_health_replies_carry_no_configuration(client, settings):
     body = json.dumps(client.get("/readyz").json())
-    for secret in (settings.SECRET_KEY, settings.FIELD_ENCRYPTION_KEYS[0], settings.CELERY_BROKER_URL):
+    for secret in (
+        settings.SECRET_KEY,
+        settings.FIELD_ENCRYPTION_KEYS[0],
+        settings.CELERY_BROKER_URL,
+    ):
         assert secret not in body
 
 

@@ -24,7 +24,10 @@ def render(msg, *args, exc_info=None) -> str:
         ("slack said no to xoxb-12345-fake-abcdefghij", "xoxb-12345-fake"),
         ("sent to https://hooks.slack.com/services/T000/B000/XXXXXXXX", "T000/B000"),
         ("contact ada.lovelace@example.com rejected", "ada.lovelace@example.com"),
-        ("GET https://api.builtwith.com/v21/api.json?KEY=bw-secret-key&LOOKUP=acme.com", "bw-secret-key"),
+        (
+            "GET https://api.builtwith.com/v21/api.json?KEY=bw-secret-key&LOOKUP=acme.com",
+            "bw-secret-key",
+        ),
     ],
 )
 def test_redacts_tokens_passwords_authorization_and_emails(message, leaked):
@@ -65,4 +68,7 @@ def test_configured_handlers_redact(caplog):
 
 
 def test_leaves_ordinary_messages_alone():
-    assert render("run 42 finished: 10 succeeded, 0 failed") == "run 42 finished: 10 succeeded, 0 failed"
+    assert (
+        render("run 42 finished: 10 succeeded, 0 failed")
+        == "run 42 finished: 10 succeeded, 0 failed"
+    )

@@ -22,7 +22,12 @@ PRODUCTION_ENV = {
 
 
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -41,7 +46,8 @@ def test_production_settings_pass_check_deploy_with_no_issue():
 
 def test_production_settings_keep_database_connections_healthy_across_restarts():
     result = manage(
-        "shell", "-c",
+        "shell",
+        "-c",
         "from django.conf import settings as s; d=s.DATABASES['default']; "
         "print(d['CONN_HEALTH_CHECKS'], d['CONN_MAX_AGE'] > 0, s.ALLOW_PRIVATE_BASE_URLS)",
         env=PRODUCTION_ENV,
@@ -58,7 +64,10 @@ def test_production_settings_keep_database_connections_healthy_across_restarts()
         ({"DATABASE_URL": "sqlite:///tmp/x.sqlite3"}, "PostgreSQL"),
         ({"DEBUG": "maybe"}, "DEBUG='maybe' is not a boolean"),
         ({"DB_CONN_MAX_AGE": "forever"}, "DB_CONN_MAX_AGE='forever' is not an integer"),
-        ({"SECRET_KEY_FILE": "/nonexistent/secret"}, "SECRET_KEY_FILE points to /nonexistent/secret"),
+        (
+            {"SECRET_KEY_FILE": "/nonexistent/secret"},
+            "SECRET_KEY_FILE points to /nonexistent/secret",
+        ),
     ],
 )
 def test_production_settings_refuse_to_start_with_bad_values(override, complaint):
@@ -72,7 +81,9 @@ def test_secret_can_come_from_a_file(tmp_path):
     secret_file = tmp_path / "secret_key"
     secret_file.write_text(PRODUCTION_ENV["SECRET_KEY"][::-1] + "\n")
     env = {**PRODUCTION_ENV, "SECRET_KEY": "", "SECRET_KEY_FILE": str(secret_file)}
-    result = manage("shell", "-c", "from django.conf import settings; print(len(settings.SECRET_KEY))", env=env)
+    result = manage(
+        "shell", "-c", "from django.conf import settings; print(len(settings.SECRET_KEY))", env=env
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == str(len(PRODUCTION_ENV["SECRET_KEY"]))
 
@@ -85,8 +96,15 @@ def test_local_defaults_need_no_environment():
 def test_env_example_documents_every_variable_the_settings_read():
     import re
 
-    documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    documented = set(
+        re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M)
+    )
     read = set()
     for path in (ROOT / "config").rglob("*.py"):
-        read |= set(re.findall(r"env(?:_secret|_bool|_int|_list|\.str|\.db_url|\.email_url)\(\s*\"([A-Z0-9_]+)\"", path.read_text()))
+        read |= set(
+            re.findall(
+                r"env(?:_secret|_bool|_int|_list|\.str|\.db_url|\.email_url)\(\s*\"([A-Z0-9_]+)\"",
+                path.read_text(),
+            )
+        )
     assert read - documented == set()

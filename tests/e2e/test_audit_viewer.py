@@ -16,10 +16,23 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_an_auditor_filters_the_log_and_downloads_a_csv_export(live_server, page, login_as):
     auditor = login_as(make_persona("viewer"))
-    audit_event_record(action="connection.changed", actor_label="erin", object_type="integrations.connection",
-                       object_id="7", object_repr="HubSpot prod", changes={"read_timeout": [10, 30]})
-    audit_event_record(action="auth.login_failed", actor_label="mallory", metadata={"username": "mallory"})
-    audit_event_record(action="workflow.changed", actor_label="erin", object_type="pipelines.workflow", object_id="3")
+    audit_event_record(
+        action="connection.changed",
+        actor_label="erin",
+        object_type="integrations.connection",
+        object_id="7",
+        object_repr="HubSpot prod",
+        changes={"read_timeout": [10, 30]},
+    )
+    audit_event_record(
+        action="auth.login_failed", actor_label="mallory", metadata={"username": "mallory"}
+    )
+    audit_event_record(
+        action="workflow.changed",
+        actor_label="erin",
+        object_type="pipelines.workflow",
+        object_id="3",
+    )
 
     page.goto(f"{live_server.url}/admin/")
     page.click("tr.model-auditevent a[href$='/audit/auditevent/']")

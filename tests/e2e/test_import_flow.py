@@ -44,8 +44,9 @@ def _work_off(queue: list[int]) -> Run:
     return run_execute_inline(run_id=queue[-1], honour_backoff=False)
 
 
-def test_import_fix_the_dead_letter_and_reprocess_it(live_server, page, login_as, settings, tmp_path,
-                                                     sandbox, dispatched):
+def test_import_fix_the_dead_letter_and_reprocess_it(
+    live_server, page, login_as, settings, tmp_path, sandbox, dispatched
+):
     settings.MEDIA_ROOT = tmp_path / "media"
     workflow = WorkflowFactory(slug="clay-contacts", name="Clay contacts")
     login_as(make_persona("admin"))
@@ -54,7 +55,10 @@ def test_import_fix_the_dead_letter_and_reprocess_it(live_server, page, login_as
     page.goto(f"{live_server.url}/admin/")
     page.locator("#switchyard-panel").get_by_role("link", name="Import a CSV").click()
     page.select_option("#id_workflow", str(workflow.pk))
-    page.set_input_files("#id_file", files=[{"name": "clay-export.csv", "mimeType": "text/csv", "buffer": CSV.encode()}])
+    page.set_input_files(
+        "#id_file",
+        files=[{"name": "clay-export.csv", "mimeType": "text/csv", "buffer": CSV.encode()}],
+    )
     page.click("input[name=upload]")
 
     # Dry run: detection, alias matching, counts and the bad row, nothing written yet.
@@ -95,7 +99,9 @@ def test_import_fix_the_dead_letter_and_reprocess_it(live_server, page, login_as
     # The old run now links the run that resolved its dead letter, and HubSpot has Alan.
     page.click("#run-parent")
     expect(page.locator("#run-children")).to_contain_text(f"run {reprocess.pk}")
-    expect(page.locator("#run-dead-letters")).to_contain_text(re.compile(rf"reprocessed\s+in\s+run {reprocess.pk}"))
+    expect(page.locator("#run-dead-letters")).to_contain_text(
+        re.compile(rf"reprocessed\s+in\s+run {reprocess.pk}")
+    )
     emails = sorted(c["properties"]["email"] for c in sandbox.objects("contacts"))
     assert emails == ["ada@acme-analytics.com", "alan@initech.de", "grace@globex.io"]
     assert Run.objects.get(pk=reprocess.pk).status == RunStatus.SUCCESS

@@ -25,7 +25,9 @@ class Calls:
         return json.loads(self.requests[n].content)
 
 
-def mock(handler: Callable[[httpx.Request], httpx.Response], calls: Calls | None = None) -> httpx.MockTransport:
+def mock(
+    handler: Callable[[httpx.Request], httpx.Response], calls: Calls | None = None
+) -> httpx.MockTransport:
     def wrapped(request: httpx.Request) -> httpx.Response:
         if calls is not None:
             calls.requests.append(request)

@@ -96,19 +96,30 @@ def test_export_then_apply_round_trips_without_changes(env, example_file, capsys
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("connections:\n  - name: x\n    provider: hubspt\n", "line 2: connections[0]: provider 'hubspt' is not one of"),
-        ("connections:\n  - name: x\n    provider: hubspot\n    auth: {type: private_app, token: pat-na1-literal}\n",
-         "line 4: connections[0].auth.token must be an ${ENV_VAR} reference, never a value"),
-        ("connections:\n  - name: x\n    provider: hubspot\n    auth: {type: private_app, token: ${NOT_SET_ANYWHERE}}\n",
-         "environment variable NOT_SET_ANYWHERE is not set"),
-        ("connections:\n  - {name: x, provider: hubspot, rate_limit: {requests: 0, per_seconds: 10}}\n",
-         "rate_limit needs positive integers"),
+        (
+            "connections:\n  - name: x\n    provider: hubspt\n",
+            "line 2: connections[0]: provider 'hubspt' is not one of",
+        ),
+        (
+            "connections:\n  - name: x\n    provider: hubspot\n    auth: {type: private_app, token: pat-na1-literal}\n",
+            "line 4: connections[0].auth.token must be an ${ENV_VAR} reference, never a value",
+        ),
+        (
+            "connections:\n  - name: x\n    provider: hubspot\n    auth: {type: private_app, token: ${NOT_SET_ANYWHERE}}\n",
+            "environment variable NOT_SET_ANYWHERE is not set",
+        ),
+        (
+            "connections:\n  - {name: x, provider: hubspot, rate_limit: {requests: 0, per_seconds: 10}}\n",
+            "rate_limit needs positive integers",
+        ),
         ("connections: [\n", "not valid YAML"),
         ("conections: []\n", "unknown section(s) conections"),
     ],
 )
 @pytest.mark.django_db
-def test_an_invalid_file_changes_nothing_and_names_the_line_and_problem(env, tmp_path, text, message):
+def test_an_invalid_file_changes_nothing_and_names_the_line_and_problem(
+    env, tmp_path, text, message
+):
     valid_first = "connections:\n  - {name: good-one, provider: apollo}\n"
     path = tmp_path / "bad.yaml"
     path.write_text(text if not text.startswith("connections:\n") else text)
@@ -118,7 +129,11 @@ def test_an_invalid_file_changes_nothing_and_names_the_line_and_problem(env, tmp
     assert "nothing was changed" in str(failure.value)
     assert Connection.objects.count() == 0
     # and a valid section before an invalid one is not half-applied
-    path.write_text(valid_first + text.split("\n", 1)[1] if text.startswith("connections:\n  - name") else valid_first)
+    path.write_text(
+        valid_first + text.split("\n", 1)[1]
+        if text.startswith("connections:\n  - name")
+        else valid_first
+    )
     if text.startswith("connections:\n  - name"):
         with pytest.raises(CommandError):
             call_command("config", "apply", str(path))

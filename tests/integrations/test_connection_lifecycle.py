@@ -36,8 +36,13 @@ def sandbox(monkeypatch):
 
 
 def hubspot(token: str = TOKEN, **fields) -> Connection:
-    connection = Connection(name=fields.pop("name", "hubspot-main"), provider="hubspot",
-                            base_url="http://sandbox.test", max_attempts=2, **fields)
+    connection = Connection(
+        name=fields.pop("name", "hubspot-main"),
+        provider="hubspot",
+        base_url="http://sandbox.test",
+        max_attempts=2,
+        **fields,
+    )
     return connection_save(connection=connection, secrets={"token": token})
 
 
@@ -53,7 +58,9 @@ class TestConnectionTest:
         assert (event.actor, event.metadata) == (engineer, {"verdict": "ok"})
 
     def test_a_rejected_token_says_invalid_token(self, sandbox):
-        verdict = connection_test(connection_id=hubspot(token="pat-na1-wrong-token-000000000000").pk)
+        verdict = connection_test(
+            connection_id=hubspot(token="pat-na1-wrong-token-000000000000").pk
+        )
         assert (verdict.ok, verdict.code) == (False, "invalid_token")
         assert "401" in verdict.message
 
@@ -66,7 +73,9 @@ class TestConnectionTest:
     def test_an_unreachable_host_says_so(self, monkeypatch):
         monkeypatch.setattr(registry, "TRANSPORT_OVERRIDE", None)
         connection = hubspot()
-        Connection.objects.filter(pk=connection.pk).update(base_url="http://127.0.0.1:9")  # discard port
+        Connection.objects.filter(pk=connection.pk).update(
+            base_url="http://127.0.0.1:9"
+        )  # discard port
         verdict = connection_test(connection_id=connection.pk)
         assert verdict.code == "unreachable"
 
@@ -76,7 +85,9 @@ class TestConnectionTest:
         server, _ = serve(app)
         try:
             connection = hubspot(read_timeout=0.3, connect_timeout=0.3)
-            Connection.objects.filter(pk=connection.pk).update(base_url=f"http://127.0.0.1:{server.server_port}")
+            Connection.objects.filter(pk=connection.pk).update(
+                base_url=f"http://127.0.0.1:{server.server_port}"
+            )
             verdict = connection_test(connection_id=connection.pk)
         finally:
             server.shutdown()
@@ -90,7 +101,9 @@ class TestConnectionTest:
         with pytest.raises(CommandError, match="invalid token"):
             call_command("test_connection", "broken")
 
-    def test_the_admin_button_needs_the_test_permission(self, sandbox, client, admin_user, engineer):
+    def test_the_admin_button_needs_the_test_permission(
+        self, sandbox, client, admin_user, engineer
+    ):
         connection = hubspot()
         url = reverse("admin:integrations_connection_test", args=[connection.pk])
         client.force_login(admin_user)
@@ -104,8 +117,16 @@ class TestConnectionTest:
 def test_every_call_is_in_the_request_log_without_secrets_or_ids(sandbox):
     connection = hubspot()
     client = registry.client_for(connection)
-    client.batch_upsert("contacts", [{"idProperty": "email", "id": "ada@example.com",
-                                      "properties": {"email": "ada@example.com"}}])
+    client.batch_upsert(
+        "contacts",
+        [
+            {
+                "idProperty": "email",
+                "id": "ada@example.com",
+                "properties": {"email": "ada@example.com"},
+            }
+        ],
+    )
     client.ping()
     rows = list(RequestLog.objects.filter(connection=connection).order_by("id"))
     assert [r.path_template for r in rows][0] == "/crm/v3/objects/{type}/batch/upsert"
@@ -120,7 +141,8 @@ def test_every_call_is_in_the_request_log_without_secrets_or_ids(sandbox):
 def test_a_connection_paused_for_its_daily_quota_makes_no_call(sandbox):
     connection = hubspot()
     Connection.objects.filter(pk=connection.pk).update(
-        status=ConnectionStatus.WAITING_FOR_QUOTA, paused_until=timezone.now() + timedelta(hours=3))
+        status=ConnectionStatus.WAITING_FOR_QUOTA, paused_until=timezone.now() + timedelta(hours=3)
+    )
     verdict = connection_test(connection_id=connection.pk)
     assert verdict.code == "rate_limited"
     assert RequestLog.objects.count() == 0
@@ -130,17 +152,29 @@ def test_a_connection_paused_for_its_daily_quota_makes_no_call(sandbox):
 
 
 def oauth_connection(sandbox: HubSpotSandbox, **fields) -> Connection:
-    connection = Connection(name="hubspot-oauth", provider="hubspot", auth_type="oauth",
-                            base_url="http://sandbox.test", options={"client_id": "sandbox-client-id"}, **fields)
-    return connection_save(connection=connection, secrets={"client_secret": "sandbox-client-secret"})
+    connection = Connection(
+        name="hubspot-oauth",
+        provider="hubspot",
+        auth_type="oauth",
+        base_url="http://sandbox.test",
+        options={"client_id": "sandbox-client-id"},
+        **fields,
+    )
+    return connection_save(
+        connection=connection, secrets={"client_secret": "sandbox-client-secret"}
+    )
 
 
 @pytest.mark.django_db
 class TestOAuth:
-    def test_connect_sends_the_admin_to_hubspot_with_scopes_and_a_state(self, sandbox, client, engineer):
+    def test_connect_sends_the_admin_to_hubspot_with_scopes_and_a_state(
+        self, sandbox, client, engineer
+    ):
         connection = oauth_connection(sandbox)
         client.force_login(engineer)
-        response = client.get(reverse("admin:integrations_connection_oauth_connect", args=[connection.pk]))
+        response = client.get(
+            reverse("admin:integrations_connection_oauth_connect", args=[connection.pk])
+        )
         assert response.status_code == 302
         url = urlsplit(response["Location"])
         query = parse_qs(url.query)
@@ -149,38 +183,61 @@ class TestOAuth:
         assert query["redirect_uri"][0].endswith("/integrations/oauth/hubspot/callback")
         assert len(query["state"][0]) >= 32
 
-    def test_the_callback_stores_encrypted_tokens_with_their_expiry(self, sandbox, client, engineer):
+    def test_the_callback_stores_encrypted_tokens_with_their_expiry(
+        self, sandbox, client, engineer
+    ):
         connection = oauth_connection(sandbox)
         client.force_login(engineer)
-        start = client.get(reverse("admin:integrations_connection_oauth_connect", args=[connection.pk]))
+        start = client.get(
+            reverse("admin:integrations_connection_oauth_connect", args=[connection.pk])
+        )
         query = parse_qs(urlsplit(start["Location"]).query)
         code = sandbox.issue_oauth_code(query["redirect_uri"][0], query["scope"][0].split())
-        response = client.get(reverse("integrations:oauth_callback"), {"code": code, "state": query["state"][0]})
+        response = client.get(
+            reverse("integrations:oauth_callback"), {"code": code, "state": query["state"][0]}
+        )
         assert response.status_code == 302
         connection.refresh_from_db()
         assert connection.access_token
         assert connection.refresh_token
         assert connection.access_token_expires_at > timezone.now() + timedelta(minutes=20)
         with db.cursor() as cursor:
-            cursor.execute("SELECT access_token FROM integrations_connection WHERE id = %s", [connection.pk])
+            cursor.execute(
+                "SELECT access_token FROM integrations_connection WHERE id = %s", [connection.pk]
+            )
             assert connection.access_token not in cursor.fetchone()[0]
 
-    def test_a_callback_with_a_foreign_state_is_refused_and_stores_nothing(self, sandbox, client, engineer):
+    def test_a_callback_with_a_foreign_state_is_refused_and_stores_nothing(
+        self, sandbox, client, engineer
+    ):
         connection = oauth_connection(sandbox)
         client.force_login(engineer)
         client.get(reverse("admin:integrations_connection_oauth_connect", args=[connection.pk]))
-        response = client.get(reverse("integrations:oauth_callback"), {"code": "anything", "state": "forged"})
+        response = client.get(
+            reverse("integrations:oauth_callback"), {"code": "anything", "state": "forged"}
+        )
         assert response.status_code == 400
         connection.refresh_from_db()
         assert connection.access_token == ""
         assert AuditEvent.objects.filter(action="connection.oauth_state_mismatch").exists()
 
-    def test_a_refused_refresh_marks_the_connection_needs_reconnect_and_alerts(self, sandbox, settings, mailoutbox):
+    def test_a_refused_refresh_marks_the_connection_needs_reconnect_and_alerts(
+        self, sandbox, settings, mailoutbox
+    ):
         settings.ADMINS = [("RevOps on call", "oncall@example.com")]
-        connection = oauth_connection(sandbox, access_token_expires_at=timezone.now() + timedelta(minutes=2))
-        connection_save(connection=connection, secrets={"access_token": "stale-access-token-0001",
-                                                        "refresh_token": "sandbox-refresh-unknown"})
-        sandbox.issue_oauth_code("http://x/cb", ["oauth"])  # the sandbox knows only tokens it issued
+        connection = oauth_connection(
+            sandbox, access_token_expires_at=timezone.now() + timedelta(minutes=2)
+        )
+        connection_save(
+            connection=connection,
+            secrets={
+                "access_token": "stale-access-token-0001",
+                "refresh_token": "sandbox-refresh-unknown",
+            },
+        )
+        sandbox.issue_oauth_code(
+            "http://x/cb", ["oauth"]
+        )  # the sandbox knows only tokens it issued
         with pytest.raises(AuthFailed):
             oauth_access_token(connection_id=connection.pk)
         connection.refresh_from_db()
@@ -192,7 +249,9 @@ class TestOAuth:
             oauth_access_token(connection_id=connection.pk)
 
     def test_a_fresh_token_is_used_without_calling_hubspot(self, sandbox):
-        connection = oauth_connection(sandbox, access_token_expires_at=timezone.now() + timedelta(minutes=25))
+        connection = oauth_connection(
+            sandbox, access_token_expires_at=timezone.now() + timedelta(minutes=25)
+        )
         connection_save(connection=connection, secrets={"access_token": "fresh-access-token-0001"})
         assert oauth_access_token(connection_id=connection.pk) == "fresh-access-token-0001"
         assert sandbox.request_log == []
@@ -202,7 +261,9 @@ def exchange_real_tokens(sandbox: HubSpotSandbox, connection: Connection) -> Non
     from integrations.oauth import oauth_code_exchange
 
     code = sandbox.issue_oauth_code("http://testserver/cb", ["oauth", "crm.objects.contacts.read"])
-    oauth_code_exchange(connection_id=connection.pk, code=code, redirect_uri="http://testserver/cb", actor=None)
+    oauth_code_exchange(
+        connection_id=connection.pk, code=code, redirect_uri="http://testserver/cb", actor=None
+    )
 
 
 @pytest.mark.django_db
@@ -210,13 +271,14 @@ def test_a_token_near_expiry_is_refreshed_once(sandbox):
     connection = oauth_connection(sandbox)
     exchange_real_tokens(sandbox, connection)
     first = Connection.objects.get(pk=connection.pk).access_token
-    Connection.objects.filter(pk=connection.pk).update(access_token_expires_at=timezone.now() + timedelta(minutes=1))
+    Connection.objects.filter(pk=connection.pk).update(
+        access_token_expires_at=timezone.now() + timedelta(minutes=1)
+    )
     refreshed = oauth_access_token(connection_id=connection.pk)
     assert refreshed != first
     assert oauth_access_token(connection_id=connection.pk) == refreshed
     token_calls = [entry for entry in sandbox.request_log if "/oauth/" in entry[1]]
     assert len(token_calls) == 2  # the code exchange and one refresh
-
 
 
 @pytest.mark.django_db(transaction=True)
@@ -225,7 +287,9 @@ def test_concurrent_workers_never_refresh_twice(sandbox):
         pytest.skip("row locks need PostgreSQL; SQLite serializes writers differently")
     connection = oauth_connection(sandbox)
     exchange_real_tokens(sandbox, connection)
-    Connection.objects.filter(pk=connection.pk).update(access_token_expires_at=timezone.now() + timedelta(minutes=1))
+    Connection.objects.filter(pk=connection.pk).update(
+        access_token_expires_at=timezone.now() + timedelta(minutes=1)
+    )
     sandbox.configure(latency_ms=200)  # widen the race window
     results, barrier = [], threading.Barrier(4)
 
@@ -247,7 +311,9 @@ def test_concurrent_workers_never_refresh_twice(sandbox):
 
 
 @pytest.mark.django_db
-def test_the_documented_config_applies_and_tests_ok_against_a_served_sandbox(tmp_path, monkeypatch, capsys):
+def test_the_documented_config_applies_and_tests_ok_against_a_served_sandbox(
+    tmp_path, monkeypatch, capsys
+):
     from tests.integrations.test_config_as_code import EXAMPLE
 
     monkeypatch.setattr(registry, "TRANSPORT_OVERRIDE", None)
@@ -256,7 +322,9 @@ def test_the_documented_config_applies_and_tests_ok_against_a_served_sandbox(tmp
     server, _ = serve(HubSpotSandbox(tokens={TOKEN}))
     try:
         config = tmp_path / "switchyard.yaml"
-        config.write_text(EXAMPLE.replace("http://127.0.0.1:8765", f"http://127.0.0.1:{server.server_port}"))
+        config.write_text(
+            EXAMPLE.replace("http://127.0.0.1:8765", f"http://127.0.0.1:{server.server_port}")
+        )
         call_command("config", "apply", str(config))
         call_command("test_connection", "hubspot-main")
     finally:

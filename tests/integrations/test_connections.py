@@ -23,7 +23,10 @@ SECRET = "pat-na1-5ecret00-aaaa-bbbb-cccc-0123456789ab"
 
 def raw_row(pk: int) -> tuple:
     with db.cursor() as cursor:
-        cursor.execute("SELECT token, client_secret, access_token, refresh_token FROM integrations_connection WHERE id = %s", [pk])
+        cursor.execute(
+            "SELECT token, client_secret, access_token, refresh_token FROM integrations_connection WHERE id = %s",
+            [pk],
+        )
         return cursor.fetchone()
 
 
@@ -31,7 +34,9 @@ def raw_row(pk: int) -> tuple:
 def test_a_raw_database_read_shows_no_plaintext_secret():
     connection = ConnectionFactory(token=SECRET, client_secret="client-secret-value")
     row = raw_row(connection.pk)
-    assert all(SECRET not in (value or "") and "client-secret-value" not in (value or "") for value in row)
+    assert all(
+        SECRET not in (value or "") and "client-secret-value" not in (value or "") for value in row
+    )
     assert row[0].startswith("fernet:")
     assert Connection.objects.get(pk=connection.pk).token == SECRET
 
@@ -40,7 +45,9 @@ def test_a_raw_database_read_shows_no_plaintext_secret():
 def test_old_keys_still_decrypt_and_rotate_keys_moves_every_secret_to_the_newest(settings):
     old_key = settings.FIELD_ENCRYPTION_KEYS[0]
     first = ConnectionFactory(name="first", token=SECRET)
-    second = ConnectionFactory(name="second", token="another-secret-1234", refresh_token="refresh-9876")
+    second = ConnectionFactory(
+        name="second", token="another-secret-1234", refresh_token="refresh-9876"
+    )
     new_key = Fernet.generate_key().decode()
     settings.FIELD_ENCRYPTION_KEYS = [new_key, old_key]
 
@@ -78,7 +85,9 @@ def test_rotate_keys_is_safe_to_interrupt_and_rerun(settings, monkeypatch):
 
     report = connections_rotate_keys()
     assert (report.rotated, report.already_current) == (1, 1)
-    assert sorted(Connection.objects.values_list("token", flat=True)) == sorted([SECRET, "second-secret-5678"])
+    assert sorted(Connection.objects.values_list("token", flat=True)) == sorted(
+        [SECRET, "second-secret-5678"]
+    )
 
 
 @pytest.mark.django_db
@@ -98,11 +107,18 @@ def test_rotate_keys_command_reports(capsys):
 
 @pytest.mark.django_db
 def test_saving_credentials_audits_which_changed_never_the_value(engineer):
-    connection = connection_save(connection=Connection(name="hs", provider="hubspot"), secrets={"token": SECRET}, actor=engineer)
+    connection = connection_save(
+        connection=Connection(name="hs", provider="hubspot"),
+        secrets={"token": SECRET},
+        actor=engineer,
+    )
     connection_save(connection=connection, secrets={"token": ""}, actor=engineer)  # empty keeps
     assert Connection.objects.get(pk=connection.pk).token == SECRET
     events = AuditEvent.objects.filter(object_id=str(connection.pk))
-    assert set(events.values_list("action", flat=True)) == {"connection.created", "connection.credentials_changed"}
+    assert set(events.values_list("action", flat=True)) == {
+        "connection.created",
+        "connection.credentials_changed",
+    }
     for event in events:
         assert SECRET not in str(event.changes) + str(event.metadata)
         assert SECRET[-4:] not in str(event.changes)
@@ -111,30 +127,52 @@ def test_saving_credentials_audits_which_changed_never_the_value(engineer):
 @pytest.mark.django_db
 class TestAdmin:
     def test_secrets_are_write_only_and_shown_at_most_as_the_last_four(self, client, engineer):
-        connection = connection_save(connection=Connection(name="hs", provider="hubspot"), secrets={"token": SECRET})
+        connection = connection_save(
+            connection=Connection(name="hs", provider="hubspot"), secrets={"token": SECRET}
+        )
         client.force_login(engineer)
-        html = client.get(reverse("admin:integrations_connection_change", args=[connection.pk])).content.decode()
+        html = client.get(
+            reverse("admin:integrations_connection_change", args=[connection.pk])
+        ).content.decode()
         assert SECRET not in html
         assert SECRET[:-4] not in html
         assert f"••••{SECRET[-4:]}" in html
 
     def test_an_empty_secret_field_keeps_the_stored_value(self, client, engineer):
-        connection = connection_save(connection=Connection(name="hs", provider="hubspot"), secrets={"token": SECRET})
+        connection = connection_save(
+            connection=Connection(name="hs", provider="hubspot"), secrets={"token": SECRET}
+        )
         client.force_login(engineer)
         url = reverse("admin:integrations_connection_change", args=[connection.pk])
-        response = client.post(url, {
-            "name": "hs", "provider": "hubspot", "environment": "production", "auth_type": "private_app",
-            "base_url": "", "options": "{}", "connect_timeout": 5, "read_timeout": 30, "max_attempts": 5,
-            "status": "active", "new_token": "", "new_client_secret": "new-client-secret-42",
-        })
+        response = client.post(
+            url,
+            {
+                "name": "hs",
+                "provider": "hubspot",
+                "environment": "production",
+                "auth_type": "private_app",
+                "base_url": "",
+                "options": "{}",
+                "connect_timeout": 5,
+                "read_timeout": 30,
+                "max_attempts": 5,
+                "status": "active",
+                "new_token": "",
+                "new_client_secret": "new-client-secret-42",
+            },
+        )
         assert response.status_code == 302, response.content.decode()[:2000]
         saved = Connection.objects.get(pk=connection.pk)
         assert saved.token == SECRET
         assert saved.client_secret == "new-client-secret-42"
 
     def test_credentials_older_than_90_days_are_flagged(self, client, engineer):
-        connection = connection_save(connection=Connection(name="hs", provider="hubspot"), secrets={"token": SECRET})
-        Connection.objects.filter(pk=connection.pk).update(credentials_updated_at=timezone.now() - timedelta(days=120))
+        connection = connection_save(
+            connection=Connection(name="hs", provider="hubspot"), secrets={"token": SECRET}
+        )
+        Connection.objects.filter(pk=connection.pk).update(
+            credentials_updated_at=timezone.now() - timedelta(days=120)
+        )
         client.force_login(engineer)
         html = client.get(reverse("admin:integrations_connection_changelist")).content.decode()
         assert "120 days — rotate (quarterly)" in html
@@ -143,7 +181,9 @@ class TestAdmin:
         connection = ConnectionFactory()
         client.force_login(admin_user)
         assert client.get(reverse("admin:integrations_connection_changelist")).status_code == 200
-        change = client.post(reverse("admin:integrations_connection_change", args=[connection.pk]), {"name": "x"})
+        change = client.post(
+            reverse("admin:integrations_connection_change", args=[connection.pk]), {"name": "x"}
+        )
         assert change.status_code == 403
         assert client.get(reverse("admin:integrations_connection_add")).status_code == 403
 

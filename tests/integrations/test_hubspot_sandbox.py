@@ -15,12 +15,18 @@ sandbox = pytest.importorskip("sandbox.hubspot", reason="the HubSpot sandbox is 
 def test_batch_upsert_creates_then_updates_by_email(records):
     app = sandbox.HubSpotSandbox()
     hub = HubSpotClient(
-        ClientConfig(base_url="http://sandbox.test"), BearerAuth("pat-na1-sandbox"),
-        transport=httpx.WSGITransport(app=app), on_request=records.append, sleep=lambda s: None,
+        ClientConfig(base_url="http://sandbox.test"),
+        BearerAuth("pat-na1-sandbox"),
+        transport=httpx.WSGITransport(app=app),
+        on_request=records.append,
+        sleep=lambda s: None,
     )
     inputs = [
-        {"id": f"p{i}@acme.com", "properties": {"email": f"p{i}@acme.com", "firstname": f"P{i}"},
-         "objectWriteTraceId": f"rr-{i}"}
+        {
+            "id": f"p{i}@acme.com",
+            "properties": {"email": f"p{i}@acme.com", "firstname": f"P{i}"},
+            "objectWriteTraceId": f"rr-{i}",
+        }
         for i in range(3)
     ]
     first = hub.batch_upsert("contacts", inputs)
@@ -35,10 +41,13 @@ def test_batch_upsert_creates_then_updates_by_email(records):
     assert not any(s.new for s in second.succeeded)
     assert by_index[1].object_id == next(s.object_id for s in first.succeeded if s.index == 1)
 
-    found = hub.batch_read("contacts", ["p1@acme.com"], id_property="email", properties=["firstname"])
+    found = hub.batch_read(
+        "contacts", ["p1@acme.com"], id_property="email", properties=["firstname"]
+    )
     assert found.succeeded[0].properties["firstname"] == "Renamed"
     assert {r.path_template for r in records} == {
-        "/crm/v3/objects/{type}/batch/upsert", "/crm/v3/objects/{type}/batch/read",
+        "/crm/v3/objects/{type}/batch/upsert",
+        "/crm/v3/objects/{type}/batch/read",
     }
     assert all(r.rate_limit_remaining is not None for r in records)
 
@@ -46,12 +55,20 @@ def test_batch_upsert_creates_then_updates_by_email(records):
 @pytest.mark.parametrize("mode", ["auto", "whole_batch_400"])
 def test_invalid_inputs_are_attributed_by_either_error_mode(records, mode):
     app = sandbox.HubSpotSandbox(batch_error_mode=mode)
-    hub = HubSpotClient(ClientConfig(base_url="http://sandbox.test"), BearerAuth("pat-na1-sandbox"),
-                        transport=httpx.WSGITransport(app=app), sleep=lambda s: None)
+    hub = HubSpotClient(
+        ClientConfig(base_url="http://sandbox.test"),
+        BearerAuth("pat-na1-sandbox"),
+        transport=httpx.WSGITransport(app=app),
+        sleep=lambda s: None,
+    )
     inputs = [
         {"id": "ok@acme.com", "properties": {"email": "ok@acme.com"}, "objectWriteTraceId": "t0"},
         {"id": "bad@@acme", "properties": {"email": "bad@@acme"}, "objectWriteTraceId": "t1"},
-        {"id": "c@acme.com", "properties": {"email": "c@acme.com", "no_such_prop": "1"}, "objectWriteTraceId": "t2"},
+        {
+            "id": "c@acme.com",
+            "properties": {"email": "c@acme.com", "no_such_prop": "1"},
+            "objectWriteTraceId": "t2",
+        },
     ]
     if mode == "whole_batch_400":
         with pytest.raises(BatchRejected) as rejected:

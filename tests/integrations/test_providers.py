@@ -32,8 +32,12 @@ NOW = datetime(2026, 1, 5, 14, 20, 30, tzinfo=UTC)
 
 def apollo(handler, records, sleeps, calls=None):
     return ApolloClient(
-        ClientConfig(base_url="https://api.apollo.io/api/v1"), HeaderAuth("X-Api-Key", APOLLO_KEY),
-        transport=mock(handler, calls), on_request=records.append, sleep=sleeps.append, now=lambda: NOW,
+        ClientConfig(base_url="https://api.apollo.io/api/v1"),
+        HeaderAuth("X-Api-Key", APOLLO_KEY),
+        transport=mock(handler, calls),
+        on_request=records.append,
+        sleep=sleeps.append,
+        now=lambda: NOW,
     )
 
 
@@ -41,7 +45,10 @@ def apollo(handler, records, sleeps, calls=None):
 
 
 def test_apollo_match_sends_the_key_header_and_treats_no_match_as_none(records, sleeps, calls):
-    hits = sequence(httpx.Response(200, json={"person": {"id": "p1"}}), httpx.Response(200, json={"person": None}))
+    hits = sequence(
+        httpx.Response(200, json={"person": {"id": "p1"}}),
+        httpx.Response(200, json={"person": None}),
+    )
     client = apollo(hits, records, sleeps, calls)
     assert client.match_person(email="jane@acme.com") == {"id": "p1"}
     assert client.match_person(email="nobody@acme.com") is None
@@ -54,7 +61,12 @@ def test_apollo_match_sends_the_key_header_and_treats_no_match_as_none(records, 
 
 
 def test_apollo_organization_enrich_uses_a_bare_domain(records, sleeps, calls):
-    client = apollo(lambda r: httpx.Response(200, json={"organization": {"name": "Apollo"}}), records, sleeps, calls)
+    client = apollo(
+        lambda r: httpx.Response(200, json={"organization": {"name": "Apollo"}}),
+        records,
+        sleeps,
+        calls,
+    )
     assert client.enrich_organization("www.Apollo.io")["name"] == "Apollo"
     assert calls.requests[0].url.params["domain"] == "apollo.io"
 
@@ -63,11 +75,18 @@ def test_apollo_organization_enrich_uses_a_bare_domain(records, sleeps, calls):
     ("window", "retry_after", "daily", "policy"),
     [("hour", 39 * 60 + 30, False, "HOURLY"), ("day", 9 * 3600 + 39 * 60 + 30, True, "DAILY")],
 )
-def test_apollo_hourly_and_daily_429_pause_instead_of_retrying(records, sleeps, calls, window, retry_after, daily, policy):
-    body = {"message": f"The maximum number of api calls allowed for api/v1/people/match is 400 times per {window}. "
-                       "Please upgrade your plan.", "error_details": {"code": "USAGE.RATE_LIMIT.API_RATE_LIMIT_EXCEEDED"}}
+def test_apollo_hourly_and_daily_429_pause_instead_of_retrying(
+    records, sleeps, calls, window, retry_after, daily, policy
+):
+    body = {
+        "message": f"The maximum number of api calls allowed for api/v1/people/match is 400 times per {window}. "
+        "Please upgrade your plan.",
+        "error_details": {"code": "USAGE.RATE_LIMIT.API_RATE_LIMIT_EXCEEDED"},
+    }
     with pytest.raises(RateLimited) as raised:
-        apollo(lambda r: httpx.Response(429, json=body), records, sleeps, calls).match_person(email="a@b.co")
+        apollo(lambda r: httpx.Response(429, json=body), records, sleeps, calls).match_person(
+            email="a@b.co"
+        )
     assert len(calls) == 1
     assert sleeps == []
     assert raised.value.retry_after == retry_after
@@ -85,23 +104,34 @@ def test_apollo_minute_429_is_retried_after_the_window(records, sleeps):
 def test_apollo_daily_window_read_from_either_header_spelling(records, sleeps):
     for header in ("x-daily-requests-left", "x-24-hour-requests-left"):
         with pytest.raises(RateLimited) as raised:
-            apollo(lambda r, h=header: httpx.Response(429, headers={h: "0"}), records, sleeps).match_person(email="a@b.co")
+            apollo(
+                lambda r, h=header: httpx.Response(429, headers={h: "0"}), records, sleeps
+            ).match_person(email="a@b.co")
         assert raised.value.daily
 
 
 def test_apollo_errors(records, sleeps):
     with pytest.raises(AuthFailed):
-        apollo(lambda r: httpx.Response(401, text="Invalid access credentials."), records, sleeps).ping()
+        apollo(
+            lambda r: httpx.Response(401, text="Invalid access credentials."), records, sleeps
+        ).ping()
     master = {"error": "Master API key is required to access this endpoint."}
     with pytest.raises(MissingScope) as raised:
-        list(apollo(lambda r: httpx.Response(403, json=master), records, sleeps).search_people(q_keywords="cto"))
+        list(
+            apollo(lambda r: httpx.Response(403, json=master), records, sleeps).search_people(
+                q_keywords="cto"
+            )
+        )
     assert raised.value.scope == "master_api_key"
 
 
 def test_apollo_search_pages_lazily(records, sleeps, calls):
     def handler(request):
         page = json.loads(request.content)["page"]
-        return httpx.Response(200, json={"people": [{"id": f"p{page}"}], "pagination": {"page": page, "total_pages": 2}})
+        return httpx.Response(
+            200,
+            json={"people": [{"id": f"p{page}"}], "pagination": {"page": page, "total_pages": 2}},
+        )
 
     people = apollo(handler, records, sleeps, calls).search_people(person_titles=["cto"])
     assert next(people)["id"] == "p1"
@@ -114,26 +144,43 @@ def test_apollo_search_pages_lazily(records, sleeps, calls):
 
 
 def slack(handler, records, sleeps, calls=None):
-    return SlackClient(ClientConfig(base_url="https://slack.com/api"), BearerAuth("xoxb-secret"),
-                       transport=mock(handler, calls), on_request=records.append, sleep=sleeps.append)
+    return SlackClient(
+        ClientConfig(base_url="https://slack.com/api"),
+        BearerAuth("xoxb-secret"),
+        transport=mock(handler, calls),
+        on_request=records.append,
+        sleep=sleeps.append,
+    )
 
 
 def test_slack_post_message_ok(records, sleeps, calls):
     answer = {"ok": True, "channel": "C1", "ts": "1417671948.000006"}
-    assert slack(lambda r: httpx.Response(200, json=answer), records, sleeps, calls).post_message("C1", "hi")["ts"]
+    assert slack(lambda r: httpx.Response(200, json=answer), records, sleeps, calls).post_message(
+        "C1", "hi"
+    )["ts"]
     assert calls.requests[0].headers["Authorization"] == "Bearer xoxb-secret"
     assert json.loads(calls.requests[0].content) == {"channel": "C1", "text": "hi"}
 
 
 @pytest.mark.parametrize(
     ("code", "error_class", "permanent"),
-    [("channel_not_found", RequestRejected, True), ("invalid_auth", AuthFailed, True),
-     ("missing_scope", MissingScope, True), ("internal_error", ServerError, False)],
+    [
+        ("channel_not_found", RequestRejected, True),
+        ("invalid_auth", AuthFailed, True),
+        ("missing_scope", MissingScope, True),
+        ("internal_error", ServerError, False),
+    ],
 )
 def test_slack_ok_false_maps_to_typed_errors(records, sleeps, calls, code, error_class, permanent):
     with pytest.raises(error_class) as raised:
-        slack(lambda r: httpx.Response(200, json={"ok": False, "error": code, "needed": "chat:write"}),
-              records, sleeps, calls).post_message("C1", "hi")
+        slack(
+            lambda r: httpx.Response(
+                200, json={"ok": False, "error": code, "needed": "chat:write"}
+            ),
+            records,
+            sleeps,
+            calls,
+        ).post_message("C1", "hi")
     assert raised.value.permanent is permanent
     assert raised.value.category == code
     assert len(calls) == (1 if permanent else 5)
@@ -141,24 +188,43 @@ def test_slack_ok_false_maps_to_typed_errors(records, sleeps, calls, code, error
 
 def test_slack_missing_scope_and_gone_channel_details(records, sleeps):
     with pytest.raises(MissingScope) as raised:
-        slack(lambda r: httpx.Response(200, json={"ok": False, "error": "missing_scope", "needed": "chat:write"}),
-              records, sleeps).post_message("C1", "hi")
+        slack(
+            lambda r: httpx.Response(
+                200, json={"ok": False, "error": "missing_scope", "needed": "chat:write"}
+            ),
+            records,
+            sleeps,
+        ).post_message("C1", "hi")
     assert raised.value.scope == "chat:write"
     with pytest.raises(RequestRejected) as gone:
-        slack(lambda r: httpx.Response(200, json={"ok": False, "error": "channel_not_found"}), records, sleeps).post_message("C1", "x")
+        slack(
+            lambda r: httpx.Response(200, json={"ok": False, "error": "channel_not_found"}),
+            records,
+            sleeps,
+        ).post_message("C1", "x")
     assert gone.value.context["disable_destination"] is True
 
 
 def test_slack_ratelimited_honours_retry_after(records, sleeps):
-    limited = httpx.Response(429, headers={"Retry-After": "4"}, json={"ok": False, "error": "ratelimited"})
-    slack(sequence(limited, httpx.Response(200, json={"ok": True})), records, sleeps).post_message("C1", "hi")
+    limited = httpx.Response(
+        429, headers={"Retry-After": "4"}, json={"ok": False, "error": "ratelimited"}
+    )
+    slack(sequence(limited, httpx.Response(200, json={"ok": True})), records, sleeps).post_message(
+        "C1", "hi"
+    )
     assert sleeps == [4.0]
 
 
 def test_slack_webhook_posts_and_keeps_its_url_secret(records, sleeps, calls):
     url = "https://hooks.slack.com/services/T000/B000/XXXXSECRETXXXX"
-    hook = SlackWebhookClient(ClientConfig(base_url=url), transport=mock(sequence(httpx.Response(200, text="ok"),
-                              httpx.Response(404, text="no_service")), calls), on_request=records.append, sleep=sleeps.append)
+    hook = SlackWebhookClient(
+        ClientConfig(base_url=url),
+        transport=mock(
+            sequence(httpx.Response(200, text="ok"), httpx.Response(404, text="no_service")), calls
+        ),
+        on_request=records.append,
+        sleep=sleeps.append,
+    )
     hook.post("fallback", blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "*hi*"}}])
     assert str(calls.requests[0].url) == url  # exactly the webhook, no trailing slash
     assert json.loads(calls.requests[0].content)["text"] == "fallback"
@@ -179,13 +245,23 @@ BW_KEY = "bw-0123-secret-key"
 
 
 def builtwith(handler, records, sleeps, calls=None, base="https://api.builtwith.com"):
-    return BuiltWithClient(ClientConfig(base_url=base, max_attempts=2), QueryKeyAuth(BW_KEY),
-                           transport=mock(handler, calls) if handler else None, on_request=records.append, sleep=sleeps.append)
+    return BuiltWithClient(
+        ClientConfig(base_url=base, max_attempts=2),
+        QueryKeyAuth(BW_KEY),
+        transport=mock(handler, calls) if handler else None,
+        on_request=records.append,
+        sleep=sleeps.append,
+    )
 
 
 def test_builtwith_sends_key_in_query_and_masks_it_in_records(records, sleeps, calls):
     body = {"Results": [{"Lookup": "acme.com", "Result": {"Paths": []}}], "Errors": []}
-    assert builtwith(lambda r: httpx.Response(200, json=body), records, sleeps, calls).company("acme.com")["Lookup"] == "acme.com"
+    assert (
+        builtwith(lambda r: httpx.Response(200, json=body), records, sleeps, calls).company(
+            "acme.com"
+        )["Lookup"]
+        == "acme.com"
+    )
     params = calls.requests[0].url.params
     assert params["KEY"] == BW_KEY
     assert params["LOOKUP"] == "acme.com"
@@ -202,7 +278,9 @@ def test_builtwith_key_is_masked_in_errors(records, sleeps):
     with pytest.raises(Unreachable) as unreachable:
         builtwith(handler, records, sleeps).lookup("acme.com")
     with pytest.raises(ServerError) as server:
-        builtwith(lambda r: httpx.Response(500, text=f"boom {r.url}"), records, sleeps).lookup("acme.com")
+        builtwith(lambda r: httpx.Response(500, text=f"boom {r.url}"), records, sleeps).lookup(
+            "acme.com"
+        )
     for error in (unreachable.value, server.value):
         assert BW_KEY not in str(error)
         assert BW_KEY not in repr(error)
@@ -211,16 +289,25 @@ def test_builtwith_key_is_masked_in_errors(records, sleeps):
 
 def test_builtwith_refuses_more_than_16_domains(records, sleeps):
     with pytest.raises(ValueError, match="16"):
-        builtwith(lambda r: httpx.Response(200), records, sleeps).lookup([f"d{i}.com" for i in range(17)])
+        builtwith(lambda r: httpx.Response(200), records, sleeps).lookup(
+            [f"d{i}.com" for i in range(17)]
+        )
 
 
 # -- Clearbit -------------------------------------------------------------------------------
 
 
 def test_clearbit_company_found_missing_and_queued(records, sleeps, calls):
-    handler = sequence(httpx.Response(200, json={"name": "Acme"}), httpx.Response(404), httpx.Response(202))
-    client = ClearbitClient(ClientConfig(base_url="https://company.clearbit.com"), BasicAuth("sk_live"),
-                            transport=mock(handler, calls), on_request=records.append, sleep=sleeps.append)
+    handler = sequence(
+        httpx.Response(200, json={"name": "Acme"}), httpx.Response(404), httpx.Response(202)
+    )
+    client = ClearbitClient(
+        ClientConfig(base_url="https://company.clearbit.com"),
+        BasicAuth("sk_live"),
+        transport=mock(handler, calls),
+        on_request=records.append,
+        sleep=sleeps.append,
+    )
     assert client.company("Acme.com") == {"name": "Acme"}
     assert client.company("nobody.example") is None
     with pytest.raises(LookupPending) as pending:
@@ -245,9 +332,15 @@ def test_extract_walks_dicts_and_lists():
 
 def test_http_json_client_calls_and_extracts(records, sleeps, calls):
     body = {"data": {"score": 0.91}}
-    client = HttpJsonClient(ClientConfig(base_url="https://scoring.internal"), HeaderAuth("X-Token", "tok-1"),
-                            transport=mock(lambda r: httpx.Response(200, json=body), calls), on_request=records.append)
-    assert client.call("post", "/v1/score", json={"email": "a@b.co"}, result_path="data.score") == 0.91
+    client = HttpJsonClient(
+        ClientConfig(base_url="https://scoring.internal"),
+        HeaderAuth("X-Token", "tok-1"),
+        transport=mock(lambda r: httpx.Response(200, json=body), calls),
+        on_request=records.append,
+    )
+    assert (
+        client.call("post", "/v1/score", json={"email": "a@b.co"}, result_path="data.score") == 0.91
+    )
     request = calls.requests[0]
     assert request.method == "POST"
     assert request.url.path == "/v1/score"

@@ -80,7 +80,9 @@ WORKER = textwrap.dedent(
 
 
 @pytest.mark.redis
-@pytest.mark.skipif(not REDIS_URL, reason="needs a real Redis: set REDIS_URL (e.g. redis://127.0.0.1:6379/15)")
+@pytest.mark.skipif(
+    not REDIS_URL, reason="needs a real Redis: set REDIS_URL (e.g. redis://127.0.0.1:6379/15)"
+)
 def test_two_processes_never_exceed_the_limit_in_any_rolling_window():
     key = f"test-ratelimit-{uuid.uuid4()}"
     start_at = time.time() + 1.5  # both processes import, then start together
@@ -88,7 +90,11 @@ def test_two_processes_never_exceed_the_limit_in_any_rolling_window():
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", WORKER, REDIS_URL, key, str(start_at), "5", mode],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=ROOT,
         )
         for mode in ("hammer", "acquire")
     ]
@@ -102,9 +108,7 @@ def test_two_processes_never_exceed_the_limit_in_any_rolling_window():
     # `latency` later. So 21 grants inside any (2 s - latency) would mean 21 inside 2 s.
     latency = max(o["latency"] for o in outputs)
     window = 2.0 - latency
-    worst = max(
-        sum(1 for t in grants[i:] if t < start + window) for i, start in enumerate(grants)
-    )
+    worst = max(sum(1 for t in grants[i:] if t < start + window) for i, start in enumerate(grants))
     assert worst <= 20, f"{worst} grants in a rolling {window:.3f} s window (limit 20 per 2 s)"
     # The window really was saturated (a limiter admitting nothing would pass the check above),
     # and both processes drew from the same key.
@@ -128,7 +132,9 @@ def test_threads_building_the_shared_limiter_at_once_all_get_a_working_store():
     def build_and_hit():
         barrier.wait()
         try:
-            ratelimit.SharedRateLimit(os.environ["REDIS_URL"], ratelimit.RateLimitSpec(100, 10), key).acquire(max_wait=0)
+            ratelimit.SharedRateLimit(
+                os.environ["REDIS_URL"], ratelimit.RateLimitSpec(100, 10), key
+            ).acquire(max_wait=0)
         except Exception as exc:  # noqa: BLE001 - any failure is the finding
             errors.append(exc)
 

@@ -44,8 +44,15 @@ def test_a_known_secret_appears_in_no_log_exception_admin_page_or_audit_diff(
     # A pipeline-sized exchange with retries: 3 batches of 100 upserts through 429s and 500s.
     client_ = registry.client_for(hubspot)
     for batch in range(3):
-        inputs = [{"idProperty": "email", "id": f"person{batch}-{i}@example.com", "objectWriteTraceId": str(i),
-                   "properties": {"email": f"person{batch}-{i}@example.com"}} for i in range(100)]
+        inputs = [
+            {
+                "idProperty": "email",
+                "id": f"person{batch}-{i}@example.com",
+                "objectWriteTraceId": str(i),
+                "properties": {"email": f"person{batch}-{i}@example.com"},
+            }
+            for i in range(100)
+        ]
         client_.batch_upsert("contacts", inputs)
     connection_test(connection_id=hubspot.pk, actor=engineer)
 
@@ -57,7 +64,11 @@ def test_a_known_secret_appears_in_no_log_exception_admin_page_or_audit_diff(
     except ProviderError as exc:
         messages.append(str(exc))
         messages.append(repr(exc))
-    monkeypatch.setattr(registry, "TRANSPORT_OVERRIDE", httpx.MockTransport(lambda r: httpx.Response(500, text=str(r.url))))
+    monkeypatch.setattr(
+        registry,
+        "TRANSPORT_OVERRIDE",
+        httpx.MockTransport(lambda r: httpx.Response(500, text=str(r.url))),
+    )
     try:
         registry.client_for(Connection.objects.get(name="builtwith")).ping()
     except ProviderError as exc:

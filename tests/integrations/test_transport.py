@@ -22,18 +22,25 @@ from tests.integrations.conftest import mock, sequence
 
 def make(config, handler, records, sleeps, calls=None, **kwargs):
     return Transport(
-        config, BearerAuth("sekrit-token-123"), transport=mock(handler, calls),
-        on_request=records.append, sleep=sleeps.append, **kwargs,
+        config,
+        BearerAuth("sekrit-token-123"),
+        transport=mock(handler, calls),
+        on_request=records.append,
+        sleep=sleeps.append,
+        **kwargs,
     )
 
 
 def test_retry_after_is_honoured(config, records, sleeps):
-    handler = sequence(httpx.Response(429, headers={"Retry-After": "3"}), httpx.Response(200, json={}))
+    handler = sequence(
+        httpx.Response(429, headers={"Retry-After": "3"}), httpx.Response(200, json={})
+    )
     response = make(config, handler, records, sleeps).request("GET", "/things")
     assert response.status_code == 200
     assert sleeps == [3.0]
     assert [(r.attempt, r.status, r.error_category) for r in records] == [
-        (1, 429, "rate_limited"), (2, 200, None),
+        (1, 429, "rate_limited"),
+        (2, 200, None),
     ]
 
 
@@ -88,7 +95,9 @@ def test_timeout_becomes_timed_out_after_retries(config, records, sleeps, calls)
 def test_connection_refused_becomes_unreachable(records, sleeps):
     # A real socket: nothing listens on port 1.
     config = ClientConfig(base_url="http://127.0.0.1:1", max_attempts=2, connect_timeout=1)
-    transport = Transport(config, QueryKeyAuth("bw-secret-key"), on_request=records.append, sleep=sleeps.append)
+    transport = Transport(
+        config, QueryKeyAuth("bw-secret-key"), on_request=records.append, sleep=sleeps.append
+    )
     with pytest.raises(Unreachable) as raised:
         transport.request("GET", "/v22/api.json", params={"LOOKUP": "acme.com"})
     assert len(records) == 2
@@ -121,11 +130,17 @@ def test_long_retry_after_is_raised_for_the_task_to_reschedule(config, records, 
 
 
 def test_remaining_zero_holds_the_next_request_for_the_interval(config, records, sleeps):
-    exhausted = {"X-HubSpot-RateLimit-Remaining": "0", "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}
+    exhausted = {
+        "X-HubSpot-RateLimit-Remaining": "0",
+        "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+    }
     now = [100.0]
     transport = make(
-        config, sequence(httpx.Response(200, headers=exhausted), httpx.Response(200)),
-        records, sleeps, clock=lambda: now[0],
+        config,
+        sequence(httpx.Response(200, headers=exhausted), httpx.Response(200)),
+        records,
+        sleeps,
+        clock=lambda: now[0],
     )
     transport.request("GET", "/a")
     assert sleeps == []
@@ -136,7 +151,9 @@ def test_remaining_zero_holds_the_next_request_for_the_interval(config, records,
 
 def test_shared_limiter_refuses_without_sending(records, sleeps, calls):
     config = ClientConfig(
-        base_url="https://x.test", rate_limit=RateLimitSpec(1, 60), limiter_key="limiter-refuses",
+        base_url="https://x.test",
+        rate_limit=RateLimitSpec(1, 60),
+        limiter_key="limiter-refuses",
         limiter_max_wait=1,
     )
     import uuid
@@ -154,8 +171,11 @@ def test_search_requests_use_the_separate_limiter(records, sleeps, calls):
     import uuid
 
     config = ClientConfig(
-        base_url="https://x.test", rate_limit=RateLimitSpec(100, 10),
-        search_rate_limit=RateLimitSpec(1, 60), limiter_key=f"t-{uuid.uuid4()}", limiter_max_wait=0,
+        base_url="https://x.test",
+        rate_limit=RateLimitSpec(100, 10),
+        search_rate_limit=RateLimitSpec(1, 60),
+        limiter_key=f"t-{uuid.uuid4()}",
+        limiter_max_wait=0,
     )
     transport = make(config, lambda r: httpx.Response(200), records, sleeps, calls)
     transport.request("POST", "/search", search=True)
@@ -167,7 +187,10 @@ def test_search_requests_use_the_separate_limiter(records, sleeps, calls):
 def test_path_template_is_logged_not_the_url(config, records, sleeps, calls):
     transport = make(config, lambda r: httpx.Response(200), records, sleeps, calls)
     transport.request(
-        "GET", "/contacts/{id}", path_params={"id": "jane@acme.com"}, params={"email": "jane@acme.com"}
+        "GET",
+        "/contacts/{id}",
+        path_params={"id": "jane@acme.com"},
+        params={"email": "jane@acme.com"},
     )
     assert calls.requests[0].url.raw_path.startswith(b"/contacts/jane%40acme.com?")
     assert records[0].path_template == "/contacts/{id}"
@@ -181,20 +204,28 @@ def test_mask_url():
     assert mask_url(httpx.URL(url)).count("abc-123") == 0
 
 
-def test_non_idempotent_requests_are_not_resent_when_they_may_have_been_applied(config, records, sleeps, calls):
+def test_non_idempotent_requests_are_not_resent_when_they_may_have_been_applied(
+    config, records, sleeps, calls
+):
     def read_timeout(request):
         raise httpx.ReadTimeout("lost", request=request)
 
     with pytest.raises(TimedOut) as raised:
-        make(config, read_timeout, records, sleeps, calls).request("POST", "/deals", idempotent=False)
+        make(config, read_timeout, records, sleeps, calls).request(
+            "POST", "/deals", idempotent=False
+        )
     assert len(calls) == 1
     assert raised.value.context["maybe_applied"] is True
     with pytest.raises(ServerError):
-        make(config, lambda r: httpx.Response(502), records, sleeps, calls).request("POST", "/deals", idempotent=False)
+        make(config, lambda r: httpx.Response(502), records, sleeps, calls).request(
+            "POST", "/deals", idempotent=False
+        )
     assert len(calls) == 2
 
 
-def test_non_idempotent_requests_are_retried_when_surely_not_applied(config, records, sleeps, calls):
+def test_non_idempotent_requests_are_retried_when_surely_not_applied(
+    config, records, sleeps, calls
+):
     def refused_then_ok():
         state = {"n": 0}
 
@@ -208,7 +239,9 @@ def test_non_idempotent_requests_are_retried_when_surely_not_applied(config, rec
 
         return handler
 
-    response = make(config, refused_then_ok(), records, sleeps, calls).request("POST", "/deals", idempotent=False)
+    response = make(config, refused_then_ok(), records, sleeps, calls).request(
+        "POST", "/deals", idempotent=False
+    )
     assert response.status_code == 201
     assert len(calls) == 3
 

@@ -18,7 +18,8 @@ from integrations.warehouse.client import mask_dsn
 _APP_URL = os.environ.get("DATABASE_URL", "")
 DATABASE_URL = _APP_URL.rsplit("/", 1)[0] + "/postgres" if _APP_URL.startswith("postgres") else None
 needs_postgres = pytest.mark.skipif(
-    not DATABASE_URL, reason="needs PostgreSQL: set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres)"
+    not DATABASE_URL,
+    reason="needs PostgreSQL: set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres)",
 )
 
 
@@ -33,7 +34,9 @@ def table():
 
 def rows_of(table: str) -> list[tuple]:
     with psycopg.connect(DATABASE_URL) as conn:
-        query = sql.SQL('SELECT email, "first name", score, extra FROM {} ORDER BY email').format(sql.Identifier(table))
+        query = sql.SQL('SELECT email, "first name", score, extra FROM {} ORDER BY email').format(
+            sql.Identifier(table)
+        )
         return conn.execute(query).fetchall()
 
 
@@ -43,14 +46,28 @@ def test_upsert_inserts_then_updates_on_the_key(table):
     warehouse = WarehouseClient(DATABASE_URL)
     assert warehouse.ping()
     # A column name with a space and a quote-ish character proves identifiers are quoted.
-    warehouse.ensure_table(table, {"email": "text", "first name": "text", "score": "integer", "extra": "jsonb"}, "email")
-    warehouse.ensure_table(table, {"email": "text", "first name": "text", "score": "integer", "extra": "jsonb"}, "email")
-    written = warehouse.upsert(table, [
-        {"email": "a@x.com", "first name": "Ann", "score": 1, "extra": {"src": "csv"}},
-        {"email": "b@x.com", "first name": "Bob", "score": 2, "extra": None},
-    ], key="email")
+    warehouse.ensure_table(
+        table,
+        {"email": "text", "first name": "text", "score": "integer", "extra": "jsonb"},
+        "email",
+    )
+    warehouse.ensure_table(
+        table,
+        {"email": "text", "first name": "text", "score": "integer", "extra": "jsonb"},
+        "email",
+    )
+    written = warehouse.upsert(
+        table,
+        [
+            {"email": "a@x.com", "first name": "Ann", "score": 1, "extra": {"src": "csv"}},
+            {"email": "b@x.com", "first name": "Bob", "score": 2, "extra": None},
+        ],
+        key="email",
+    )
     assert written == 2
-    warehouse.upsert(table, [{"email": "a@x.com", "first name": "Anne", "score": 5, "extra": ["x"]}], key="email")
+    warehouse.upsert(
+        table, [{"email": "a@x.com", "first name": "Anne", "score": 5, "extra": ["x"]}], key="email"
+    )
     assert rows_of(table) == [("a@x.com", "Anne", 5, ["x"]), ("b@x.com", "Bob", 2, None)]
 
 

@@ -16,7 +16,17 @@ from sandbox.hubspot import HubSpotSandbox
 from tests.pipelines.factories import WorkflowFactory
 
 SAMPLE_CSV = Path(__file__).resolve().parents[2] / "docs" / "samples" / "clay-contacts.csv"
-HEADERS = ["Email", "First Name", "Last Name", "Company Name", "Job Title", "Phone", "Country", "Website", "LinkedIn URL"]
+HEADERS = [
+    "Email",
+    "First Name",
+    "Last Name",
+    "Company Name",
+    "Job Title",
+    "Phone",
+    "Country",
+    "Website",
+    "LinkedIn URL",
+]
 
 
 @pytest.fixture
@@ -29,17 +39,28 @@ def contact_rows(n: int, *, start: int = 0, **overrides) -> list[dict[str, str]]
     rows = []
     for i in range(start, start + n):
         row = {
-            "Email": f"person{i}@acme-analytics.com", "First Name": f"First{i}", "Last Name": f"Last{i}",
-            "Company Name": "Acme", "Job Title": "VP Marketing", "Phone": "+1 650 253 0000",
-            "Country": "United States", "Website": "acme-analytics.com", "LinkedIn URL": "",
+            "Email": f"person{i}@acme-analytics.com",
+            "First Name": f"First{i}",
+            "Last Name": f"Last{i}",
+            "Company Name": "Acme",
+            "Job Title": "VP Marketing",
+            "Phone": "+1 650 253 0000",
+            "Country": "United States",
+            "Website": "acme-analytics.com",
+            "LinkedIn URL": "",
         }
         row.update(overrides)
         rows.append(row)
     return rows
 
 
-def csv_bytes(rows: list[dict[str, str]], *, delimiter: str = ",", encoding: str = "utf-8",
-              headers: list[str] | None = None) -> bytes:
+def csv_bytes(
+    rows: list[dict[str, str]],
+    *,
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+    headers: list[str] | None = None,
+) -> bytes:
     headers = headers or list(rows[0]) if rows else HEADERS
     buffer = io.StringIO(newline="")
     writer = csv.DictWriter(buffer, fieldnames=headers, delimiter=delimiter)
@@ -48,11 +69,18 @@ def csv_bytes(rows: list[dict[str, str]], *, delimiter: str = ",", encoding: str
     return buffer.getvalue().encode(encoding)
 
 
-def import_rows(workflow, rows=None, *, data: bytes | None = None, filename: str = "contacts.csv") -> Run:
+def import_rows(
+    workflow, rows=None, *, data: bytes | None = None, filename: str = "contacts.csv"
+) -> Run:
     """Upload, stage and load a CSV in this process (no worker), exactly as the tasks would."""
     data = data if data is not None else csv_bytes(rows)
-    run = run_create_csv(workflow=workflow, file=io.BytesIO(data), filename=filename,
-                         actor_label="test", dispatch=False)
+    run = run_create_csv(
+        workflow=workflow,
+        file=io.BytesIO(data),
+        filename=filename,
+        actor_label="test",
+        dispatch=False,
+    )
     return run_execute_inline(run_id=run.pk, honour_backoff=False)
 
 
@@ -64,7 +92,11 @@ def assert_invariant(run: Run) -> None:
 
 
 def upsert_calls(sandbox: HubSpotSandbox) -> int:
-    return sum(1 for method, path, *_ in sandbox.request_log if method == "POST" and path.endswith("/batch/upsert"))
+    return sum(
+        1
+        for method, path, *_ in sandbox.request_log
+        if method == "POST" and path.endswith("/batch/upsert")
+    )
 
 
 def sandbox_emails(sandbox: HubSpotSandbox) -> list[str]:

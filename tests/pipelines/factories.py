@@ -51,4 +51,6 @@ class WorkflowFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def rules(self, create, extracted, **kwargs):
         if create:
-            FieldMappingVersion.objects.create(workflow=self, version=1, rules=extracted or CLAY_RULES)
+            FieldMappingVersion.objects.create(
+                workflow=self, version=1, rules=extracted or CLAY_RULES
+            )

@@ -28,7 +28,9 @@ def small_chunks(monkeypatch):
 
 
 def upload(workflow, data: bytes) -> Run:
-    return run_create_csv(workflow=workflow, file=io.BytesIO(data), filename="contacts.csv", dispatch=False)
+    return run_create_csv(
+        workflow=workflow, file=io.BytesIO(data), filename="contacts.csv", dispatch=False
+    )
 
 
 def tricky_file() -> bytes:
@@ -44,23 +46,35 @@ def tricky_file() -> bytes:
 
 
 def staged(run: Run) -> list[tuple[int, str, str, str]]:
-    return [(number, raw["Email"], raw["Company Name"], raw["Job Title"])
-            for number, raw in RunRecord.objects.filter(run=run).order_by("position").values_list("row_number", "raw")]
+    return [
+        (number, raw["Email"], raw["Company Name"], raw["Job Title"])
+        for number, raw in RunRecord.objects.filter(run=run)
+        .order_by("position")
+        .values_list("row_number", "raw")
+    ]
 
 
-def test_a_file_cut_into_chunks_stages_every_row_once_with_the_row_numbers_of_a_single_read(workflow, small_chunks):
+def test_a_file_cut_into_chunks_stages_every_row_once_with_the_row_numbers_of_a_single_read(
+    workflow, small_chunks
+):
     data = tricky_file()
     run = upload(workflow, data)
 
     run = run_prepare(run_id=run.pk, dispatch=False)
 
     fmt = csv_detect(io.BytesIO(data))
-    expected = [(n, r["Email"], r["Company Name"], r["Job Title"]) for n, r in csv_rows(io.BytesIO(data), fmt)]
+    expected = [
+        (n, r["Email"], r["Company Name"], r["Job Title"])
+        for n, r in csv_rows(io.BytesIO(data), fmt)
+    ]
     assert staged(run) == expected
     assert len(expected) == 10
     assert expected[-1][0] == 12  # the blank line is numbered, not staged
     assert RunChunk.objects.filter(run=run).count() == 4  # 10 rows and a blank line, 3 rows a chunk
-    assert (expected[1][2], expected[4][3]) == ('Acme "North"\r\nHQ, 2nd floor', "Head of\r\nRevOps")
+    assert (expected[1][2], expected[4][3]) == (
+        'Acme "North"\r\nHQ, 2nd floor',
+        "Head of\r\nRevOps",
+    )
     assert run.records_in == 10
     assert run.staged_at is not None
     assert set(run.timings) >= {"plan", "stage", "transform"}
@@ -78,8 +92,9 @@ def test_chunks_staged_in_any_order_give_the_records_of_an_inline_run(workflow, 
 
     assert staged(shuffled) == staged(inline)
     fields = ("position", "values", "state", "match_key")
-    assert list(RunRecord.objects.filter(run=shuffled).order_by("position").values_list(*fields)) == list(
-        RunRecord.objects.filter(run=inline).order_by("position").values_list(*fields))
+    assert list(
+        RunRecord.objects.filter(run=shuffled).order_by("position").values_list(*fields)
+    ) == list(RunRecord.objects.filter(run=inline).order_by("position").values_list(*fields))
 
 
 def test_a_chunk_staged_twice_writes_its_records_once(workflow, small_chunks):
@@ -115,7 +130,10 @@ def test_the_run_is_not_staged_until_its_last_chunk_is(workflow, small_chunks, s
 
 
 def test_with_dispatch_each_chunk_goes_to_its_own_task_and_the_last_one_prepares_the_load(
-    workflow, small_chunks, monkeypatch, django_capture_on_commit_callbacks,
+    workflow,
+    small_chunks,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
 ):
     sent: dict[str, list[int]] = {"chunks": [], "batches": []}
     monkeypatch.setattr(tasks.run_chunk_stage_task, "delay", sent["chunks"].append)
@@ -125,7 +143,9 @@ def test_with_dispatch_each_chunk_goes_to_its_own_task_and_the_last_one_prepares
     with django_capture_on_commit_callbacks(execute=True):
         run_prepare(run_id=run.pk)
 
-    chunk_ids = list(RunChunk.objects.filter(run=run).order_by("sequence").values_list("pk", flat=True))
+    chunk_ids = list(
+        RunChunk.objects.filter(run=run).order_by("sequence").values_list("pk", flat=True)
+    )
     assert sent["chunks"] == chunk_ids
     assert len(chunk_ids) == 3
     assert not RunRecord.objects.filter(run=run).exists()  # nothing staged in the caller
@@ -140,7 +160,10 @@ def test_with_dispatch_each_chunk_goes_to_its_own_task_and_the_last_one_prepares
 
 
 def test_a_chunk_whose_task_was_lost_is_sent_again_by_the_sweeper(
-    workflow, small_chunks, monkeypatch, django_capture_on_commit_callbacks,
+    workflow,
+    small_chunks,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
 ):
     sent: list[int] = []
     prepared: list[int] = []
@@ -161,10 +184,14 @@ def test_a_chunk_whose_task_was_lost_is_sent_again_by_the_sweeper(
 
     with django_capture_on_commit_callbacks(execute=True):
         assert run_chunks_dispatch(run_id=run.pk) == 0  # just sent: not again
-    assert recent  # the others were sent within PIPELINE_CHUNK_REDISPATCH_SECONDS and are left to their tasks
+    assert (
+        recent
+    )  # the others were sent within PIPELINE_CHUNK_REDISPATCH_SECONDS and are left to their tasks
 
 
-def test_a_file_undecodable_far_down_is_refused_before_any_record_is_written(workflow, small_chunks):
+def test_a_file_undecodable_far_down_is_refused_before_any_record_is_written(
+    workflow, small_chunks
+):
     rows = contact_rows(2000)
     data = csv_bytes(rows)
     assert len(data) > 70_000  # past the 64 KB the upload check reads
@@ -180,7 +207,9 @@ def test_a_file_undecodable_far_down_is_refused_before_any_record_is_written(wor
     assert not RunChunk.objects.filter(run=run).exists()
 
 
-def test_a_chunk_found_unreadable_after_planning_fails_the_run_and_keeps_no_record(workflow, small_chunks):
+def test_a_chunk_found_unreadable_after_planning_fails_the_run_and_keeps_no_record(
+    workflow, small_chunks
+):
     run = upload(workflow, csv_bytes(contact_rows(7)))
     csv_run_plan(run_id=run.pk)
     first, second, _third = RunChunk.objects.filter(run=run).order_by("sequence")
@@ -201,13 +230,19 @@ def test_a_chunk_found_unreadable_after_planning_fails_the_run_and_keeps_no_reco
     assert RunChunk.objects.get(pk=second.pk).staged_at is None
 
 
-def test_a_reused_compiled_mapping_takes_each_rows_country_for_its_phone(workflow, small_chunks, sandbox):
+def test_a_reused_compiled_mapping_takes_each_rows_country_for_its_phone(
+    workflow, small_chunks, sandbox
+):
     rows = contact_rows(4)
     rows[0].update({"Country": "United Kingdom", "Phone": "020 7946 0958"})
-    rows[1].update({"Country": "", "Phone": "020 7946 0958"})  # no country: no region to read it with
+    rows[1].update(
+        {"Country": "", "Phone": "020 7946 0958"}
+    )  # no country: no region to read it with
     run = import_rows(workflow, rows)
 
-    phones = list(RunRecord.objects.filter(run=run).order_by("position").values_list("values__phone", "state"))
+    phones = list(
+        RunRecord.objects.filter(run=run).order_by("position").values_list("values__phone", "state")
+    )
     assert phones[0] == ("+442079460958", RecordState.LOADED)
     assert phones[1] == (None, RecordState.DEAD_LETTERED)  # not read as British from row 1
     assert_invariant(run)
@@ -221,7 +256,15 @@ def test_json_text_keeps_what_orjson_refuses():
 
 def test_cells_with_tabs_backslashes_and_line_breaks_are_stored_exactly(workflow):
     """On PostgreSQL records go in as COPY text, where these characters must be escaped."""
-    odd = ["tab\there", "back\\slash \\N \\t", "two\r\nlines", "\\", 'quote " and \u2019', "Zoë 東京 🚀", "\\N"]
+    odd = [
+        "tab\there",
+        "back\\slash \\N \\t",
+        "two\r\nlines",
+        "\\",
+        'quote " and \u2019',
+        "Zoë 東京 🚀",
+        "\\N",
+    ]
     rows = contact_rows(len(odd))
     for row, text in zip(rows, odd, strict=True):
         row["Job Title"] = text
@@ -231,7 +274,11 @@ def test_cells_with_tabs_backslashes_and_line_breaks_are_stored_exactly(workflow
         row["Note"] = "\\"
     run = run_prepare(run_id=upload(workflow, csv_bytes(rows)).pk, dispatch=False)
 
-    stored = list(RunRecord.objects.filter(run=run).order_by("position").values_list("raw", "values", "extras"))
+    stored = list(
+        RunRecord.objects.filter(run=run)
+        .order_by("position")
+        .values_list("raw", "values", "extras")
+    )
     assert [raw["Job Title"] for raw, _, _ in stored] == odd
     assert [values["jobtitle"] for _, values, _ in stored] == [text.strip() for text in odd]
     assert stored[0][2] == {"Note": "keep\tme"}
@@ -248,7 +295,10 @@ def test_progress_counts_the_rows_read_while_the_chunks_are_staged(workflow, sma
 
     progress = run_progress(run_id=run.pk)
     assert (progress["label"], progress["percent"], progress["finished"]) == (
-        "Reading the file: 3 of 7 rows", 0, False)
+        "Reading the file: 3 of 7 rows",
+        0,
+        False,
+    )
 
     run_prepare(run_id=run.pk, dispatch=False)
     assert run_progress(run_id=run.pk)["label"] == "0 of 7 records"
@@ -263,14 +313,19 @@ def test_a_file_with_old_mac_line_ends_is_cut_into_chunks_like_any_other(workflo
     run = run_prepare(run_id=upload(workflow, data).pk, dispatch=False)
 
     fmt = csv_detect(io.BytesIO(data))
-    expected = [(n, r["Email"], r["Company Name"], r["Job Title"]) for n, r in csv_rows(io.BytesIO(data), fmt)]
+    expected = [
+        (n, r["Email"], r["Company Name"], r["Job Title"])
+        for n, r in csv_rows(io.BytesIO(data), fmt)
+    ]
     assert staged(run) == expected
     assert expected[2][3] == "Head of\rRevOps"
     assert RunChunk.objects.filter(run=run).count() == 3
 
 
 def test_a_run_whose_last_chunk_worker_died_before_finishing_it_is_picked_up_by_the_sweeper(
-    workflow, small_chunks, monkeypatch,
+    workflow,
+    small_chunks,
+    monkeypatch,
 ):
     prepared: list[int] = []
     monkeypatch.setattr(tasks.run_prepare_task, "delay", prepared.append)

@@ -20,8 +20,13 @@ from tests.pipelines.factories import CLAY_SECRET
 
 pytestmark = pytest.mark.django_db
 
-ROW = {"Email": " Ada@Acme-Analytics.com ", "First Name": "Ada", "Last Name": "Lovelace", "Country": "United Kingdom",
-       "Phone": "020 7946 0958"}
+ROW = {
+    "Email": " Ada@Acme-Analytics.com ",
+    "First Name": "Ada",
+    "Last Name": "Lovelace",
+    "Country": "United Kingdom",
+    "Phone": "020 7946 0958",
+}
 WHSEC = "whsec_" + base64.b64encode(b"standard-webhooks-test-secret-32b").decode()
 
 
@@ -29,26 +34,42 @@ def url(workflow) -> str:
     return f"/hooks/clay/{workflow.slug}/"
 
 
-def post(client, workflow, payload, *, token=CLAY_SECRET, content_type="application/json", **headers):
+def post(
+    client, workflow, payload, *, token=CLAY_SECRET, content_type="application/json", **headers
+):
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     if token is not None:
         headers["HTTP_X_SWITCHYARD_TOKEN"] = token
     return client.generic("POST", url(workflow), body, content_type=content_type, **headers)
 
 
-def signed_headers(body: bytes, *, secret: str = WHSEC, stamp: int | None = None, msg_id: str = "msg_1") -> dict:
+def signed_headers(
+    body: bytes, *, secret: str = WHSEC, stamp: int | None = None, msg_id: str = "msg_1"
+) -> dict:
     stamp = int(time.time()) if stamp is None else stamp
     key = base64.b64decode(secret.removeprefix("whsec_"))
-    signature = base64.b64encode(hmac.new(key, f"{msg_id}.{stamp}.".encode() + body, hashlib.sha256).digest()).decode()
-    return {"HTTP_WEBHOOK_ID": msg_id, "HTTP_WEBHOOK_TIMESTAMP": str(stamp), "HTTP_WEBHOOK_SIGNATURE": f"v1,{signature}"}
+    signature = base64.b64encode(
+        hmac.new(key, f"{msg_id}.{stamp}.".encode() + body, hashlib.sha256).digest()
+    ).decode()
+    return {
+        "HTTP_WEBHOOK_ID": msg_id,
+        "HTTP_WEBHOOK_TIMESTAMP": str(stamp),
+        "HTTP_WEBHOOK_SIGNATURE": f"v1,{signature}",
+    }
 
 
-def test_a_record_with_the_right_token_is_stored_and_acknowledged_before_processing(client, workflow, sandbox):
+def test_a_record_with_the_right_token_is_stored_and_acknowledged_before_processing(
+    client, workflow, sandbox
+):
     response = post(client, workflow, ROW)
 
     assert response.status_code == 202
     event = InboundEvent.objects.get()
-    assert (event.workflow, event.processed_at, event.payload["First Name"]) == (workflow, None, "Ada")
+    assert (event.workflow, event.processed_at, event.payload["First Name"]) == (
+        workflow,
+        None,
+        "Ada",
+    )
     assert not Run.objects.exists()  # nothing processed in the request
     assert sandbox.request_log == []
 
@@ -85,8 +106,10 @@ def test_a_repeated_event_id_is_acknowledged_and_not_processed_twice(client, wor
     assert (first.status_code, second.status_code) == (202, 200)
     assert second.json()["status"] == "duplicate"
     assert InboundEvent.objects.count() == 1
-    run = run_execute_inline(run_id=inbound_events_process(workflow_id=workflow.pk, dispatch=False).pk,
-                             honour_backoff=False)
+    run = run_execute_inline(
+        run_id=inbound_events_process(workflow_id=workflow.pk, dispatch=False).pk,
+        honour_backoff=False,
+    )
     assert run.records_in == 1
 
 
@@ -151,7 +174,9 @@ def test_hmac_stale_tampered_or_missing_signature_is_401(client, hmac_workflow, 
     headers = signed_headers(
         body,
         stamp=int(time.time()) + {"stale": -301, "future": 301}.get(tamper, 0),
-        secret="whsec_" + base64.b64encode(b"another-secret").decode() if tamper == "secret" else WHSEC,
+        secret="whsec_" + base64.b64encode(b"another-secret").decode()
+        if tamper == "secret"
+        else WHSEC,
     )
     if tamper == "body":
         body = body.replace(b"Ada", b"Eve")
@@ -175,7 +200,10 @@ def test_malformed_json_is_400_naming_the_problem(client, workflow):
     assert not InboundEvent.objects.exists()
 
 
-@pytest.mark.parametrize(("payload", "message"), [(b"[]", "empty"), (b"[1, 2]", "not a JSON object"), (b'"x"', "JSON object")])
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [(b"[]", "empty"), (b"[1, 2]", "not a JSON object"), (b'"x"', "JSON object")],
+)
 def test_json_that_is_not_records_is_400(client, workflow, payload, message):
     response = post(client, workflow, payload)
 
@@ -184,7 +212,9 @@ def test_json_that_is_not_records_is_400(client, workflow, payload, message):
 
 
 def test_a_content_type_other_than_json_is_415(client, workflow):
-    response = post(client, workflow, b"Email=a@b.com", content_type="application/x-www-form-urlencoded")
+    response = post(
+        client, workflow, b"Email=a@b.com", content_type="application/x-www-form-urlencoded"
+    )
 
     assert response.status_code == 415
     assert not InboundEvent.objects.exists()
@@ -201,15 +231,22 @@ def test_a_body_over_the_limit_is_413_not_400(client, workflow, settings):
 
 
 def test_an_unknown_workflow_or_get_request_is_refused(client, workflow):
-    assert client.post("/hooks/clay/no-such-workflow/", ROW, content_type="application/json").status_code == 404
+    assert (
+        client.post(
+            "/hooks/clay/no-such-workflow/", ROW, content_type="application/json"
+        ).status_code
+        == 404
+    )
     assert client.get(url(workflow)).status_code == 405
 
 
 def test_staged_webhook_records_keep_their_event_as_lineage(client, workflow, sandbox):
     post(client, workflow, [ROW, {**ROW, "Email": "bad"}], HTTP_X_EVENT_ID="evt-9")
 
-    run = run_execute_inline(run_id=inbound_events_process(workflow_id=workflow.pk, dispatch=False).pk,
-                             honour_backoff=False)
+    run = run_execute_inline(
+        run_id=inbound_events_process(workflow_id=workflow.pk, dispatch=False).pk,
+        honour_backoff=False,
+    )
 
     assert_invariant(run)
     bad = RunRecord.objects.get(run=run, state=RecordState.DEAD_LETTERED)

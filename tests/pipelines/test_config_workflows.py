@@ -43,11 +43,18 @@ def test_the_example_applies_and_applying_twice_changes_nothing(connections):
     changes = config_apply(text=EXAMPLE)
 
     workflow = Workflow.objects.get(slug="clay-to-hubspot")
-    assert changes == ["workflow clay-to-hubspot: created", "workflow clay-to-hubspot: mapping version 1"]
+    assert changes == [
+        "workflow clay-to-hubspot: created",
+        "workflow clay-to-hubspot: mapping version 1",
+    ]
     assert workflow.source_connection.name == "clay-inbound"
     assert workflow.match_on == "email"
-    assert workflow.mapping_versions.get().rules[5] == {"from": "Phone", "to": "phone", "transforms": ["e164"],
-                                                         "required": False}
+    assert workflow.mapping_versions.get().rules[5] == {
+        "from": "Phone",
+        "to": "phone",
+        "transforms": ["e164"],
+        "required": False,
+    }
     assert config_apply(text=EXAMPLE) == []
     assert FieldMappingVersion.objects.count() == 1
 
@@ -55,7 +62,11 @@ def test_the_example_applies_and_applying_twice_changes_nothing(connections):
 def test_a_changed_mapping_creates_a_new_version_and_keeps_the_old(connections):
     config_apply(text=EXAMPLE)
 
-    changes = config_apply(text=EXAMPLE.replace("[strip]}\n      - {from: \"Last", "[strip, title]}\n      - {from: \"Last"))
+    changes = config_apply(
+        text=EXAMPLE.replace(
+            '[strip]}\n      - {from: "Last', '[strip, title]}\n      - {from: "Last'
+        )
+    )
 
     assert changes == ["workflow clay-to-hubspot: mapping version 2"]
     assert list(FieldMappingVersion.objects.values_list("version", flat=True)) == [2, 1]
@@ -72,7 +83,11 @@ def test_export_round_trips(connections):
 @pytest.mark.parametrize(
     ("broken", "line", "message"),
     [
-        (EXAMPLE.replace("source: clay-inbound", "source: nowhere"), 3, "no connection named 'nowhere'"),
+        (
+            EXAMPLE.replace("source: clay-inbound", "source: nowhere"),
+            3,
+            "no connection named 'nowhere'",
+        ),
         (EXAMPLE.replace("[e164]", "[e165]"), 14, "unknown transform 'e165'"),
         (EXAMPLE.replace("source: clay-inbound", "source: hubspot-main"), 3, "expected clay"),
     ],

@@ -44,9 +44,13 @@ def _nothing_written() -> None:
     ],
     ids=["xlsx", "pdf", "binary", "empty", "no-header", "missing-required-column"],
 )
-def test_a_file_that_cannot_be_imported_is_refused_with_a_reason_and_nothing_is_written(workflow, data, message):
+def test_a_file_that_cannot_be_imported_is_refused_with_a_reason_and_nothing_is_written(
+    workflow, data, message
+):
     with pytest.raises(CsvRefused) as refused:
-        run_create_csv(workflow=workflow, file=io.BytesIO(data), filename="upload.csv", dispatch=False)
+        run_create_csv(
+            workflow=workflow, file=io.BytesIO(data), filename="upload.csv", dispatch=False
+        )
 
     assert message in refused.value.message
     _nothing_written()
@@ -86,8 +90,17 @@ def test_the_delimiter_is_detected(workflow, sandbox, delimiter):
 
 def test_columns_are_matched_through_aliases_and_unknown_columns_are_kept(workflow):
     headers = ["Work Email", "First Name", "Company", "Apollo Custom 2656"]
-    data = csv_bytes([{"Work Email": "a@acme-analytics.com", "First Name": "A", "Company": "Acme",
-                       "Apollo Custom 2656": "x"}], headers=headers)
+    data = csv_bytes(
+        [
+            {
+                "Work Email": "a@acme-analytics.com",
+                "First Name": "A",
+                "Company": "Acme",
+                "Apollo Custom 2656": "x",
+            }
+        ],
+        headers=headers,
+    )
 
     inspection = csv_inspect(workflow=workflow, file=io.BytesIO(data))
 
@@ -110,13 +123,22 @@ def test_the_uploaded_file_is_kept_with_the_run_for_lineage(workflow, sandbox):
 
 def test_dry_run_preview_counts_outcomes_and_lists_row_errors_without_writing(workflow, sandbox):
     import_rows(workflow, contact_rows(5))  # known to the sync state: unchanged / update
-    rows = contact_rows(4) + contact_rows(1, start=4, **{"Job Title": "CEO"}) + contact_rows(3, start=10)
+    rows = (
+        contact_rows(4)
+        + contact_rows(1, start=4, **{"Job Title": "CEO"})
+        + contact_rows(3, start=10)
+    )
     rows += [contact_rows(1, start=10)[0], {**contact_rows(1)[0], "Email": "broken"}]
     runs_before = Run.objects.count()
 
     preview = run_preview_csv(workflow=workflow, file=io.BytesIO(csv_bytes(rows)))
 
-    assert (preview.records_in, preview.unchanged, preview.would_update, preview.would_create) == (10, 4, 1, 3)
+    assert (preview.records_in, preview.unchanged, preview.would_update, preview.would_create) == (
+        10,
+        4,
+        1,
+        3,
+    )
     assert (preview.duplicate_in_file, preview.invalid) == (1, 1)
     assert preview.errors == [{"row": 11, "messages": [preview.errors[0]["messages"][0]]}]
     assert "email" in preview.errors[0]["messages"][0].lower()
@@ -133,7 +155,11 @@ def test_dry_run_preview_counts_suppressed_people_apart_and_never_shows_them(wor
     rows.append({**rows[3], "Job Title": "Again"})
     lookups: list[int] = []
     real = preview_module.emails_suppressed
-    monkeypatch.setattr(preview_module, "emails_suppressed", lambda emails: lookups.append(len(emails)) or real(emails))
+    monkeypatch.setattr(
+        preview_module,
+        "emails_suppressed",
+        lambda emails: lookups.append(len(emails)) or real(emails),
+    )
 
     preview = run_preview_csv(workflow=workflow, file=io.BytesIO(csv_bytes(rows)), sample_size=5)
 
@@ -144,16 +170,30 @@ def test_dry_run_preview_counts_suppressed_people_apart_and_never_shows_them(wor
     assert lookups == [1000, 201]
 
 
-def test_import_csv_command_with_wait_and_json_prints_the_run_summary(workflow, sandbox, tmp_path, capsys):
+def test_import_csv_command_with_wait_and_json_prints_the_run_summary(
+    workflow, sandbox, tmp_path, capsys
+):
     path = tmp_path / "clay.csv"
     path.write_bytes(SAMPLE_CSV.read_bytes())
 
     call_command("import_csv", str(path), "--workflow", workflow.slug, "--wait", "--json")
 
     summary = json.loads(capsys.readouterr().out)
-    assert set(summary) == {"run_id", "status", "records_in", "succeeded", "failed", "dead_lettered", "skipped",
-                            "duration_ms"}
-    assert summary["records_in"] == summary["succeeded"] + summary["dead_lettered"] + summary["skipped"] == 51
+    assert set(summary) == {
+        "run_id",
+        "status",
+        "records_in",
+        "succeeded",
+        "failed",
+        "dead_lettered",
+        "skipped",
+        "duration_ms",
+    }
+    assert (
+        summary["records_in"]
+        == summary["succeeded"] + summary["dead_lettered"] + summary["skipped"]
+        == 51
+    )
     assert Run.objects.get(pk=summary["run_id"]).status == summary["status"] == "partial"
 
 
@@ -178,10 +218,17 @@ def test_import_csv_refuses_a_file_without_the_required_column(workflow, tmp_pat
 
 
 def test_staging_keeps_records_transformed_and_lineage_for_every_row(workflow, sandbox):
-    run = import_rows(workflow, data=csv_bytes(contact_rows(3) + [{**contact_rows(1)[0], "Email": ""}]))
+    run = import_rows(
+        workflow, data=csv_bytes(contact_rows(3) + [{**contact_rows(1)[0], "Email": ""}])
+    )
 
     states = dict(RunRecord.objects.filter(run=run).values_list("row_number", "state"))
-    assert states == {2: RecordState.LOADED, 3: RecordState.LOADED, 4: RecordState.LOADED, 5: RecordState.DEAD_LETTERED}
+    assert states == {
+        2: RecordState.LOADED,
+        3: RecordState.LOADED,
+        4: RecordState.LOADED,
+        5: RecordState.DEAD_LETTERED,
+    }
     assert RunRecord.objects.get(run=run, row_number=5).raw["First Name"] == "First0"
     assert HEADERS[0] in RunRecord.objects.get(run=run, row_number=2).raw
 
@@ -196,7 +243,9 @@ def test_an_erased_person_is_skipped_as_suppressed_at_staging(workflow, sandbox)
     assert_invariant(run)
     assert (run.succeeded, run.skipped) == (2, 1)
     assert RunRecord.objects.get(run=run, row_number=3).skip_reason == "suppressed"
-    assert "person1@acme-analytics.com" not in [c["properties"]["email"] for c in sandbox.objects("contacts")]
+    assert "person1@acme-analytics.com" not in [
+        c["properties"]["email"] for c in sandbox.objects("contacts")
+    ]
 
 
 def test_privacy_stores_find_and_erase_a_person_in_records_and_dead_letters(workflow, sandbox):
@@ -205,14 +254,18 @@ def test_privacy_stores_find_and_erase_a_person_in_records_and_dead_letters(work
     import_rows(workflow, contact_rows(2) + [{**contact_rows(1, start=5)[0], "Phone": "12"}])
     stores = {s.name: s for s in registered_stores() if s.name.startswith("pipelines.")}
 
-    assert {"pipelines.run_records", "pipelines.dead_letters", "pipelines.inbound_events"} <= set(stores)
+    assert {"pipelines.run_records", "pipelines.dead_letters", "pipelines.inbound_events"} <= set(
+        stores
+    )
     assert len(stores["pipelines.dead_letters"].find("Person5@acme-analytics.com")) == 1
     assert stores["pipelines.run_records"].erase("person5@acme-analytics.com") == 1
     assert stores["pipelines.dead_letters"].erase("person5@acme-analytics.com") == 1
     assert stores["pipelines.run_records"].find("person5@acme-analytics.com") == []
 
 
-def test_a_bad_byte_past_the_sample_fails_the_run_with_a_reason_and_stages_nothing(workflow, sandbox):
+def test_a_bad_byte_past_the_sample_fails_the_run_with_a_reason_and_stages_nothing(
+    workflow, sandbox
+):
     data = csv_bytes(contact_rows(800)) + b"\xff\xfe broken,row\n"
     assert len(data) > 64 * 1024  # detection saw valid UTF-8 only
 

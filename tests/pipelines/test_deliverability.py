@@ -28,7 +28,9 @@ def dns(monkeypatch):
     cache.clear()
 
 
-def test_with_mx_check_on_an_undeliverable_domain_is_dead_lettered_and_nothing_else(workflow, sandbox, dns):
+def test_with_mx_check_on_an_undeliverable_domain_is_dead_lettered_and_nothing_else(
+    workflow, sandbox, dns
+):
     workflow.mx_check = True
     workflow.save(update_fields=["mx_check"])
     rows = contact_rows(3) + contact_rows(2, start=10, Email="")

@@ -28,28 +28,41 @@ def test_validate_accepts_the_example_mapping(workflow, sandbox):
     assert field_mapping_validate(workflow=workflow, rules=CLAY_RULES, transport=transport) == []
 
 
-def test_validate_names_unknown_properties_read_only_ones_bad_options_and_transforms(workflow, sandbox):
+def test_validate_names_unknown_properties_read_only_ones_bad_options_and_transforms(
+    workflow, sandbox
+):
     rules = [
         *CLAY_RULES,
         {"from": "Colour", "to": "favourite_colour", "transforms": []},
         {"from": "Id", "to": "hs_object_id", "transforms": []},
-        {"from": "Stage", "to": "lifecyclestage",
-         "transforms": [{"name": "map_values", "params": {"mapping": {"MQL": "Marketing Qualified Lead"}}}]},
+        {
+            "from": "Stage",
+            "to": "lifecyclestage",
+            "transforms": [
+                {"name": "map_values", "params": {"mapping": {"MQL": "Marketing Qualified Lead"}}}
+            ],
+        },
     ]
-    problems = field_mapping_validate(workflow=workflow, rules=rules, transport=httpx.WSGITransport(app=sandbox))
+    problems = field_mapping_validate(
+        workflow=workflow, rules=rules, transport=httpx.WSGITransport(app=sandbox)
+    )
 
     text = "\n".join(problems)
     assert "no contacts property named 'favourite_colour'" in text
     assert "'hs_object_id' is read-only" in text
     assert "Marketing Qualified Lead not among the option values" in text
-    bad_chain = field_mapping_validate(workflow=workflow, rules=[{"from": "Email", "to": "email", "transforms": ["nope"]}])
+    bad_chain = field_mapping_validate(
+        workflow=workflow, rules=[{"from": "Email", "to": "email", "transforms": ["nope"]}]
+    )
     assert "unknown transform 'nope'" in bad_chain[0]
 
 
 def test_editing_a_mapping_creates_a_version_and_runs_keep_theirs(workflow, sandbox, admin_user):
     first_run = import_rows(workflow, contact_rows(1))
 
-    version = field_mapping_version_create(workflow=workflow, rules=CLAY_RULES[:3], actor=admin_user)
+    version = field_mapping_version_create(
+        workflow=workflow, rules=CLAY_RULES[:3], actor=admin_user
+    )
     same = field_mapping_version_create(workflow=workflow, rules=CLAY_RULES[:3], actor=admin_user)
 
     assert (version.version, same.pk) == (2, version.pk)
@@ -59,8 +72,12 @@ def test_editing_a_mapping_creates_a_version_and_runs_keep_theirs(workflow, sand
 
 
 def test_progress_reports_percent_from_records_in_a_final_state(workflow, sandbox):
-    run = run_create_csv(workflow=workflow, file=io.BytesIO(csv_bytes(contact_rows(150))),
-                         filename="a.csv", dispatch=False)
+    run = run_create_csv(
+        workflow=workflow,
+        file=io.BytesIO(csv_bytes(contact_rows(150))),
+        filename="a.csv",
+        dispatch=False,
+    )
     assert run_progress(run_id=run.pk)["percent"] == 0
 
     run_prepare(run_id=run.pk, dispatch=False)
@@ -69,15 +86,25 @@ def test_progress_reports_percent_from_records_in_a_final_state(workflow, sandbo
     batch_process(batch_id=RunBatch.objects.get(run=run, sequence=1).pk)
     progress = run_progress(run_id=run.pk)
 
-    assert (progress["status"], progress["records_in"], progress["processed"], progress["percent"]) == (
-        RunStatus.RUNNING, 150, 100, 67)
+    assert (
+        progress["status"],
+        progress["records_in"],
+        progress["processed"],
+        progress["percent"],
+    ) == (RunStatus.RUNNING, 150, 100, 67)
     assert progress["batches_done"] == 1
     assert not progress["finished"]
 
 
-def test_sweeper_redispatches_a_batch_whose_message_was_lost(workflow, sandbox, django_capture_on_commit_callbacks):
-    run = run_create_csv(workflow=workflow, file=io.BytesIO(csv_bytes(contact_rows(10))),
-                         filename="a.csv", dispatch=False)
+def test_sweeper_redispatches_a_batch_whose_message_was_lost(
+    workflow, sandbox, django_capture_on_commit_callbacks
+):
+    run = run_create_csv(
+        workflow=workflow,
+        file=io.BytesIO(csv_bytes(contact_rows(10))),
+        filename="a.csv",
+        dispatch=False,
+    )
     run_prepare(run_id=run.pk, dispatch=False)  # committed, never published: the on_commit gap
     batch = RunBatch.objects.get(run=run)
     assert batch.dispatched_at is None
@@ -107,21 +134,32 @@ def test_the_sweeper_schedule_is_seeded_by_migration(db):
 
     task = PeriodicTask.objects.get(name="Re-queue expired batches")
     assert (task.task, task.interval.every, task.interval.period, task.enabled) == (
-        "pipelines.batches_sweep", 30, "seconds", True)
+        "pipelines.batches_sweep",
+        30,
+        "seconds",
+        True,
+    )
 
 
-def test_a_finished_run_posts_its_summary_to_slack_once(workflow, sandbox, django_capture_on_commit_callbacks):
+def test_a_finished_run_posts_its_summary_to_slack_once(
+    workflow, sandbox, django_capture_on_commit_callbacks
+):
     from integrations.models import AuthType, Provider
     from pipelines.services.runs import run_notify
     from tests.integrations.factories import ConnectionFactory
 
     workflow.slack_connection = ConnectionFactory(
-        name="slack-alerts", provider=Provider.SLACK, auth_type=AuthType.WEBHOOK_URL, base_url="",
+        name="slack-alerts",
+        provider=Provider.SLACK,
+        auth_type=AuthType.WEBHOOK_URL,
+        base_url="",
         token="https://hooks.slack.com/services/T000/B000/XXXXXXXX",
     )
     workflow.save()
     posted = []
-    slack = httpx.MockTransport(lambda request: posted.append(request) or httpx.Response(200, text="ok"))
+    slack = httpx.MockTransport(
+        lambda request: posted.append(request) or httpx.Response(200, text="ok")
+    )
     with django_capture_on_commit_callbacks() as callbacks:
         run = import_rows(workflow, contact_rows(3) + [{**contact_rows(1)[0], "Email": "nope"}])
     assert callbacks  # the notification is enqueued only once the run's transaction commits
@@ -134,7 +172,9 @@ def test_a_finished_run_posts_its_summary_to_slack_once(workflow, sandbox, djang
     assert f"/pipelines/run/{run.pk}/change/" in text
 
 
-def test_sweeper_routes_stranded_hubspot_events_and_never_stages_them_as_clay_rows(workflow, monkeypatch):
+def test_sweeper_routes_stranded_hubspot_events_and_never_stages_them_as_clay_rows(
+    workflow, monkeypatch
+):
     from pipelines import tasks as pipeline_tasks
     from pipelines.models import InboundEvent
     from pipelines.routing import tasks as routing_tasks
@@ -144,11 +184,23 @@ def test_sweeper_routes_stranded_hubspot_events_and_never_stages_them_as_clay_ro
     monkeypatch.setattr(routing_tasks.routing_events_process_task, "delay", routed.append)
     monkeypatch.setattr(pipeline_tasks.inbound_events_process_task, "delay", staged.append)
     old = timezone.now() - timedelta(minutes=5)
-    hubspot = InboundEvent.objects.create(source="hubspot", workflow=workflow, dedupe_key="hs-1",
-                                          payload={"objectId": 1}, received_at=old)
-    InboundEvent.objects.create(source="hubspot", dedupe_key="hs-fresh", payload={}, received_at=timezone.now())
-    clay = InboundEvent.objects.create(source="clay", workflow=workflow, dedupe_key="clay-1",
-                                       payload={"Email": "a@example.com"}, received_at=old)
+    hubspot = InboundEvent.objects.create(
+        source="hubspot",
+        workflow=workflow,
+        dedupe_key="hs-1",
+        payload={"objectId": 1},
+        received_at=old,
+    )
+    InboundEvent.objects.create(
+        source="hubspot", dedupe_key="hs-fresh", payload={}, received_at=timezone.now()
+    )
+    clay = InboundEvent.objects.create(
+        source="clay",
+        workflow=workflow,
+        dedupe_key="clay-1",
+        payload={"Email": "a@example.com"},
+        received_at=old,
+    )
 
     batches_sweep()
 

@@ -37,7 +37,12 @@ def test_clean_run_loads_every_contact_and_keeps_the_invariant(workflow, sandbox
     run = import_rows(workflow, contact_rows(250))
 
     assert_invariant(run)
-    assert (run.status, run.records_in, run.succeeded, run.created) == (RunStatus.SUCCESS, 250, 250, 250)
+    assert (run.status, run.records_in, run.succeeded, run.created) == (
+        RunStatus.SUCCESS,
+        250,
+        250,
+        250,
+    )
     assert len(sandbox_emails(sandbox)) == 250
     assert upsert_calls(sandbox) == 3  # 100 + 100 + 50: never one call per record
     assert set(run.timings) >= {"stage", "transform", "dedupe", "load", "finish"}
@@ -75,19 +80,30 @@ def test_reimporting_the_same_file_sends_nothing(workflow, sandbox):
     assert first.succeeded == 120
     assert (second.skipped, second.succeeded, second.status) == (120, 0, RunStatus.SUCCESS)
     assert upsert_calls(sandbox) == calls_after_first  # zero HubSpot write calls
-    assert set(RunRecord.objects.filter(run=second).values_list("skip_reason", flat=True)) == {SkipReason.UNCHANGED}
+    assert set(RunRecord.objects.filter(run=second).values_list("skip_reason", flat=True)) == {
+        SkipReason.UNCHANGED
+    }
 
 
 def test_a_changed_value_is_sent_again(workflow, sandbox):
     import_rows(workflow, contact_rows(3))
-    second = import_rows(workflow, contact_rows(3)[:2] + contact_rows(1, start=2, **{"Job Title": "CEO"}))
+    second = import_rows(
+        workflow, contact_rows(3)[:2] + contact_rows(1, start=2, **{"Job Title": "CEO"})
+    )
 
     assert (second.succeeded, second.skipped) == (1, 2)
-    contact = next(c for c in sandbox.objects("contacts") if c["properties"]["email"] == "person2@acme-analytics.com")
+    contact = next(
+        c
+        for c in sandbox.objects("contacts")
+        if c["properties"]["email"] == "person2@acme-analytics.com"
+    )
     assert contact["properties"]["jobtitle"] == "CEO"
 
 
-LIFECYCLE_RULES = [*CLAY_RULES, {"from": "Stage", "to": "lifecyclestage", "transforms": [], "required": False}]
+LIFECYCLE_RULES = [
+    *CLAY_RULES,
+    {"from": "Stage", "to": "lifecyclestage", "transforms": [], "required": False},
+]
 
 
 def _rows_with_bad_stage(n: int, bad: set[int]) -> list[dict[str, str]]:
@@ -105,7 +121,12 @@ def test_partial_207_dead_letters_only_the_rejected_inputs(db, settings, tmp_pat
     run = import_rows(workflow, _rows_with_bad_stage(150, bad={3, 120}))
 
     assert_invariant(run)
-    assert (run.status, run.succeeded, run.dead_lettered, run.failed) == (RunStatus.PARTIAL, 148, 2, 2)
+    assert (run.status, run.succeeded, run.dead_lettered, run.failed) == (
+        RunStatus.PARTIAL,
+        148,
+        2,
+        2,
+    )
     letters = list(DeadLetter.objects.filter(run=run).order_by("record__row_number"))
     assert [d.record.row_number for d in letters] == [5, 122]
     assert letters[0].stage == "load"
@@ -117,7 +138,9 @@ def test_partial_207_dead_letters_only_the_rejected_inputs(db, settings, tmp_pat
     assert "person3@acme-analytics.com" not in sandbox_emails(sandbox)
 
 
-def test_whole_batch_400_naming_values_dead_letters_the_named_and_resends_the_rest(db, settings, tmp_path, sandbox):
+def test_whole_batch_400_naming_values_dead_letters_the_named_and_resends_the_rest(
+    db, settings, tmp_path, sandbox
+):
     settings.MEDIA_ROOT = tmp_path
     sandbox.configure(batch_error_mode="whole_batch_400")
     workflow = WorkflowFactory(rules=LIFECYCLE_RULES)
@@ -130,7 +153,9 @@ def test_whole_batch_400_naming_values_dead_letters_the_named_and_resends_the_re
     assert len(sandbox_emails(sandbox)) == 98
 
 
-def test_whole_batch_400_naming_nobody_is_bisected_until_the_bad_inputs_are_alone(workflow, sandbox):
+def test_whole_batch_400_naming_nobody_is_bisected_until_the_bad_inputs_are_alone(
+    workflow, sandbox
+):
     sandbox.configure(batch_error_mode="whole_batch_400")
     # Over HubSpot's 65,536-character limit: the 400 quotes neither the value nor the input.
     rows = contact_rows(64)
@@ -147,8 +172,12 @@ def test_whole_batch_400_naming_nobody_is_bisected_until_the_bad_inputs_are_alon
     assert len(sandbox_emails(sandbox)) == 62
 
 
-def test_429_storm_defers_batches_without_spending_attempts_until_every_record_succeeds(workflow, sandbox, settings):
-    settings.PIPELINE_BATCH_MAX_ATTEMPTS = 1  # a 429 is back-pressure: it must not use an attempt up
+def test_429_storm_defers_batches_without_spending_attempts_until_every_record_succeeds(
+    workflow, sandbox, settings
+):
+    settings.PIPELINE_BATCH_MAX_ATTEMPTS = (
+        1  # a 429 is back-pressure: it must not use an attempt up
+    )
     sandbox.set_faults({"429": 0.4})
 
     run = import_rows(workflow, contact_rows(500))
@@ -170,15 +199,24 @@ def test_persistent_500s_exhaust_retries_into_dead_letters(workflow, sandbox, se
     run = import_rows(workflow, contact_rows(150))
 
     assert_invariant(run)
-    assert (run.status, run.succeeded, run.dead_lettered, run.failed) == (RunStatus.FAILURE, 0, 150, 150)
+    assert (run.status, run.succeeded, run.dead_lettered, run.failed) == (
+        RunStatus.FAILURE,
+        0,
+        150,
+        150,
+    )
     letter = run.dead_letters.first()
     assert (letter.category, letter.attempts, letter.stage) == ("retries_exhausted", 3, "load")
     assert letter.payload["email"].endswith("@acme-analytics.com")
-    assert set(RunBatch.objects.filter(run=run).values_list("state", flat=True)) == {BatchState.FAILED}
+    assert set(RunBatch.objects.filter(run=run).values_list("state", flat=True)) == {
+        BatchState.FAILED
+    }
     assert sandbox_emails(sandbox) == []  # nothing half-written
 
 
-def test_timeouts_with_the_write_applied_end_succeeded_without_duplicates(workflow, sandbox, settings):
+def test_timeouts_with_the_write_applied_end_succeeded_without_duplicates(
+    workflow, sandbox, settings
+):
     settings.PIPELINE_BATCH_MAX_ATTEMPTS = 10
     sandbox.configure(timeout_seconds=0.0, timeout_mode="504", timeout_after_write=True)
     sandbox.set_faults({"timeout": 0.5})
@@ -189,7 +227,9 @@ def test_timeouts_with_the_write_applied_end_succeeded_without_duplicates(workfl
     assert (run.status, run.succeeded) == (RunStatus.SUCCESS, 300)
     assert sandbox.faults_injected["timeout"] > 0
     emails = sandbox_emails(sandbox)
-    assert len(emails) == len(set(emails)) == 300  # "applied but response lost" resent: upsert by email
+    assert (
+        len(emails) == len(set(emails)) == 300
+    )  # "applied but response lost" resent: upsert by email
 
 
 def test_daily_quota_pauses_the_run_and_the_connection_instead_of_dead_lettering(workflow, sandbox):
@@ -220,7 +260,9 @@ def test_daily_quota_pauses_the_run_and_the_connection_instead_of_dead_lettering
     assert (run.status, run.succeeded) == (RunStatus.SUCCESS, 250)
 
 
-def test_batch_redone_after_a_crash_changes_nothing_and_duplicates_nothing(workflow, sandbox, monkeypatch):
+def test_batch_redone_after_a_crash_changes_nothing_and_duplicates_nothing(
+    workflow, sandbox, monkeypatch
+):
     real_record = loading._record
     crashed = []
 
@@ -240,7 +282,9 @@ def test_batch_redone_after_a_crash_changes_nothing_and_duplicates_nothing(workf
 
     # A live lease is left alone; an expired one is re-queued by the sweeper.
     assert batches_sweep()["expired"] == 0
-    RunBatch.objects.filter(pk=batch.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    RunBatch.objects.filter(pk=batch.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
     assert batches_sweep()["expired"] == 1
     run = run_execute_inline(run_id=batch.run_id, honour_backoff=False)
 

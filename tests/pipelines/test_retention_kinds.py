@@ -41,17 +41,33 @@ def make_run(workflow, *, status=RunStatus.SUCCESS, finished_days_ago: float | N
 def make_record(run: Run, *, created_days_ago: float = 1, position: int | None = None) -> RunRecord:
     position = position or RunRecord.objects.filter(run=run).count() + 1
     return RunRecord.objects.create(
-        run=run, position=position, source=RecordSource.CSV, raw={"Email": f"p{position}@example.com"},
-        match_key=f"p{position}@example.com", state=RecordState.LOADED,
-        created_at=ago(created_days_ago), updated_at=ago(created_days_ago),
+        run=run,
+        position=position,
+        source=RecordSource.CSV,
+        raw={"Email": f"p{position}@example.com"},
+        match_key=f"p{position}@example.com",
+        state=RecordState.LOADED,
+        created_at=ago(created_days_ago),
+        updated_at=ago(created_days_ago),
     )
 
 
-def make_letter(record: RunRecord, *, resolution: str = "", resolved_days_ago: float | None = None,
-                created_days_ago: float = 1) -> DeadLetter:
+def make_letter(
+    record: RunRecord,
+    *,
+    resolution: str = "",
+    resolved_days_ago: float | None = None,
+    created_days_ago: float = 1,
+) -> DeadLetter:
     letter = DeadLetter.objects.create(
-        run=record.run, record=record, workflow=record.run.workflow, stage="load", category="invalid",
-        errors=["bad"], payload={"email": record.match_key}, resolution=resolution,
+        run=record.run,
+        record=record,
+        workflow=record.run.workflow,
+        stage="load",
+        category="invalid",
+        errors=["bad"],
+        payload={"email": record.match_key},
+        resolution=resolution,
         resolved_at=ago(resolved_days_ago) if resolved_days_ago is not None else None,
     )
     DeadLetter.objects.filter(pk=letter.pk).update(created_at=ago(created_days_ago))
@@ -60,14 +76,18 @@ def make_letter(record: RunRecord, *, resolution: str = "", resolved_days_ago: f
 
 def make_event(*, received_days_ago: float, processed: bool = True) -> InboundEvent:
     return InboundEvent.objects.create(
-        source="clay", dedupe_key=f"k{InboundEvent.objects.count()}-{received_days_ago}-{processed}",
-        payload={"Email": "x@example.com"}, received_at=ago(received_days_ago),
+        source="clay",
+        dedupe_key=f"k{InboundEvent.objects.count()}-{received_days_ago}-{processed}",
+        payload={"Email": "x@example.com"},
+        received_at=ago(received_days_ago),
         processed_at=ago(received_days_ago) if processed else None,
     )
 
 
 def test_the_pipelines_kinds_are_registered():
-    assert {"webhook_payloads", "run_records", "resolved_dead_letters"} <= set(registered_retention_kinds())
+    assert {"webhook_payloads", "run_records", "resolved_dead_letters"} <= set(
+        registered_retention_kinds()
+    )
 
 
 def test_webhook_payloads_age_by_received_at_and_unprocessed_ones_stay():
@@ -84,7 +104,9 @@ def test_run_records_go_with_finished_runs_older_than_the_period(workflow):
     old_run = make_run(workflow, finished_days_ago=181)
     old_records = [make_record(old_run, created_days_ago=200) for _ in range(3)]
     young_run = make_run(workflow, finished_days_ago=179)
-    young = make_record(young_run, created_days_ago=200)  # created long ago, but the run finished recently
+    young = make_record(
+        young_run, created_days_ago=200
+    )  # created long ago, but the run finished recently
     running = make_run(workflow, status=RunStatus.RUNNING, finished_days_ago=None)
     unfinished = make_record(running, created_days_ago=400)
 
@@ -97,8 +119,12 @@ def test_run_records_go_with_finished_runs_older_than_the_period(workflow):
 
 def test_resolved_dead_letters_age_by_resolved_at_and_unresolved_ones_are_never_purged(workflow):
     run = make_run(workflow, finished_days_ago=400)
-    old_resolved = make_letter(make_record(run), resolution="ignored", resolved_days_ago=91, created_days_ago=300)
-    young_resolved = make_letter(make_record(run), resolution="reprocessed", resolved_days_ago=10, created_days_ago=300)
+    old_resolved = make_letter(
+        make_record(run), resolution="ignored", resolved_days_ago=91, created_days_ago=300
+    )
+    young_resolved = make_letter(
+        make_record(run), resolution="reprocessed", resolved_days_ago=10, created_days_ago=300
+    )
     unresolved = make_letter(make_record(run), created_days_ago=1000)
 
     report = retention_purge(dry_run=True, now=NOW)
@@ -107,9 +133,15 @@ def test_resolved_dead_letters_age_by_resolved_at_and_unresolved_ones_are_never_
     assert report["run_records"] == 0
 
     retention_purge(dry_run=False, now=NOW)
-    assert set(DeadLetter.objects.values_list("pk", flat=True)) == {young_resolved.pk, unresolved.pk}
+    assert set(DeadLetter.objects.values_list("pk", flat=True)) == {
+        young_resolved.pk,
+        unresolved.pk,
+    }
     assert not DeadLetter.objects.filter(pk=old_resolved.pk).exists()
     # The next day, the record whose letter went is purged; the unresolved letter's record stays.
     retention_purge(dry_run=False, now=NOW + timedelta(days=1))
-    assert set(RunRecord.objects.values_list("pk", flat=True)) == {young_resolved.record_id, unresolved.record_id}
+    assert set(RunRecord.objects.values_list("pk", flat=True)) == {
+        young_resolved.record_id,
+        unresolved.record_id,
+    }
     assert DeadLetter.objects.filter(pk=unresolved.pk).exists()

@@ -33,8 +33,13 @@ LEASE_SECONDS = 5
 REDISPATCH_SECONDS = 3
 
 pytestmark = [
-    pytest.mark.skipif(not (os.environ.get("REDIS_URL") and os.environ.get("DATABASE_URL", "").startswith("postgres")),
-                       reason="needs REDIS_URL and a PostgreSQL DATABASE_URL"),
+    pytest.mark.skipif(
+        not (
+            os.environ.get("REDIS_URL")
+            and os.environ.get("DATABASE_URL", "").startswith("postgres")
+        ),
+        reason="needs REDIS_URL and a PostgreSQL DATABASE_URL",
+    ),
     pytest.mark.redis,
     pytest.mark.postgres,
 ]
@@ -52,9 +57,30 @@ def start_worker(name: str, media_root: Path, **extra_env: str) -> subprocess.Po
         **extra_env,
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-c", "1", "-P", "prefork", "-n", f"{name}@%h",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "WARNING"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-c",
+            "1",
+            "-P",
+            "prefork",
+            "-n",
+            f"{name}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-l",
+            "WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
 
 
@@ -81,7 +107,9 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_killed_mid_batch_is_recovered_by_lease_and_sweeper_without_duplicates(settings, tmp_path):
+def test_a_worker_killed_mid_batch_is_recovered_by_lease_and_sweeper_without_duplicates(
+    settings, tmp_path
+):
     settings.MEDIA_ROOT = tmp_path
     sandbox = HubSpotSandbox(latency_ms=1500, seed=3)
     server, _thread = sandbox.serve()
@@ -90,8 +118,12 @@ def test_a_worker_killed_mid_batch_is_recovered_by_lease_and_sweeper_without_dup
     workers = []
     try:
         workflow = WorkflowFactory(destination_connection__base_url=base_url)
-        run = run_create_csv(workflow=workflow, file=io.BytesIO(csv_bytes(contact_rows(300))), filename="kill.csv",
-                             dispatch=False)
+        run = run_create_csv(
+            workflow=workflow,
+            file=io.BytesIO(csv_bytes(contact_rows(300))),
+            filename="kill.csv",
+            dispatch=False,
+        )
         first = start_worker("doomed", tmp_path)
         workers.append(first)
         run_prepare(run_id=run.pk)  # autocommit: the chunk task is published to Redis now
@@ -134,21 +166,31 @@ def chunk_locked(chunk_id: int) -> bool:
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_chunk_is_recovered_and_every_row_is_staged_once(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    settings.PIPELINE_CHUNK_REDISPATCH_SECONDS = REDISPATCH_SECONDS  # here (the sweeper) and in the workers
+    settings.PIPELINE_CHUNK_REDISPATCH_SECONDS = (
+        REDISPATCH_SECONDS  # here (the sweeper) and in the workers
+    )
     sandbox = HubSpotSandbox(seed=4)
     server, _thread = sandbox.serve()
     app.control.purge()
     workers = []
     rows = 30_000
     try:
-        workflow = WorkflowFactory(destination_connection__base_url=f"http://127.0.0.1:{server.server_address[1]}")
-        run = run_create_csv(workflow=workflow, file=io.BytesIO(csv_bytes(contact_rows(rows))),
-                             filename="big.csv", dispatch=False)
+        workflow = WorkflowFactory(
+            destination_connection__base_url=f"http://127.0.0.1:{server.server_address[1]}"
+        )
+        run = run_create_csv(
+            workflow=workflow,
+            file=io.BytesIO(csv_bytes(contact_rows(rows))),
+            filename="big.csv",
+            dispatch=False,
+        )
         env = {"PIPELINE_CHUNK_REDISPATCH_SECONDS": str(REDISPATCH_SECONDS)}
         first = start_worker("doomed", tmp_path, **env)
         workers.append(first)
         run_prepare(run_id=run.pk)  # plans the file and publishes one task per chunk
-        chunks = list(RunChunk.objects.filter(run=run).order_by("sequence").values_list("pk", flat=True))
+        chunks = list(
+            RunChunk.objects.filter(run=run).order_by("sequence").values_list("pk", flat=True)
+        )
         assert len(chunks) == 3
 
         deadline = time.monotonic() + 60
@@ -160,7 +202,9 @@ def test_a_worker_killed_mid_chunk_is_recovered_and_every_row_is_staged_once(set
         assert RunChunk.objects.get(pk=chunks[0]).staged_at is None
 
         workers.append(start_worker("rescuer", tmp_path, **env))
-        recovered_in = sweep_until(run, lambda r: r.staged_at is not None, since=killed_at, within=60)
+        recovered_in = sweep_until(
+            run, lambda r: r.staged_at is not None, since=killed_at, within=60
+        )
     finally:
         for worker in workers:
             stop(worker)
@@ -173,7 +217,9 @@ def test_a_worker_killed_mid_chunk_is_recovered_and_every_row_is_staged_once(set
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_pool_process_killed_mid_batch_is_taken_over_at_once_not_after_its_lease(settings, tmp_path):
+def test_a_pool_process_killed_mid_batch_is_taken_over_at_once_not_after_its_lease(
+    settings, tmp_path
+):
     """F1: only the pool process dies; Celery re-delivers its task at once, and the new
     process takes the dead holder's lease over. The lease here is 10 minutes and the sweeper
     never runs, so nothing else could finish the run in time."""
@@ -183,9 +229,15 @@ def test_a_pool_process_killed_mid_batch_is_taken_over_at_once_not_after_its_lea
     app.control.purge()
     worker = None
     try:
-        workflow = WorkflowFactory(destination_connection__base_url=f"http://127.0.0.1:{server.server_address[1]}")
-        run = run_create_csv(workflow=workflow, file=io.BytesIO(csv_bytes(contact_rows(300))), filename="f1.csv",
-                             dispatch=False)
+        workflow = WorkflowFactory(
+            destination_connection__base_url=f"http://127.0.0.1:{server.server_address[1]}"
+        )
+        run = run_create_csv(
+            workflow=workflow,
+            file=io.BytesIO(csv_bytes(contact_rows(300))),
+            filename="f1.csv",
+            dispatch=False,
+        )
         worker = start_worker("pool", tmp_path, PIPELINE_BATCH_LEASE_SECONDS="600")
         run_prepare(run_id=run.pk)
 

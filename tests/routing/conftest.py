@@ -18,8 +18,10 @@ from tests.routing.factories import CLIENT_SECRET, OWNERS, TOKEN, owners_example
 def sandbox_for_routing(**options) -> HubSpotSandbox:
     """A sandbox with our owners (HubSpot's `associatedcompanyid` contact property, the primary
     company's id that routing reads, is in the sandbox's default catalogue)."""
-    owners = [{"id": i, "firstName": first, "lastName": last, "email": f"{first.lower()}@example.com"}
-              for i, (first, last) in OWNERS.items()]
+    owners = [
+        {"id": i, "firstName": first, "lastName": last, "email": f"{first.lower()}@example.com"}
+        for i, (first, last) in OWNERS.items()
+    ]
     options = {"rate_limit": 10_000_000, "daily_limit": None, "search_per_second": 1_000, **options}
     app = HubSpotSandbox(owners=owners, tokens={TOKEN}, **options)
     return app
@@ -51,22 +53,49 @@ def routing(owners):
     return routing_example(owners)
 
 
-def mql_event(contact_id: str, *, event_id: int = 1, occurred_at: int = 1_700_000_000_000, **overrides) -> dict:
-    return {"eventId": event_id, "subscriptionId": 1859972, "portalId": 27356661, "appId": 1109808,
-            "occurredAt": occurred_at, "subscriptionType": "contact.propertyChange", "attemptNumber": 0,
-            "objectId": int(contact_id), "propertyName": "lifecyclestage",
-            "propertyValue": "marketingqualifiedlead", "changeSource": "CRM_UI", **overrides}
+def mql_event(
+    contact_id: str, *, event_id: int = 1, occurred_at: int = 1_700_000_000_000, **overrides
+) -> dict:
+    return {
+        "eventId": event_id,
+        "subscriptionId": 1859972,
+        "portalId": 27356661,
+        "appId": 1109808,
+        "occurredAt": occurred_at,
+        "subscriptionType": "contact.propertyChange",
+        "attemptNumber": 0,
+        "objectId": int(contact_id),
+        "propertyName": "lifecyclestage",
+        "propertyValue": "marketingqualifiedlead",
+        "changeSource": "CRM_UI",
+        **overrides,
+    }
 
 
-def signed_post(client, path: str, events: list[dict], *, secret: str = CLIENT_SECRET,
-                timestamp_ms: int | None = None, signature: str | None = None):
+def signed_post(
+    client,
+    path: str,
+    events: list[dict],
+    *,
+    secret: str = CLIENT_SECRET,
+    timestamp_ms: int | None = None,
+    signature: str | None = None,
+):
     body = json.dumps(events).encode()
     timestamp_ms = timestamp_ms if timestamp_ms is not None else int(time.time() * 1000)
     uri = f"http://testserver{path}"
-    signature = signature or signature_v3(client_secret=secret, method="POST", uri=uri, body=body,
-                                          timestamp_ms=timestamp_ms)
-    return client.post(path, data=body, content_type="application/json",
-                       headers={"X-HubSpot-Signature-v3": signature, "X-HubSpot-Request-Timestamp": str(timestamp_ms)})
+    signature = signature or signature_v3(
+        client_secret=secret, method="POST", uri=uri, body=body, timestamp_ms=timestamp_ms
+    )
+    return client.post(
+        path,
+        data=body,
+        content_type="application/json",
+        headers={
+            "X-HubSpot-Signature-v3": signature,
+            "X-HubSpot-Request-Timestamp": str(timestamp_ms),
+        },
+    )
 
 
 class HostTransport(httpx.BaseTransport):
@@ -98,9 +127,15 @@ class Recorder:
 def outside(monkeypatch, sandbox):
     """The sandbox at sandbox.test, plus recorders for scoring.test and slack.test."""
     scoring, slack = Recorder(httpx.Response(200, json={"score": 90})), Recorder()
-    monkeypatch.setattr(registry, "TRANSPORT_OVERRIDE", HostTransport({
-        "sandbox.test": httpx.WSGITransport(app=sandbox),
-        "scoring.test": httpx.MockTransport(scoring),
-        "slack.test": httpx.MockTransport(slack),
-    }))
+    monkeypatch.setattr(
+        registry,
+        "TRANSPORT_OVERRIDE",
+        HostTransport(
+            {
+                "sandbox.test": httpx.WSGITransport(app=sandbox),
+                "scoring.test": httpx.MockTransport(scoring),
+                "slack.test": httpx.MockTransport(slack),
+            }
+        ),
+    )
     return {"sandbox": sandbox, "scoring": scoring, "slack": slack}

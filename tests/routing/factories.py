@@ -20,8 +20,11 @@ from pipelines.models import (
 CLIENT_SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"
 TOKEN = "pat-na1-00000000-routing-test-0000"
 OWNERS = {
-    "12345": ("Alice", "East"), "23456": ("Bob", "East"), "67890": ("Wendy", "West"),
-    "11111": ("Emma", "Emea"), "22222": ("Erik", "Emea"),
+    "12345": ("Alice", "East"),
+    "23456": ("Bob", "East"),
+    "67890": ("Wendy", "West"),
+    "11111": ("Emma", "Emea"),
+    "22222": ("Erik", "Emea"),
 }
 
 
@@ -117,20 +120,38 @@ def territory_with_owners(name: str, strategy: str, owners: list[Owner], **seat)
 
 
 def owners_example() -> dict[str, Owner]:
-    return {i: OwnerFactory(hubspot_id=i, first_name=first, last_name=last, email=f"{first.lower()}@example.com")
-            for i, (first, last) in OWNERS.items()}
+    return {
+        i: OwnerFactory(
+            hubspot_id=i, first_name=first, last_name=last, email=f"{first.lower()}@example.com"
+        )
+        for i, (first, last) in OWNERS.items()
+    }
 
 
 def routing_example(owners: dict[str, Owner]) -> RoutingConfig:
     """The issue's example: East round robin, West fixed, EMEA weighted; rules by country/state."""
-    east = territory_with_owners("East", RoutingStrategy.ROUND_ROBIN, [owners["12345"], owners["23456"]])
+    east = territory_with_owners(
+        "East", RoutingStrategy.ROUND_ROBIN, [owners["12345"], owners["23456"]]
+    )
     west = territory_with_owners("West", RoutingStrategy.FIXED, [owners["67890"]])
-    emea = territory_with_owners("EMEA", RoutingStrategy.WEIGHTED_ROUND_ROBIN, [owners["11111"], owners["22222"]])
+    emea = territory_with_owners(
+        "EMEA", RoutingStrategy.WEIGHTED_ROUND_ROBIN, [owners["11111"], owners["22222"]]
+    )
     emea.memberships.filter(owner=owners["11111"]).update(weight=2, daily_cap=40)
     config = RoutingConfigFactory(fallback_territory=east)
-    TerritoryRuleFactory(config=config, territory=emea, position=1,
-                         conditions={"country": {"in": ["GB", "DE", "FR", "NL", "ES", "IT", "IE", "SE"]}})
-    TerritoryRuleFactory(config=config, territory=west, position=2,
-                         conditions={"state": {"in": ["CA", "WA", "OR", "NV", "AZ", "CO", "UT"]}})
-    TerritoryRuleFactory(config=config, territory=east, position=3, conditions={"country": {"in": ["US", "CA"]}})
+    TerritoryRuleFactory(
+        config=config,
+        territory=emea,
+        position=1,
+        conditions={"country": {"in": ["GB", "DE", "FR", "NL", "ES", "IT", "IE", "SE"]}},
+    )
+    TerritoryRuleFactory(
+        config=config,
+        territory=west,
+        position=2,
+        conditions={"state": {"in": ["CA", "WA", "OR", "NV", "AZ", "CO", "UT"]}},
+    )
+    TerritoryRuleFactory(
+        config=config, territory=east, position=3, conditions={"country": {"in": ["US", "CA"]}}
+    )
     return config

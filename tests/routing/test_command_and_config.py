@@ -60,8 +60,22 @@ class TestRouteCommand:
     def test_json_has_the_contract_keys(self, sandbox, routing):
         contact = contact_seed(sandbox, country="US", state="WA")
         result = json.loads(run_route(contact, "--json"))
-        assert set(result) == {"contact_id", "score", "territory", "owner_id", "rule", "deal_id", "notified", "explanation"}
-        assert (result["contact_id"], result["territory"], result["owner_id"], result["rule"]) == (contact, "West", "67890", 2)
+        assert set(result) == {
+            "contact_id",
+            "score",
+            "territory",
+            "owner_id",
+            "rule",
+            "deal_id",
+            "notified",
+            "explanation",
+        }
+        assert (result["contact_id"], result["territory"], result["owner_id"], result["rule"]) == (
+            contact,
+            "West",
+            "67890",
+            2,
+        )
         assert "Rule 2 sent it to West" in result["explanation"]
         assert RoutingDecision.objects.get().trigger == "command"
 
@@ -72,7 +86,9 @@ class TestRouteCommand:
         assert first["owner_id"] == second["owner_id"] == "12345"  # the turn was not used up
         assert not RoutingDecision.objects.exists()
         assert not StrategyState.objects.filter(counter__gt=0).exists()
-        assert not next(c for c in sandbox.objects("contacts") if c["id"] == contact)["properties"].get("hubspot_owner_id")
+        assert not next(c for c in sandbox.objects("contacts") if c["id"] == contact)[
+            "properties"
+        ].get("hubspot_owner_id")
 
     def test_an_unknown_contact_is_a_clear_error(self, sandbox, routing):
         with pytest.raises(CommandError, match="HubSpot has no contact 999999"):
@@ -85,13 +101,29 @@ class TestConfigAsCode:
         changes = config_apply(text=ISSUE_YAML)
         assert "routing mql-routing: created" in changes
         assert {t.name: t.strategy for t in Territory.objects.all()} == {
-            "East": "round_robin", "West": "fixed", "EMEA": "weighted_round_robin"}
+            "East": "round_robin",
+            "West": "fixed",
+            "EMEA": "weighted_round_robin",
+        }
         emea = Territory.objects.get(name="EMEA").memberships.order_by("position")
-        assert [(m.owner.hubspot_id, m.weight, m.daily_cap) for m in emea] == [("11111", 2, 40), ("22222", 1, None)]
-        assert Owner.objects.filter(synced_at__isnull=True).count() == 5  # placeholders until the owner sync
+        assert [(m.owner.hubspot_id, m.weight, m.daily_cap) for m in emea] == [
+            ("11111", 2, 40),
+            ("22222", 1, None),
+        ]
+        assert (
+            Owner.objects.filter(synced_at__isnull=True).count() == 5
+        )  # placeholders until the owner sync
         config = RoutingConfig.objects.get()
-        assert (config.deal_threshold, config.fallback_territory.name, config.workflow.type) == (75, "East", "mql_routing")
-        assert list(TerritoryRule.objects.values_list("position", "territory__name")) == [(1, "EMEA"), (2, "West"), (3, "East")]
+        assert (config.deal_threshold, config.fallback_territory.name, config.workflow.type) == (
+            75,
+            "East",
+            "mql_routing",
+        )
+        assert list(TerritoryRule.objects.values_list("position", "territory__name")) == [
+            (1, "EMEA"),
+            (2, "West"),
+            (3, "East"),
+        ]
         assert config_apply(text=ISSUE_YAML) == []
 
     def test_export_round_trips(self):
@@ -99,7 +131,10 @@ class TestConfigAsCode:
         config_apply(text=ISSUE_YAML)
         text = config_export()
         exported = yaml.safe_load(text)
-        assert exported["routing"]["rules"][0] == {"territory": "EMEA", "when": {"country": {"in": ["GB", "DE", "FR", "NL", "ES", "IT", "IE", "SE"]}}}
+        assert exported["routing"]["rules"][0] == {
+            "territory": "EMEA",
+            "when": {"country": {"in": ["GB", "DE", "FR", "NL", "ES", "IT", "IE", "SE"]}},
+        }
         # The routing workflow travels in the routing section, not as a mapping-less workflow.
         assert [w["slug"] for w in exported["workflows"]] == []
         assert config_apply(text=text) == []
@@ -107,7 +142,9 @@ class TestConfigAsCode:
     def test_an_owner_archived_in_hubspot_is_refused(self):
         HubSpotConnectionFactory()
         OwnerFactory(hubspot_id="67890", archived=True, first_name="Wendy")
-        with pytest.raises(ConfigError, match="owner 67890 .* no longer exists in HubSpot") as caught:
+        with pytest.raises(
+            ConfigError, match="owner 67890 .* no longer exists in HubSpot"
+        ) as caught:
             config_apply(text=ISSUE_YAML)
         assert caught.value.line == 6  # the West territory
         assert not Territory.objects.exists()
@@ -131,7 +168,11 @@ def test_the_owner_sync_fills_placeholders_and_archives_the_missing(sandbox):
     Owner.objects.create(hubspot_id="99999", synced_at="2020-01-01T00:00:00Z")  # gone from HubSpot
     counts = owners_sync(connection=connection)
     alice = Owner.objects.get(hubspot_id="12345")
-    assert (alice.name, alice.email, alice.synced_at is not None) == ("Alice East", "alice@example.com", True)
+    assert (alice.name, alice.email, alice.synced_at is not None) == (
+        "Alice East",
+        "alice@example.com",
+        True,
+    )
     assert Owner.objects.get(hubspot_id="99999").archived
     assert counts == {"created": 4, "updated": 1, "archived": 1}
 
@@ -148,4 +189,8 @@ def test_the_hourly_schedule_syncs_owners_of_every_connection_routing_uses(sandb
     assert list(results) == ["hubspot-main"]
     assert not Owner.objects.filter(hubspot_id="12345", synced_at__isnull=True).exists()
     schedule = PeriodicTask.objects.get(name="Sync HubSpot owners")
-    assert (schedule.task, schedule.crontab.minute, schedule.enabled) == ("pipelines.routing.owners_sync", "7", True)
+    assert (schedule.task, schedule.crontab.minute, schedule.enabled) == (
+        "pipelines.routing.owners_sync",
+        "7",
+        True,
+    )

@@ -20,7 +20,10 @@ from tests.routing.conftest import contact_seed, sandbox_for_routing
 
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.skipif(not settings.USING_POSTGRES, reason="row locks need PostgreSQL: SQLite serializes whole transactions, so the race this test looks for cannot happen there"),
+    pytest.mark.skipif(
+        not settings.USING_POSTGRES,
+        reason="row locks need PostgreSQL: SQLite serializes whole transactions, so the race this test looks for cannot happen there",
+    ),
     pytest.mark.django_db(transaction=True),
 ]
 
@@ -35,12 +38,18 @@ def test_two_workers_routing_1000_leads_share_them_fairly(routing):
     barrier = threading.Barrier(2)
 
     def worker(ids: list[str]) -> None:
-        client = HubSpotClient(client_config_for(hubspot), connection_auth(hubspot), transport=httpx.WSGITransport(app=app))
+        client = HubSpotClient(
+            client_config_for(hubspot),
+            connection_auth(hubspot),
+            transport=httpx.WSGITransport(app=app),
+        )
         try:
             barrier.wait()
             for contact_id in ids:
                 lead = Lead(contact_id, {"country": "US", "state": "NY"})
-                lead_route(config=routing, lead=lead, hubspot=client, dedupe_key=f"test:{contact_id}")
+                lead_route(
+                    config=routing, lead=lead, hubspot=client, dedupe_key=f"test:{contact_id}"
+                )
         except BaseException as error:  # surfaced below; a thread's exception is otherwise lost
             errors.append(error)
         finally:
@@ -58,5 +67,7 @@ def test_two_workers_routing_1000_leads_share_them_fairly(routing):
     fair = 2 * PER_WORKER / 2  # East has two owners
     assert set(shares) == {"12345", "23456"}
     assert all(abs(count - fair) <= 1 for count in shares.values()), shares
-    counters = sorted(RoutingDecision.objects.values_list("strategy_state__counter_before", flat=True))
+    counters = sorted(
+        RoutingDecision.objects.values_list("strategy_state__counter_before", flat=True)
+    )
     assert counters == list(range(2 * PER_WORKER))  # every turn taken exactly once

@@ -33,9 +33,19 @@ def deals(sandbox) -> list[dict]:
 
 @pytest.fixture
 def big_company_scores_high(routing):
-    ScoringRuleFactory(config=routing, name="large company", points=60, conditions={"employee_count": {"range": {"min": 500}}})
+    ScoringRuleFactory(
+        config=routing,
+        name="large company",
+        points=60,
+        conditions={"employee_count": {"range": {"min": 500}}},
+    )
     ScoringRuleFactory(config=routing, name="EMEA", points=30, conditions={"region": "EMEA"})
-    ScoringRuleFactory(config=routing, name="no title", points=-5, conditions={"contact.jobtitle": {"is_empty": True}})
+    ScoringRuleFactory(
+        config=routing,
+        name="no title",
+        points=-5,
+        conditions={"contact.jobtitle": {"is_empty": True}},
+    )
     return routing
 
 
@@ -55,14 +65,20 @@ def test_a_lead_is_assigned_in_hubspot_and_explained(sandbox, routing):
     assert not deals(sandbox)  # no scoring rules: score 0, below the threshold
 
 
-def test_above_the_threshold_a_deal_is_created_with_its_associations(sandbox, big_company_scores_high):
+def test_above_the_threshold_a_deal_is_created_with_its_associations(
+    sandbox, big_company_scores_high
+):
     contact = contact_seed(sandbox, company=BIG, country="DE")
     decision = route(big_company_scores_high, contact)
     assert decision.score == 85  # 60 + 30 - 5
     [deal] = deals(sandbox)
     assert decision.deal_id == deal["id"]
     props = deal["properties"]
-    assert (props["pipeline"], props["dealstage"], props["hubspot_owner_id"]) == ("default", "appointmentscheduled", "11111")
+    assert (props["pipeline"], props["dealstage"], props["hubspot_owner_id"]) == (
+        "default",
+        "appointmentscheduled",
+        "11111",
+    )
     assert sandbox.store.associated("deals", deal["id"], "contacts")[0][0] == contact
     assert sandbox.store.associated("deals", deal["id"], "companies")[0][0] == decision.company_id
 
@@ -96,14 +112,25 @@ def test_a_crash_after_creating_the_deal_does_not_create_a_second(sandbox, big_c
 
 def test_a_failing_scoring_api_falls_back_alerts_and_keeps_the_lead(outside, routing):
     outside["scoring"].reply = httpx.Response(503, json={"error": "down"})
-    routing.scoring_connection = Connection.objects.create(name="scoring", provider="http", auth_type="none",
-                                                           base_url="http://scoring.test", max_attempts=2)
+    routing.scoring_connection = Connection.objects.create(
+        name="scoring",
+        provider="http",
+        auth_type="none",
+        base_url="http://scoring.test",
+        max_attempts=2,
+    )
     routing.save()
-    contact = contact_seed(outside["sandbox"], country="GB")  # EMEA by the rules, but the API decides here
+    contact = contact_seed(
+        outside["sandbox"], country="GB"
+    )  # EMEA by the rules, but the API decides here
     decision = route(routing, contact)
     assert len(outside["scoring"].requests) == 2  # retried, then gave up
     assert decision.status == DecisionStatus.ROUTED
-    assert (decision.score, decision.score_source, decision.territory.name) == (None, "unavailable", "East")
+    assert (decision.score, decision.score_source, decision.territory.name) == (
+        None,
+        "unavailable",
+        "East",
+    )
     assert "scoring API failed" in decision.territory_reason
     assert AuditEvent.objects.filter(action="routing.alert.scoring_failed").count() == 1
     assert not deals(outside["sandbox"])
@@ -111,12 +138,17 @@ def test_a_failing_scoring_api_falls_back_alerts_and_keeps_the_lead(outside, rou
 
 def test_the_scoring_api_may_choose_the_territory(outside, routing):
     outside["scoring"].reply = httpx.Response(200, json={"score": 91, "territory": "West"})
-    routing.scoring_connection = Connection.objects.create(name="scoring", provider="http", auth_type="none",
-                                                           base_url="http://scoring.test")
+    routing.scoring_connection = Connection.objects.create(
+        name="scoring", provider="http", auth_type="none", base_url="http://scoring.test"
+    )
     routing.save()
     contact = contact_seed(outside["sandbox"], company=BIG, country="GB")
     decision = route(routing, contact)
-    assert (decision.score, decision.territory.name, decision.owner.hubspot_id) == (91, "West", "67890")
+    assert (decision.score, decision.territory.name, decision.owner.hubspot_id) == (
+        91,
+        "West",
+        "67890",
+    )
     assert outside["scoring"].bodies()[0]["company"]["domain"] == "acme.de"
     assert len(deals(outside["sandbox"])) == 1
 
@@ -124,8 +156,13 @@ def test_the_scoring_api_may_choose_the_territory(outside, routing):
 def test_the_rep_gets_a_slack_dm_with_the_summary(outside, routing, owners):
     owners["11111"].slack_user_id = "U0EMMA"
     owners["11111"].save()
-    routing.slack_connection = Connection.objects.create(name="slack", provider="slack", auth_type="bearer",
-                                                         base_url="http://slack.test", token="xoxb-test")
+    routing.slack_connection = Connection.objects.create(
+        name="slack",
+        provider="slack",
+        auth_type="bearer",
+        base_url="http://slack.test",
+        token="xoxb-test",
+    )
     routing.portal_id = "62515"
     routing.save()
     contact = contact_seed(outside["sandbox"], country="GB", firstname="Jane", lastname="Doe")
@@ -146,7 +183,11 @@ def test_nobody_to_route_to_means_a_dead_letter(sandbox, routing, owners):
     assert decision.status == DecisionStatus.DEAD_LETTERED
     assert decision.owner is None
     letter = DeadLetter.objects.get()
-    assert (letter.stage, letter.category, letter.payload["contact_id"]) == ("route", "unroutable", contact)
+    assert (letter.stage, letter.category, letter.payload["contact_id"]) == (
+        "route",
+        "unroutable",
+        contact,
+    )
     assert letter.run.records_in == 1
     assert letter.run.dead_lettered == 1
 

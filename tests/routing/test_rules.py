@@ -29,15 +29,18 @@ EXAMPLE = [
 ]
 
 
-@pytest.mark.parametrize(("contact", "company", "territory"), [
-    ({"country": "GB"}, {}, "EMEA"),
-    ({"country": "United Kingdom"}, {}, "EMEA"),      # names and codes agree
-    ({"country": "US", "state": "CA"}, {}, "West"),    # rule 2 before rule 3
-    ({"country": "US", "state": "NY"}, {}, "East"),
-    ({"country": "Canada"}, {}, "East"),
-    ({}, {"country": "DE"}, "EMEA"),                   # the company's country when the contact has none
-    ({"country": "BR"}, {}, None),                     # no match: the caller uses the fallback
-])
+@pytest.mark.parametrize(
+    ("contact", "company", "territory"),
+    [
+        ({"country": "GB"}, {}, "EMEA"),
+        ({"country": "United Kingdom"}, {}, "EMEA"),  # names and codes agree
+        ({"country": "US", "state": "CA"}, {}, "West"),  # rule 2 before rule 3
+        ({"country": "US", "state": "NY"}, {}, "East"),
+        ({"country": "Canada"}, {}, "East"),
+        ({}, {"country": "DE"}, "EMEA"),  # the company's country when the contact has none
+        ({"country": "BR"}, {}, None),  # no match: the caller uses the fallback
+    ],
+)
 def test_the_issue_example(contact, company, territory):
     chosen, _ = rules_evaluate(EXAMPLE, lead(contact, company))
     assert (chosen.territory if chosen else None) == territory
@@ -46,42 +49,70 @@ def test_the_issue_example(contact, company, territory):
 def test_first_match_wins_and_later_matches_are_reported():
     chosen, results = rules_evaluate(EXAMPLE, lead({"country": "US", "state": "CA"}))
     assert chosen.position == 2
-    assert [(r.position, r.matched, r.chosen) for r in results] == [(1, False, False), (2, True, True), (3, True, False)]
-    assert results[0].conditions[0].reason == "country 'US' is not in ['GB', 'DE', 'FR', 'NL', 'ES', 'IT', 'IE', 'SE']"
+    assert [(r.position, r.matched, r.chosen) for r in results] == [
+        (1, False, False),
+        (2, True, True),
+        (3, True, False),
+    ]
+    assert (
+        results[0].conditions[0].reason
+        == "country 'US' is not in ['GB', 'DE', 'FR', 'NL', 'ES', 'IT', 'IE', 'SE']"
+    )
 
 
-@pytest.mark.parametrize(("when", "contact", "company", "matched"), [
-    ({"industry": "Software"}, {}, {"industry": "software"}, True),          # equals, case-insensitive
-    ({"industry": {"equals": "Retail"}}, {}, {"industry": "Software"}, False),
-    ({"domain": {"contains": "acme"}}, {}, {"domain": "www.acme.io"}, True),
-    ({"domain": {"contains": "acme"}}, {"hs_email_domain": "acme.com"}, {}, True),  # falls back to the e-mail domain
-    ({"employee_count": {"range": {"min": 50, "max": 500}}}, {}, {"numberofemployees": "250"}, True),
-    ({"employee_count": {"range": {"min": 50}}}, {}, {"numberofemployees": "10"}, False),
-    ({"employee_count": {"range": {"max": 50}}}, {}, {"numberofemployees": "n/a"}, False),
-    ({"employee_count": {"range": {"min": 1}}}, {}, {}, False),               # empty never matches a range
-    ({"company.industry": {"is_empty": True}}, {}, {}, True),
-    ({"company.industry": {"is_empty": False}}, {}, {"industry": "Software"}, True),
-    ({"contact.jobtitle": {"contains": "VP"}}, {"jobtitle": "VP Sales"}, {}, True),
-    ({"region": "EMEA"}, {"country": "France"}, {}, True),
-    ({"region": {"in": ["NA"]}}, {"country": "US"}, {}, True),
-    ({"region": "APAC"}, {"country": "DE"}, {}, False),
-    ({"country": "GB", "employee_count": {"range": {"min": 100}}}, {"country": "GB"}, {"numberofemployees": "50"}, False),
-    ({}, {}, {}, True),                                                       # a catch-all
-])
+@pytest.mark.parametrize(
+    ("when", "contact", "company", "matched"),
+    [
+        ({"industry": "Software"}, {}, {"industry": "software"}, True),  # equals, case-insensitive
+        ({"industry": {"equals": "Retail"}}, {}, {"industry": "Software"}, False),
+        ({"domain": {"contains": "acme"}}, {}, {"domain": "www.acme.io"}, True),
+        (
+            {"domain": {"contains": "acme"}},
+            {"hs_email_domain": "acme.com"},
+            {},
+            True,
+        ),  # falls back to the e-mail domain
+        (
+            {"employee_count": {"range": {"min": 50, "max": 500}}},
+            {},
+            {"numberofemployees": "250"},
+            True,
+        ),
+        ({"employee_count": {"range": {"min": 50}}}, {}, {"numberofemployees": "10"}, False),
+        ({"employee_count": {"range": {"max": 50}}}, {}, {"numberofemployees": "n/a"}, False),
+        ({"employee_count": {"range": {"min": 1}}}, {}, {}, False),  # empty never matches a range
+        ({"company.industry": {"is_empty": True}}, {}, {}, True),
+        ({"company.industry": {"is_empty": False}}, {}, {"industry": "Software"}, True),
+        ({"contact.jobtitle": {"contains": "VP"}}, {"jobtitle": "VP Sales"}, {}, True),
+        ({"region": "EMEA"}, {"country": "France"}, {}, True),
+        ({"region": {"in": ["NA"]}}, {"country": "US"}, {}, True),
+        ({"region": "APAC"}, {"country": "DE"}, {}, False),
+        (
+            {"country": "GB", "employee_count": {"range": {"min": 100}}},
+            {"country": "GB"},
+            {"numberofemployees": "50"},
+            False,
+        ),
+        ({}, {}, {}, True),  # a catch-all
+    ],
+)
 def test_operators(when, contact, company, matched):
     chosen, _ = rules_evaluate([rule(1, "T", when)], lead(contact, company))
     assert (chosen is not None) is matched
 
 
-@pytest.mark.parametrize(("when", "message"), [
-    ({"colour": "red"}, "unknown field 'colour'"),
-    ({"country": {"near": "GB"}}, "unknown test 'near'"),
-    ({"country": {"in": []}}, "`in` needs a non-empty list"),
-    ({"employee_count": {"range": {"min": "many"}}}, "bounds must be numbers"),
-    ({"employee_count": {"range": {}}}, "`range` needs `min` and/or `max`"),
-    ({"industry": {"is_empty": "yes"}}, "`is_empty` takes true or false"),
-    (["country"], "`when` must be a mapping"),
-])
+@pytest.mark.parametrize(
+    ("when", "message"),
+    [
+        ({"colour": "red"}, "unknown field 'colour'"),
+        ({"country": {"near": "GB"}}, "unknown test 'near'"),
+        ({"country": {"in": []}}, "`in` needs a non-empty list"),
+        ({"employee_count": {"range": {"min": "many"}}}, "bounds must be numbers"),
+        ({"employee_count": {"range": {}}}, "`range` needs `min` and/or `max`"),
+        ({"industry": {"is_empty": "yes"}}, "`is_empty` takes true or false"),
+        (["country"], "`when` must be a mapping"),
+    ],
+)
 def test_invalid_conditions_say_what_is_wrong(when, message):
     with pytest.raises(RuleError, match=message.replace("[", r"\[").replace("(", r"\(")):
         conditions_parse(when)

@@ -19,8 +19,13 @@ from tests.routing.conftest import contact_seed, mql_event, signed_post
 
 SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"
 # providers.md §2.3: self-computed check value (not from HubSpot).
-VECTOR = dict(client_secret=SECRET, method="POST", uri="https://www.example.com/webhook_uri",
-              body=b'[{"eventId":1}]', timestamp_ms=1564113600000)
+VECTOR = dict(
+    client_secret=SECRET,
+    method="POST",
+    uri="https://www.example.com/webhook_uri",
+    body=b'[{"eventId":1}]',
+    timestamp_ms=1564113600000,
+)
 VECTOR_SIGNATURE = "AEMA10aqR9xcXb2nlXZor9+cwkt0dNke3bXg59HJrZ4="
 AT_VECTOR_TIME = datetime.fromtimestamp(1564113600, tz=UTC)
 
@@ -34,12 +39,20 @@ def test_valid_signature_within_five_minutes():
     assert signature_v3_valid(**VECTOR, signature=VECTOR_SIGNATURE, now=later)
 
 
-@pytest.mark.parametrize("change", [
-    {"body": b'[{"eventId":2}]'}, {"method": "PUT"}, {"uri": "https://www.example.com/other"},
-    {"client_secret": "another-secret"}, {"timestamp_ms": 1564113600001},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"body": b'[{"eventId":2}]'},
+        {"method": "PUT"},
+        {"uri": "https://www.example.com/other"},
+        {"client_secret": "another-secret"},
+        {"timestamp_ms": 1564113600001},
+    ],
+)
 def test_tampered_requests_fail(change):
-    assert not signature_v3_valid(**{**VECTOR, **change}, signature=VECTOR_SIGNATURE, now=AT_VECTOR_TIME)
+    assert not signature_v3_valid(
+        **{**VECTOR, **change}, signature=VECTOR_SIGNATURE, now=AT_VECTOR_TIME
+    )
 
 
 @pytest.mark.parametrize("seconds", [301, -301, 3600])
@@ -54,13 +67,17 @@ def test_missing_or_wrong_signatures_fail(signature):
 
 
 def test_only_the_listed_escapes_are_decoded():
-    assert signature_uri("https://x.test/a%3Ab%2Fc?d=%40e%2a%20f") == "https://x.test/a:b/c?d=@e*%20f"
+    assert (
+        signature_uri("https://x.test/a%3Ab%2Fc?d=%40e%2a%20f") == "https://x.test/a:b/c?d=@e*%20f"
+    )
 
 
 def test_the_dedupe_key_uses_more_than_the_event_id():
     event = mql_event("42", event_id=7)
     assert event_dedupe_key(event) != event_dedupe_key({**event, "objectId": 43})
-    assert event_dedupe_key(event) != event_dedupe_key({**event, "occurredAt": event["occurredAt"] + 1})
+    assert event_dedupe_key(event) != event_dedupe_key(
+        {**event, "occurredAt": event["occurredAt"] + 1}
+    )
     assert event_dedupe_key(event) == event_dedupe_key(dict(event))
 
 
@@ -69,26 +86,41 @@ def run_tasks_inline(monkeypatch):
     from pipelines.routing import tasks
     from pipelines.routing.intake import routing_events_process
 
-    monkeypatch.setattr(tasks.routing_events_process_task, "delay", lambda ids: routing_events_process(event_ids=ids))
+    monkeypatch.setattr(
+        tasks.routing_events_process_task,
+        "delay",
+        lambda ids: routing_events_process(event_ids=ids),
+    )
 
 
 @pytest.mark.django_db(transaction=True)
 class TestReceiver:
     path = "/hooks/hubspot/mql-routing/"
 
-    def test_a_valid_batch_is_stored_answered_and_routed(self, client, sandbox, routing, run_tasks_inline):
+    def test_a_valid_batch_is_stored_answered_and_routed(
+        self, client, sandbox, routing, run_tasks_inline
+    ):
         contacts = [contact_seed(sandbox, country="US", state="NY") for _ in range(3)]
-        response = signed_post(client, self.path, [mql_event(c, event_id=n) for n, c in enumerate(contacts)])
+        response = signed_post(
+            client, self.path, [mql_event(c, event_id=n) for n, c in enumerate(contacts)]
+        )
         assert response.status_code == 200
         assert response.json() == {"received": 3, "stored": 3}
-        assert InboundEvent.objects.filter(source="hubspot", processed_at__isnull=False).count() == 3
+        assert (
+            InboundEvent.objects.filter(source="hubspot", processed_at__isnull=False).count() == 3
+        )
         assert RoutingDecision.objects.filter(status="routed").count() == 3
 
     def test_a_tampered_body_is_refused_with_401_and_nothing_stored(self, client, sandbox, routing):
         body_events = [mql_event("1001")]
         ts = int(time.time() * 1000)
-        signature = signature_v3(client_secret=SECRET, method="POST", uri=f"http://testserver{self.path}",
-                                 body=b'[{"eventId": 999}]', timestamp_ms=ts)
+        signature = signature_v3(
+            client_secret=SECRET,
+            method="POST",
+            uri=f"http://testserver{self.path}",
+            body=b'[{"eventId": 999}]',
+            timestamp_ms=ts,
+        )
         response = signed_post(client, self.path, body_events, timestamp_ms=ts, signature=signature)
         assert response.status_code == 401
         assert not InboundEvent.objects.exists()
@@ -99,7 +131,9 @@ class TestReceiver:
         assert response.status_code == 401
         assert not InboundEvent.objects.exists()
 
-    def test_a_replayed_delivery_is_acknowledged_but_not_processed_twice(self, client, sandbox, routing, run_tasks_inline):
+    def test_a_replayed_delivery_is_acknowledged_but_not_processed_twice(
+        self, client, sandbox, routing, run_tasks_inline
+    ):
         contact = contact_seed(sandbox, country="US")
         events = [mql_event(contact)]
         first = signed_post(client, self.path, events)
@@ -111,7 +145,9 @@ class TestReceiver:
     def test_an_unknown_workflow_is_404(self, client, db):
         assert signed_post(client, "/hooks/hubspot/nope/", [mql_event("1")]).status_code == 404
 
-    def test_events_that_are_not_mqls_are_stored_and_skipped(self, client, sandbox, routing, run_tasks_inline):
+    def test_events_that_are_not_mqls_are_stored_and_skipped(
+        self, client, sandbox, routing, run_tasks_inline
+    ):
         contact = contact_seed(sandbox, country="US")
         response = signed_post(client, self.path, [mql_event(contact, propertyValue="lead")])
         assert response.status_code == 200

@@ -19,17 +19,29 @@ def seat(hubspot_id: str, weight: int = 1, unavailable: str = "") -> Seat:
 def run(strategy: str, seats: list[Seat], n: int) -> list[str]:
     counter, weights, picks = 0, {}, []
     for _ in range(n):
-        chosen, counter, weights = strategy_choose(strategy=strategy, seats=seats, counter=counter, weights=weights)
+        chosen, counter, weights = strategy_choose(
+            strategy=strategy, seats=seats, counter=counter, weights=weights
+        )
         picks.append(chosen.hubspot_id)
     return picks
 
 
 def test_round_robin_takes_turns_in_order():
-    assert run(RoutingStrategy.ROUND_ROBIN, [seat("1"), seat("2"), seat("3")], 7) == ["1", "2", "3", "1", "2", "3", "1"]
+    assert run(RoutingStrategy.ROUND_ROBIN, [seat("1"), seat("2"), seat("3")], 7) == [
+        "1",
+        "2",
+        "3",
+        "1",
+        "2",
+        "3",
+        "1",
+    ]
 
 
 def test_fixed_always_picks_the_first_available():
-    assert set(run(RoutingStrategy.FIXED, [seat("1", unavailable="inactive"), seat("2"), seat("3")], 5)) == {"2"}
+    assert set(
+        run(RoutingStrategy.FIXED, [seat("1", unavailable="inactive"), seat("2"), seat("3")], 5)
+    ) == {"2"}
 
 
 def test_weighted_round_robin_follows_the_weights_and_spreads_them():
@@ -39,8 +51,17 @@ def test_weighted_round_robin_follows_the_weights_and_spreads_them():
 
 
 def test_unavailable_owners_are_skipped_and_nobody_means_none():
-    assert run(RoutingStrategy.ROUND_ROBIN, [seat("1", unavailable="inactive"), seat("2")], 3) == ["2", "2", "2"]
-    chosen, *_ = strategy_choose(strategy=RoutingStrategy.ROUND_ROBIN, seats=[seat("1", unavailable="x")], counter=0, weights={})
+    assert run(RoutingStrategy.ROUND_ROBIN, [seat("1", unavailable="inactive"), seat("2")], 3) == [
+        "2",
+        "2",
+        "2",
+    ]
+    chosen, *_ = strategy_choose(
+        strategy=RoutingStrategy.ROUND_ROBIN,
+        seats=[seat("1", unavailable="x")],
+        counter=0,
+        weights={},
+    )
     assert chosen is None
 
 
@@ -74,7 +95,9 @@ class TestTerritoryOwnerPick:
         a, b = OwnerFactory(), OwnerFactory()
         territory = territory_with_owners("East", RoutingStrategy.ROUND_ROBIN, [a, b])
         territory_owner_pick(territory=territory)
-        previews = {territory_owner_pick(territory=territory, preview=True).owner_pk for _ in range(3)}
+        previews = {
+            territory_owner_pick(territory=territory, preview=True).owner_pk for _ in range(3)
+        }
         assert previews == {b.pk}
         assert StrategyState.objects.get(territory=territory).counter == 1
         assert OwnerDailyCount.objects.get(owner=a).count == 1

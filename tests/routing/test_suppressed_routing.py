@@ -21,7 +21,11 @@ def test_a_suppressed_contact_is_skipped_not_routed(sandbox, routing):
 
     decision = RoutingDecision.objects.get()
     assert outcome.decision == decision
-    assert (decision.status, decision.owner, decision.territory) == (DecisionStatus.SKIPPED, None, None)
+    assert (decision.status, decision.owner, decision.territory) == (
+        DecisionStatus.SKIPPED,
+        None,
+        None,
+    )
     assert decision.inputs == {}
     assert "suppressed" in decision.territory_reason
     sandbox_contact = next(c for c in sandbox.objects("contacts") if c["id"] == contact)

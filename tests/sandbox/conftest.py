@@ -15,8 +15,9 @@ TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
 
 def client_for(app: HubSpotSandbox, token: str | None = TOKEN) -> httpx.Client:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://sandbox",
-                        headers=headers)
+    return httpx.Client(
+        transport=httpx.WSGITransport(app=app), base_url="http://sandbox", headers=headers
+    )
 
 
 @pytest.fixture

@@ -8,10 +8,15 @@ UPSERT = "/crm/v3/objects/contacts/batch/upsert"
 
 
 def _inputs(n, *, trace=True, start=0):
-    return [{"idProperty": "email", "id": f"u{i}@acme.com",
-             "properties": {"firstname": f"U{i}"},
-             **({"objectWriteTraceId": f"rr-{i}"} if trace else {})}
-            for i in range(start, start + n)]
+    return [
+        {
+            "idProperty": "email",
+            "id": f"u{i}@acme.com",
+            "properties": {"firstname": f"U{i}"},
+            **({"objectWriteTraceId": f"rr-{i}"} if trace else {}),
+        }
+        for i in range(start, start + n)
+    ]
 
 
 def _bad_batch(trace):
@@ -58,7 +63,9 @@ def test_invalid_values_with_trace_ids_give_207_per_input(app, client):
     assert "HOT" in by_trace["bad-3"]["message"]
     assert by_trace["bad-3"]["context"]["ids"] == ["b3@acme.com"]
     assert sorted(o["properties"]["email"] for o in app.objects("contacts")) == [
-        "u0@acme.com", "u1@acme.com"]
+        "u0@acme.com",
+        "u1@acme.com",
+    ]
 
 
 def test_invalid_values_without_trace_ids_fail_the_whole_batch(app, client):
@@ -72,10 +79,13 @@ def test_invalid_values_without_trace_ids_fail_the_whole_batch(app, client):
     assert app.objects("contacts") == []
 
 
-@pytest.mark.parametrize(("mode", "trace", "status"), [
-    ("whole_batch_400", True, 400),
-    ("per_input_207_with_trace_id", False, 207),
-])
+@pytest.mark.parametrize(
+    ("mode", "trace", "status"),
+    [
+        ("whole_batch_400", True, 400),
+        ("per_input_207_with_trace_id", False, 207),
+    ],
+)
 def test_batch_error_mode_overrides_auto(make_sandbox, mode, trace, status):
     _app, client = make_sandbox(batch_error_mode=mode)
     assert client.post(UPSERT, json={"inputs": _bad_batch(trace=trace)}).status_code == status
@@ -97,14 +107,24 @@ def test_two_inputs_for_one_record_reject_the_batch(app, client):
 
 
 def test_non_unique_id_properties_are_refused(client):
-    by_id = client.post(UPSERT, json={"inputs": [
-        {"idProperty": "hs_object_id", "id": "1", "properties": {}}]})
+    by_id = client.post(
+        UPSERT, json={"inputs": [{"idProperty": "hs_object_id", "id": "1", "properties": {}}]}
+    )
     assert by_id.status_code == 400
     assert "non-unique 0-1 property hs_object_id" in by_id.json()["message"]
-    update = client.post("/crm/v3/objects/contacts/batch/update", json={"inputs": [
-        {"idProperty": "email", "id": "a@acme.com", "properties": {"firstname": "A"}}]})
+    update = client.post(
+        "/crm/v3/objects/contacts/batch/update",
+        json={
+            "inputs": [
+                {"idProperty": "email", "id": "a@acme.com", "properties": {"firstname": "A"}}
+            ]
+        },
+    )
     assert update.status_code == 400
-    assert "Unable to perform update/upsert by non-unique 0-1 property email" in update.json()["message"]
+    assert (
+        "Unable to perform update/upsert by non-unique 0-1 property email"
+        in update.json()["message"]
+    )
 
 
 def test_company_upsert_by_domain_needs_a_unique_property(make_sandbox):
@@ -120,45 +140,68 @@ def test_company_upsert_by_domain_needs_a_unique_property(make_sandbox):
 
 def test_batch_create_with_existing_email_is_409_for_the_whole_request(app, client):
     [existing] = app.seed_objects("contacts", [{"email": "taken@acme.com"}])
-    response = client.post("/crm/v3/objects/contacts/batch/create", json={"inputs": [
-        {"properties": {"email": "fresh@acme.com"}},
-        {"properties": {"email": "taken@acme.com"}},
-    ]})
+    response = client.post(
+        "/crm/v3/objects/contacts/batch/create",
+        json={
+            "inputs": [
+                {"properties": {"email": "fresh@acme.com"}},
+                {"properties": {"email": "taken@acme.com"}},
+            ]
+        },
+    )
     assert response.status_code == 409
     assert response.json()["message"] == f"Contact already exists. Existing ID: {existing}"
     assert len(app.objects("contacts")) == 1
-    ok = client.post("/crm/v3/objects/contacts/batch/create", json={"inputs": [
-        {"properties": {"email": "fresh@acme.com"}, "objectWriteTraceId": "t1"}]})
+    ok = client.post(
+        "/crm/v3/objects/contacts/batch/create",
+        json={"inputs": [{"properties": {"email": "fresh@acme.com"}, "objectWriteTraceId": "t1"}]},
+    )
     assert ok.status_code == 201
     assert ok.json()["results"][0]["properties"]["email"] == "fresh@acme.com"
 
 
 def test_batch_read_by_email_reports_missing_ids_with_207(app, client):
     app.seed_objects("contacts", [{"email": "r1@acme.com", "firstname": "R"}])
-    response = client.post("/crm/v3/objects/contacts/batch/read", json={
-        "idProperty": "email", "inputs": [{"id": "r1@acme.com"}, {"id": "ghost@acme.com"}],
-        "properties": ["email", "firstname"]})
+    response = client.post(
+        "/crm/v3/objects/contacts/batch/read",
+        json={
+            "idProperty": "email",
+            "inputs": [{"id": "r1@acme.com"}, {"id": "ghost@acme.com"}],
+            "properties": ["email", "firstname"],
+        },
+    )
     assert response.status_code == 207
     body = response.json()
     assert body["results"][0]["properties"]["firstname"] == "R"
     assert body["errors"][0]["category"] == "OBJECT_NOT_FOUND"
     assert body["errors"][0]["context"]["ids"] == ["ghost@acme.com"]
-    history = client.post("/crm/v3/objects/contacts/batch/read", json={
-        "inputs": [{"id": str(i)} for i in range(51)], "propertiesWithHistory": ["email"]})
+    history = client.post(
+        "/crm/v3/objects/contacts/batch/read",
+        json={"inputs": [{"id": str(i)} for i in range(51)], "propertiesWithHistory": ["email"]},
+    )
     assert history.status_code == 400
     assert history.json()["message"].startswith(
-        "The maximum number of inputs supported in a batch request for property histories is 50.")
+        "The maximum number of inputs supported in a batch request for property histories is 50."
+    )
 
 
 def test_batch_update_and_archive(app, client):
     ids = app.seed_objects("contacts", [{"email": "m1@acme.com"}, {"email": "m2@acme.com"}])
-    response = client.post("/crm/v3/objects/contacts/batch/update", json={"inputs": [
-        {"id": ids[0], "properties": {"jobtitle": "VP"}},
-        {"id": "424242", "properties": {"jobtitle": "VP"}}]})
+    response = client.post(
+        "/crm/v3/objects/contacts/batch/update",
+        json={
+            "inputs": [
+                {"id": ids[0], "properties": {"jobtitle": "VP"}},
+                {"id": "424242", "properties": {"jobtitle": "VP"}},
+            ]
+        },
+    )
     assert response.status_code == 207
     assert response.json()["results"][0]["properties"]["jobtitle"] == "VP"
     assert response.json()["errors"][0]["context"]["ids"] == ["424242"]
-    archive = client.post("/crm/v3/objects/contacts/batch/archive", json={"inputs": [{"id": ids[1]}]})
+    archive = client.post(
+        "/crm/v3/objects/contacts/batch/archive", json={"inputs": [{"id": ids[1]}]}
+    )
     assert archive.status_code == 204
     assert [o["id"] for o in app.objects("contacts")] == [ids[0]]
 
@@ -169,8 +212,10 @@ SEARCH = "/crm/v3/objects/contacts/search"
 
 
 def _filter(name, op, **kw):
-    return {"filterGroups": [{"filters": [{"propertyName": name, "operator": op, **kw}]}],
-            "limit": 100}
+    return {
+        "filterGroups": [{"filters": [{"propertyName": name, "operator": op, **kw}]}],
+        "limit": 100,
+    }
 
 
 def _emails(client, body):
@@ -181,35 +226,61 @@ def _emails(client, body):
 
 def test_search_operators(make_sandbox):
     app, client = make_sandbox(search_per_second=1000)
-    app.seed_objects("contacts", [
-        {"email": "a@acme.com", "firstname": "Ann", "annualrevenue": "10", "lifecyclestage": "lead"},
-        {"email": "b@acme.com", "firstname": "Bob", "lifecyclestage": "customer"},
-        {"email": "c@other.io", "firstname": "Cy", "jobtitle": "CTO"},
-    ])
+    app.seed_objects(
+        "contacts",
+        [
+            {
+                "email": "a@acme.com",
+                "firstname": "Ann",
+                "annualrevenue": "10",
+                "lifecyclestage": "lead",
+            },
+            {"email": "b@acme.com", "firstname": "Bob", "lifecyclestage": "customer"},
+            {"email": "c@other.io", "firstname": "Cy", "jobtitle": "CTO"},
+        ],
+    )
     assert _emails(client, _filter("email", "EQ", value="A@acme.com")) == ["a@acme.com"]
-    assert _emails(client, _filter("lifecyclestage", "NEQ", value="lead")) == ["b@acme.com",
-                                                                                "c@other.io"]
+    assert _emails(client, _filter("lifecyclestage", "NEQ", value="lead")) == [
+        "b@acme.com",
+        "c@other.io",
+    ]
     assert _emails(client, _filter("lifecyclestage", "IN", values=["lead", "customer"])) == [
-        "a@acme.com", "b@acme.com"]
+        "a@acme.com",
+        "b@acme.com",
+    ]
     assert _emails(client, _filter("lifecyclestage", "NOT_IN", values=["lead"])) == [
-        "b@acme.com", "c@other.io"]
+        "b@acme.com",
+        "c@other.io",
+    ]
     assert _emails(client, _filter("jobtitle", "HAS_PROPERTY")) == ["c@other.io"]
     assert _emails(client, _filter("jobtitle", "NOT_HAS_PROPERTY")) == ["a@acme.com", "b@acme.com"]
     assert _emails(client, _filter("email", "CONTAINS_TOKEN", value="*@acme.com")) == [
-        "a@acme.com", "b@acme.com"]
+        "a@acme.com",
+        "b@acme.com",
+    ]
     ids = sorted(int(o["id"]) for o in app.objects("contacts"))
-    assert _emails(client, _filter("hs_object_id", "GT", value=str(ids[0]))) == ["b@acme.com",
-                                                                                 "c@other.io"]
-    assert _emails(client, _filter("hs_object_id", "LTE", value=str(ids[1]))) == ["a@acme.com",
-                                                                                  "b@acme.com"]
-    either = {"filterGroups": [
-        {"filters": [{"propertyName": "firstname", "operator": "EQ", "value": "ann"}]},
-        {"filters": [{"propertyName": "jobtitle", "operator": "EQ", "value": "CTO"}]}]}
+    assert _emails(client, _filter("hs_object_id", "GT", value=str(ids[0]))) == [
+        "b@acme.com",
+        "c@other.io",
+    ]
+    assert _emails(client, _filter("hs_object_id", "LTE", value=str(ids[1]))) == [
+        "a@acme.com",
+        "b@acme.com",
+    ]
+    either = {
+        "filterGroups": [
+            {"filters": [{"propertyName": "firstname", "operator": "EQ", "value": "ann"}]},
+            {"filters": [{"propertyName": "jobtitle", "operator": "EQ", "value": "CTO"}]},
+        ]
+    }
     assert _emails(client, either) == ["a@acme.com", "c@other.io"]
-    ordered = client.post(SEARCH, json={"sorts": [{"propertyName": "firstname",
-                                                   "direction": "DESCENDING"}]}).json()
+    ordered = client.post(
+        SEARCH, json={"sorts": [{"propertyName": "firstname", "direction": "DESCENDING"}]}
+    ).json()
     assert [r["properties"]["firstname"] for r in ordered["results"]] == ["Cy", "Bob", "Ann"]
-    assert {"createdate", "hs_object_id", "lastmodifieddate"} <= set(ordered["results"][0]["properties"])
+    assert {"createdate", "hs_object_id", "lastmodifieddate"} <= set(
+        ordered["results"][0]["properties"]
+    )
 
 
 def test_search_limits(make_sandbox):

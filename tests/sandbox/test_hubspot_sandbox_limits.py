@@ -102,8 +102,10 @@ def test_request_log_obeys_the_rolling_limit(make_sandbox):
         assert sum(1 for t in ok[i:] if t < start + 0.2) <= 5
 
 
-@pytest.mark.parametrize(("kind", "status"), [("429", 429), ("500", 500), ("502", 502),
-                                              ("503", 503), ("423", 423), ("477", 477)])
+@pytest.mark.parametrize(
+    ("kind", "status"),
+    [("429", 429), ("500", 500), ("502", 502), ("503", 503), ("423", 423), ("477", 477)],
+)
 def test_injected_faults(make_sandbox, kind, status):
     app, client = make_sandbox(fault_rates={kind: 1.0})
     response = client.get(CONTACTS)
@@ -166,9 +168,14 @@ def test_control_endpoints(app, client):
     assert client.post("/__sandbox__/config", json={"nope": 1}).status_code == 400
     assert client.post("/__sandbox__/config", json={"fault_rates": {"418": 1}}).status_code == 400
     client.post("/__sandbox__/config", json={"fault_rates": {}})
-    seeded = client.post("/__sandbox__/seed", json={
-        "objectType": "contacts", "records": [{"email": "s@acme.com"}],
-        "owners": [{"email": "new.owner@acme.com"}]})
+    seeded = client.post(
+        "/__sandbox__/seed",
+        json={
+            "objectType": "contacts",
+            "records": [{"email": "s@acme.com"}],
+            "owners": [{"email": "new.owner@acme.com"}],
+        },
+    )
     assert seeded.status_code == 201
     assert len(seeded.json()["ids"]) == 1
     client.get(CONTACTS)

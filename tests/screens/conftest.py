@@ -31,8 +31,13 @@ def workflow(db, settings, tmp_path, sandbox):
     return WorkflowFactory()
 
 
-def csv_bytes(rows: list[list[str]], *, headers: list[str] = HEADERS, delimiter: str = ",",
-              encoding: str = "utf-8") -> bytes:
+def csv_bytes(
+    rows: list[list[str]],
+    *,
+    headers: list[str] = HEADERS,
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+) -> bytes:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, delimiter=delimiter)
     writer.writerow(headers)
@@ -42,7 +47,7 @@ def csv_bytes(rows: list[list[str]], *, headers: list[str] = HEADERS, delimiter:
 
 GOOD_ROWS = [
     ["ada@acme-analytics.com", "Ada", "Lovelace", "Acme", "VP Marketing"],
-    ["grace@globex.io", "Grace", "Hopper", "Globex", "=HYPERLINK(\"http://evil\")"],
+    ["grace@globex.io", "Grace", "Hopper", "Globex", '=HYPERLINK("http://evil")'],
 ]
 BAD_ROW = ["not-an-email", "Alan", "Turing", "Initech", "Sales Director"]
 
@@ -51,8 +56,13 @@ BAD_ROW = ["not-an-email", "Alan", "Turing", "Initech", "Sales Director"]
 def finished_run(workflow) -> Run:
     """A partial run: two contacts loaded into the sandbox, one invalid email dead-lettered."""
     data = csv_bytes([*GOOD_ROWS, BAD_ROW])
-    run = run_create_csv(workflow=workflow, file=io.BytesIO(data), filename="contacts.csv",
-                         actor_label="test", dispatch=False)
+    run = run_create_csv(
+        workflow=workflow,
+        file=io.BytesIO(data),
+        filename="contacts.csv",
+        actor_label="test",
+        dispatch=False,
+    )
     return run_execute_inline(run_id=run.pk, honour_backoff=False)
 
 

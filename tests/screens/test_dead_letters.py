@@ -18,12 +18,16 @@ from pipelines.services.runs import run_execute_inline
 pytestmark = pytest.mark.django_db
 
 
-def test_editing_and_reprocessing_starts_a_run_linked_to_the_old_one(client, admin_user, dead_letter, sandbox):
+def test_editing_and_reprocessing_starts_a_run_linked_to_the_old_one(
+    client, admin_user, dead_letter, sandbox
+):
     client.force_login(admin_user)
     old_run = dead_letter.run
 
-    response = client.post(reverse("switchyard:dead-letter", args=[dead_letter.pk]),
-                           {"action": "reprocess", "p_email": "alan@initech.de", "p_firstname": "Alan"})
+    response = client.post(
+        reverse("switchyard:dead-letter", args=[dead_letter.pk]),
+        {"action": "reprocess", "p_email": "alan@initech.de", "p_firstname": "Alan"},
+    )
 
     dead_letter.refresh_from_db()
     new_run = Run.objects.get(trigger=RunTrigger.REPROCESS)
@@ -31,7 +35,10 @@ def test_editing_and_reprocessing_starts_a_run_linked_to_the_old_one(client, adm
     assert response.url == reverse("switchyard:run", args=[new_run.pk])
     assert new_run.parent == old_run
     assert new_run.triggered_by == admin_user
-    assert (dead_letter.resolution, dead_letter.resolved_in_run) == (DeadLetterResolution.REPROCESSED, new_run)
+    assert (dead_letter.resolution, dead_letter.resolved_in_run) == (
+        DeadLetterResolution.REPROCESSED,
+        new_run,
+    )
     assert dead_letter.original_payload is not None
     assert dead_letter.payload["email"] == "alan@initech.de"
 
@@ -41,11 +48,18 @@ def test_editing_and_reprocessing_starts_a_run_linked_to_the_old_one(client, adm
     assert (new_run.status, new_run.succeeded) == (RunStatus.SUCCESS, 1)
     assert "alan@initech.de" in [c["properties"]["email"] for c in sandbox.objects("contacts")]
     page = client.get(reverse("switchyard:run", args=[old_run.pk])).content.decode()
-    assert f'href="{reverse("switchyard:run", args=[new_run.pk])}"' in page  # old run links its child
-    assert "reprocessed" in client.get(reverse("switchyard:dead-letter", args=[dead_letter.pk])).content.decode()
+    assert (
+        f'href="{reverse("switchyard:run", args=[new_run.pk])}"' in page
+    )  # old run links its child
+    assert (
+        "reprocessed"
+        in client.get(reverse("switchyard:dead-letter", args=[dead_letter.pk])).content.decode()
+    )
 
 
-def test_the_edit_form_offers_every_mapped_property_prefilled_with_the_payload(client, admin_user, dead_letter):
+def test_the_edit_form_offers_every_mapped_property_prefilled_with_the_payload(
+    client, admin_user, dead_letter
+):
     client.force_login(admin_user)
 
     page = client.get(reverse("switchyard:dead-letter", args=[dead_letter.pk])).content.decode()
@@ -56,10 +70,15 @@ def test_the_edit_form_offers_every_mapped_property_prefilled_with_the_payload(c
     assert dead_letter.errors[0].split(": ")[0] in page  # the error, beside the form
 
 
-def test_saving_only_keeps_the_original_payload_and_does_not_reprocess(client, admin_user, dead_letter):
+def test_saving_only_keeps_the_original_payload_and_does_not_reprocess(
+    client, admin_user, dead_letter
+):
     client.force_login(admin_user)
 
-    client.post(reverse("switchyard:dead-letter", args=[dead_letter.pk]), {"action": "save", "p_email": "x@initech.de"})
+    client.post(
+        reverse("switchyard:dead-letter", args=[dead_letter.pk]),
+        {"action": "save", "p_email": "x@initech.de"},
+    )
 
     dead_letter.refresh_from_db()
     assert dead_letter.payload["email"] == "x@initech.de"
@@ -71,20 +90,32 @@ def test_saving_only_keeps_the_original_payload_and_does_not_reprocess(client, a
 def test_reprocessing_a_selection_starts_one_run_for_them(client, admin_user, dead_letter):
     client.force_login(admin_user)
 
-    response = client.post(reverse("switchyard:dead-letters"), {"action": "reprocess", "ids": [dead_letter.pk]})
+    response = client.post(
+        reverse("switchyard:dead-letters"), {"action": "reprocess", "ids": [dead_letter.pk]}
+    )
 
     run = Run.objects.get(trigger=RunTrigger.REPROCESS)
     assert response.url == reverse("switchyard:run", args=[run.pk])
     assert DeadLetter.objects.get(pk=dead_letter.pk).resolved_in_run == run
 
 
-def test_reprocessing_all_of_a_category_takes_only_open_letters_of_that_category(client, admin_user, dead_letter):
-    other = DeadLetter.objects.create(run=dead_letter.run, record=dead_letter.run.records.exclude(pk=dead_letter.record_id).first(),
-                                      workflow=dead_letter.workflow, stage="load", category="retries_exhausted",
-                                      errors=["HubSpot timed out"], payload={"email": "ada@acme-analytics.com"})
+def test_reprocessing_all_of_a_category_takes_only_open_letters_of_that_category(
+    client, admin_user, dead_letter
+):
+    other = DeadLetter.objects.create(
+        run=dead_letter.run,
+        record=dead_letter.run.records.exclude(pk=dead_letter.record_id).first(),
+        workflow=dead_letter.workflow,
+        stage="load",
+        category="retries_exhausted",
+        errors=["HubSpot timed out"],
+        payload={"email": "ada@acme-analytics.com"},
+    )
     client.force_login(admin_user)
 
-    client.post(reverse("switchyard:dead-letters") + "?category=validation", {"action": "reprocess_all"})
+    client.post(
+        reverse("switchyard:dead-letters") + "?category=validation", {"action": "reprocess_all"}
+    )
 
     run = Run.objects.get(trigger=RunTrigger.REPROCESS)
     assert list(run.resolved_dead_letters.values_list("pk", flat=True)) == [dead_letter.pk]
@@ -102,8 +133,13 @@ def test_ignoring_needs_a_reason_and_records_it(client, admin_user, dead_letter)
     dead_letter.refresh_from_db()
     assert refused.status_code == 200
     assert "This field is required" in refused.content.decode()
-    assert (dead_letter.resolution, dead_letter.resolution_note) == (DeadLetterResolution.IGNORED, "test contact from a demo")
-    assert AuditEvent.objects.filter(action="dead_letter.ignored", actor_id=admin_user.pk).count() == 1
+    assert (dead_letter.resolution, dead_letter.resolution_note) == (
+        DeadLetterResolution.IGNORED,
+        "test contact from a demo",
+    )
+    assert (
+        AuditEvent.objects.filter(action="dead_letter.ignored", actor_id=admin_user.pk).count() == 1
+    )
 
 
 def test_a_resolved_letter_cannot_be_edited_again(client, admin_user, dead_letter):
@@ -125,7 +161,9 @@ def test_filters_narrow_the_queue_by_workflow_run_category_and_date(client, view
     def ids(query: str) -> list[int]:
         return [d.pk for d in client.get(f"{base}?{query}").context["page"]]
 
-    assert ids(f"workflow={dead_letter.workflow_id}&run={dead_letter.run_id}&category=validation") == [dead_letter.pk]
+    assert ids(
+        f"workflow={dead_letter.workflow_id}&run={dead_letter.run_id}&category=validation"
+    ) == [dead_letter.pk]
     assert ids("category=retries_exhausted") == []
     assert ids(f"created_from={today}&created_to={today}") == [dead_letter.pk]
     assert ids(f"created_from={today + timedelta(days=1)}") == []
@@ -151,7 +189,9 @@ def test_export_escapes_formula_cells_and_is_audited(client, admin_user, dead_le
     assert event.metadata["count"] == 1
 
 
-def test_export_is_refused_to_the_viewer_and_nothing_is_recorded_as_exported(client, viewer, dead_letter):
+def test_export_is_refused_to_the_viewer_and_nothing_is_recorded_as_exported(
+    client, viewer, dead_letter
+):
     client.force_login(viewer)
 
     response = client.get(reverse("switchyard:dead-letters-export"))

@@ -18,9 +18,13 @@ pytestmark = pytest.mark.django_db
 
 
 def _upload(client, workflow, data: bytes, name: str = "contacts.csv"):
-    return client.post(reverse("switchyard:import"), {
-        "workflow": workflow.pk, "file": SimpleUploadedFile(name, data, content_type="text/csv"),
-    })
+    return client.post(
+        reverse("switchyard:import"),
+        {
+            "workflow": workflow.pk,
+            "file": SimpleUploadedFile(name, data, content_type="text/csv"),
+        },
+    )
 
 
 def _pending_files() -> list[str]:
@@ -31,24 +35,36 @@ def _pending_files() -> list[str]:
 
 
 def _nothing_written() -> bool:
-    return not (Run.objects.exists() or RunRecord.objects.exists() or DeadLetter.objects.exists() or _pending_files())
+    return not (
+        Run.objects.exists()
+        or RunRecord.objects.exists()
+        or DeadLetter.objects.exists()
+        or _pending_files()
+    )
 
 
 def test_upload_shows_the_dry_run_and_writes_nothing_to_the_pipeline(client, admin_user, workflow):
     client.force_login(admin_user)
     rows = [*GOOD_ROWS, BAD_ROW, GOOD_ROWS[0]]  # one invalid, one duplicate in the file
-    data = csv_bytes(rows, headers=["Work Email", "First Name", "Last Name", "Company Name", "Job Title"])
+    data = csv_bytes(
+        rows, headers=["Work Email", "First Name", "Last Name", "Company Name", "Job Title"]
+    )
 
     response = _upload(client, workflow, data)
 
     page = response.content.decode()
     assert response.status_code == 200
     assert response.context["preview"].records_in == 4
-    assert (response.context["preview"].would_create, response.context["preview"].invalid,
-            response.context["preview"].duplicate_in_file) == (2, 1, 1)
+    assert (
+        response.context["preview"].would_create,
+        response.context["preview"].invalid,
+        response.context["preview"].duplicate_in_file,
+    ) == (2, 1, 1)
     assert "Work Email" in page
     assert "(alias)" in page
-    assert [error["row"] for error in response.context["preview"].errors] == [4]  # line 4 of the file
+    assert [error["row"] for error in response.context["preview"].errors] == [
+        4
+    ]  # line 4 of the file
     assert 'id="import-errors"' in page
     assert not Run.objects.exists()
     assert not RunRecord.objects.exists()
@@ -57,7 +73,9 @@ def test_upload_shows_the_dry_run_and_writes_nothing_to_the_pipeline(client, adm
 
 def test_unknown_and_missing_optional_columns_are_warned_about(client, admin_user, workflow):
     client.force_login(admin_user)
-    data = csv_bytes([["ada@acme-analytics.com", "Ada", "91"]], headers=["Email", "First Name", "Clay Score"])
+    data = csv_bytes(
+        [["ada@acme-analytics.com", "Ada", "91"]], headers=["Email", "First Name", "Clay Score"]
+    )
 
     page = _upload(client, workflow, data).content.decode()
 
@@ -66,13 +84,23 @@ def test_unknown_and_missing_optional_columns_are_warned_about(client, admin_use
     assert "Last Name" in page
 
 
-@pytest.mark.parametrize(("encoding", "delimiter", "shown"), [
-    ("utf-8-sig", ";", "utf-8-sig"), ("cp1252", ",", "cp1252"), ("utf-8", "\t", "utf-8"),
-])
-def test_encoding_and_delimiter_are_detected(client, admin_user, workflow, encoding, delimiter, shown):
+@pytest.mark.parametrize(
+    ("encoding", "delimiter", "shown"),
+    [
+        ("utf-8-sig", ";", "utf-8-sig"),
+        ("cp1252", ",", "cp1252"),
+        ("utf-8", "\t", "utf-8"),
+    ],
+)
+def test_encoding_and_delimiter_are_detected(
+    client, admin_user, workflow, encoding, delimiter, shown
+):
     client.force_login(admin_user)
-    data = csv_bytes([["zoe@cafe-mueller.de", "Zoë", "Öztürk", "Müller GmbH", "CEO"]], delimiter=delimiter,
-                     encoding="utf-8" if encoding == "utf-8-sig" else encoding)
+    data = csv_bytes(
+        [["zoe@cafe-mueller.de", "Zoë", "Öztürk", "Müller GmbH", "CEO"]],
+        delimiter=delimiter,
+        encoding="utf-8" if encoding == "utf-8-sig" else encoding,
+    )
     if encoding == "utf-8-sig":
         data = b"\xef\xbb\xbf" + data
 
@@ -83,15 +111,27 @@ def test_encoding_and_delimiter_are_detected(client, admin_user, workflow, encod
     assert "Zoë" in response.content.decode()  # accents read with the right encoding
 
 
-@pytest.mark.parametrize(("data", "name", "message"), [
-    (b"\x89PNG\r\n\x1a\nxxxx", "photo.csv", "This is not a CSV file: it is an image"),
-    (b"PK\x03\x04rest-of-a-zip", "export.xlsx", "it is a ZIP archive (an Excel .xlsx file?)"),
-    (b"ada@acme-analytics.com,Ada,Lovelace\n", "noheader.csv", "The file has no header row"),
-    (b"First Name,Last Name\nAda,Lovelace\n", "noemail.csv", "The file lacks required column(s): Email"),
-    (b"", "empty.csv", "The submitted file is empty."),  # refused by the form itself
-])
+@pytest.mark.parametrize(
+    ("data", "name", "message"),
+    [
+        (b"\x89PNG\r\n\x1a\nxxxx", "photo.csv", "This is not a CSV file: it is an image"),
+        (b"PK\x03\x04rest-of-a-zip", "export.xlsx", "it is a ZIP archive (an Excel .xlsx file?)"),
+        (b"ada@acme-analytics.com,Ada,Lovelace\n", "noheader.csv", "The file has no header row"),
+        (
+            b"First Name,Last Name\nAda,Lovelace\n",
+            "noemail.csv",
+            "The file lacks required column(s): Email",
+        ),
+        (b"", "empty.csv", "The submitted file is empty."),  # refused by the form itself
+    ],
+)
 def test_a_file_that_cannot_be_imported_is_refused_with_its_reason_and_nothing_is_written(
-    client, admin_user, workflow, data, name, message,
+    client,
+    admin_user,
+    workflow,
+    data,
+    name,
+    message,
 ):
     client.force_login(admin_user)
 
@@ -103,8 +143,9 @@ def test_a_file_that_cannot_be_imported_is_refused_with_its_reason_and_nothing_i
     assert AuditEvent.objects.filter(action="import.refused").count() == (0 if not data else 1)
 
 
-def test_confirm_starts_the_run_on_celery_and_shows_it(client, admin_user, workflow, sandbox,
-                                                       django_capture_on_commit_callbacks):
+def test_confirm_starts_the_run_on_celery_and_shows_it(
+    client, admin_user, workflow, sandbox, django_capture_on_commit_callbacks
+):
     client.force_login(admin_user)
     preview = _upload(client, workflow, csv_bytes([*GOOD_ROWS, BAD_ROW]))
     token = preview.context["confirm_form"].initial["token"]
@@ -116,7 +157,11 @@ def test_confirm_starts_the_run_on_celery_and_shows_it(client, admin_user, workf
     assert response.status_code == 302
     assert response.url == reverse("switchyard:run", args=[run.pk])
     assert len(dispatched) == 1  # run_prepare_task.delay, once the run is committed
-    assert (run.triggered_by, run.input_filename, run.status) == (admin_user, "contacts.csv", RunStatus.PENDING)
+    assert (run.triggered_by, run.input_filename, run.status) == (
+        admin_user,
+        "contacts.csv",
+        RunStatus.PENDING,
+    )
     assert _pending_files() == []  # the kept upload moved to the run
     progress = client.get(reverse("switchyard:run-progress", args=[run.pk])).json()
     assert (progress["finished"], progress["percent"]) == (False, 0)
@@ -124,13 +169,20 @@ def test_confirm_starts_the_run_on_celery_and_shows_it(client, admin_user, workf
     run_execute_inline(run_id=run.pk, honour_backoff=False)  # what the worker does
 
     progress = client.get(reverse("switchyard:run-progress", args=[run.pk])).json()
-    assert (progress["finished"], progress["percent"], progress["succeeded"], progress["dead_lettered"]) == (True, 100, 2, 1)
+    assert (
+        progress["finished"],
+        progress["percent"],
+        progress["succeeded"],
+        progress["dead_lettered"],
+    ) == (True, 100, 2, 1)
     page = client.get(reverse("switchyard:run", args=[run.pk])).content.decode()
     assert 'data-status="partial"' in page
     assert 'id="run-progress"' not in page
 
 
-def test_a_confirmation_cannot_be_replayed(client, admin_user, workflow, django_capture_on_commit_callbacks):
+def test_a_confirmation_cannot_be_replayed(
+    client, admin_user, workflow, django_capture_on_commit_callbacks
+):
     client.force_login(admin_user)
     token = _upload(client, workflow, csv_bytes(GOOD_ROWS)).context["confirm_form"].initial["token"]
     with django_capture_on_commit_callbacks(execute=False):

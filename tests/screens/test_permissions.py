@@ -17,36 +17,40 @@ PERSONAS = ("admin", "engineer", "viewer", "outsider")
 
 #            screen                 admin engineer viewer outsider
 GET_MATRIX = {
-    "import":               (200, 200, 403, 302),
-    "runs":                 (200, 200, 200, 302),
-    "run":                  (200, 200, 200, 302),
-    "run-progress":         (200, 200, 200, 302),
-    "run-record":           (200, 200, 200, 302),
-    "run-input-file":       (200, 200, 403, 302),
-    "dead-letters":         (200, 200, 200, 302),
-    "dead-letter":          (200, 200, 200, 302),
-    "dead-letters-export":  (200, 200, 403, 302),
-    "mappings":             (200, 200, 200, 302),
-    "mapping":              (200, 200, 200, 302),
+    "import": (200, 200, 403, 302),
+    "runs": (200, 200, 200, 302),
+    "run": (200, 200, 200, 302),
+    "run-progress": (200, 200, 200, 302),
+    "run-record": (200, 200, 200, 302),
+    "run-input-file": (200, 200, 403, 302),
+    "dead-letters": (200, 200, 200, 302),
+    "dead-letter": (200, 200, 200, 302),
+    "dead-letters-export": (200, 200, 403, 302),
+    "mappings": (200, 200, 200, 302),
+    "mapping": (200, 200, 200, 302),
 }
 
 #            action                 admin engineer viewer outsider
 POST_MATRIX = {
-    "upload":               (200, 200, 403, 302),
-    "dead-letter-save":     (302, 302, 403, 302),
-    "dead-letter-ignore":   (302, 302, 403, 302),
+    "upload": (200, 200, 403, 302),
+    "dead-letter-save": (302, 302, 403, 302),
+    "dead-letter-ignore": (302, 302, 403, 302),
     "dead-letter-reprocess": (302, 302, 403, 302),
-    "bulk-reprocess":       (302, 302, 403, 302),
-    "bulk-ignore":          (302, 302, 403, 302),
-    "mapping-save":         (302, 302, 403, 302),
-    "mapping-preview":      (200, 200, 403, 302),
+    "bulk-reprocess": (302, 302, 403, 302),
+    "bulk-ignore": (302, 302, 403, 302),
+    "mapping-save": (302, 302, 403, 302),
+    "mapping-preview": (200, 200, 403, 302),
 }
 
 
 def _get_url(name: str, run: Run, letter: DeadLetter) -> str:
     args = {
-        "run": [run.pk], "run-progress": [run.pk], "run-input-file": [run.pk],
-        "run-record": [run.pk, letter.record_id], "dead-letter": [letter.pk], "mapping": [run.workflow_id],
+        "run": [run.pk],
+        "run-progress": [run.pk],
+        "run-input-file": [run.pk],
+        "run-record": [run.pk, letter.record_id],
+        "dead-letter": [letter.pk],
+        "mapping": [run.workflow_id],
     }.get(name, [])
     return reverse(f"switchyard:{name}", args=args)
 
@@ -58,7 +62,9 @@ def _post(client, name: str, run: Run, letter: DeadLetter):
     bulk = reverse("switchyard:dead-letters")
     if name == "upload":
         upload = SimpleUploadedFile("contacts.csv", csv_bytes(GOOD_ROWS), content_type="text/csv")
-        return client.post(reverse("switchyard:import"), {"workflow": run.workflow_id, "file": upload})
+        return client.post(
+            reverse("switchyard:import"), {"workflow": run.workflow_id, "file": upload}
+        )
     if name == "dead-letter-save":
         return client.post(detail, {"action": "save", "p_email": "alan@initech.de"})
     if name == "dead-letter-ignore":
@@ -68,7 +74,9 @@ def _post(client, name: str, run: Run, letter: DeadLetter):
     if name == "bulk-reprocess":
         return client.post(bulk, {"action": "reprocess", "ids": [letter.pk]})
     if name == "bulk-ignore":
-        return client.post(bulk, {"action": "ignore", "ids": [letter.pk], "reason": "duplicate person"})
+        return client.post(
+            bulk, {"action": "ignore", "ids": [letter.pk], "reason": "duplicate person"}
+        )
     rules = rules_post(FieldMappingVersion.objects.get(workflow=run.workflow).rules)
     if name == "mapping-save":
         return client.post(reverse("switchyard:mapping", args=[run.workflow_id]), rules)
@@ -77,7 +85,9 @@ def _post(client, name: str, run: Run, letter: DeadLetter):
 
 @pytest.mark.parametrize("persona", range(len(PERSONAS)), ids=PERSONAS)
 @pytest.mark.parametrize("screen", GET_MATRIX)
-def test_each_role_opens_only_the_screens_it_may(client, finished_run, dead_letter, persona, screen):
+def test_each_role_opens_only_the_screens_it_may(
+    client, finished_run, dead_letter, persona, screen
+):
     client.force_login(make_persona(PERSONAS[persona]))
 
     response = client.get(_get_url(screen, finished_run, dead_letter))
@@ -87,12 +97,16 @@ def test_each_role_opens_only_the_screens_it_may(client, finished_run, dead_lett
 
 @pytest.mark.parametrize("persona", range(len(PERSONAS)), ids=PERSONAS)
 @pytest.mark.parametrize("action", POST_MATRIX)
-def test_each_role_may_only_do_the_actions_it_is_allowed(client, finished_run, dead_letter, persona, action):
+def test_each_role_may_only_do_the_actions_it_is_allowed(
+    client, finished_run, dead_letter, persona, action
+):
     client.force_login(make_persona(PERSONAS[persona]))
 
     response = _post(client, action, finished_run, dead_letter)
 
-    assert response.status_code == POST_MATRIX[action][persona], getattr(response, "content", b"")[:500]
+    assert response.status_code == POST_MATRIX[action][persona], getattr(response, "content", b"")[
+        :500
+    ]
 
 
 def test_a_refused_action_changes_nothing(client, viewer, finished_run, dead_letter):
@@ -124,7 +138,9 @@ def test_viewer_sees_the_dead_letter_but_no_buttons_to_change_it(client, viewer,
 def test_admin_index_links_the_screens_each_role_may_open(client, admin_user, viewer):
     client.force_login(admin_user)
     page = client.get(reverse("admin:index")).content.decode()
-    assert all(reverse(f"switchyard:{n}") in page for n in ("import", "dead-letters", "runs", "mappings"))
+    assert all(
+        reverse(f"switchyard:{n}") in page for n in ("import", "dead-letters", "runs", "mappings")
+    )
 
     client.force_login(viewer)
     page = client.get(reverse("admin:index")).content.decode()

@@ -26,11 +26,15 @@ def test_the_run_list_shows_trigger_who_counts_status_and_duration(client, viewe
 def test_the_run_list_filters_by_status(client, viewer, finished_run):
     client.force_login(viewer)
 
-    assert list(client.get(reverse("switchyard:runs") + "?status=partial").context["page"]) == [finished_run]
+    assert list(client.get(reverse("switchyard:runs") + "?status=partial").context["page"]) == [
+        finished_run
+    ]
     assert list(client.get(reverse("switchyard:runs") + "?status=failure").context["page"]) == []
 
 
-def test_a_run_shows_its_steps_file_dead_letters_and_records(client, admin_user, finished_run, dead_letter):
+def test_a_run_shows_its_steps_file_dead_letters_and_records(
+    client, admin_user, finished_run, dead_letter
+):
     client.force_login(admin_user)
 
     page = client.get(reverse("switchyard:run", args=[finished_run.pk])).content.decode()
@@ -47,7 +51,9 @@ def test_a_record_is_traced_from_its_row_to_its_hubspot_id(client, viewer, finis
     record = finished_run.records.get(state=RecordState.LOADED, row_number=2)
     client.force_login(viewer)
 
-    page = client.get(reverse("switchyard:run-record", args=[finished_run.pk, record.pk])).content.decode()
+    page = client.get(
+        reverse("switchyard:run-record", args=[finished_run.pk, record.pk])
+    ).content.decode()
 
     assert "row 2 of contacts.csv" in page
     assert "Ada" in page
@@ -55,13 +61,20 @@ def test_a_record_is_traced_from_its_row_to_its_hubspot_id(client, viewer, finis
     assert f'id="record-hubspot-id">{record.hubspot_id}<' in page
 
 
-def test_downloading_the_input_file_is_audited_and_hidden_from_the_viewer(client, admin_user, viewer, finished_run):
+def test_downloading_the_input_file_is_audited_and_hidden_from_the_viewer(
+    client, admin_user, viewer, finished_run
+):
     client.force_login(admin_user)
     response = client.get(reverse("switchyard:run-input-file", args=[finished_run.pk]))
 
     assert b"ada@acme-analytics.com" in b"".join(response.streaming_content)
     assert response["Content-Disposition"].startswith('attachment; filename="contacts.csv"')
-    assert AuditEvent.objects.filter(action="run.input_file_downloaded", actor_id=admin_user.pk).count() == 1
+    assert (
+        AuditEvent.objects.filter(
+            action="run.input_file_downloaded", actor_id=admin_user.pk
+        ).count()
+        == 1
+    )
 
     client.force_login(viewer)
     page = client.get(reverse("switchyard:run", args=[finished_run.pk])).content.decode()
@@ -74,8 +87,13 @@ def test_an_unfinished_run_shows_a_progress_bar_that_polls(client, admin_user, w
     from pipelines.services.staging import run_create_csv
     from tests.screens.conftest import GOOD_ROWS, csv_bytes
 
-    run = run_create_csv(workflow=workflow, file=io.BytesIO(csv_bytes(GOOD_ROWS)), filename="c.csv",
-                         actor_label="test", dispatch=False)
+    run = run_create_csv(
+        workflow=workflow,
+        file=io.BytesIO(csv_bytes(GOOD_ROWS)),
+        filename="c.csv",
+        actor_label="test",
+        dispatch=False,
+    )
     client.force_login(admin_user)
 
     page = client.get(reverse("switchyard:run", args=[run.pk])).content.decode()

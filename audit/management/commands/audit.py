@@ -19,8 +19,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="subcommand", required=True)
-        sub.add_parser("verify", help="Walk the chain in id order; exit 1 at the first broken event.")
-        sub.add_parser("head", help="Print the id and hash of the latest event (to anchor elsewhere).")
+        sub.add_parser(
+            "verify", help="Walk the chain in id order; exit 1 at the first broken event."
+        )
+        sub.add_parser(
+            "head", help="Print the id and hash of the latest event (to anchor elsewhere)."
+        )
 
     def handle(self, *args, subcommand: str, **options):
         if subcommand == "head":
@@ -28,7 +32,9 @@ class Command(BaseCommand):
             if head is None:
                 self.stdout.write("The audit log is empty.")
             else:
-                self.stdout.write(f"event {head['id']} at {head['created_at'].isoformat()} hash {head['hash']}")
+                self.stdout.write(
+                    f"event {head['id']} at {head['created_at'].isoformat()} hash {head['hash']}"
+                )
             return
         result = chain_verify()
         if not result.ok:
@@ -40,6 +46,8 @@ class Command(BaseCommand):
         if result.head_id is None:
             self.stdout.write(self.style.SUCCESS("The audit log is empty; nothing to verify."))
         else:
-            self.stdout.write(self.style.SUCCESS(
-                f"OK: {result.checked} events verified; head is event {result.head_id} hash {result.head_hash}"
-            ))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"OK: {result.checked} events verified; head is event {result.head_id} hash {result.head_hash}"
+                )
+            )

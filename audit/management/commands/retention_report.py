@@ -12,9 +12,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         rows = retention_report()
-        self.stdout.write(f"{'kind':<24} {'keep (days)':>11}  {'cutoff (UTC)':<20} {'would delete':>12}")
+        self.stdout.write(
+            f"{'kind':<24} {'keep (days)':>11}  {'cutoff (UTC)':<20} {'would delete':>12}"
+        )
         for row in rows:
             cutoff = f"{row['cutoff']:%Y-%m-%d %H:%M}" if row["cutoff"] else "not configured"
             count = row["would_delete"] if row["would_delete"] >= 0 else "error (see log)"
-            self.stdout.write(f"{row['kind']:<24} {row['days'] or '-':>11}  {cutoff:<20} {count:>12}")
-        self.stdout.write("Nothing was deleted (dry run). The daily 'Retention purge' schedule deletes them.")
+            self.stdout.write(
+                f"{row['kind']:<24} {row['days'] or '-':>11}  {cutoff:<20} {count:>12}"
+            )
+        self.stdout.write(
+            "Nothing was deleted (dry run). The daily 'Retention purge' schedule deletes them."
+        )

@@ -11,4 +11,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         report = connections_rotate_keys()
-        self.stdout.write(f"Rotated {report.rotated} connection(s); {report.already_current} already used the newest key.")
+        self.stdout.write(
+            f"Rotated {report.rotated} connection(s); {report.already_current} already used the newest key."
+        )

@@ -14,7 +14,9 @@ class Command(BaseCommand):
         connection = Connection.objects.filter(name=name).first()
         if connection is None:
             raise CommandError(f"no connection named {name!r}")
-        verdict = connection_test(connection_id=connection.pk, actor_label="command:test_connection")
+        verdict = connection_test(
+            connection_id=connection.pk, actor_label="command:test_connection"
+        )
         if not verdict.ok:
             raise CommandError(f"{name}: {verdict.message}")
         self.stdout.write(f"{name}: {verdict.message}")

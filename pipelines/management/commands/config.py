@@ -16,10 +16,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        sub.add_parser("export", help="print every connection (without secrets), workflow, rule... as YAML")
-        apply = sub.add_parser("apply", help="create or update what FILE describes; twice changes nothing")
+        sub.add_parser(
+            "export", help="print every connection (without secrets), workflow, rule... as YAML"
+        )
+        apply = sub.add_parser(
+            "apply", help="create or update what FILE describes; twice changes nothing"
+        )
         apply.add_argument("file", help="YAML file, or - for standard input")
-        apply.add_argument("--dry-run", action="store_true", help="validate and report, write nothing")
+        apply.add_argument(
+            "--dry-run", action="store_true", help="validate and report, write nothing"
+        )
 
     def handle(self, *args, **options):
         if options["action"] == "export":

@@ -27,7 +27,9 @@ class Command(BaseCommand):
             user.set_password(DEMO_PASSWORD)
             user.save(update_fields=["password"])
         user.groups.add(*Group.objects.filter(name__in=[REVOPS_ADMIN, INTEGRATION_ENGINEER]))
-        self.stdout.write(f"==> demo login: {DEMO_USERNAME} / {DEMO_PASSWORD}" + (" (created)" if created else ""))
+        self.stdout.write(
+            f"==> demo login: {DEMO_USERNAME} / {DEMO_PASSWORD}" + (" (created)" if created else "")
+        )
         for item in demo_pipelines_seed(actor=user):
             self.stdout.write(f"==> created {item}")
         # MQL routing (issue 5): territories, sandbox owners and rules; see pipelines/routing/demo.py.

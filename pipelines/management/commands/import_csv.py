@@ -20,8 +20,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("file")
         parser.add_argument("--workflow", required=True, help="workflow slug")
-        parser.add_argument("--dry-run", action="store_true", help="preview counts and errors, write nothing")
-        parser.add_argument("--wait", action="store_true", help="run the batches in this process and wait")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="preview counts and errors, write nothing"
+        )
+        parser.add_argument(
+            "--wait", action="store_true", help="run the batches in this process and wait"
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args, **options):
@@ -37,10 +41,17 @@ class Command(BaseCommand):
                     preview = run_preview_csv(workflow=workflow, file=handle)
                     self._print_preview(preview, as_json=options["json"])
                     return
-                run = run_create_csv(workflow=workflow, file=handle, filename=path.name,
-                                     actor_label="command:import_csv", dispatch=not options["wait"])
+                run = run_create_csv(
+                    workflow=workflow,
+                    file=handle,
+                    filename=path.name,
+                    actor_label="command:import_csv",
+                    dispatch=not options["wait"],
+                )
             except CsvRefused as refused:
-                raise CommandError(f"{path.name}: {refused.message} Nothing was imported.") from None
+                raise CommandError(
+                    f"{path.name}: {refused.message} Nothing was imported."
+                ) from None
         if options["wait"]:
             # Without a worker: the same services the tasks call, in this process.
             run = run_execute_inline(run_id=run.pk)
@@ -58,7 +69,9 @@ class Command(BaseCommand):
         if as_json:
             self.stdout.write(json.dumps(preview.as_dict(), default=str))
             return
-        self.stdout.write(f"Encoding {preview.encoding}, delimiter {preview.delimiter!r}, {preview.records_in} rows.")
+        self.stdout.write(
+            f"Encoding {preview.encoding}, delimiter {preview.delimiter!r}, {preview.records_in} rows."
+        )
         for warning in preview.warnings:
             self.stdout.write(f"warning: {warning}")
         self.stdout.write(
