@@ -18,8 +18,10 @@ from django.core.exceptions import ValidationError
 
 PROVIDER_DEFAULT_BASE_URLS = {
     "hubspot": "https://api.hubapi.com",
-    "apollo": "https://api.apollo.io",
-    "slack": "https://slack.com",
+    # Endpoint paths are appended to these, so each ends where the provider's paths begin
+    # (docs/connections.md): Apollo's live under /api/v1, Slack's Web API methods under /api.
+    "apollo": "https://api.apollo.io/api/v1",
+    "slack": "https://slack.com/api",
     "builtwith": "https://api.builtwith.com",
     "clearbit": "https://company.clearbit.com",
 }

@@ -234,6 +234,10 @@ PIPELINE_WEBHOOK_MAX_BYTES = env_int("PIPELINE_WEBHOOK_MAX_BYTES", 5 * 1024 * 10
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # The HubSpot sandbox the demo connections point at.
 SWITCHYARD_SANDBOX_URL = env.str("SWITCHYARD_SANDBOX_URL", default="http://127.0.0.1:8765")
+# The Slack stand-in's root (sandbox/slack); the demo's Slack connection uses <root>/api.
+SWITCHYARD_SANDBOX_SLACK_URL = env.str(
+    "SWITCHYARD_SANDBOX_SLACK_URL", default="http://127.0.0.1:8766"
+).rstrip("/")
 
 # --- Logging ---------------------------------------------------------------------------------
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")
