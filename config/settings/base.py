@@ -216,6 +216,11 @@ ADMINS = [
 # is on (local fakes: the demo sandbox and tests). Production forces it off.
 ALLOW_PRIVATE_BASE_URLS = env_bool("ALLOW_PRIVATE_BASE_URLS", DEBUG)
 
+# Warehouse tables a workflow may write (integrations/warehouse/tables.py): the warehouse
+# credential usually reaches more than Switchyard's own tables. Empty prefix list: any name.
+WAREHOUSE_ALLOWED_SCHEMAS = env_list("WAREHOUSE_ALLOWED_SCHEMAS", ["public"])
+WAREHOUSE_TABLE_PREFIXES = env_list("WAREHOUSE_TABLE_PREFIXES", ["sy_"])
+
 # --- Pipelines ---------------------------------------------------------------------------------
 # A worker holding a batch renews its lease before every HubSpot call; a batch whose lease
 # expired belonged to a dead worker and is re-queued by the sweeper (every 30 s). Lease + sweep
