@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import psycopg
+from psycopg import conninfo, sql
 from psycopg import errors as pg_errors
-from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from integrations.errors import RequestRejected, Unreachable
@@ -37,6 +37,32 @@ _PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 def mask_dsn(text: str) -> str:
     """``postgres://user:secret@host`` → ``postgres://user:****@host``."""
     return _PASSWORD.sub(r"\1****@", text)
+
+
+# libpq's parse errors quote the text they stopped at, which may be the password: name the
+# part from these instead of passing libpq's message on.
+_DSN_PARSE_PROBLEMS = (
+    ("query parameter", "an unknown option in the query string"),
+    ("percent-encoded", "a malformed %-escape in the user, password or database part"),
+    ("IPv6", "the host part (an unclosed IPv6 bracket)"),
+    ('missing "="', "neither a postgres:// URL nor key=value pairs"),
+)
+
+
+def dsn_problem(url: str) -> str | None:
+    """What is wrong with a warehouse DSN, naming the part and never quoting the secret."""
+    try:
+        parts = conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        text = str(exc)
+        for needle, part in _DSN_PARSE_PROBLEMS:
+            if needle in text:
+                return part
+        return "libpq cannot parse it"
+    port = str(parts.get("port") or "5432")
+    if not all(p.isdigit() and 0 < int(p) < 65536 for p in port.split(",")):
+        return "the port is not a number between 1 and 65535"
+    return None
 
 
 class WarehouseClient:
@@ -68,6 +94,9 @@ class WarehouseClient:
         return f"WarehouseClient({mask_dsn(self._url)!r})"
 
     def _connect(self) -> psycopg.Connection:
+        problem = dsn_problem(self._url)
+        if problem is not None:
+            raise RequestRejected(f"invalid DSN: {problem}", permanent=True, category="invalid_dsn")
         try:
             return psycopg.connect(
                 self._url,
