@@ -11,7 +11,7 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from audit.services import audit_event_record
+from audit.aggregate import audit_unauthenticated_record
 from integrations.inbound import nul_strip
 from integrations.models import Provider
 from pipelines.selectors import workflow_by_slug
@@ -64,8 +64,10 @@ def clay_webhook(request: HttpRequest, slug: str) -> JsonResponse:
         payload = webhook_payload_parse(body=body)
     except WebhookRejected as rejected:
         if rejected.audit:
-            audit_event_record(
+            # Unauthenticated: once per sender and window, with a count (audit/aggregate.py).
+            audit_unauthenticated_record(
                 action="webhook.rejected",
+                source=f"connection:{connection.pk}",
                 actor_label=f"webhook:{connection.name}",
                 obj=workflow,
                 metadata={"reason": rejected.message, "connection": connection.name},

@@ -211,6 +211,10 @@ ADMINS = [
     for address in env_list("ALERT_EMAILS", [])
 ]
 
+# Unauthenticated failures (bad webhook tokens, failed logins, anonymous 403s) are audited
+# once per source and window of this many seconds, with a count (audit/aggregate.py).
+AUDIT_AGGREGATE_SECONDS = env_int("AUDIT_AGGREGATE_SECONDS", 300, minimum=1)
+
 # Error emails to ADMINS are opt-in and at most this many an hour (config/logging.py).
 ERROR_EMAILS = env_bool("ERROR_EMAILS", False)
 ERROR_EMAILS_PER_HOUR = env_int("ERROR_EMAILS_PER_HOUR", 10, minimum=1)
