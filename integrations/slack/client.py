@@ -136,6 +136,21 @@ class SlackWebhookClient(ProviderClient):
             idempotent=False,
         )
 
+    def ping(self) -> bool:
+        """Test connection without posting: Slack answers a payload without text with 400
+        ``no_text`` (or ``invalid_payload``) when the webhook exists, 403/404 when it does not
+        (https://api.slack.com/messaging/webhooks#handling_errors)."""
+        response = self.http.request(
+            "POST", "/services/{webhook}", raw_path=self._path, json={}, accept=(400,)
+        )
+        if response.status_code == 400 and response.text.strip() not in {
+            "no_text",
+            "invalid_payload",
+            "missing_text_or_fallback_or_attachments",
+        }:
+            raise RequestRejected(f"Slack webhook -> 400 {response.text.strip()[:64]}", status=400)
+        return True
+
 
 class SlackClient(ProviderClient):
     """``chat.postMessage`` with a bot token (``BearerAuth("xoxb-...")``, scope chat:write)."""
