@@ -8,7 +8,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from integrations.errors import ProviderError
@@ -65,8 +65,28 @@ def run_children(*, run: Run) -> QuerySet[Run]:
     return run.children.order_by("id")
 
 
+def run_reprocess_origins(*, run_ids: list[int]) -> dict[int, list[int]]:
+    """For reprocess runs: the runs their dead letters came from, in order. A selection may
+    span several runs, and Run.parent holds only the one most letters came from."""
+    origins: dict[int, list[int]] = {}
+    pairs = (
+        DeadLetter.objects.filter(resolved_in_run_id__in=run_ids)
+        .order_by("resolved_in_run_id", "run_id")
+        .values_list("resolved_in_run_id", "run_id")
+        .distinct()
+    )
+    for reprocess_id, origin_id in pairs:
+        origins.setdefault(reprocess_id, []).append(origin_id)
+    return origins
+
+
 def run_records(*, run: Run, state: str = "") -> QuerySet[RunRecord]:
-    records = RunRecord.objects.filter(run=run).select_related("dead_letter").order_by("position")
+    records = (
+        RunRecord.objects.filter(run=run)
+        .select_related("dead_letter")
+        .annotate(origin_run_id=F("reprocessed_from__run_id"))
+        .order_by("position")
+    )
     return records.filter(state=state) if state else records
 
 
@@ -83,8 +103,10 @@ def run_record_origin(*, record: RunRecord) -> str:
     if record.source == RecordSource.CSV:
         return f"row {record.row_number} of {record.run.input_filename or 'the file'}"
     if record.source == RecordSource.REPROCESS:
-        origin = f"dead letter {record.reprocessed_from_id}"
-        return f"{origin} (row {record.row_number})" if record.row_number else origin
+        letter = record.reprocessed_from
+        source = f"run {letter.run_id}" if letter else "an earlier run"
+        where = f"row {record.row_number} of {source}" if record.row_number else source
+        return f"{where} (dead letter {record.reprocessed_from_id})"
     return f"event {record.event_id}" + (f", item {record.row_number}" if record.row_number else "")
 
 

@@ -103,7 +103,11 @@ def dead_letter_reprocess(
             action="dead_letter.reprocessed",
             actor=actor,
             obj=run,
-            metadata={"dead_letters": [d.pk for d in open_letters], "parent_run": parent.pk},
+            metadata={
+                "dead_letters": [d.pk for d in open_letters],
+                "parent_run": parent.pk,
+                "source_runs": sorted({d.run_id for d in open_letters}),
+            },
         )
         if dispatch:
             from pipelines.tasks import run_prepare_task

@@ -169,8 +169,13 @@ def _event_inputs(run: Run) -> Iterator[StagedInput]:
 
 
 def _reprocess_inputs(run: Run) -> Iterator[StagedInput]:
+    """Each letter's source row, its columns matched as its own file's were (by alias too),
+    so a letter reprocessed in bulk is built exactly as it was at import, or as a single
+    edit-and-reprocess builds it; a run may mix letters of files with different headers."""
+    rules = mapping_rules(run.mapping_version.rules)
     letters = DeadLetter.objects.filter(resolved_in_run=run).select_related("record").order_by("id")
     for letter in letters.iterator(chunk_size=500):
+        columns = match_columns(list(letter.source_row or {}), rules).matched
         yield StagedInput(
             raw=letter.source_row,
             source=RecordSource.REPROCESS,
@@ -178,6 +183,7 @@ def _reprocess_inputs(run: Run) -> Iterator[StagedInput]:
             event_id=letter.record.event_id,
             reprocessed_from_id=letter.pk,
             overrides=letter.payload if letter.original_payload is not None else None,
+            columns=columns,
         )
 
 
