@@ -29,7 +29,7 @@ class ImportUploadForm(forms.Form):
     check_destination = forms.BooleanField(
         required=False,
         label="Ask HubSpot which contacts already exist",
-        help_text="More exact create/update counts, at one HubSpot call per 100 new emails.",
+        help_text="Exact create/update counts, at one HubSpot call per 100 emails to send.",
     )
 
 
