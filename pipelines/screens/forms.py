@@ -62,12 +62,21 @@ class DeadLetterFilterForm(forms.Form):
     created_to = forms.DateField(
         required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
     )
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Search",
+        widget=forms.TextInput(attrs={"placeholder": "email or error text", "size": 24}),
+    )
+    reason = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, categories: list[str], **kwargs: Any) -> None:
+        from pipelines.dead_letter_reasons import category_label
+
         super().__init__(*args, **kwargs)
         self.fields["category"].widget.choices = [
             ("", "Any category"),
-            *[(c, c) for c in categories],
+            *[(c, category_label(c)) for c in categories],
         ]
 
     def filters(self) -> DeadLetterFilters:
@@ -82,6 +91,8 @@ class DeadLetterFilterForm(forms.Form):
             status=data["status"] or "open",
             created_from=data["created_from"],
             created_to=data["created_to"],
+            search=(data["q"] or "").strip(),
+            reason=data["reason"] or "",
         )
 
 

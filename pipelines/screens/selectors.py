@@ -8,7 +8,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import F, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from integrations.errors import ProviderError
@@ -121,6 +121,8 @@ class DeadLetterFilters:
     status: str = "open"  # open | resolved | all
     created_from: date | None = None
     created_to: date | None = None
+    search: str = ""  # an email (or part of one) or words of the error
+    reason: str = ""
 
     def as_query(self) -> dict[str, Any]:
         """Back to GET parameters, so links and the export keep the filter."""
@@ -128,6 +130,8 @@ class DeadLetterFilters:
             "workflow": self.workflow_id,
             "run": self.run_id,
             "category": self.category,
+            "q": self.search,
+            "reason": self.reason,
             "status": self.status,
             "created_from": self.created_from,
             "created_to": self.created_to,
@@ -145,6 +149,13 @@ def dead_letter_list(*, filters: DeadLetterFilters) -> QuerySet[DeadLetter]:
         letters = letters.filter(run_id=filters.run_id)
     if filters.category:
         letters = letters.filter(category=filters.category)
+    if filters.reason:
+        letters = letters.filter(reason=filters.reason)
+    if filters.search:
+        term = filters.search.strip()
+        letters = letters.filter(
+            Q(identity__icontains=term) | Q(reason__icontains=term) | Q(errors__icontains=term)
+        )
     if filters.status == "open":
         letters = letters.filter(resolution="")
     elif filters.status == "resolved":
@@ -159,6 +170,29 @@ def dead_letter_list(*, filters: DeadLetterFilters) -> QuerySet[DeadLetter]:
             created_at__lte=datetime.combine(filters.created_to, time.max, tzinfo=tz)
         )
     return letters.order_by("-id")
+
+
+def dead_letter_groups(*, filters: DeadLetterFilters, limit: int = 20) -> list[dict[str, Any]]:
+    """Open letters of the filter grouped by what needs fixing: category and reason, largest
+    first, each with the fix to apply."""
+    from pipelines.dead_letter_reasons import category_label, fix_for
+
+    open_filter = DeadLetterFilters(**{**filters.__dict__, "status": "open"})
+    rows = (
+        dead_letter_list(filters=open_filter)
+        .order_by()
+        .values("category", "reason")
+        .annotate(count=Count("id"))
+        .order_by("-count", "category", "reason")[:limit]
+    )
+    return [
+        {
+            **row,
+            "label": category_label(row["category"]),
+            "fix": fix_for(category=row["category"], reason=row["reason"]),
+        }
+        for row in rows
+    ]
 
 
 def dead_letter_categories() -> list[str]:
