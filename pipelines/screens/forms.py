@@ -3,13 +3,13 @@ decided by the services (quality's transform checks, the portal's property list)
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
 
 from pipelines.models import RunStatus, RunTrigger
 from pipelines.screens.selectors import DeadLetterFilters, workflows_for_screens
+from pipelines.screens.transform_chains import ChainTextError, chain_from_text, chain_to_text
 
 
 class WorkflowChoiceField(forms.ModelChoiceField):
@@ -165,26 +165,16 @@ class MappingRuleForm(forms.Form):
         required=False,
         label="Transforms",
         widget=forms.TextInput(attrs={"size": 50, "class": "sy-transforms"}),
-        help_text="Names separated by commas (strip, lower), or JSON with params: "
-        '[{"name": "map_values", "params": {"mapping": {"Yes": "true"}}}]',
+        help_text="Names separated by commas; a value in brackets: "
+        "strip, default(Unknown), map_values(Hot → OPEN; Cold → UNQUALIFIED)",
     )
     required = forms.BooleanField(required=False)
 
     def clean_transforms(self) -> list[Any]:
-        text = self.cleaned_data["transforms"].strip()
-        if not text:
-            return []
-        if text.startswith("["):
-            try:
-                chain = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise forms.ValidationError(
-                    f"Not valid JSON: {exc.msg} (column {exc.colno})."
-                ) from None
-            if not isinstance(chain, list):
-                raise forms.ValidationError("The chain must be a JSON list.")
-            return chain
-        return [name.strip() for name in text.split(",") if name.strip()]
+        try:
+            return chain_from_text(self.cleaned_data["transforms"])
+        except ChainTextError as exc:
+            raise forms.ValidationError(f"{exc}.") from None
 
     def rule(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -216,8 +206,7 @@ def mapping_rule_initial(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Stored rules → the editor's rows; a plain chain of names is shown as "strip, lower"."""
     rows = []
     for rule in rules:
-        chain = rule.get("transforms") or []
-        text = ", ".join(chain) if all(isinstance(i, str) for i in chain) else json.dumps(chain)
+        text = chain_to_text(rule.get("transforms") or [])
         rows.append(
             {
                 "source": rule.get("from", ""),
