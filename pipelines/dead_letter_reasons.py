@@ -139,10 +139,9 @@ def fix_for(*, category: str, reason: str) -> str:
 def source_columns(*, raw: Mapping[str, Any], rules: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """Rule source → this row's header, matched as the import matched them ("Email" is the
     file's "Work Email"): errors name the rule's source column, the row holds the header."""
-    from pipelines.mapping import mapping_rules
-    from quality.columns import match_columns
+    from pipelines.mapping import columns_match
 
-    return match_columns(list(raw), mapping_rules(rules)).matched
+    return columns_match(list(raw), rules).matched
 
 
 def _raw_value(raw: Mapping[str, Any], source: str, columns: Mapping[str, str] | None) -> Any:

@@ -37,6 +37,73 @@ class ImportConfirmForm(forms.Form):
     token = forms.CharField(widget=forms.HiddenInput)
 
 
+NOT_IN_FILE = ""
+KEEP_UNSENT = ""
+
+
+class ImportColumnsForm(forms.Form):
+    """Which column of the file feeds each mapping rule, and where unmapped columns go."""
+
+    token = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(
+        self,
+        *args: Any,
+        sources: list[str],
+        required: set[str],
+        headers: list[str],
+        matched: dict[str, str],
+        unmapped: list[str],
+        properties: list[str],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.sources, self.unmapped = sources, unmapped
+        header_choices = [(h, h) for h in headers]
+        for index, source in enumerate(sources):
+            self.fields[f"col_{index}"] = forms.ChoiceField(
+                label=source,
+                choices=[(NOT_IN_FILE, "— not in this file"), *header_choices],
+                required=source in required,
+                initial=matched.get(source, NOT_IN_FILE),
+                error_messages={
+                    "required": f"{source} is required: pick the column that holds it."
+                },
+            )
+        for index, header in enumerate(unmapped):
+            self.fields[f"extra_{index}"] = forms.CharField(
+                label=header,
+                required=False,
+                max_length=200,
+                widget=forms.TextInput(
+                    attrs={"list": "hubspot-properties", "placeholder": "keep, do not send"}
+                ),
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        picked = [data.get(f"col_{i}") for i in range(len(self.sources))]
+        chosen = [h for h in picked if h]
+        if len(chosen) != len(set(chosen)):
+            raise forms.ValidationError("Each column of the file can feed one mapping column only.")
+        for index, header in enumerate(self.unmapped):
+            if header in chosen and (data.get(f"extra_{index}") or "").strip():
+                raise forms.ValidationError(
+                    f"{header} already feeds a mapping column; send it to one place only."
+                )
+        return data
+
+    def picks(self) -> dict[str, str]:
+        return {s: self.cleaned_data.get(f"col_{i}") or "" for i, s in enumerate(self.sources)}
+
+    def extras(self) -> dict[str, str]:
+        return {
+            header: (self.cleaned_data.get(f"extra_{i}") or "").strip()
+            for i, header in enumerate(self.unmapped)
+            if (self.cleaned_data.get(f"extra_{i}") or "").strip()
+        }
+
+
 class RunFilterForm(forms.Form):
     workflow = WorkflowChoiceField(
         queryset=workflows_for_screens(), required=False, empty_label="All workflows"
@@ -169,6 +236,11 @@ class MappingRuleForm(forms.Form):
         "strip, default(Unknown), map_values(Hot → OPEN; Cold → UNQUALIFIED)",
     )
     required = forms.BooleanField(required=False)
+    # Other headers that feed this rule, picked in the import wizard; kept across edits.
+    aliases = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean_aliases(self) -> list[str]:
+        return [a for a in self.cleaned_data["aliases"].split("\n") if a.strip()]
 
     def clean_transforms(self) -> list[Any]:
         try:
@@ -178,12 +250,15 @@ class MappingRuleForm(forms.Form):
 
     def rule(self) -> dict[str, Any]:
         data = self.cleaned_data
-        return {
+        rule = {
             "from": data["source"],
             "to": data["target"],
             "transforms": data["transforms"],
             "required": data["required"],
         }
+        if data.get("aliases"):
+            rule["aliases"] = data["aliases"]
+        return rule
 
 
 class BaseMappingRuleFormSet(forms.BaseFormSet):
@@ -213,6 +288,7 @@ def mapping_rule_initial(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "target": rule.get("to", ""),
                 "transforms": text,
                 "required": bool(rule.get("required")),
+                "aliases": "\n".join(rule.get("aliases") or []),
             }
         )
     return rows

@@ -30,7 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from pipelines.csv_files import CsvFormat, CsvRefused, csv_detect
-from pipelines.mapping import mapping_rules
+from pipelines.mapping import columns_match, mapping_rules
 from pipelines.models import (
     RecordSource,
     RecordState,
@@ -46,7 +46,6 @@ from pipelines.services.staged_records import (
     cyclic_gc_paused,
     inputs_stage,
 )
-from quality.columns import match_columns
 
 CHUNK_ROWS = 10_000
 CHUNK_BYTES = 8 * 1024 * 1024  # wide rows: a chunk's bytes are read into memory at once
@@ -202,7 +201,7 @@ def run_chunk_stage(*, chunk_id: int) -> int:
         try:
             with cyclic_gc_paused(), run.input_file.open("rb") as binary:
                 fmt = _run_format(run, binary)
-                columns = match_columns(fmt.headers, rules).matched
+                columns = columns_match(fmt.headers, run.mapping_version.rules).matched
                 tally = inputs_stage(
                     inputs=_chunk_rows(binary, fmt, chunk),
                     workflow=run.workflow,
