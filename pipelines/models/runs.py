@@ -303,6 +303,10 @@ class RunChunk(models.Model):
 class DeadLetterResolution(models.TextChoices):
     REPROCESSED = "reprocessed", "Reprocessed"
     IGNORED = "ignored", "Ignored"
+    # Same person, same workflow: a newer dead letter replaces this one in the queue…
+    SUPERSEDED = "superseded", "Superseded by a newer failure"
+    # …or a later run synced them, so there is nothing left to fix.
+    SYNCED = "synced", "Synced by a later run"
 
 
 class DeadLetter(models.Model):
@@ -317,6 +321,12 @@ class DeadLetter(models.Model):
     stage = models.CharField(max_length=20, help_text="transform | load")
     category = models.CharField(max_length=60, db_index=True)
     errors = models.JSONField(default=list, help_text="Every message, not just the first.")
+    reason = models.CharField(
+        max_length=200, blank=True, help_text="The first error without the record's values."
+    )
+    identity = models.CharField(
+        max_length=320, blank=True, help_text="Who it is about: email, or a source key."
+    )
     payload = models.JSONField(default=dict, help_text="The record as it would be sent.")
     original_payload = models.JSONField(null=True, blank=True, help_text="Before the first edit.")
     source_row = models.JSONField(default=dict)
@@ -338,7 +348,12 @@ class DeadLetter(models.Model):
         indexes = [
             models.Index(
                 fields=["workflow", "resolution", "-id"], name="pipelines_deadletter_queue_idx"
-            )
+            ),
+            models.Index(
+                fields=["workflow", "identity"],
+                condition=models.Q(resolution=""),
+                name="pipelines_dl_open_identity",
+            ),
         ]
 
     def __str__(self) -> str:

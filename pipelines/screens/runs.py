@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from integrations.inbound import json_render
-from pipelines.models import RecordState
+from pipelines.models import RecordState, RunTrigger
 from pipelines.screens.access import EXPORT_PERSONAL_DATA, VIEW_RUNS, screen
 from pipelines.screens.forms import RunFilterForm
 from pipelines.screens.pages import page_of, query_without_page, render_screen
@@ -19,6 +19,7 @@ from pipelines.screens.selectors import (
     run_record_get,
     run_record_origin,
     run_records,
+    run_reprocess_origins,
 )
 from pipelines.screens.services import run_input_file_open
 from pipelines.selectors import run_progress
@@ -37,12 +38,18 @@ def run_history(request: HttpRequest) -> HttpResponse:
         status=data.get("status", ""),
         trigger=data.get("trigger", ""),
     )
+    page = page_of(request, runs)
+    origins = run_reprocess_origins(
+        run_ids=[run.pk for run in page if run.trigger == RunTrigger.REPROCESS]
+    )
+    for run in page:
+        run.origin_runs = origins.get(run.pk, [])
     return render_screen(
         request,
         "pipelines/run_list.html",
         title="Runs",
         form=form,
-        page=page_of(request, runs),
+        page=page,
         query=query_without_page(request),
     )
 
@@ -65,6 +72,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         timings=timings,
         crumbs=[("Runs", reverse("switchyard:runs"))],
         children=run_children(run=run),
+        origin_runs=run_reprocess_origins(run_ids=[run.pk]).get(run.pk, []),
         states=RecordState.choices,
         state=state,
         dead_letters=run.dead_letters.select_related("resolved_in_run").order_by("id")[

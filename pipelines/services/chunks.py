@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from integrations.inbound import NUL, nul_strip
 from pipelines.csv_files import CsvFormat, CsvRefused, csv_detect
-from pipelines.mapping import mapping_rules
+from pipelines.mapping import columns_match, mapping_rules
 from pipelines.models import (
     RecordSource,
     RecordState,
@@ -48,7 +48,6 @@ from pipelines.services.staged_records import (
     cyclic_gc_paused,
     inputs_stage,
 )
-from quality.columns import match_columns
 
 CHUNK_ROWS = 10_000
 CHUNK_BYTES = 8 * 1024 * 1024  # wide rows: a chunk's bytes are read into memory at once
@@ -214,7 +213,7 @@ def run_chunk_stage(*, chunk_id: int) -> int:
             # A savepoint: a database refusal rolls back this chunk's rows, not the count below.
             with transaction.atomic(), cyclic_gc_paused(), run.input_file.open("rb") as binary:
                 fmt = _run_format(run, binary)
-                columns = match_columns(fmt.headers, rules).matched
+                columns = columns_match(fmt.headers, run.mapping_version.rules).matched
                 tally = inputs_stage(
                     inputs=_chunk_rows(binary, fmt, chunk),
                     workflow=run.workflow,

@@ -72,6 +72,9 @@ class StagedInput:
     overrides: dict[str, Any] | None = None  # edited dead-letter payload (property → value)
     # NUL characters removed from the input (integrations/inbound.py): a warning on the record.
     nul_removed: int = 0
+    # rule source → this input's own header, when it differs from the run's (a reprocess run
+    # mixes rows of files whose columns were matched by alias, e.g. "Work Email" → Email).
+    columns: dict[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -91,6 +94,7 @@ def inputs_stage(
     """Transform and validate each (position, input), hand it to ``writer``. The caller
     flushes the writer and owns the transaction."""
     mapping = CompiledMapping(rules, columns)
+    mappings_by_columns: dict[tuple[tuple[str, str], ...], CompiledMapping] = {}
     match_on = workflow.match_on
     mx_check = workflow.mx_check and match_on == "email"
     mx_cache: dict[str, bool] = {}
@@ -99,12 +103,18 @@ def inputs_stage(
     clock = time.perf_counter
     for position, staged in inputs:
         tick = clock()
+        own_mapping, own_columns = mapping, columns
+        if staged.columns is not None:
+            key = tuple(sorted(staged.columns.items()))
+            if key not in mappings_by_columns:
+                mappings_by_columns[key] = CompiledMapping(rules, staged.columns)
+            own_mapping, own_columns = mappings_by_columns[key], staged.columns
         if staged.overrides:
-            row = _with_overrides(staged, rules, columns)
-            record = record_transform(row, mapping, match_on=match_on)
+            row = _with_overrides(staged, rules, own_columns)
+            record = record_transform(row, own_mapping, match_on=match_on)
             record.values.update({k: v for k, v in staged.overrides.items() if k not in targets})
         else:
-            record = record_transform(staged.raw, mapping, match_on=match_on)
+            record = record_transform(staged.raw, own_mapping, match_on=match_on)
         state = RecordState.TRANSFORMED
         if record.errors:
             state = RecordState.DEAD_LETTERED
