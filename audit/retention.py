@@ -103,10 +103,6 @@ def register_retention_kind(
     )
 
 
-def unregister_retention_kind(name: str) -> None:
-    _KINDS.pop(name, None)
-
-
 def registered_retention_kinds() -> list[str]:
     return list(_KINDS)
 

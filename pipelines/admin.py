@@ -8,7 +8,7 @@ letters and events are read-only here; their changes are audited by the services
 
 from django.contrib import admin
 
-from audit.admin_mixins import AuditedModelAdmin
+from audit.admin_mixins import AuditedModelAdmin, ReadOnlyModelAdmin
 from pipelines.models import (
     DeadLetter,
     FieldMappingVersion,
@@ -54,20 +54,11 @@ class FieldMappingVersionAdmin(AuditedModelAdmin, admin.ModelAdmin):
         return False  # versions are immutable; edit by creating a new one
 
 
-class WorkRecordAdmin(admin.ModelAdmin):
+class WorkRecordAdmin(ReadOnlyModelAdmin):
     """Runs, batches, dead letters, inbound events and sync state are written by the pipeline's
     services only: adding, editing or deleting them here would bypass the record state machine
     and the audit log. Dead letters are fixed and reprocessed on the Dead letters screen;
     retention and privacy requests remove old and personal rows."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Run)

@@ -221,6 +221,10 @@ class BatchState(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+# A run is not finished while any of its batches is in one of these states.
+BATCH_STATES_OPEN = (BatchState.PENDING, BatchState.LEASED)
+
+
 class RunBatch(models.Model):
     """Up to 100 records loaded by one task. ``pending`` batches are dispatched (again) by the
     sweeper once ``available_at`` passes and no dispatch is in flight; a ``leased`` batch whose

@@ -17,6 +17,7 @@ from django.conf import settings
 
 from integrations.models import AuthType, Connection, Environment, Provider
 from pipelines.models import DeadLetter, Run, Workflow
+from pipelines.samples import CLAY_CONTACTS_MAPPING
 from pipelines.services.dead_letters import dead_letter_ignore
 from pipelines.services.mappings import field_mapping_version_create
 from pipelines.services.runs import run_execute_inline
@@ -27,17 +28,7 @@ SAMPLE_CSV = Path(settings.BASE_DIR) / "docs" / "samples" / "clay-contacts.csv"
 DEMO_HUBSPOT_TOKEN = "pat-demo-00000000-0000-0000-0000-sandbox00000"  # noqa: S105
 DEMO_CLAY_SECRET = "clay-demo-secret-paste-into-clay-headers"  # noqa: S105
 
-RULES = [
-    {"from": "Email", "to": "email", "transforms": ["strip", "lower"], "required": True},
-    {"from": "First Name", "to": "firstname", "transforms": ["strip"]},
-    {"from": "Last Name", "to": "lastname", "transforms": ["strip"]},
-    {"from": "Company Name", "to": "company", "transforms": ["strip"]},
-    {"from": "Job Title", "to": "jobtitle", "transforms": ["strip"]},
-    {"from": "Phone", "to": "phone", "transforms": ["e164"]},
-    {"from": "Country", "to": "country", "transforms": ["strip"]},
-    {"from": "Website", "to": "website", "transforms": ["url"]},
-    {"from": "LinkedIn URL", "to": "hs_linkedin_url", "transforms": ["url"]},
-]
+RULES = CLAY_CONTACTS_MAPPING
 
 
 def _connection(name: str, **fields: Any) -> tuple[Connection, bool]:

@@ -32,7 +32,7 @@ from pipelines.models import (
     RunTrigger,
     SkipReason,
 )
-from pipelines.models.runs import FINISHED_STATUSES
+from pipelines.models.runs import BATCH_STATES_OPEN, FINISHED_STATUSES
 from pipelines.selectors import run_record_state_counts
 from pipelines.services.staging import run_stage
 
@@ -376,7 +376,7 @@ def batches_sweep(*, now: Any = None) -> dict[str, int]:
         Run.objects.filter(
             status__in=[RunStatus.RUNNING, RunStatus.WAITING_FOR_QUOTA], prepared_at__isnull=False
         )
-        .exclude(batches__state__in=[BatchState.PENDING, BatchState.LEASED])
+        .exclude(batches__state__in=BATCH_STATES_OPEN)
         .values_list("pk", flat=True)
     ):
         with transaction.atomic():
