@@ -305,6 +305,12 @@ class DeadLetterResolution(models.TextChoices):
     IGNORED = "ignored", "Ignored"
 
 
+class DeadLetterStage(models.TextChoices):
+    TRANSFORM = "transform", "Transform"
+    LOAD = "load", "Load"
+    ROUTE = "route", "Route"
+
+
 class DeadLetter(models.Model):
     """A record that could not be delivered, with every reason. Nothing is dropped: it waits
     here until an admin edits and reprocesses it, or ignores it (reliability-security.md §2.3)."""
@@ -314,7 +320,11 @@ class DeadLetter(models.Model):
     workflow = models.ForeignKey(
         "pipelines.Workflow", on_delete=models.CASCADE, related_name="dead_letters"
     )
-    stage = models.CharField(max_length=20, help_text="transform | load")
+    stage = models.CharField(
+        max_length=20,
+        choices=DeadLetterStage.choices,
+        help_text="Where it failed; reprocessing repeats that step (a route letter routes again).",
+    )
     category = models.CharField(max_length=60, db_index=True)
     errors = models.JSONField(default=list, help_text="Every message, not just the first.")
     payload = models.JSONField(default=dict, help_text="The record as it would be sent.")

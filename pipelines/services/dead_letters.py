@@ -19,7 +19,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.services import audit_event_record
-from pipelines.models import DeadLetter, DeadLetterResolution, Run, RunTrigger
+from pipelines.models import DeadLetter, DeadLetterResolution, Run, RunTrigger, WorkflowType
 
 try:  # audit's shared escaping, if the audit app ships it
     from audit.csv_safety import csv_safe_cell
@@ -105,7 +105,12 @@ def dead_letter_reprocess(
             obj=run,
             metadata={"dead_letters": [d.pk for d in open_letters], "parent_run": parent.pk},
         )
-        if dispatch:
+        if dispatch and parent.workflow.type == WorkflowType.MQL_ROUTING:
+            # A routing letter is routed again, not loaded (pipelines/routing/reprocess.py).
+            from pipelines.routing.tasks import routing_run_reprocess_task
+
+            transaction.on_commit(lambda: routing_run_reprocess_task.delay(run.pk))
+        elif dispatch:
             from pipelines.tasks import run_prepare_task
 
             transaction.on_commit(lambda: run_prepare_task.delay(run.pk))

@@ -23,6 +23,7 @@ from pipelines.csv_files import CsvRefused
 from pipelines.models import (
     BatchState,
     DeadLetter,
+    DeadLetterStage,
     RecordState,
     Run,
     RunBatch,
@@ -138,7 +139,7 @@ def _dead_letters_for_invalid(run: Run) -> None:
                 run=run,
                 record=record,
                 workflow_id=run.workflow_id,
-                stage="transform",
+                stage=DeadLetterStage.TRANSFORM,
                 category="validation",
                 errors=[
                     f"{e.get('source')} → {e.get('target')}: {e.get('message')}"
@@ -242,7 +243,7 @@ def run_finish(*, run: Run) -> Run:
     run.succeeded = counts.get(RecordState.LOADED, 0)
     run.dead_lettered = counts.get(RecordState.DEAD_LETTERED, 0)
     run.skipped = counts.get(RecordState.SKIPPED, 0)
-    run.failed = DeadLetter.objects.filter(run=run, stage="load").count()
+    run.failed = DeadLetter.objects.filter(run=run, stage=DeadLetterStage.LOAD).count()
     run.records_in = sum(counts.values())
     if run.dead_lettered == 0:
         run.status = RunStatus.SUCCESS
