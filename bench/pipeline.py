@@ -47,9 +47,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 
-import faulthandler  # noqa: E402
+import faulthandler
 
-import django  # noqa: E402
+import django
 
 if os.environ.get("BENCH_DEBUG"):
     faulthandler.dump_traceback_later(int(os.environ["BENCH_DEBUG"]), exit=True)

@@ -317,7 +317,7 @@ def test_a_lease_is_judged_abandoned_only_when_its_holder_process_on_this_host_i
     from pipelines.services.loading import lease_holder_gone, lease_holder_here
 
     here = socket.gethostname()
-    finished = subprocess.Popen([sys.executable, "-c", "pass"])  # noqa: S603 - our own interpreter
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
     finished.wait()  # exited and reaped: its PID names no process now
 
     assert lease_holder_gone(f"{here}:{finished.pid}")
