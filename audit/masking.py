@@ -27,7 +27,7 @@ from typing import Any
 
 from django.conf import settings
 
-from config.logging import redact
+from config.redaction import EMAIL_RE, redact
 
 MASK = "••••"
 SECRET_CHANGED = "•••• (changed)"  # noqa: S105 - the placeholder shown instead of a secret
@@ -78,7 +78,6 @@ _PERSONAL_KEYS = {
 # by it, and those names are what an auditor traces a change by. A person's name reaches
 # the log under first_name/last_name/full_name, which are masked.
 
-EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 _WORD_SPLIT = re.compile(r"[^a-z0-9]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 

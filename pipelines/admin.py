@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.db import models
 from django.utils.html import format_html
 
-from audit.admin_mixins import AuditedModelAdmin
+from audit.admin_mixins import AuditedModelAdmin, ReadOnlyModelAdmin
 from integrations.inbound import json_render
 from pipelines.models import (
     DeadLetter,
@@ -67,7 +67,7 @@ class FieldMappingVersionAdmin(AuditedModelAdmin, admin.ModelAdmin):
         return False  # versions are immutable; edit by creating a new one
 
 
-class WorkRecordAdmin(admin.ModelAdmin):
+class WorkRecordAdmin(ReadOnlyModelAdmin):
     """Runs, batches, dead letters, inbound events and sync state are written by the pipeline's
     services only: adding, editing or deleting them here would bypass the record state machine
     and the audit log. Dead letters are fixed and reprocessed on the Dead letters screen;
@@ -94,15 +94,6 @@ class WorkRecordAdmin(admin.ModelAdmin):
 
             return shown
         raise AttributeError(name)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Run)

@@ -7,7 +7,6 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet, Sum
 
 from pipelines.models import (
-    BatchState,
     DeadLetter,
     FieldMappingVersion,
     InboundEvent,
@@ -18,6 +17,7 @@ from pipelines.models import (
     RunTrigger,
     Workflow,
 )
+from pipelines.models.runs import BATCH_STATES_OPEN
 
 
 def field_mapping_current(*, workflow: Workflow) -> FieldMappingVersion | None:
@@ -114,16 +114,5 @@ def run_record_state_counts(*, run_id: int) -> dict[str, int]:
 
 
 def run_batches_open(*, run_id: int) -> QuerySet[RunBatch]:
-    return RunBatch.objects.filter(run_id=run_id, state__in=[BatchState.PENDING, BatchState.LEASED])
-
-
-def dead_letters_open(
-    *, workflow: Workflow | None = None, run: Run | None = None
-) -> QuerySet[DeadLetter]:
-    """The dead-letter queue: unresolved letters, newest first."""
-    qs = DeadLetter.objects.filter(resolution="").select_related("run", "record", "workflow")
-    if workflow is not None:
-        qs = qs.filter(workflow=workflow)
-    if run is not None:
-        qs = qs.filter(run=run)
-    return qs.order_by("-id")
+    """The run's batches still to load (pending or leased): the run finishes when none is left."""
+    return RunBatch.objects.filter(run_id=run_id, state__in=BATCH_STATES_OPEN)

@@ -51,10 +51,6 @@ class Owner(models.Model):
         full = f"{self.first_name} {self.last_name}".strip()
         return full or self.email or f"owner {self.hubspot_id}"
 
-    @property
-    def can_take_leads(self) -> bool:
-        return self.active and not self.archived
-
 
 class Territory(models.Model):
     name = models.CharField(max_length=100, unique=True)

@@ -221,6 +221,10 @@ class BatchState(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+# A run is not finished while any of its batches is in one of these states.
+BATCH_STATES_OPEN = (BatchState.PENDING, BatchState.LEASED)
+
+
 class RunBatch(models.Model):
     """Up to 100 records loaded by one task. ``pending`` batches are dispatched (again) by the
     sweeper once ``available_at`` passes and no dispatch is in flight; a ``leased`` batch whose
@@ -309,6 +313,12 @@ class DeadLetterResolution(models.TextChoices):
     SYNCED = "synced", "Synced by a later run"
 
 
+class DeadLetterStage(models.TextChoices):
+    TRANSFORM = "transform", "Transform"
+    LOAD = "load", "Load"
+    ROUTE = "route", "Route"
+
+
 class DeadLetter(models.Model):
     """A record that could not be delivered, with every reason. Nothing is dropped: it waits
     here until an admin edits and reprocesses it, or ignores it (reliability-security.md §2.3)."""
@@ -318,7 +328,11 @@ class DeadLetter(models.Model):
     workflow = models.ForeignKey(
         "pipelines.Workflow", on_delete=models.CASCADE, related_name="dead_letters"
     )
-    stage = models.CharField(max_length=20, help_text="transform | load")
+    stage = models.CharField(
+        max_length=20,
+        choices=DeadLetterStage.choices,
+        help_text="Where it failed; reprocessing repeats that step (a route letter routes again).",
+    )
     category = models.CharField(max_length=60, db_index=True)
     errors = models.JSONField(default=list, help_text="Every message, not just the first.")
     reason = models.CharField(

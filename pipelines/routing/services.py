@@ -21,6 +21,7 @@ from django.utils import timezone
 from integrations.errors import ProviderError
 from pipelines.models import (
     DeadLetter,
+    DeadLetterStage,
     DecisionStatus,
     DecisionTrigger,
     Owner,
@@ -40,6 +41,8 @@ from pipelines.routing.rules import Lead, RuleResult, rules_evaluate
 from pipelines.routing.scoring import Score, score_by_api, score_by_rules
 from pipelines.routing.selectors import RoutingSetup, routing_setup_load
 from pipelines.routing.strategies import Pick, territory_owner_pick
+from pipelines.services.runs import run_finish
+from pipelines.services.staging import run_create
 
 logger = logging.getLogger(__name__)
 
@@ -374,23 +377,21 @@ def _deal_name(decision: RoutingDecision) -> str:
 
 
 def decision_dead_letter(*, decision: RoutingDecision, category: str, message: str) -> DeadLetter:
-    """Nothing can route this lead: keep it in the dead-letter queue, never drop it."""
+    """Nothing can route this lead: keep it in the dead-letter queue, never drop it. The
+    letter's run goes through the pipeline's run_create / run_finish like any other run
+    (a `run.finished` audit event, counts from its record); "Reprocess" routes it again."""
     now = timezone.now()
     with transaction.atomic():
-        run = Run.objects.create(
+        run = run_create(
             workflow=decision.config.workflow,
             trigger=RunTrigger.WEBHOOK
             if decision.trigger == DecisionTrigger.WEBHOOK
             else RunTrigger.MANUAL,
-            triggered_by=decision.triggered_by,
-            triggered_by_label="routing",
-            status=RunStatus.FAILURE,
-            status_message=message[:300],
-            records_in=1,
-            dead_lettered=1,
-            started_at=now,
-            finished_at=now,
+            actor=decision.triggered_by,
+            actor_label="routing",
         )
+        run.status, run.started_at = RunStatus.RUNNING, now
+        run.save(update_fields=["status", "started_at"])
         record = RunRecord.objects.create(
             run=run,
             position=1,
@@ -407,11 +408,13 @@ def decision_dead_letter(*, decision: RoutingDecision, category: str, message: s
             run=run,
             record=record,
             workflow=decision.config.workflow,
-            stage="route",
+            stage=DeadLetterStage.ROUTE,
             category=category,
             errors=[message],
             payload={"contact_id": decision.contact_id, "decision_id": decision.pk},
         )
+        run_finish(run=run)
+        Run.objects.filter(pk=run.pk).update(status_message=message[:300])
         RoutingDecision.objects.filter(pk=decision.pk).update(status=DecisionStatus.DEAD_LETTERED)
     decision.status = DecisionStatus.DEAD_LETTERED
     notify.routing_alert(

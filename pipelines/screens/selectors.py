@@ -223,10 +223,6 @@ def dead_letter_editable_properties(*, dead_letter: DeadLetter) -> list[str]:
     return names
 
 
-def dead_letters_open_between(*, ids: list[int]) -> QuerySet[DeadLetter]:
-    return DeadLetter.objects.filter(pk__in=ids, resolution="")
-
-
 # --- mappings -----------------------------------------------------------------------------------
 
 

@@ -245,7 +245,7 @@ def run_input_file_open(*, run: Run, actor: Any, request: HttpRequest | None = N
 UNCHECKED_PREFIX = "HubSpot properties could not be checked"
 
 
-class MappingRejected(Exception):  # noqa: N818 - what happened to the mapping
+class MappingRejected(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__(" ".join(problems))
         self.problems = problems

@@ -29,6 +29,7 @@ from pipelines.models import (
     RunRecord,
     RunTrigger,
     SkipReason,
+    WorkflowType,
 )
 
 try:  # audit's shared escaping, if the audit app ships it
@@ -228,7 +229,12 @@ def dead_letter_reprocess(
                 "source_runs": sorted({d.run_id for d in open_letters}),
             },
         )
-        if dispatch:
+        if dispatch and parent.workflow.type == WorkflowType.MQL_ROUTING:
+            # A routing letter is routed again, not loaded (pipelines/routing/reprocess.py).
+            from pipelines.routing.tasks import routing_run_reprocess_task
+
+            transaction.on_commit(lambda: routing_run_reprocess_task.delay(run.pk))
+        elif dispatch:
             from pipelines.tasks import run_prepare_task
 
             transaction.on_commit(lambda: run_prepare_task.delay(run.pk))

@@ -17,6 +17,7 @@ from django.conf import settings
 
 from integrations.models import AuthType, Connection, Environment, Provider
 from pipelines.models import DeadLetter, Run, Workflow
+from pipelines.samples import CLAY_CONTACTS_MAPPING
 from pipelines.services.dead_letters import dead_letter_ignore
 from pipelines.services.mappings import field_mapping_version_create
 from pipelines.services.runs import run_execute_inline
@@ -30,17 +31,7 @@ DEMO_SLACK_TOKEN = "xoxb-demo-sandbox-bot-token"  # noqa: S105 - the Slack stand
 DEMO_SLACK_CONNECTION = "slack-sandbox"
 DEMO_RUNS_CHANNEL = "#revops-runs"
 
-RULES = [
-    {"from": "Email", "to": "email", "transforms": ["strip", "lower"], "required": True},
-    {"from": "First Name", "to": "firstname", "transforms": ["strip"]},
-    {"from": "Last Name", "to": "lastname", "transforms": ["strip"]},
-    {"from": "Company Name", "to": "company", "transforms": ["strip"]},
-    {"from": "Job Title", "to": "jobtitle", "transforms": ["strip"]},
-    {"from": "Phone", "to": "phone", "transforms": ["e164"]},
-    {"from": "Country", "to": "country", "transforms": ["strip"]},
-    {"from": "Website", "to": "website", "transforms": ["url"]},
-    {"from": "LinkedIn URL", "to": "hs_linkedin_url", "transforms": ["url"]},
-]
+RULES = CLAY_CONTACTS_MAPPING
 
 
 def _connection(name: str, **fields: Any) -> tuple[Connection, bool]:

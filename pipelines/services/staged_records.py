@@ -302,7 +302,7 @@ class RecordWriter:
 
     def _copy(self) -> None:
         table = RunRecord._meta.db_table
-        statement = f"COPY {table} ({', '.join(self.COLUMNS)}) FROM STDIN"  # noqa: S608 - fixed names
+        statement = f"COPY {table} ({', '.join(self.COLUMNS)}) FROM STDIN"
         # Rows are written as COPY text lines here rather than with psycopg's write_row, which
         # adapts each of the 17 values on its own (~5 µs a row against ~2 µs, measured).
         # created_at and updated_at are one instant for the whole flush.

@@ -30,6 +30,7 @@ from pipelines.models import (
     RunStatus,
     RunTrigger,
     Workflow,
+    WorkflowType,
 )
 from pipelines.selectors import field_mapping_current
 from pipelines.services.chunks import (
@@ -104,11 +105,15 @@ def run_create(
     actor_label: str = "",
     parent: Run | None = None,
 ) -> Run:
-    """A pending run pinned to the workflow's current mapping version."""
-    if not workflow.enabled:
+    """A pending run pinned to the workflow's current mapping version.
+
+    MQL routing has no field mapping (its rules are the routing configuration) and its runs
+    record a routing attempt that is already happening, so neither check applies to it."""
+    routing = workflow.type == WorkflowType.MQL_ROUTING
+    if not workflow.enabled and not routing:
         raise ValueError(f"Workflow {workflow.slug} is disabled")
-    version = field_mapping_current(workflow=workflow)
-    if version is None:
+    version = None if routing else field_mapping_current(workflow=workflow)
+    if version is None and not routing:
         raise ValueError(f"Workflow {workflow.slug} has no field mapping yet")
     return Run.objects.create(
         workflow=workflow,

@@ -41,7 +41,7 @@ MAX_RECORDS_PER_EVENT = 1000
 PROCESS_DEBOUNCE_SECONDS = 2
 
 
-class WebhookRejected(Exception):  # noqa: N818
+class WebhookRejected(Exception):
     def __init__(self, status: int, message: str, *, audit: bool = False) -> None:
         super().__init__(message)
         self.status = status

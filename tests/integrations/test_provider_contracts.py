@@ -8,10 +8,10 @@ import json
 
 import httpx
 import pytest
+from integrations.services_test import connection_test
 
 from integrations import registry
 from integrations.models import AuthType, Provider
-from integrations.services_test import connection_test
 from tests.integrations.conftest import Calls, mock
 from tests.integrations.factories import ConnectionFactory
 

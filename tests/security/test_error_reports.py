@@ -9,10 +9,10 @@ import logging
 import pytest
 from django.core import mail
 from django.urls import reverse
+from integrations.services_test import connection_test
 
 from config.logging import ErrorMailHandler, RedactingFilter
 from integrations.models import Connection
-from integrations.services_test import connection_test
 
 pytestmark = pytest.mark.django_db
 SECRET = "hunter2-dsn-secret"
