@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "integrations",
     "quality",
     "pipelines",
+    "monitoring",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,82 @@
+"""Monitoring tests: runs are made directly (their figures are what alerts read); HubSpot is
+the in-process sandbox and Slack an httpx.MockTransport at the registry's boundary."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from integrations import registry
+from integrations.models import AuthType, Provider
+from monitoring.models import AlertRule
+from pipelines.models import Run, RunStatus, RunTrigger
+from tests.integrations.factories import ConnectionFactory
+
+
+def finished_run(
+    workflow,
+    *,
+    status: str = RunStatus.SUCCESS,
+    minutes_ago: float = 5,
+    duration_ms: int = 1000,
+    records_in: int = 10,
+    dead_lettered: int = 0,
+    message: str = "",
+) -> Run:
+    finished = timezone.now() - timedelta(minutes=minutes_ago)
+    return Run.objects.create(
+        workflow=workflow,
+        trigger=RunTrigger.SCHEDULE,
+        status=status,
+        status_message=message,
+        records_in=records_in,
+        succeeded=records_in - dead_lettered,
+        dead_lettered=dead_lettered,
+        started_at=finished - timedelta(milliseconds=duration_ms),
+        finished_at=finished,
+        duration_ms=duration_ms,
+    )
+
+
+class SlackStandIn:
+    """Records chat.postMessage calls; ``fail`` makes it answer 500."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict] = []
+        self.fail = False
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if self.fail:
+            return httpx.Response(500, json={"ok": False, "error": "internal_error"})
+        assert request.headers["authorization"] == "Bearer xoxb-test-bot-token"
+        self.messages.append(json.loads(request.content))
+        return httpx.Response(200, json={"ok": True, "ts": "1.0"})
+
+
+@pytest.fixture
+def slack(monkeypatch):
+    stand_in = SlackStandIn()
+    monkeypatch.setitem(registry.TRANSPORT_OVERRIDES, "slack", httpx.MockTransport(stand_in))
+    return stand_in
+
+
+@pytest.fixture
+def slack_connection(db):
+    return ConnectionFactory(
+        name="slack-main",
+        provider=Provider.SLACK,
+        auth_type=AuthType.BEARER,
+        base_url="",
+        token="xoxb-test-bot-token",
+        max_attempts=1,
+    )
+
+
+@pytest.fixture
+def no_default_rules(db):
+    """Only the rules a test makes: the seeded defaults would also fire."""
+    AlertRule.objects.all().delete()
