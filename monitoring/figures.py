@@ -6,10 +6,20 @@ one definition (docs/quality.md and docs/operations.md give the formulas).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from integrations.models import Connection, ConnectionStatus, RequestLog
+from django.db.models import Count, Q, Sum
+from django_celery_beat.models import PeriodicTask
+
+from integrations.models import Connection, ConnectionStatus, Provider, RequestLog
+from pipelines.models import DeadLetter, Run, RunStatus, Workflow
+from pipelines.models.runs import FINISHED_STATUSES
+
+COMPLETED_STATUSES = (RunStatus.SUCCESS, RunStatus.PARTIAL)
+# Providers whose replies carry rate-limit headers the request log keeps.
+QUOTA_PROVIDERS = (Provider.HUBSPOT, Provider.APOLLO, Provider.SLACK)
 
 
 @dataclass(frozen=True)
@@ -55,3 +65,162 @@ def quota_for_connection(*, connection: Connection, now: datetime) -> Quota:
         last.rate_limit_max,
         last.created_at,
     )
+
+
+# --- workflows -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkflowStatus:
+    workflow: Workflow
+    last_run: Run | None
+    success_24h: float | None  # percent of finished runs that completed (success or partial)
+    runs_24h: int
+    success_7d: float | None
+    runs_7d: int
+    records_today: int
+    open_dead_letters: int
+    next_run_at: datetime | None
+    schedule: str  # "every 60 min", "webhook / CSV"
+    health: str  # ok | warn | bad | idle
+
+
+def success_rate(*, workflow_id: int, since: datetime) -> tuple[float | None, int]:
+    """Percent of the runs finished since ``since`` that completed (success or partial)."""
+    runs = Run.objects.filter(
+        workflow_id=workflow_id, status__in=FINISHED_STATUSES, finished_at__gte=since
+    )
+    counts = runs.aggregate(
+        total=Count("id"), completed=Count("id", filter=Q(status__in=COMPLETED_STATUSES))
+    )
+    if not counts["total"]:
+        return None, 0
+    return round(100.0 * counts["completed"] / counts["total"], 1), counts["total"]
+
+
+def _schedules_by_workflow() -> dict[str, PeriodicTask]:
+    """Enabled beat entries that name a workflow in their kwargs ({"workflow": slug})."""
+    found: dict[str, PeriodicTask] = {}
+    for task in PeriodicTask.objects.filter(enabled=True).select_related(
+        "interval", "crontab", "clocked"
+    ):
+        try:
+            kwargs = json.loads(task.kwargs or "{}")
+        except ValueError:
+            continue
+        slug = kwargs.get("workflow") if isinstance(kwargs, dict) else None
+        if slug:
+            found[str(slug)] = task
+    return found
+
+
+def _next_run(task: PeriodicTask, now: datetime) -> datetime | None:
+    try:
+        remaining = task.schedule.remaining_estimate(task.last_run_at or now)
+    except Exception:  # a clocked or solar schedule without an estimate
+        return None
+    return max(now, (task.last_run_at or now) + remaining) if remaining is not None else None
+
+
+def _health(last: Run | None, success_24h: float | None) -> str:
+    if last is None:
+        return "idle"
+    if last.status == RunStatus.FAILURE:
+        return "bad"
+    if last.status == RunStatus.PARTIAL or (success_24h is not None and success_24h < 95):
+        return "warn"
+    return "ok"
+
+
+def workflow_statuses(*, now: datetime) -> list[WorkflowStatus]:
+    """One line per workflow for the operations home: a handful of indexed queries each."""
+    schedules = _schedules_by_workflow()
+    start_of_day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    statuses = []
+    for workflow in Workflow.objects.order_by("slug"):
+        last = Run.objects.filter(workflow=workflow).order_by("-id").first()
+        day, runs_day = success_rate(workflow_id=workflow.pk, since=now - timedelta(hours=24))
+        week, runs_week = success_rate(workflow_id=workflow.pk, since=now - timedelta(days=7))
+        records = (
+            Run.objects.filter(workflow=workflow, created_at__gte=start_of_day).aggregate(
+                n=Sum("records_in")
+            )["n"]
+            or 0
+        )
+        dead = DeadLetter.objects.filter(workflow=workflow, resolution="").count()
+        task = schedules.get(workflow.slug)
+        statuses.append(
+            WorkflowStatus(
+                workflow=workflow,
+                last_run=last,
+                success_24h=day,
+                runs_24h=runs_day,
+                success_7d=week,
+                runs_7d=runs_week,
+                records_today=records,
+                open_dead_letters=dead,
+                next_run_at=_next_run(task, now) if task else None,
+                schedule=str(task.schedule) if task else "on webhook / CSV import",
+                health=_health(last, day),
+            )
+        )
+    return statuses
+
+
+def quotas(*, now: datetime) -> list[Quota]:
+    """API quota use per connection. HubSpot counts limits per portal; until connections
+    record their portal, the connection stands for its portal."""
+    return [
+        quota_for_connection(connection=c, now=now)
+        for c in Connection.objects.filter(provider__in=QUOTA_PROVIDERS).order_by("name")
+    ]
+
+
+# --- quality trend ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QualityTrend:
+    workflow: Workflow
+    latest: float | None
+    points: list[tuple[date, float]]  # daily mean score, oldest first
+    polyline: str  # SVG points, 0-100 scaled into a 120x30 box
+
+    @property
+    def last_xy(self) -> tuple[str, str] | None:
+        if not self.polyline:
+            return None
+        x, y = self.polyline.split()[-1].split(",")
+        return x, y
+
+
+SPARK_W, SPARK_H = 120, 30
+
+
+def _polyline(points: list[tuple[date, float]], since: date, days: int) -> str:
+    coords = []
+    for day, value in points:
+        x = SPARK_W * (day - since).days / max(1, days - 1)
+        y = SPARK_H - SPARK_H * max(0.0, min(100.0, value)) / 100
+        coords.append(f"{x:.1f},{y:.1f}")
+    return " ".join(coords)
+
+
+def quality_trends(*, now: datetime, days: int = 30) -> list[QualityTrend]:
+    from quality.models import RunQuality
+
+    since = (now - timedelta(days=days - 1)).date()
+    trends = []
+    for workflow in Workflow.objects.order_by("slug"):
+        daily: dict[date, list[float]] = {}
+        rows = RunQuality.objects.filter(workflow=workflow, measured_at__date__gte=since).order_by(
+            "measured_at"
+        )
+        latest = None
+        for quality in rows:
+            if quality.score is not None:
+                daily.setdefault(quality.measured_at.date(), []).append(quality.score)
+                latest = quality.score
+        points = [(day, sum(v) / len(v)) for day, v in sorted(daily.items())]
+        trends.append(QualityTrend(workflow, latest, points, _polyline(points, since, days)))
+    return trends

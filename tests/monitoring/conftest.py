@@ -39,6 +39,7 @@ def finished_run(
         started_at=finished - timedelta(milliseconds=duration_ms),
         finished_at=finished,
         duration_ms=duration_ms,
+        mapping_version=workflow.mapping_versions.order_by("-version").first(),
     )
 
 
@@ -80,3 +81,25 @@ def slack_connection(db):
 def no_default_rules(db):
     """Only the rules a test makes: the seeded defaults would also fire."""
     AlertRule.objects.all().delete()
+
+
+def add_records(run: Run, values: list[dict], *, state: str = "loaded", errors=None) -> None:
+    """Records of a run as the pipeline leaves them: mapped values, errors, match key."""
+    from pipelines.models import RunRecord
+
+    now = timezone.now()
+    start = RunRecord.objects.filter(run=run).count()
+    RunRecord.objects.bulk_create(
+        RunRecord(
+            run=run,
+            position=start + i,
+            source="csv",
+            values=value,
+            errors=errors or [],
+            match_key=str(value.get("email") or "").lower(),
+            state=state,
+            created_at=now,
+            updated_at=now,
+        )
+        for i, value in enumerate(values)
+    )
