@@ -236,6 +236,11 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rs
 # The HubSpot sandbox the demo connections point at.
 SWITCHYARD_SANDBOX_URL = env.str("SWITCHYARD_SANDBOX_URL", default="http://127.0.0.1:8765")
 
+# --- Monitoring ------------------------------------------------------------------------------
+# Bearer token(s) a Prometheus scraper sends to /metrics (comma-separated: two while rotating).
+# Empty: /metrics answers 404. Read from METRICS_TOKEN or the file named by METRICS_TOKEN_FILE.
+METRICS_TOKENS = [t.strip() for t in (env_secret("METRICS_TOKEN") or "").split(",") if t.strip()]
+
 # --- Logging ---------------------------------------------------------------------------------
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 if LOG_FORMAT not in {"text", "json"}:
