@@ -16,5 +16,6 @@ urlpatterns = [
     path("integrations/", include("integrations.urls")),
     path("hooks/", include("pipelines.urls")),
     path(settings.ADMIN_URL + "switchyard/", include("pipelines.screens.urls")),
+    path(settings.ADMIN_URL + "ops/", include("monitoring.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
 ]

@@ -54,6 +54,8 @@ def home_context(*, request: HttpRequest) -> dict[str, Any]:
         "import": user.has_perm("pipelines.import_csv"),
         "mappings": user.has_perm("pipelines.view_fieldmappingversion"),
         "rules": user.has_perm("monitoring.view_alertrule"),
+        "quality_rules": user.has_perm("quality.view_qualityrule"),
+        "qa": user.has_perm("quality.view_qasample"),
         "schedules": user.has_perm("django_celery_beat.change_periodictask"),
     }
     return context

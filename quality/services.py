@@ -11,6 +11,7 @@ from pipelines.models import RecordState, Run, RunRecord, SkipReason
 from pipelines.models.runs import FINISHED_STATUSES
 from quality.metrics import completeness, duplication_rate, percent
 from quality.models import RunQuality
+from quality.selectors import quality_rules_required_fields
 
 _FORMAT_CODES = {"invalid", "format"}
 
@@ -18,8 +19,6 @@ _FORMAT_CODES = {"invalid", "format"}
 def _required_fields(run: Run) -> list[str]:
     rules = run.mapping_version.rules if run.mapping_version_id else []
     fields = [r["to"] for r in rules if r.get("required")]
-    from quality.rules import quality_rules_required_fields
-
     fields += quality_rules_required_fields(workflow_id=run.workflow_id)
     return sorted(set(fields))
 

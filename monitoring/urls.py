@@ -1,0 +1,12 @@
+"""Operations screens, mounted under ADMIN_URL + "ops/" (config/urls.py)."""
+
+from django.urls import path
+
+from quality import views as quality_views
+
+app_name = "ops"
+
+urlpatterns = [
+    path("quality/qa/", quality_views.qa_samples, name="qa-samples"),
+    path("quality/qa/<int:sample_id>/", quality_views.qa_sample_detail, name="qa-sample"),
+]
