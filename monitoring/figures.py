@@ -224,3 +224,63 @@ def quality_trends(*, now: datetime, days: int = 30) -> list[QualityTrend]:
         points = [(day, sum(v) / len(v)) for day, v in sorted(daily.items())]
         trends.append(QualityTrend(workflow, latest, points, _polyline(points, since, days)))
     return trends
+
+
+# --- one workflow's figures ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkflowFigures:
+    success_rate_7d: float | None
+    runs_7d: int
+    duration_avg_s: float | None
+    duration_p95_s: float | None
+    errors_per_1000: list[tuple[str, float]]  # (dead-letter category, per 1,000 records), 7 d
+    records_day: int
+    records_week: int
+    records_month: int
+
+
+def _p95(values: list[int]) -> float | None:
+    """Nearest-rank 95th percentile."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return float(ordered[max(0, -(-95 * len(ordered) // 100) - 1)])
+
+
+def workflow_figures(*, workflow: Workflow, now: datetime) -> WorkflowFigures:
+    rate, runs = success_rate(workflow_id=workflow.pk, since=now - timedelta(days=7))
+    durations = list(
+        Run.objects.filter(
+            workflow=workflow, status__in=FINISHED_STATUSES, duration_ms__isnull=False
+        )
+        .order_by("-id")
+        .values_list("duration_ms", flat=True)[:100]
+    )
+
+    def volume(days: int) -> int:
+        since = now - timedelta(days=days)
+        total = Run.objects.filter(workflow=workflow, created_at__gte=since).aggregate(
+            n=Sum("records_in")
+        )["n"]
+        return total or 0
+
+    week = volume(7)
+    by_category = (
+        DeadLetter.objects.filter(workflow=workflow, created_at__gte=now - timedelta(days=7))
+        .values("category")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+    )
+    errors = [(row["category"], round(1000.0 * row["n"] / week, 1)) for row in by_category if week]
+    return WorkflowFigures(
+        success_rate_7d=rate,
+        runs_7d=runs,
+        duration_avg_s=round(sum(durations) / len(durations) / 1000, 1) if durations else None,
+        duration_p95_s=round(_p95(durations) / 1000, 1) if durations else None,
+        errors_per_1000=errors,
+        records_day=volume(1),
+        records_week=week,
+        records_month=volume(30),
+    )

@@ -2,11 +2,13 @@
 
 from django.urls import path
 
+from monitoring import views
 from quality import views as quality_views
 
 app_name = "ops"
 
 urlpatterns = [
+    path("workflows/<slug:slug>/diagnose/", views.workflow_diagnose_page, name="diagnose"),
     path("quality/qa/", quality_views.qa_samples, name="qa-samples"),
     path("quality/qa/<int:sample_id>/", quality_views.qa_sample_detail, name="qa-sample"),
 ]
