@@ -56,6 +56,7 @@ def home_context(*, request: HttpRequest) -> dict[str, Any]:
         "rules": user.has_perm("monitoring.view_alertrule"),
         "quality_rules": user.has_perm("quality.view_qualityrule"),
         "qa": user.has_perm("quality.view_qasample"),
+        "snapshots": user.has_perm("quality.view_portalsnapshot"),
         "schedules": user.has_perm("django_celery_beat.change_periodictask"),
     }
     return context

@@ -146,3 +146,64 @@ class QASampleItem(models.Model):
 
     def __str__(self) -> str:
         return f"QA item {self.pk} ({self.verdict or 'not reviewed'})"
+
+
+class PortalRecord(models.Model):
+    """A HubSpot record as last extracted by the portal snapshot: the portal's own data,
+    measured daily (not only what we sent). Personal data: found and erased by email through
+    the privacy module's store (quality/privacy.py)."""
+
+    connection = models.ForeignKey(
+        "integrations.Connection", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    object_type = models.CharField(max_length=40)
+    hubspot_id = models.CharField(max_length=40)
+    email = models.CharField(max_length=320, blank=True, help_text="Contacts: lowercased.")
+    domain = models.CharField(max_length=253, blank=True, help_text="Companies: bare domain.")
+    properties = models.JSONField(default=dict)
+    modified_at = models.DateTimeField(null=True, blank=True)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "object_type", "hubspot_id"],
+                name="quality_portal_record_unique",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["email"], name="quality_portal_email_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.object_type} {self.hubspot_id}"
+
+
+class PortalSnapshot(models.Model):
+    """One extract of one object type of one portal, and the quality measured after it."""
+
+    connection = models.ForeignKey(
+        "integrations.Connection", on_delete=models.CASCADE, related_name="+"
+    )
+    object_type = models.CharField(max_length=40)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    cursor_from = models.DateTimeField(null=True, blank=True, help_text="Empty: full extract.")
+    cursor_to = models.DateTimeField(null=True, blank=True, help_text="Newest modification seen.")
+    fetched = models.PositiveIntegerField(default=0)
+    held = models.PositiveIntegerField(default=0, help_text="Records held locally afterwards.")
+    hubspot_total = models.PositiveIntegerField(null=True, blank=True)
+    complete = models.BooleanField(null=True, help_text="held ≥ HubSpot's total.")
+    error = models.CharField(max_length=300, blank=True)
+    measures = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(
+                fields=["connection", "object_type", "-started_at"], name="quality_snapshot_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection_id} {self.object_type} snapshot {self.started_at:%Y-%m-%d}"

@@ -46,7 +46,7 @@ def _as_date(value: Any) -> date | None:
         return None
 
 
-def _format_problem(fmt: str, value: Any) -> str | None:
+def format_problem(fmt: str, value: Any) -> str | None:
     text = str(value).strip()
     if fmt == "email":
         from quality.addresses import normalize_email
@@ -83,7 +83,7 @@ def _problem(spec: RuleSpec, values: Mapping[str, Any], today: date) -> tuple[st
     if is_missing(value):
         return None  # only "required" rules speak about empty values
     if spec.check == "format":
-        problem = _format_problem(spec.format, value)
+        problem = format_problem(spec.format, value)
         return ("format", problem) if problem else None
     if spec.check == "allowed":
         ok = str(value).strip().lower() in spec.allowed
