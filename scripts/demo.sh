@@ -10,6 +10,8 @@ export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-config.settings.base}"
 PORT="${PORT:-8000}"
 SANDBOX_PORT="${SANDBOX_PORT:-8765}"
 export SWITCHYARD_SANDBOX_URL="http://127.0.0.1:${SANDBOX_PORT}"
+SLACK_SANDBOX_PORT="${SLACK_SANDBOX_PORT:-8766}"
+export SWITCHYARD_SANDBOX_SLACK_URL="http://127.0.0.1:${SLACK_SANDBOX_PORT}"
 
 echo "==> migrating (${DATABASE_URL:+PostgreSQL}${DATABASE_URL:-SQLite in var/})"
 python manage.py migrate --no-input -v0
@@ -27,6 +29,9 @@ trap stop INT TERM EXIT
 if [ -f sandbox/hubspot/__main__.py ]; then
   python -m sandbox.hubspot --host 127.0.0.1 --port "$SANDBOX_PORT" & pids+=($!)
 fi
+if [ -f sandbox/slack/__main__.py ]; then
+  python -m sandbox.slack --host 127.0.0.1 --port "$SLACK_SANDBOX_PORT" & pids+=($!)
+fi
 celery -A config worker -l INFO -c 2 -n "demo-worker@%h" & pids+=($!)
 celery -A config beat -l INFO & pids+=($!)
 python manage.py runserver "127.0.0.1:${PORT}" --noreload & pids+=($!)
@@ -36,6 +41,7 @@ cat <<MSG
 
   Switchyard is running:  http://127.0.0.1:${PORT}/admin/
   HubSpot sandbox:        ${SWITCHYARD_SANDBOX_URL}
+  Slack sandbox:          ${SWITCHYARD_SANDBOX_SLACK_URL}/  (messages the demo posted)
   Ctrl-C stops the web server, the worker, beat and the sandbox.
 
 MSG

@@ -7,8 +7,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.core.exceptions import ValidationError
+
 from integrations.config_sections import ConfigError
 from integrations.models import Connection, Provider
+from integrations.warehouse.tables import warehouse_table_validate
 from pipelines.models import Workflow, WorkflowType
 from pipelines.selectors import field_mapping_current
 from pipelines.services.mappings import (
@@ -119,6 +122,11 @@ def workflows_validate(items: Any) -> list[dict]:
             raise ConfigError(
                 line, f"{where}.warehouse.table is required with a warehouse connection"
             )
+        if fields["warehouse_table"]:
+            try:
+                warehouse_table_validate(fields["warehouse_table"])
+            except ValidationError as refused:
+                raise ConfigError(line, f"{where}.warehouse.table: {refused.messages[0]}") from None
         mapping = item.get("mapping")
         if not isinstance(mapping, list) or not mapping:
             raise ConfigError(

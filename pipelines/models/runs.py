@@ -281,6 +281,10 @@ class RunChunk(models.Model):
     transform_ms = models.PositiveIntegerField(default=0)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     staged_at = models.DateTimeField(null=True, blank=True)
+    # A database refusal while staging (not a lost task): counted, and the second identical
+    # one fails the run naming the row instead of re-sending the chunk for ever.
+    failures = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["run", "sequence"]

@@ -13,6 +13,7 @@ from typing import Any
 from integrations.config_sections import ConfigError
 from integrations.errors import ProviderError
 from integrations.models import Connection
+from integrations.url_path import path_refusal
 from pipelines.configuration import Section, section_register
 from pipelines.models import (
     Owner,
@@ -176,10 +177,21 @@ def territories_export() -> list[dict]:
     return items
 
 
+# The provider each routing connection key must name: a HubSpot connection chosen as the
+# scoring API has no `call`, and would only fail at the first lead.
+_KINDS = {"hubspot": "hubspot", "scoring.connection": "http", "slack.connection": "slack"}
+
+
 def _connection(name: Any, line: int | None, what: str) -> Connection:
     connection = Connection.objects.filter(name=str(name or "")).first()
     if connection is None:
         raise ConfigError(line, f"routing.{what}: no connection named {name!r}")
+    wanted = _KINDS.get(what)
+    if wanted and connection.provider != wanted:
+        raise ConfigError(
+            line,
+            f"routing.{what}: {name!r} is a {connection.provider} connection, not {wanted}",
+        )
     return connection
 
 
@@ -233,6 +245,9 @@ def routing_validate(value: Any) -> list[dict]:
         ):
             if key in scoring:
                 fields[column] = str(scoring[key])
+        refusal = path_refusal(fields.get("scoring_path", "/score"))
+        if refusal is not None:
+            raise ConfigError(line, f"routing.scoring.path: {refusal}")
         slack = item.get("slack") or {}
         fields["slack_connection"] = (
             _connection(slack["connection"], line, "slack.connection")

@@ -7,8 +7,6 @@ letter remembers which run resolved it. The core services audit every action.
 
 from __future__ import annotations
 
-import json
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -17,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from integrations.inbound import json_render
 from pipelines.screens.access import (
     EDIT_DEAD_LETTERS,
     EXPORT_PERSONAL_DATA,
@@ -160,9 +159,9 @@ def dead_letter_detail(request: HttpRequest, dead_letter_id: int) -> HttpRespons
         ignore_form=ignore_form,
         error=error,
         status=400 if error else 200,
-        source_row=json.dumps(letter.source_row, indent=2, ensure_ascii=False),
-        payload_json=json.dumps(letter.payload, indent=2, ensure_ascii=False),
-        original_json=json.dumps(letter.original_payload, indent=2, ensure_ascii=False)
+        source_row=json_render(letter.source_row),
+        payload_json=json_render(letter.payload),
+        original_json=json_render(letter.original_payload)
         if letter.original_payload is not None
         else "",
     )

@@ -3,12 +3,11 @@ records, each record traced from its source row or event to its HubSpot id."""
 
 from __future__ import annotations
 
-import json
-
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from integrations.inbound import json_render
 from pipelines.models import RecordState
 from pipelines.screens.access import EXPORT_PERSONAL_DATA, VIEW_RUNS, screen
 from pipelines.screens.forms import RunFilterForm
@@ -103,9 +102,9 @@ def run_record_detail(request: HttpRequest, run_id: int, record_id: int) -> Http
             ("Runs", reverse("switchyard:runs")),
             (f"Run {run.pk}", reverse("switchyard:run", args=[run.pk])),
         ],
-        raw=json.dumps(record.raw, indent=2, ensure_ascii=False),
-        values=json.dumps(record.values, indent=2, ensure_ascii=False),
-        extras=json.dumps(record.extras, indent=2, ensure_ascii=False),
+        raw=json_render(record.raw),
+        values=json_render(record.values),
+        extras=json_render(record.extras),
     )
 
 

@@ -19,6 +19,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.services import audit_event_record
+from integrations.inbound import nul_strip
 from pipelines.models import DeadLetter, DeadLetterResolution, Run, RunTrigger
 
 try:  # audit's shared escaping, if the audit app ships it
@@ -43,16 +44,23 @@ def dead_letter_edit(*, dead_letter_id: int, payload: dict[str, Any], actor: Any
         before = letter.payload
         if letter.original_payload is None:
             letter.original_payload = before
+        # The NUL rule of every store (integrations/inbound.py): removed, and said so.
+        payload, removed = nul_strip(payload)
         letter.payload = payload
         letter.edited_at = timezone.now()
-        letter.save(update_fields=["payload", "original_payload", "edited_at"])
+        fields = ["payload", "original_payload", "edited_at"]
+        if removed:
+            letter.errors = [*letter.errors, f"{removed} NUL character(s) removed from the edit"]
+            fields.append("errors")
+        letter.save(update_fields=fields)
         changed = sorted(k for k in set(before) | set(payload) if before.get(k) != payload.get(k))
         # Property names only: the values are personal data and the audit log keeps no PII.
         audit_event_record(
             action="dead_letter.edited",
             actor=actor,
             obj=letter,
-            metadata={"properties_changed": changed, "run": letter.run_id},
+            metadata={"properties_changed": changed, "run": letter.run_id}
+            | ({"nul_removed": removed} if removed else {}),
         )
     return letter
 

@@ -26,6 +26,9 @@ SAMPLE_CSV = Path(settings.BASE_DIR) / "docs" / "samples" / "clay-contacts.csv"
 # Demo-only values, printed in docs/pipelines.md on purpose: they reach the local sandbox only.
 DEMO_HUBSPOT_TOKEN = "pat-demo-00000000-0000-0000-0000-sandbox00000"  # noqa: S105
 DEMO_CLAY_SECRET = "clay-demo-secret-paste-into-clay-headers"  # noqa: S105
+DEMO_SLACK_TOKEN = "xoxb-demo-sandbox-bot-token"  # noqa: S105 - the Slack stand-in accepts any
+DEMO_SLACK_CONNECTION = "slack-sandbox"
+DEMO_RUNS_CHANNEL = "#revops-runs"
 
 RULES = [
     {"from": "Email", "to": "email", "transforms": ["strip", "lower"], "required": True},
@@ -55,9 +58,24 @@ def _connection(name: str, **fields: Any) -> tuple[Connection, bool]:
     return connection, True
 
 
+def demo_slack_connection() -> tuple[Connection, bool]:
+    """The bot connection to the Slack stand-in (sandbox/slack): run summaries and routing
+    notifications post there, readable at its root page."""
+    return _connection(
+        DEMO_SLACK_CONNECTION,
+        provider=Provider.SLACK,
+        auth_type=AuthType.BEARER,
+        environment=Environment.DEVELOPMENT,
+        base_url=f"{settings.SWITCHYARD_SANDBOX_SLACK_URL}/api",
+        token=DEMO_SLACK_TOKEN,
+    )
+
+
 def demo_pipelines_seed(*, actor: Any = None) -> list[str]:
     """Returns what was created (empty on a second run)."""
     created: list[str] = []
+    slack, new = demo_slack_connection()
+    created += [f"connection {DEMO_SLACK_CONNECTION}"] if new else []
     hubspot, new = _connection(
         "hubspot-main",
         provider=Provider.HUBSPOT,
@@ -91,6 +109,11 @@ def demo_pipelines_seed(*, actor: Any = None) -> list[str]:
         created.append("workflow clay-to-hubspot")
     if not Run.objects.filter(workflow=workflow).exists():
         created += _demo_runs(workflow, actor)
+    if new:
+        # Linked after the seeded runs, so only runs made during the demo post their summary.
+        Workflow.objects.filter(pk=workflow.pk).update(
+            slack_connection=slack, slack_channel=DEMO_RUNS_CHANNEL
+        )
     return created
 
 

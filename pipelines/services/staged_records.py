@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from django.db import connection
+import psycopg
+from django.db import DatabaseError, connection
 
 from pipelines.mapping import record_transform
 from pipelines.models import RecordState, RunRecord, SkipReason, Workflow
@@ -70,6 +72,8 @@ class StagedInput:
     inbound_event_id: int | None = None
     reprocessed_from_id: int | None = None
     overrides: dict[str, Any] | None = None  # edited dead-letter payload (property → value)
+    # NUL characters removed from the input (integrations/inbound.py): a warning on the record.
+    nul_removed: int = 0
 
 
 @dataclass(slots=True)
@@ -127,6 +131,16 @@ def inputs_stage(
                     }
                 )
                 state = RecordState.DEAD_LETTERED
+        if staged.nul_removed:
+            record.errors.append(
+                {
+                    "source": "row",
+                    "target": "",
+                    "code": "nul_removed",
+                    "level": "warning",
+                    "message": f"{staged.nul_removed} NUL character(s) removed from the text",
+                }
+            )
         tally.transform_seconds += clock() - tick
         tally.records += 1
         writer.add(staged, position, record, state, "")
@@ -153,6 +167,31 @@ def suppressed_event_items_blank(*, writer: RecordWriter) -> None:
 
     if writer.suppressed_items:
         inbound_event_items_erase(items=writer.suppressed_items)
+
+
+class RowsNotStored(Exception):  # noqa: N818 - a refusal, named as the run reports it
+    """The database refused a flush. ``message`` names the row (COPY reports the line it
+    stopped at) or the rows of the flush, and the error class, never a value."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    @classmethod
+    def naming(cls, error: Exception, rows: list[tuple]) -> RowsNotStored:
+        cause = error if isinstance(error, psycopg.Error) else error.__cause__
+        kind = type(cause or error).__name__
+        # Only the line number is read from the context: the rest quotes the row's values.
+        context = str(getattr(getattr(cause, "diag", None), "context", "") or "")
+        line = re.search(r"\bCOPY \S+, line (\d+)", context)
+        numbers = [row[3] for row in rows if row[3] is not None]  # row_number (COLUMNS[3])
+        if line and 0 < int(line.group(1)) <= len(rows) and rows[int(line.group(1)) - 1][3]:
+            where = f"row {rows[int(line.group(1)) - 1][3]}"
+        elif numbers:
+            where = f"one of rows {min(numbers)}-{max(numbers)}"
+        else:
+            where = "one of the records"
+        return cls(f"The database refused {where} ({kind}).")
 
 
 class RecordWriter:
@@ -227,13 +266,16 @@ class RecordWriter:
                     else row
                     for row in self.rows
                 ]
-        if connection.vendor == "postgresql":
-            self._copy()
-        else:
-            RunRecord.objects.bulk_create(
-                [RunRecord(**dict(zip(self.COLUMNS, row, strict=True))) for row in self.rows],
-                batch_size=1000,
-            )
+        try:
+            if connection.vendor == "postgresql":
+                self._copy()
+            else:
+                RunRecord.objects.bulk_create(
+                    [RunRecord(**dict(zip(self.COLUMNS, row, strict=True))) for row in self.rows],
+                    batch_size=1000,
+                )
+        except (DatabaseError, psycopg.Error) as error:  # COPY runs on psycopg's own cursor
+            raise RowsNotStored.naming(error, self.rows) from None
         self.rows = []
 
     def _suppressed(self, row: tuple) -> tuple:
