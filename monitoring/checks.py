@@ -60,7 +60,7 @@ def _workflows(rule: AlertRule) -> QuerySet[Workflow]:
     return Workflow.objects.filter(enabled=True)
 
 
-def _connections(rule: AlertRule) -> QuerySet[Connection]:
+def connections_watched(rule: AlertRule) -> QuerySet[Connection]:
     if rule.connection_id:
         return Connection.objects.filter(pk=rule.connection_id)
     return Connection.objects.filter(provider=Provider.HUBSPOT)
@@ -258,6 +258,6 @@ def rule_findings(rule: AlertRule, *, now=None) -> list[Finding]:
     now = now or timezone.now()
     if rule.kind in CONNECTION_CHECKS:
         check = CONNECTION_CHECKS[rule.kind]
-        return [check(rule, connection, now) for connection in _connections(rule)]
+        return [check(rule, connection, now) for connection in connections_watched(rule)]
     check = WORKFLOW_CHECKS[rule.kind]
     return [check(rule, workflow, now) for workflow in _workflows(rule)]

@@ -5,15 +5,24 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import audit_event_record
+from integrations.models import ConnectionStatus, RequestLog
 from monitoring.checks import Finding, rule_findings
-from monitoring.models import Alert, AlertEvent, AlertEventKind, AlertRule, AlertState
+from monitoring.models import (
+    Alert,
+    AlertEvent,
+    AlertEventKind,
+    AlertKind,
+    AlertRule,
+    AlertState,
+)
 from monitoring.notifications import alert_channels_send
 
 logger = logging.getLogger(__name__)
@@ -107,12 +116,44 @@ def rule_evaluate(*, rule: AlertRule, now: datetime, result: Evaluation) -> None
             result.resolved.append(orphan)
 
 
+def connections_probe_idle(*, now: datetime) -> int:
+    """An authentication failure shows only when something calls the API. A connection an
+    auth_failure rule watches that answered no call for ALERT_AUTH_PROBE_SECONDS gets one
+    "test connection" call, so a revoked token is seen within a minute or two even when no
+    sync is running (one call a minute, far below any provider's daily limit)."""
+    from integrations.services_test import connection_test
+    from monitoring.checks import connections_watched
+
+    after = settings.ALERT_AUTH_PROBE_SECONDS
+    if not after:
+        return 0
+    probed = 0
+    rules = AlertRule.objects.filter(enabled=True, kind=AlertKind.AUTH_FAILURE)
+    connections = {c.pk: c for rule in rules for c in connections_watched(rule)}
+    for connection in connections.values():
+        if connection.status != ConnectionStatus.ACTIVE:
+            continue  # paused or already known broken: a probe tells nothing new
+        recent = RequestLog.objects.filter(
+            connection=connection,
+            status__isnull=False,
+            created_at__gte=now - timedelta(seconds=after),
+        ).exists()
+        if not recent:
+            connection_test(connection_id=connection.pk, actor_label=EVALUATOR)
+            probed += 1
+    return probed
+
+
 def alerts_evaluate(*, now: datetime | None = None, transport: Any = None) -> Evaluation:
     """Evaluate every enabled rule, then send the notifications still owed (new opens,
     new resolutions, and any that failed before). A rule whose check raises is logged and
     skipped; it cannot stop the others."""
     now = now or timezone.now()
     result = Evaluation()
+    try:
+        connections_probe_idle(now=now)
+    except Exception:
+        logger.exception("idle connections could not be probed")
     for rule in AlertRule.objects.filter(enabled=True).select_related("workflow", "connection"):
         try:
             rule_evaluate(rule=rule, now=now, result=result)

@@ -257,6 +257,9 @@ SWITCHYARD_SANDBOX_SLACK_URL = env.str(
 # Bearer token(s) a Prometheus scraper sends to /metrics (comma-separated: two while rotating).
 # Empty: /metrics answers 404. Read from METRICS_TOKEN or the file named by METRICS_TOKEN_FILE.
 METRICS_TOKENS = [t.strip() for t in (env_secret("METRICS_TOKEN") or "").split(",") if t.strip()]
+# A connection an authentication alert watches that answered no call for this long gets one
+# "test connection" per evaluation (every minute), so a revoked token is seen while idle. 0: off.
+ALERT_AUTH_PROBE_SECONDS = env_int("ALERT_AUTH_PROBE_SECONDS", 60, minimum=0)
 
 # --- Logging ---------------------------------------------------------------------------------
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")

@@ -3,7 +3,6 @@ the in-process sandbox and Slack an httpx.MockTransport at the registry's bounda
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import httpx
@@ -14,6 +13,7 @@ from integrations import registry
 from integrations.models import AuthType, Provider
 from monitoring.models import AlertRule
 from pipelines.models import Run, RunStatus, RunTrigger
+from sandbox.slack import SlackSandbox
 from tests.integrations.factories import ConnectionFactory
 
 
@@ -44,24 +44,31 @@ def finished_run(
 
 
 class SlackStandIn:
-    """Records chat.postMessage calls; ``fail`` makes it answer 500."""
+    """The Slack stand-in (sandbox/slack) behind the registry's Slack client; ``fail = True``
+    makes it refuse the bot token (invalid_auth) until set back."""
 
     def __init__(self) -> None:
-        self.messages: list[dict] = []
-        self.fail = False
+        self.sandbox = SlackSandbox()
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        if self.fail:
-            return httpx.Response(500, json={"ok": False, "error": "internal_error"})
-        assert request.headers["authorization"] == "Bearer xoxb-test-bot-token"
-        self.messages.append(json.loads(request.content))
-        return httpx.Response(200, json={"ok": True, "ts": "1.0"})
+    @property
+    def messages(self) -> list[dict]:
+        return self.sandbox.messages()
+
+    @property
+    def fail(self) -> bool:
+        return self.sandbox.config["tokens"] is not None
+
+    @fail.setter
+    def fail(self, value: bool) -> None:
+        self.sandbox.configure(tokens={"xoxb-some-other-token"} if value else None)
 
 
 @pytest.fixture
 def slack(monkeypatch):
     stand_in = SlackStandIn()
-    monkeypatch.setitem(registry.TRANSPORT_OVERRIDES, "slack", httpx.MockTransport(stand_in))
+    monkeypatch.setitem(
+        registry.TRANSPORT_OVERRIDES, "slack", httpx.WSGITransport(app=stand_in.sandbox)
+    )
     return stand_in
 
 

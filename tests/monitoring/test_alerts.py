@@ -4,12 +4,14 @@ opens, none while it stays open, one when it resolves; silence and acknowledge."
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from io import StringIO
 
 import httpx
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from django.utils import timezone
 
 from integrations import registry
 from integrations.models import ConnectionStatus, RequestLog
@@ -124,10 +126,6 @@ def test_a_failed_notification_is_retried_and_sent_once(no_default_rules, slack,
 
 
 def test_silenced_rule_opens_alerts_without_notifying(no_default_rules, slack, slack_connection):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     workflow = WorkflowFactory()
     finished_run(workflow, status=RunStatus.FAILURE, minutes_ago=90)
     silenced = rule("workflow_failing", slack_connection=slack_connection, slack_channel="#x")
@@ -254,3 +252,23 @@ def test_alerts_evaluate_command_prints_json(no_default_rules):
     out = StringIO()
     call_command("alerts", "evaluate", "--json", stdout=out)
     assert json.loads(out.getvalue())["opened"] == []
+
+
+def test_an_idle_connection_is_probed_so_a_revoked_token_alerts_without_a_sync(
+    no_default_rules, monkeypatch, slack, slack_connection
+):
+    sandbox = HubSpotSandbox()
+    monkeypatch.setitem(registry.TRANSPORT_OVERRIDES, "hubspot", httpx.WSGITransport(app=sandbox))
+    hubspot = HubSpotConnectionFactory(name="hubspot-main", token="pat-good")
+    rule("auth_failure", "critical", slack_connection=slack_connection, slack_channel="#alerts")
+    assert alerts_evaluate().opened == []  # probed: the token works
+    assert RequestLog.objects.filter(connection=hubspot, status=200).count() == 1
+    assert alerts_evaluate().opened == []  # answered a minute ago: not probed again
+    assert RequestLog.objects.filter(connection=hubspot).count() == 1
+
+    sandbox.config.update({"tokens": ["pat-rotated"]})  # the portal revoked our token
+    RequestLog.objects.update(created_at=timezone.now() - timedelta(minutes=2))
+    opened = alerts_evaluate().opened
+    assert [a.subject for a in opened] == ["connection:hubspot-main"]
+    assert len(slack.messages) == 1
+    assert slack.messages[0]["channel"] == "#alerts"
