@@ -34,3 +34,8 @@ class Command(BaseCommand):
         # MQL routing (issue 5): territories, sandbox owners and rules; see pipelines/routing/demo.py.
         for change in seed_routing():
             self.stdout.write(f"==> {change}")
+        # Operations home: alert routing to the Slack stand-in, quality, a first evaluation.
+        from monitoring.demo import monitoring_demo_seed
+
+        for change in monitoring_demo_seed():
+            self.stdout.write(f"==> {change}")
