@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 
 PROVIDER_DEFAULT_BASE_URLS = {
     "hubspot": "https://api.hubapi.com",
-    "apollo": "https://api.apollo.io",
+    "apollo": "https://api.apollo.io/api/v1",
     "slack": "https://slack.com",
     "builtwith": "https://api.builtwith.com",
     "clearbit": "https://company.clearbit.com",
