@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "integrations",
     "quality",
     "pipelines",
+    "enrichment",  # company enrichment (docs/enrichment.md)
 ]
 
 MIDDLEWARE = [

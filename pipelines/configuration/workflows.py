@@ -17,6 +17,11 @@ from pipelines.services.mappings import (
     field_mapping_version_create,
 )
 
+# Workflow kinds whose items are validated, applied and exported by their own app (company
+# enrichment): type → object with validate(item, where, line) -> plan, apply(plan,
+# actor_label) -> changes, export() -> items. Registered from those apps' ready().
+WORKFLOW_KINDS: dict[str, Any] = {}
+
 _TOP_KEYS = {
     "slug",
     "name",
@@ -61,7 +66,7 @@ def workflows_validate(items: Any) -> list[dict]:
             raise ConfigError(None, f"{where} must be a mapping")
         line = item.get("__line__")
         unknown = set(item) - _TOP_KEYS
-        if unknown:
+        if unknown and item.get("type") not in WORKFLOW_KINDS:
             raise ConfigError(line, f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
         slug = item.get("slug")
         if not slug or not re.fullmatch(r"[-a-zA-Z0-9_]+", str(slug)):
@@ -69,6 +74,11 @@ def workflows_validate(items: Any) -> list[dict]:
         if slug in seen:
             raise ConfigError(line, f"{where}: workflow {slug!r} appears twice")
         seen.add(slug)
+        if item.get("type") in WORKFLOW_KINDS:
+            plans.append(
+                {"kind": item["type"], **WORKFLOW_KINDS[item["type"]].validate(item, where, line)}
+            )
+            continue
         kind = item.get("type", WorkflowType.CLAY_HUBSPOT_CONTACTS)
         if kind not in WorkflowType.values:
             raise ConfigError(
@@ -146,6 +156,9 @@ def workflows_apply(plans: list[dict], *, actor_label: str) -> list[str]:
 
     changes = []
     for plan in plans:
+        if plan.get("kind") in WORKFLOW_KINDS:
+            changes += WORKFLOW_KINDS[plan["kind"]].apply(plan, actor_label=actor_label)
+            continue
         workflow = Workflow.objects.filter(slug=plan["slug"]).first()
         is_new = workflow is None
         workflow = workflow or Workflow(slug=plan["slug"])
@@ -184,6 +197,7 @@ def workflows_export() -> list[dict]:
             "slack_connection",
         )
         .exclude(type=WorkflowType.MQL_ROUTING)
+        .exclude(type__in=list(WORKFLOW_KINDS))
         .order_by("slug")
     ):
         # Routing workflows are exported, with their rules, by the `routing` section.
@@ -214,4 +228,6 @@ def workflows_export() -> list[dict]:
             item["enabled"] = False
         item["mapping"] = current.rules if current else []
         items.append(item)
-    return items
+    for kind in WORKFLOW_KINDS.values():
+        items += kind.export()
+    return sorted(items, key=lambda i: i["slug"])

@@ -9,6 +9,7 @@ from django.db import models
 class WorkflowType(models.TextChoices):
     CLAY_HUBSPOT_CONTACTS = "clay_hubspot_contacts", "Clay → HubSpot contacts"
     MQL_ROUTING = "mql_routing", "HubSpot MQL routing"
+    COMPANY_ENRICHMENT = "company_enrichment", "HubSpot company enrichment"
 
 
 class Workflow(models.Model):

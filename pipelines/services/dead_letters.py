@@ -31,6 +31,13 @@ except ImportError:  # pipelines-local fallback, same rule (OWASP CSV injection)
         return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+# Workflow kinds with their own run machinery (company enrichment) register how a reprocess
+# run of theirs is created and started: type → handler(workflow, parent, actor) -> Run, and
+# an optional dispatcher(run) called after commit. Filled in by those apps' ready().
+REPROCESS_RUN_CREATORS: dict[str, Any] = {}
+REPROCESS_RUN_DISPATCHERS: dict[str, Any] = {}
+
+
 def dead_letter_edit(*, dead_letter_id: int, payload: dict[str, Any], actor: Any) -> DeadLetter:
     """Replace the payload (HubSpot property → value) of an unresolved letter. The original is
     kept on the first edit; reprocessing sends the edit through the mapping's transforms."""
@@ -89,9 +96,14 @@ def dead_letter_reprocess(
             raise ValueError("reprocess dead letters of one workflow at a time")
         parent_id = Counter(d.run_id for d in open_letters).most_common(1)[0][0]
         parent = Run.objects.get(pk=parent_id)
-        run = run_create(
-            workflow=parent.workflow, trigger=RunTrigger.REPROCESS, actor=actor, parent=parent
-        )
+        kind = parent.workflow.type
+        creator = REPROCESS_RUN_CREATORS.get(kind, None)
+        if creator is not None:
+            run = creator(workflow=parent.workflow, parent=parent, actor=actor)
+        else:
+            run = run_create(
+                workflow=parent.workflow, trigger=RunTrigger.REPROCESS, actor=actor, parent=parent
+            )
         now = timezone.now()
         DeadLetter.objects.filter(pk__in=[d.pk for d in open_letters]).update(
             resolution=DeadLetterResolution.REPROCESSED,
@@ -105,7 +117,9 @@ def dead_letter_reprocess(
             obj=run,
             metadata={"dead_letters": [d.pk for d in open_letters], "parent_run": parent.pk},
         )
-        if dispatch:
+        if dispatch and kind in REPROCESS_RUN_DISPATCHERS:
+            REPROCESS_RUN_DISPATCHERS[kind](run=run)
+        elif dispatch:
             from pipelines.tasks import run_prepare_task
 
             transaction.on_commit(lambda: run_prepare_task.delay(run.pk))

@@ -1,0 +1,43 @@
+"""Reads for enrichment: current rules, budgets left, run figures for the screens."""
+
+from __future__ import annotations
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from enrichment.models import EnrichmentRules, EnrichmentSource, SourceUsage
+from enrichment.sources import Budget
+from pipelines.models import Workflow
+
+
+def enrichment_rules_current(*, workflow: Workflow) -> EnrichmentRules | None:
+    return EnrichmentRules.objects.filter(workflow=workflow).order_by("-version").first()
+
+
+def usage_spent(*, connection_id: int) -> tuple[int, int, int]:
+    """(calls today, credits this month, people credits this month) for a connection."""
+    today = timezone.now().date()
+    calls = (
+        SourceUsage.objects.filter(connection_id=connection_id, day=today)
+        .values_list("calls", flat=True)
+        .first()
+        or 0
+    )
+    month = SourceUsage.objects.filter(
+        connection_id=connection_id, day__gte=today.replace(day=1)
+    ).aggregate(credits=Sum("credits"), people=Sum("people_credits"))
+    return calls, month["credits"] or 0, month["people"] or 0
+
+
+def source_budget(*, source: EnrichmentSource) -> Budget:
+    """What the source may still spend: its daily calls and monthly credits, less what every
+    run spent already (shared by all runs and workers through SourceUsage)."""
+    calls, credits, _people = usage_spent(connection_id=source.connection_id)
+    return Budget(
+        calls=None
+        if source.daily_call_budget is None
+        else max(0, source.daily_call_budget - calls),
+        credits=None
+        if source.monthly_credit_budget is None
+        else max(0, source.monthly_credit_budget - credits),
+    )
