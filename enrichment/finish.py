@@ -27,6 +27,12 @@ def _newest_createdate(run: Run) -> datetime | None:
     return newest
 
 
+def _written_anyway(run: Run) -> bool:
+    """A record dead-lettered for one source may still have had the others' values written:
+    then the run is partial, not a failure."""
+    return DeadLetter.objects.filter(run=run, stage="enrich").exclude(payload__written={}).exists()
+
+
 def enrichment_run_finish(*, run_id: int) -> Run:
     with transaction.atomic():
         run = Run.objects.select_for_update().select_related("workflow").get(pk=run_id)
@@ -42,7 +48,7 @@ def enrichment_run_finish(*, run_id: int) -> Run:
         run.failed = DeadLetter.objects.filter(run=run, stage="load").count()
         if run.dead_lettered == 0:
             run.status = RunStatus.SUCCESS
-        elif run.succeeded == 0 and run.skipped == 0:
+        elif run.succeeded == 0 and run.skipped == 0 and not _written_anyway(run):
             run.status = RunStatus.FAILURE
         else:
             run.status = RunStatus.PARTIAL

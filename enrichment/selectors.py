@@ -41,3 +41,38 @@ def source_budget(*, source: EnrichmentSource) -> Budget:
         if source.monthly_credit_budget is None
         else max(0, source.monthly_credit_budget - credits),
     )
+
+
+SUMMARY_KEYS = (
+    "run_id",
+    "status",
+    "records_in",
+    "succeeded",
+    "dead_lettered",
+    "skipped",
+    "cache_hits",
+    "provider_calls",
+    "credits_spent",
+    "duration_ms",
+)
+
+
+def enrichment_run_summary(*, run_id: int) -> dict:
+    """Exactly the figures `enrich_companies --json` prints."""
+    from enrichment.models import EnrichmentRun
+    from pipelines.models import Run
+
+    run = Run.objects.get(pk=run_id)
+    info = EnrichmentRun.objects.get(run=run)
+    return {
+        "run_id": run.pk,
+        "status": run.status,
+        "records_in": run.records_in,
+        "succeeded": run.succeeded,
+        "dead_lettered": run.dead_lettered,
+        "skipped": run.skipped,
+        "cache_hits": info.cache_hits,
+        "provider_calls": info.provider_calls,
+        "credits_spent": info.credits_spent,
+        "duration_ms": run.duration_ms or 0,
+    }
