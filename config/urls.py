@@ -13,6 +13,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("integrations/", include("integrations.urls")),
     path("hooks/", include("pipelines.urls")),
+    path(settings.ADMIN_URL + "switchyard/enrichment/", include("enrichment.urls")),
     path(settings.ADMIN_URL + "switchyard/", include("pipelines.screens.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
 ]

@@ -36,7 +36,7 @@ def enrichment_run_announce(*, run_id: int) -> int:
             if score is not None and score >= threshold:
                 hot.append(record)
     channel = run.workflow.slack_channel or connection.options.get("channel", "")
-    link = f"{settings.PUBLIC_BASE_URL}/enrichment/runs/{run.pk}/"
+    link = f"{settings.PUBLIC_BASE_URL}/{settings.ADMIN_URL}switchyard/enrichment/runs/{run.pk}/"
     client = client_for(connection)
     posted = 0
     try:
