@@ -15,7 +15,7 @@ from enrichment.models import EnrichmentRules, EnrichmentSettings
 from integrations.config_sections import ConfigError
 from pipelines.configuration import config_apply, config_export
 from pipelines.models import Workflow
-from tests.enrichment.conftest import WORKFLOW_YAML, seed_companies
+from tests.enrichment.world import WORKFLOW_YAML, seed_companies
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ import pytest
 from enrichment.models import EnrichmentRun, EnrichmentSettings
 from enrichment.services import enrichment_run_create, enrichment_run_execute
 from pipelines.models import RecordState, RunStatus, RunTrigger
-from tests.enrichment.conftest import long_ago, seed_companies
+from tests.enrichment.world import long_ago, seed_companies
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from enrichment import tasks
 from enrichment.models import EnrichmentRules
 from enrichment.services import enrichment_run_execute
 from pipelines.models import Run
-from tests.enrichment.conftest import seed_companies
+from tests.enrichment.world import seed_companies
 
 pytestmark = pytest.mark.django_db
 

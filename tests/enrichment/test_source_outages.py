@@ -12,7 +12,7 @@ from enrichment.services import enrichment_run_create, enrichment_run_execute
 from integrations.models import Connection
 from pipelines.models import DeadLetter, RecordState, RunStatus, RunTrigger
 from pipelines.services.dead_letters import dead_letter_reprocess
-from tests.enrichment.conftest import long_ago, seed_companies
+from tests.enrichment.world import long_ago, seed_companies
 
 pytestmark = pytest.mark.django_db
 
