@@ -39,6 +39,8 @@ celery -A config beat -l INFO & pids+=($!)
 python manage.py runserver "127.0.0.1:${PORT}" --noreload & pids+=($!)
 
 sleep 2
+# Company enrichment: demo companies and custom properties in the running HubSpot sandbox.
+python manage.py enrichment_demo_companies || echo "(enrichment demo companies not seeded)"
 cat <<MSG
 
   Switchyard is running:  http://127.0.0.1:${PORT}/admin/

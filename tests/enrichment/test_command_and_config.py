@@ -160,3 +160,30 @@ def test_a_run_without_the_properties_fails_clearly(world):
     result = enrich("--since", "2020-01-01", "--wait", "--json")
     assert result["status"] == "failure"
     assert result["provider_calls"] == 0
+
+
+def test_the_demo_seeds_a_workflow_that_runs_offline(world, monkeypatch):
+    import httpx
+
+    from enrichment.demo import enrichment_demo_companies, enrichment_demo_seed
+    from enrichment.tasks import enrichment_scheduled_task
+
+    assert enrichment_demo_seed() != []
+    assert enrichment_demo_seed() == []  # idempotent
+    transport = httpx.WSGITransport(app=world.hubspot)
+    first = enrichment_demo_companies(transport=transport)
+    assert "company acme-analytics.com" in first
+    assert enrichment_demo_companies(transport=transport) == []
+    # The schedule's task: one incremental run, handed to a worker.
+    queued: list[int] = []
+    from enrichment import tasks
+
+    monkeypatch.setattr(tasks.enrichment_run_task, "delay", queued.append)
+    run_id = enrichment_scheduled_task("daily-company-enrichment")
+    from enrichment.services import enrichment_run_execute
+    from pipelines.models import Run
+
+    assert Run.objects.get(pk=run_id).trigger == "schedule"
+    run = enrichment_run_execute(run_id=run_id)
+    assert run.status == "success"
+    assert run.records_in == 8

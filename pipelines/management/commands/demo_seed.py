@@ -35,3 +35,8 @@ class Command(BaseCommand):
         # MQL routing (issue 5): territories, sandbox owners and rules; see pipelines/routing/demo.py.
         for change in seed_routing():
             self.stdout.write(f"==> {change}")
+        # Company enrichment: stand-in connections and the workflow (enrichment/demo.py).
+        from enrichment.demo import enrichment_demo_seed
+
+        for change in enrichment_demo_seed():
+            self.stdout.write(f"==> {change}")
