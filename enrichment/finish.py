@@ -77,6 +77,8 @@ def enrichment_run_finish(*, run_id: int) -> Run:
         )
     if not dry_run:
         from enrichment.notify import enrichment_run_announce
+        from enrichment.people import people_find
 
+        people_find(run_id=run.pk)
         enrichment_run_announce(run_id=run.pk)
     return Run.objects.get(pk=run.pk)

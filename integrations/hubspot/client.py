@@ -343,6 +343,15 @@ class HubSpotClient:
         )
         return json_or_none(response) or {}
 
+    def associate_default(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
+        """``PUT /crm/v4/objects/{from}/{id}/associations/default/{to}/{toId}``: the
+        unlabeled default association (contact → company), idempotent."""
+        self.http.request(
+            "PUT",
+            "/crm/v4/objects/{frm}/{frm_id}/associations/default/{to}/{to_id}",
+            path_params={"frm": from_type, "frm_id": from_id, "to": to_type, "to_id": to_id},
+        )
+
 
 def parse_batch(
     response: httpx.Response,
