@@ -121,7 +121,7 @@ def _sources_story(run: Run, answers: dict, failed: dict) -> dict[str, str]:
 
 def _states_save(run, records, failures, domains, outcome, dry_run, ours) -> None:
     now = timezone.now()
-    letters = []
+    letters, remembered = [], []
     with transaction.atomic():
         for record in records:
             domain = domains[record.pk]
@@ -140,12 +140,23 @@ def _states_save(run, records, failures, domains, outcome, dry_run, ours) -> Non
                 record.state, record.skip_reason = RecordState.SKIPPED, SkipReason.UNCHANGED
             written = outcome is not None and record.hubspot_id in outcome.written
             if written or (record.state == RecordState.SKIPPED and not dry_run and domain):
-                _remember(run, record, domain, written, ours.get(record.hubspot_id))
+                remembered.append(
+                    _remember(run, record, domain, written, ours.get(record.hubspot_id))
+                )
             record.updated_at = now
         RunRecord.objects.bulk_update(
             records, ["state", "skip_reason", "values", "extras", "match_key", "updated_at"]
         )
         DeadLetter.objects.bulk_create(letters)
+        # One statement per chunk, not two per company (bench/enrichment.py: the second run's
+        # own time fell from ~18 ms per company).
+        EnrichedCompany.objects.bulk_create(
+            remembered,
+            update_conflicts=True,
+            unique_fields=["workflow", "company_id"],
+            update_fields=["domain", "written", "score", "updated_at"],
+            batch_size=500,
+        )
 
 
 def _letter(run: Run, record: RunRecord, failed: dict, write_error: str | None) -> DeadLetter:
@@ -172,11 +183,12 @@ def _letter(run: Run, record: RunRecord, failed: dict, write_error: str | None) 
     )
 
 
-def _remember(run, record, domain, written, known) -> None:
+def _remember(run, record, domain, written, known) -> EnrichedCompany:
     values = {**(known.written if known else {}), **(record.values if written else {})}
-    score = (record.extras or {}).get("score")
-    EnrichedCompany.objects.update_or_create(
+    return EnrichedCompany(
         workflow_id=run.workflow_id,
         company_id=record.hubspot_id,
-        defaults={"domain": domain or "", "written": values, "score": score},
+        domain=domain or "",
+        written=values,
+        score=(record.extras or {}).get("score"),
     )

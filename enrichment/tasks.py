@@ -24,3 +24,11 @@ def enrichment_scheduled_task(workflow_slug: str) -> int:
     )
     enrichment_run_dispatch(run=run)
     return run.pk
+
+
+@shared_task(name="enrichment.answers_purge")
+def enrichment_answers_purge_task() -> int:
+    """Daily (beat): provider answers past their TTL are deleted (retention)."""
+    from enrichment.cache import answers_purge_expired
+
+    return answers_purge_expired()

@@ -97,3 +97,21 @@ def test_the_cursor_advances_only_after_a_complete_run(world, workflow):
     domains = set(run.records.values_list("match_key", flat=True))
     assert "later.com" in domains
     assert run.records.filter(state=RecordState.LOADED).count() == 1
+
+
+def test_expired_answers_are_purged_and_asked_again(world, workflow):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from enrichment.models import ProviderAnswer
+    from enrichment.tasks import enrichment_answers_purge_task
+
+    seed_companies(world, ["acme.com"])
+    run_once(workflow, since=long_ago())
+    assert ProviderAnswer.objects.count() == 2
+    ProviderAnswer.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert enrichment_answers_purge_task() == 2
+    calls = world.provider_calls()
+    run_once(workflow, since=long_ago(), refresh=False)
+    assert world.provider_calls() == calls + 2  # nothing cached any more: asked again
