@@ -24,7 +24,7 @@ from django.db import transaction
 from enrichment.models import SelectMode, SourceName
 from enrichment.rules import fields_check, score_rules_check
 from enrichment.schedule import DEFAULT_CRON, cron_check
-from integrations.config_sections import ConfigError
+from integrations.config_schema import ConfigError
 from integrations.models import Connection, Provider
 
 TOP_KEYS = {

@@ -172,6 +172,8 @@ def _letter(run: Run, record: RunRecord, failed: dict, write_error: str | None) 
         stage="load" if write_error and not failed else "enrich",
         category=category[:60],
         errors=errors,
+        reason=errors[0][:200] if errors else "",
+        identity=record.match_key,
         payload={
             "company_id": record.hubspot_id,
             "domain": record.match_key,

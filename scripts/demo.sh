@@ -10,14 +10,12 @@ export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-config.settings.base}"
 PORT="${PORT:-8000}"
 SANDBOX_PORT="${SANDBOX_PORT:-8765}"
 export SWITCHYARD_SANDBOX_URL="http://127.0.0.1:${SANDBOX_PORT}"
+SLACK_SANDBOX_PORT="${SLACK_SANDBOX_PORT:-8766}"
+export SWITCHYARD_SANDBOX_SLACK_URL="http://127.0.0.1:${SLACK_SANDBOX_PORT}"
 # Company enrichment stand-ins (docs/sandbox.md).
 export SWITCHYARD_SANDBOX_APOLLO_URL="http://127.0.0.1:8767/api/v1"
 export SWITCHYARD_SANDBOX_BUILTWITH_URL="http://127.0.0.1:8768"
 export SWITCHYARD_SANDBOX_CLEARBIT_URL="http://127.0.0.1:8769"
-
-echo "==> migrating (${DATABASE_URL:+PostgreSQL}${DATABASE_URL:-SQLite in var/})"
-python manage.py migrate --no-input -v0
-python manage.py demo_seed
 
 pids=()
 stop() {
@@ -28,12 +26,30 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-if [ -f sandbox/hubspot/__main__.py ]; then
-  python -m sandbox.hubspot --host 127.0.0.1 --port "$SANDBOX_PORT" & pids+=($!)
+# The HubSpot sandbox starts first: demo_seed loads the demo's runs through the real pipeline
+# into it (and, after a restart emptied it, forgets the demo's sync state with it), so the
+# sandbox and Switchyard agree and the sample import creates contacts.
+python -m sandbox.hubspot --host 127.0.0.1 --port "$SANDBOX_PORT" & pids+=($!)
+if [ -f sandbox/slack/__main__.py ]; then
+  python -m sandbox.slack --host 127.0.0.1 --port "$SLACK_SANDBOX_PORT" & pids+=($!)
 fi
 for standin in apollo:8767 builtwith:8768 clearbit:8769; do
   python -m "sandbox.${standin%%:*}" --host 127.0.0.1 --port "${standin##*:}" & pids+=($!)
 done
+python - "$SWITCHYARD_SANDBOX_URL" <<'PY'
+import sys, time, urllib.request
+for _ in range(50):  # up to ~10 s
+    try:
+        urllib.request.urlopen(sys.argv[1] + "/__sandbox__/state", timeout=1).close()
+        break
+    except OSError:
+        time.sleep(0.2)
+PY
+
+echo "==> migrating (${DATABASE_URL:+PostgreSQL}${DATABASE_URL:-SQLite in var/})"
+python manage.py migrate --no-input -v0
+python manage.py demo_seed
+
 celery -A config worker -l INFO -c 2 -n "demo-worker@%h" & pids+=($!)
 celery -A config beat -l INFO & pids+=($!)
 python manage.py runserver "127.0.0.1:${PORT}" --noreload & pids+=($!)
@@ -45,6 +61,7 @@ cat <<MSG
 
   Switchyard is running:  http://127.0.0.1:${PORT}/admin/
   HubSpot sandbox:        ${SWITCHYARD_SANDBOX_URL}
+  Slack sandbox:          ${SWITCHYARD_SANDBOX_SLACK_URL}/  (messages the demo posted)
   Apollo / BuiltWith / Clearbit stand-ins: ports 8767 / 8768 / 8769
   Ctrl-C stops the web server, the worker, beat and the sandbox.
 

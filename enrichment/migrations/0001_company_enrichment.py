@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('integrations', '0001_connections'),
-        ('pipelines', '0010_company_enrichment_choices'),
+        ('pipelines', '0013_company_enrichment_choices'),
     ]
 
     operations = [

@@ -3,7 +3,7 @@ reads why each company scored what it did, and the company is updated in the Hub
 and announced in Slack.
 
 The live server runs in a thread of this process, so providers are in-process stand-ins
-behind integrations.registry; Slack is a recording stub at the HTTP boundary. The test plays
+behind integrations.registry, Slack's included. The test plays
 the Celery worker: the run handed to enrichment_run_task.delay is executed while the page
 polls, as a worker would."""
 

@@ -114,7 +114,7 @@ def test_dry_run_writes_nothing(world, workflow):
     result = enrich("--since", "2020-01-01", "--wait", "--json", "--dry-run")
     assert result["skipped"] == 1
     assert not world.companies()["acme.com"]["properties"].get("numberofemployees")
-    assert world.slack.messages == []
+    assert world.slack.messages() == []
     assert EnrichmentSettings.objects.get(workflow=workflow).cursor is None
 
 

@@ -41,7 +41,7 @@ def test_new_companies_are_enriched_scored_written_and_announced(world, workflow
     assert info.expected_total == info.received_total == 2
     assert info.hubspot_writes == 1  # one batch update for both changed companies
     # Score 50 < 75: no company announced, one summary.
-    assert len(world.slack.messages) == 1
+    assert len(world.slack.messages()) == 1
     assert "2 companies enriched" in world.slack.texts()[0]
 
 

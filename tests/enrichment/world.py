@@ -1,11 +1,10 @@
-"""An enrichment world: the HubSpot sandbox, the Apollo/BuiltWith/Clearbit stand-ins and a
-recording Slack stub, all behind integrations.registry (the production path); connections
+"""An enrichment world: the HubSpot sandbox, the Apollo/BuiltWith/Clearbit and Slack
+stand-ins, all behind integrations.registry (the production path); connections
 named as in the docs; the workflow applied from the documented YAML."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -19,6 +18,7 @@ from pipelines.models import Workflow
 from sandbox.apollo import ApolloSandbox
 from sandbox.builtwith import BuiltWithSandbox
 from sandbox.clearbit import ClearbitSandbox
+from sandbox.slack import SlackSandbox
 
 WORKFLOW_YAML = """
 workflows:
@@ -45,16 +45,11 @@ workflows:
 """
 
 
-@dataclass
-class SlackStub:
-    messages: list[dict] = field(default_factory=list)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.messages.append(json.loads(request.content or b"{}"))
-        return httpx.Response(200, json={"ok": True, "ts": "1.0"})
+class SlackStandIn(SlackSandbox):
+    """The Slack stand-in, with the texts of what was posted, oldest first."""
 
     def texts(self) -> list[str]:
-        return [m.get("text", "") for m in self.messages]
+        return [m.get("text", "") for m in self.messages()]
 
 
 @dataclass
@@ -63,7 +58,7 @@ class World:
     apollo: ApolloSandbox
     builtwith: BuiltWithSandbox
     clearbit: ClearbitSandbox
-    slack: SlackStub
+    slack: SlackStandIn
     workflow: Workflow | None = None
 
     def companies(self) -> dict[str, dict]:
@@ -91,11 +86,10 @@ def world(sandbox, monkeypatch, settings) -> World:
     settings.ENRICHMENT_MAX_RETRY_WAIT = 0
     settings.ENRICHMENT_PENDING_WAIT_SECONDS = 0
     apollo, builtwith, clearbit = ApolloSandbox(), BuiltWithSandbox(), ClearbitSandbox()
-    slack = SlackStub()
-    # Slack is stubbed at the HTTP boundary until the Slack stand-in lands.
+    slack = SlackStandIn()
     for provider, app in (("apollo", apollo), ("builtwith", builtwith), ("clearbit", clearbit)):
         monkeypatch.setitem(registry.TRANSPORT_OVERRIDES, provider, httpx.WSGITransport(app=app))
-    monkeypatch.setitem(registry.TRANSPORT_OVERRIDES, "slack", httpx.MockTransport(slack))
+    monkeypatch.setitem(registry.TRANSPORT_OVERRIDES, "slack", httpx.WSGITransport(app=slack))
     _connection("hubspot-main", "hubspot", "private_app", "pat-sandbox")
     _connection("apollo-main", "apollo", "api_key", "apollo-key")
     _connection("builtwith-main", "builtwith", "api_key", "bw-key")
