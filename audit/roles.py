@@ -16,6 +16,7 @@ VIEWER = "Viewer"
 
 _READ_ALL = [
     "pipelines.view_*",
+    "enrichment.view_*",  # company enrichment runs, rules, cache figures
     "quality.view_*",
     "monitoring.view_*",
     "integrations.view_connection",
@@ -35,6 +36,8 @@ _REVOPS = [
     "pipelines.delete_*",
     "pipelines.reprocess_*",
     "pipelines.import_*",
+    "enrichment.add_*",  # enrichment rules versions, "Run now"
+    "enrichment.change_*",
     "quality.add_*",
     "quality.change_*",
     "quality.delete_*",

@@ -15,6 +15,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("integrations/", include("integrations.urls")),
     path("hooks/", include("pipelines.urls")),
+    path(settings.ADMIN_URL + "switchyard/enrichment/", include("enrichment.urls")),
     path(settings.ADMIN_URL + "switchyard/", include("pipelines.screens.urls")),
     path(settings.ADMIN_URL + "ops/", include("monitoring.urls")),
     path(settings.ADMIN_URL, admin.site.urls),

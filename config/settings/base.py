@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "quality",
     "pipelines",
     "monitoring",
+    "enrichment",  # company enrichment (docs/enrichment.md)
 ]
 
 MIDDLEWARE = [
@@ -247,6 +248,22 @@ PIPELINE_WEBHOOK_MAX_BYTES = env_int("PIPELINE_WEBHOOK_MAX_BYTES", 5 * 1024 * 10
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # The HubSpot sandbox the demo connections point at.
 SWITCHYARD_SANDBOX_URL = env.str("SWITCHYARD_SANDBOX_URL", default="http://127.0.0.1:8765")
+# --- Company enrichment (docs/enrichment.md): the stand-ins the demo's connections point at.
+SWITCHYARD_SANDBOX_APOLLO_URL = env.str(
+    "SWITCHYARD_SANDBOX_APOLLO_URL", default="http://127.0.0.1:8767/api/v1"
+)
+SWITCHYARD_SANDBOX_BUILTWITH_URL = env.str(
+    "SWITCHYARD_SANDBOX_BUILTWITH_URL", default="http://127.0.0.1:8768"
+)
+SWITCHYARD_SANDBOX_CLEARBIT_URL = env.str(
+    "SWITCHYARD_SANDBOX_CLEARBIT_URL", default="http://127.0.0.1:8769"
+)
+# Longest in-process wait on a provider's Retry-After during enrichment; longer waits make
+# the source fail for that company (a dead letter to reprocess) rather than hold a worker.
+ENRICHMENT_MAX_RETRY_WAIT = env.float("ENRICHMENT_MAX_RETRY_WAIT", default=5.0)
+# Clearbit's 202 "queued": how often a run asks again, and how long it waits between asks.
+ENRICHMENT_PENDING_ATTEMPTS = env_int("ENRICHMENT_PENDING_ATTEMPTS", 3, minimum=1)
+ENRICHMENT_PENDING_WAIT_SECONDS = env.float("ENRICHMENT_PENDING_WAIT_SECONDS", default=2.0)
 # The Slack stand-in's root (sandbox/slack); the demo's Slack connection uses <root>/api.
 SWITCHYARD_SANDBOX_SLACK_URL = env.str(
     "SWITCHYARD_SANDBOX_SLACK_URL", default="http://127.0.0.1:8766"

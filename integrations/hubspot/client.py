@@ -301,6 +301,61 @@ class HubSpotClient(ProviderClient):
             "POST", self._objects("/gdpr-delete"), path_params={"type": "contacts"}, json=body
         )
 
+    # -- company enrichment: counts, property groups, custom properties (docs/enrichment.md) --
+
+    def search_total(self, object_type: str, *, filter_groups: list[dict[str, Any]]) -> int:
+        """HubSpot's ``total`` for a search, from one page of one result: what a run compares
+        with the companies it received (its completeness check)."""
+        response = self.http.request(
+            "POST",
+            self._objects("/search"),
+            path_params={"type": object_type},
+            json={"filterGroups": filter_groups, "limit": 1, "properties": ["hs_object_id"]},
+            search=True,
+        )
+        return int((json_or_none(response) or {}).get("total") or 0)
+
+    def property_groups(self, object_type: str) -> list[dict[str, Any]]:
+        response = self.http.request(
+            "GET",
+            f"/crm/{self.api_version}/properties/{{type}}/groups",
+            path_params={"type": object_type},
+        )
+        return list((json_or_none(response) or {}).get("results") or [])
+
+    def create_property_group(
+        self, object_type: str, *, name: str, label: str, display_order: int = -1
+    ) -> dict[str, Any]:
+        """``POST /properties/{type}/groups``: needs ``crm.schemas.{type}.write``."""
+        response = self.http.request(
+            "POST",
+            f"/crm/{self.api_version}/properties/{{type}}/groups",
+            path_params={"type": object_type},
+            json={"name": name, "label": label, "displayOrder": display_order},
+            idempotent=False,
+        )
+        return json_or_none(response) or {}
+
+    def create_property(self, object_type: str, definition: dict[str, Any]) -> dict[str, Any]:
+        """``POST /properties/{type}`` with name, label, type, fieldType, groupName."""
+        response = self.http.request(
+            "POST",
+            f"/crm/{self.api_version}/properties/{{type}}",
+            path_params={"type": object_type},
+            json=definition,
+            idempotent=False,
+        )
+        return json_or_none(response) or {}
+
+    def associate_default(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
+        """``PUT /crm/v4/objects/{from}/{id}/associations/default/{to}/{toId}``: the
+        unlabeled default association (contact → company), idempotent."""
+        self.http.request(
+            "PUT",
+            "/crm/v4/objects/{frm}/{frm_id}/associations/default/{to}/{to_id}",
+            path_params={"frm": from_type, "frm_id": from_id, "to": to_type, "to_id": to_id},
+        )
+
 
 def parse_batch(
     response: httpx.Response,
