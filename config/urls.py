@@ -12,6 +12,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("integrations/", include("integrations.urls")),
+    path("hooks/events/", include("events.urls")),
     path("hooks/", include("pipelines.urls")),
     path(settings.ADMIN_URL + "switchyard/", include("pipelines.screens.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
