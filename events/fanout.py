@@ -9,6 +9,7 @@ subscriber), ignore_conflicts).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from datetime import timedelta
 from typing import Any
@@ -79,14 +80,15 @@ def event_fan_out(*, event_id: int, subscriptions: list[Subscription] | None = N
     if event.fanned_out_at is not None:
         return []
     subscriptions = _subscriptions() if subscriptions is None else subscriptions
+    matched = [s for s in subscriptions if trigger_matches(trigger_spec(s), event_view(event))]
+    # Conditions and templates may name the object's properties: read them first.
+    fields = _fields_with_object(event, matched)
+    event.fields = fields
     view = event_view(event)
     plans: list[tuple[Subscriber, str]] = []
-    for subscription in subscriptions:
-        if not trigger_matches(trigger_spec(subscription), view):
-            continue
+    for subscription in matched:
         reason = trigger_filter_reason(trigger_spec(subscription), view)
         plans += [(s, reason) for s in subscription.subscribers.all()]
-    fields = _fields_with_object(event, [s for s, reason in plans if not reason])
     now = timezone.now()
     deadline = now + timedelta(
         seconds=getattr(settings, "EVENTS_DELIVERY_DEADLINE_SECONDS", 28 * 3600)
@@ -143,15 +145,20 @@ def _event_summary(event: Event) -> dict[str, Any]:
     }
 
 
-def _fields_with_object(event: Event, subscribers: list[Subscriber]) -> dict[str, Any]:
+def _fields_with_object(event: Event, subscriptions: list[Subscription]) -> dict[str, Any]:
     """A HubSpot event names only the property that changed; templates also want the deal's
     name and amount. Read them from the portal once per event (docs/events.md, "Templates")."""
     fields = dict(event.fields or {})
+    if not subscriptions:
+        return fields
     wanted = set(OBJECT_PROPERTIES.get(event.object_type, ()))
-    for subscriber in subscribers:
-        wanted |= fields_referenced(subscriber.kind, subscriber.options or {})
+    for subscription in subscriptions:
+        wanted |= {c.field for c in subscription.conditions.all()}
+        for subscriber in subscription.subscribers.all():
+            wanted |= fields_referenced(subscriber.kind, subscriber.options or {})
+    wanted |= _chain_fields(subscriptions)
     missing = sorted(name for name in wanted - set(fields) if "." not in name)
-    if event.source_kind != "hubspot" or not subscribers or not missing or not event.object_id:
+    if event.source_kind != "hubspot" or not missing or not event.object_id:
         return fields
     from events.objects import hubspot_object_properties
 
@@ -169,3 +176,17 @@ def _fields_with_object(event: Event, subscribers: list[Subscriber]) -> dict[str
             raise  # the sweeper fans this event out again in a few seconds
         logger.warning("event %s: could not read the %s: %s", event.uid, event.object_type, error)
     return fields
+
+
+def _chain_fields(subscriptions: list[Subscription]) -> set[str]:
+    """Names the steps of chains started by these subscriptions use in their templates."""
+    from events.models import WorkflowDefinition
+    from events.triggers import template_names
+
+    names: set[str] = set()
+    definitions = WorkflowDefinition.objects.filter(
+        trigger_subscription__in=[s.name for s in subscriptions]
+    )
+    for definition in definitions:
+        names |= template_names(json.dumps(definition.steps))
+    return names

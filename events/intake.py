@@ -158,9 +158,12 @@ def standard_drafts(payload: Any, *, message_id: str) -> list[EventDraft]:
     ]
 
 
-def events_store(*, source: str, kind: str, drafts: list[EventDraft]) -> StoredBatch:
-    """Insert each draft unless its dedupe key was seen; fan out the new ones on commit.
-    The unique key, not a cache, is what makes a sender's retry harmless."""
+def events_store(
+    *, source: str, kind: str, drafts: list[EventDraft], fan_out_later: bool = True
+) -> StoredBatch:
+    """Insert each draft unless its dedupe key was seen; fan out the new ones on commit
+    (``fan_out_later=False``: the caller fans out itself). The unique key, not a cache, is
+    what makes a sender's retry harmless."""
     stored: list[Event] = []
     duplicates = 0
     now = timezone.now()
@@ -189,7 +192,7 @@ def events_store(*, source: str, kind: str, drafts: list[EventDraft]) -> StoredB
             duplicates += 1
             continue
         stored.append(event)
-    if stored:
+    if stored and fan_out_later:
         from events.tasks import events_fan_out_task
 
         ids = [e.pk for e in stored]
@@ -212,6 +215,28 @@ def _previous_value(source: str, draft: EventDraft) -> str:
         .first()
     )
     return earlier or ""
+
+
+def drafts_for_source(*, connection: Any, payload: Any) -> tuple[str, list[EventDraft]]:
+    """A body in the source connection's own format → (source kind, drafts). For replays
+    (``events emit``): a Standard Webhooks event without a webhook-id is keyed by its ``id``
+    field, else by a hash of its JSON."""
+    if connection.provider == "hubspot":
+        return EventSourceKind.HUBSPOT, hubspot_drafts(payload)
+    if connection.provider == "clay":
+        options = connection.options or {}
+        return EventSourceKind.CLAY, clay_drafts(
+            payload,
+            object_type=options.get("object_type", "contact"),
+            id_field=options.get("id_field", "email"),
+        )
+    items = payload if isinstance(payload, list) else [payload]
+    drafts = []
+    for item in items:
+        digest = hashlib.sha256(json.dumps(item, sort_keys=True).encode()).hexdigest()[:32]
+        message_id = str(item.get("id") or f"msg_{digest}") if isinstance(item, dict) else ""
+        drafts += standard_drafts(item, message_id=message_id)
+    return EventSourceKind.STANDARD, drafts
 
 
 def internal_event_emit(

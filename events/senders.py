@@ -14,7 +14,7 @@ from typing import Any
 
 from events.models import Delivery
 from integrations import standard_webhooks
-from integrations.errors import RequestRejected
+from integrations.errors import ProviderError, RequestRejected
 from integrations.hubspot.client import HubSpotClient
 
 # HUBSPOT_DEFINED association type ids from a created engagement to its record
@@ -78,6 +78,12 @@ def _http_send(client: Any, payload: dict, key: str, secrets: list[str]) -> dict
     response = client.http.request(
         "POST", payload["path"], raw_path=payload["path"], content=body, headers=headers
     )
+    if 300 <= response.status_code < 400:
+        # A redirect is a failure, never followed (docs/events.md, "Retries").
+        raise ProviderError(
+            f"HTTP POST -> {response.status_code}: redirect not followed",
+            status=response.status_code,
+        )
     return {"status": response.status_code}
 
 

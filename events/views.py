@@ -133,3 +133,29 @@ def _json(body: bytes):  # noqa: ANN202 - any JSON value
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise EventRejected("the body is not valid UTF-8 JSON") from None
+
+
+@csrf_exempt
+def execution_callback(request: HttpRequest, token: str) -> JsonResponse:
+    """Clay's findings for a waiting step, correlated by the token we sent with the row.
+    The token is the credential (≥ 256 bits, single use, only its hash stored)."""
+    from events.executions.engine import CallbackRefused, callback_receive
+
+    if request.method != "POST":
+        response = _answer(405, "use POST")
+        response["Allow"] = "POST"
+        return response
+    body = _body(request)
+    if isinstance(body, JsonResponse):
+        return body
+    try:
+        findings = _json(body)
+    except EventRejected as bad:
+        return _answer(400, str(bad))
+    if not isinstance(findings, dict):
+        return _answer(400, "the callback body must be a JSON object")
+    try:
+        execution = callback_receive(token=token, output=findings)
+    except CallbackRefused as refused:
+        return _answer(refused.status, str(refused))
+    return JsonResponse({"execution": execution.pk, "status": "received"}, status=202)
