@@ -16,6 +16,7 @@ VIEWER = "Viewer"
 
 _READ_ALL = [
     "pipelines.view_*",
+    "events.view_*",
     "quality.view_*",
     "integrations.view_connection",
     "integrations.view_requestlog",
@@ -34,6 +35,10 @@ _REVOPS = [
     "pipelines.delete_*",
     "pipelines.reprocess_*",
     "pipelines.import_*",
+    # Event hub: subscriptions, dead-lettered deliveries, chain executions.
+    "events.add_*",
+    "events.change_*",
+    "events.delete_*",
     "quality.add_*",
     "quality.change_*",
     "quality.delete_*",
