@@ -173,7 +173,7 @@ class EventAdmin(ReadOnlyAdmin):
     )
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:  # noqa: ANN001
-        return request.method in ("GET", "HEAD") and self.has_view_permission(request, obj)
+        return False  # an event is what happened: shown, never edited
 
     @admin.display(description="Matched = delivered + dead + skipped (+ pending)")
     def tally(self, obj: Event) -> str:

@@ -95,7 +95,7 @@ def unflatten(values: dict[str, Any]) -> dict[str, Any]:
 def _typed(text: str, original: Any) -> Any:
     """Keep numbers, booleans and lists what they were; an emptied field becomes null."""
     if text == "":
-        return None
+        return "" if isinstance(original, str) else None
     if isinstance(original, bool):
         return text.strip().lower() in ("true", "1", "yes")
     if isinstance(original, int | float) and not isinstance(original, bool):

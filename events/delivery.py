@@ -248,6 +248,10 @@ def _failure_record(delivery: Delivery, error: ProviderError) -> str:
     # would otherwise feed itself forever.
     if outcome.state == DeliveryState.DEAD and delivery.event.source_kind != "internal":
         from events.intake import internal_event_emit
+        from events.receivers import internal_listeners_exist
+
+        if not internal_listeners_exist():
+            return outcome.state
 
         internal_event_emit(
             type="delivery.dead_lettered",

@@ -27,6 +27,10 @@ trap stop INT TERM EXIT
 if [ -f sandbox/hubspot/__main__.py ]; then
   python -m sandbox.hubspot --host 127.0.0.1 --port "$SANDBOX_PORT" & pids+=($!)
 fi
+# Event hub stand-ins: Clay table webhooks that call back, and the finance API receiver.
+python -m sandbox.clay --host 127.0.0.1 --port "${CLAY_PORT:-8770}" & pids+=($!)
+python -m sandbox.finance --host 127.0.0.1 --port "${FINANCE_PORT:-8771}" \
+  --secret "whsec_c3dpdGNoeWFyZC1kZW1vLWZpbmFuY2Uta2V5LTMyYiE=" & pids+=($!)  # = events.demo.DEMO_FINANCE_SIGNING_SECRET
 celery -A config worker -l INFO -c 2 -n "demo-worker@%h" & pids+=($!)
 celery -A config beat -l INFO & pids+=($!)
 python manage.py runserver "127.0.0.1:${PORT}" --noreload & pids+=($!)
@@ -36,6 +40,7 @@ cat <<MSG
 
   Switchyard is running:  http://127.0.0.1:${PORT}/admin/
   HubSpot sandbox:        ${SWITCHYARD_SANDBOX_URL}
+  Clay / finance:         http://127.0.0.1:${CLAY_PORT:-8770}  http://127.0.0.1:${FINANCE_PORT:-8771}
   Ctrl-C stops the web server, the worker, beat and the sandbox.
 
 MSG

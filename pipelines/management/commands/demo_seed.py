@@ -35,3 +35,8 @@ class Command(BaseCommand):
         # MQL routing (issue 5): territories, sandbox owners and rules; see pipelines/routing/demo.py.
         for change in seed_routing():
             self.stdout.write(f"==> {change}")
+        # Event hub: stand-in connections, the deal-won fan-out and the lead-alert chain.
+        from events.demo import demo_events_seed
+
+        for change in demo_events_seed():
+            self.stdout.write(f"==> {change}")
