@@ -239,11 +239,10 @@ def _failure_record(delivery: Delivery, error: ProviderError) -> str:
         fields["dead_at"] = now
     Delivery.objects.filter(pk=delivery.pk, state=DeliveryState.SENDING).update(**fields)
     # A refused payload is the event's problem, not the subscriber's: it does not trip the
-    # breaker. Auth and availability problems do.
-    if outcome.category not in ("invalid_payload", "validation", "rejected"):
-        subscriber_failure_note(
-            subscriber_id=subscriber.pk, error=str(error)[:300], gone=error.status == 410
-        )
+    # breaker. Auth and availability problems do; 410 Gone disables the subscriber.
+    gone = error.status == 410
+    if gone or outcome.category not in ("invalid_payload", "validation", "rejected"):
+        subscriber_failure_note(subscriber_id=subscriber.pk, error=str(error)[:300], gone=gone)
     # Dead letters of internal events raise no further event: a failing alert subscriber
     # would otherwise feed itself forever.
     if outcome.state == DeliveryState.DEAD and delivery.event.source_kind != "internal":

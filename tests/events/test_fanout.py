@@ -246,3 +246,22 @@ def test_a_delivery_past_its_deadline_becomes_a_dead_letter(hub, deal):
     invoice = Delivery.objects.get(subscriber__name="invoice")
     assert invoice.state == DeliveryState.DEAD
     assert invoice.error_category == "deadline_passed"
+
+
+def test_410_gone_disables_the_subscriber_with_an_alert_and_its_later_deliveries_wait(hub, deal):
+    import httpx
+
+    from integrations import registry
+
+    registry.TRANSPORT_OVERRIDES["http"] = httpx.MockTransport(lambda request: httpx.Response(410))
+    fire(deal_stage_event(deal_id=deal, stage="closedwon", event_id=1, occurred_at=1))
+    fire(deal_stage_event(deal_id=deal, stage="closedwon", event_id=2, occurred_at=2))
+    drain()
+
+    invoice = Subscriber.objects.get(name="invoice")
+    assert invoice.state == SubscriberState.DISABLED
+    states = list(
+        Delivery.objects.filter(subscriber=invoice).order_by("id").values_list("state", flat=True)
+    )
+    assert states == ["dead", "pending"]
+    assert AuditEvent.objects.filter(action="event_subscriber.disabled").count() == 1
