@@ -59,7 +59,13 @@ def subscriber_failure_note(*, subscriber_id: int, error: str, gone: bool = Fals
 
 
 def subscriber_success_note(*, subscriber_id: int) -> None:
-    """Any success closes the circuit and clears the failure count."""
+    """Any success closes the circuit and clears the failure count. The common case (active,
+    no failures) is one UPDATE that matches nothing: no row lock on every success."""
+    Subscriber.objects.filter(
+        pk=subscriber_id, state=SubscriberState.ACTIVE, consecutive_failures__gt=0
+    ).update(consecutive_failures=0)
+    if not Subscriber.objects.filter(pk=subscriber_id, state=SubscriberState.PAUSED).exists():
+        return
     with transaction.atomic():
         subscriber = Subscriber.objects.select_for_update().get(pk=subscriber_id)
         if subscriber.consecutive_failures == 0 and subscriber.state == SubscriberState.ACTIVE:

@@ -155,8 +155,13 @@ def subscriber_deliver(
                 break
             if client is None:
                 client = subscriber_client(subscriber)
+            claimed = Delivery.objects.select_related("subscriber__connection", "event").in_bulk(
+                ids
+            )
             for position, delivery_id in enumerate(ids):
-                state = delivery_attempt(delivery_id=delivery_id, client=client)
+                state = delivery_attempt(
+                    delivery_id=delivery_id, client=client, delivery=claimed.get(delivery_id)
+                )
                 attempts += 1
                 if state != DeliveryState.DELIVERED and _circuit_open(subscriber_id):
                     _release(ids[position + 1 :])  # they wait for the circuit to close
@@ -183,11 +188,12 @@ def _release(ids: list[int]) -> None:
         )
 
 
-def delivery_attempt(*, delivery_id: int, client: Any) -> str:
+def delivery_attempt(*, delivery_id: int, client: Any, delivery: Delivery | None = None) -> str:
     """One attempt of a claimed delivery; records success, retry or dead letter."""
     from events.senders import send
 
-    delivery = Delivery.objects.select_related("subscriber", "event").get(pk=delivery_id)
+    if delivery is None:
+        delivery = Delivery.objects.select_related("subscriber", "event").get(pk=delivery_id)
     if delivery.state != DeliveryState.SENDING:
         return delivery.state  # a sweeper or an admin changed it meanwhile
     subscriber = delivery.subscriber

@@ -60,7 +60,13 @@ def send(*, delivery: Delivery, client: Any, signing_secrets: list[str]) -> dict
         return {"id": payload["object_id"]}
     if kind == "warehouse":
         row = {**payload["row"], "fields": json.dumps(payload["row"].get("fields") or {})}
-        client.ensure_table(payload["table"], dict.fromkeys(row, "text"), "event_id")
+        ensured = getattr(client, "_events_tables", None)
+        if ensured is None:
+            ensured = set()
+            client._events_tables = ensured
+        if payload["table"] not in ensured:  # once per client, not once per row
+            client.ensure_table(payload["table"], dict.fromkeys(row, "text"), "event_id")
+            ensured.add(payload["table"])
         client.upsert(payload["table"], [row], "event_id")
         return {}
     raise ValueError(f"unknown subscriber kind {kind!r}")
