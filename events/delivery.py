@@ -158,10 +158,19 @@ def subscriber_deliver(
             claimed = Delivery.objects.select_related("subscriber__connection", "event").in_bulk(
                 ids
             )
+            # A success needs to close the breaker only after failures: skip the query when
+            # the subscriber was healthy and nothing failed since.
+            healthy = (
+                subscriber.state == SubscriberState.ACTIVE and not subscriber.consecutive_failures
+            )
             for position, delivery_id in enumerate(ids):
                 state = delivery_attempt(
-                    delivery_id=delivery_id, client=client, delivery=claimed.get(delivery_id)
+                    delivery_id=delivery_id,
+                    client=client,
+                    delivery=claimed.get(delivery_id),
+                    note_success=not healthy,
                 )
+                healthy = healthy and state == DeliveryState.DELIVERED
                 attempts += 1
                 if state != DeliveryState.DELIVERED and _circuit_open(subscriber_id):
                     _release(ids[position + 1 :])  # they wait for the circuit to close
@@ -188,7 +197,9 @@ def _release(ids: list[int]) -> None:
         )
 
 
-def delivery_attempt(*, delivery_id: int, client: Any, delivery: Delivery | None = None) -> str:
+def delivery_attempt(
+    *, delivery_id: int, client: Any, delivery: Delivery | None = None, note_success: bool = True
+) -> str:
     """One attempt of a claimed delivery; records success, retry or dead letter."""
     from events.senders import send
 
@@ -215,7 +226,8 @@ def delivery_attempt(*, delivery_id: int, client: Any, delivery: Delivery | None
         error_category="",
         last_status=None,
     )
-    subscriber_success_note(subscriber_id=subscriber.pk)
+    if note_success:
+        subscriber_success_note(subscriber_id=subscriber.pk)
     return DeliveryState.DELIVERED
 
 

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from events.delivery import subscriber_deliver
-from events.fanout import event_fan_out
+from events.fanout import event_fan_out, subscriptions_enabled
 from events.sweep import deliveries_sweep
 
 # Many events arriving together wake each subscriber once, not once per event.
@@ -21,8 +21,9 @@ WAKE_DEBOUNCE_SECONDS = 1
 @shared_task(name="events.fan_out")
 def events_fan_out_task(event_ids: list[int]) -> int:
     woken: set[int] = set()
+    subscriptions = subscriptions_enabled()
     for event_id in event_ids:
-        woken.update(event_fan_out(event_id=event_id))
+        woken.update(event_fan_out(event_id=event_id, subscriptions=subscriptions))
     subscribers_wake(subscriber_ids=sorted(woken))
     from events.executions.engine import executions_start_for_events
 
