@@ -14,24 +14,12 @@ from audit import (
     privacy_views,
     views,
 )
+from audit.admin_mixins import ReadOnlyModelAdmin
 from audit.models import AuditEvent, PrivacyRequest, SuppressedEmail
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Nobody adds, changes or deletes these through the admin, superusers included."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
+class AuditEventAdmin(ReadOnlyModelAdmin):
     def get_urls(self):
         export = path(
             "export/", self.admin_site.admin_view(self.export_view), name="audit_auditevent_export"
@@ -49,7 +37,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PrivacyRequest)
-class PrivacyRequestAdmin(ReadOnlyAdmin):
+class PrivacyRequestAdmin(ReadOnlyModelAdmin):
     list_display = ("created_at", "kind", "status", "short_hash", "actor_label")
     list_filter = ("kind", "status")
     search_fields = ("=email_hash",)
@@ -85,6 +73,6 @@ class PrivacyRequestAdmin(ReadOnlyAdmin):
 
 
 @admin.register(SuppressedEmail)
-class SuppressedEmailAdmin(ReadOnlyAdmin):
+class SuppressedEmailAdmin(ReadOnlyModelAdmin):
     list_display = ("email_hash", "reason", "created_at")
     search_fields = ("=email_hash",)

@@ -1,4 +1,9 @@
-"""`AuditedModelAdmin`: every create, change and delete through the admin becomes an event.
+"""The admin bases every app uses.
+
+`ReadOnlyModelAdmin`: rows only services write (audit events, runs, dead letters...); nobody
+adds, changes or deletes them through the admin, superusers included.
+
+`AuditedModelAdmin`: every create, change and delete through the admin becomes an event.
 
 Put it first in the bases of a ModelAdmin: `class WorkflowAdmin(AuditedModelAdmin, admin.ModelAdmin)`.
 It records:
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db import models
 from django.http import HttpRequest
@@ -25,6 +31,21 @@ from audit.masking import changes_diff, json_safe
 from audit.services import audit_event_record
 
 _BEFORE = "_audit_before"
+
+
+class ReadOnlyModelAdmin(admin.ModelAdmin):
+    """Nobody adds, changes or deletes these through the admin, superusers included."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 BULK_ACTION_LIMIT = 1000
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from django.conf import settings
 
-from config.logging import redact
+from config.redaction import EMAIL_RE, redact
 
 MASK = "••••"
 SECRET_CHANGED = "•••• (changed)"  # noqa: S105 - the placeholder shown instead of a secret
@@ -78,7 +78,6 @@ _PERSONAL_KEYS = {
 # by it, and those names are what an auditor traces a change by. A person's name reaches
 # the log under first_name/last_name/full_name, which are masked.
 
-EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 _WORD_SPLIT = re.compile(r"[^a-z0-9]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
@@ -242,3 +241,18 @@ def changes_diff(
         else:
             diff[key] = [mask_structure(old), mask_structure(new)]
     return diff
+
+
+STORED_STRING_MAX = 500  # characters of any one string kept in an event's metadata or diff
+
+
+def cap_strings(value: Any, limit: int = STORED_STRING_MAX) -> Any:
+    """Cut every string in JSON-safe data to `limit` characters, saying how long it was: a
+    refused 5 MB one-line file once stored a 76,547-character reason in a 365-day log."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else f"{value[:limit]}… ({len(value)} characters)"
+    if isinstance(value, dict):
+        return {cap_strings(k, limit): cap_strings(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [cap_strings(v, limit) for v in value]
+    return value

@@ -163,7 +163,7 @@ def privacy_erasure_perform(
     for store in registered_stores():
         try:
             results.append(StoreResult(store=store.name, removed=int(store.erase(normalized))))
-        except Exception as exc:  # noqa: BLE001 - one store's failure must not stop the others
+        except Exception as exc:
             logger.exception("privacy erasure: store %s failed", store.name)
             results.append(StoreResult(store=store.name, error=_safe_error(exc, normalized)))
     status = (
@@ -225,7 +225,7 @@ def privacy_access_export(
     for store in registered_stores():
         try:
             stores[store.name] = json_safe(store.find(normalized))
-        except Exception as exc:  # noqa: BLE001 - report the gap rather than a partial silent export
+        except Exception as exc:
             logger.exception("privacy access export: store %s failed", store.name)
             errors[store.name] = _safe_error(exc, normalized)
     status = PrivacyRequest.Status.PARTIAL if errors else PrivacyRequest.Status.COMPLETED

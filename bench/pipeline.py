@@ -47,9 +47,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 
-import faulthandler  # noqa: E402
+import faulthandler
 
-import django  # noqa: E402
+import django
 
 if os.environ.get("BENCH_DEBUG"):
     faulthandler.dump_traceback_later(int(os.environ["BENCH_DEBUG"]), exit=True)
@@ -63,7 +63,9 @@ from django.test.utils import setup_test_environment  # noqa: E402
 
 from integrations.models import Connection, RequestLog  # noqa: E402
 from integrations.ratelimit import RateLimitSpec, SharedRateLimit  # noqa: E402
-from pipelines.models import BatchState, FieldMappingVersion, Run, RunBatch, RunChunk, Workflow  # noqa: E402
+from pipelines.models import FieldMappingVersion, Run, RunBatch, RunChunk, Workflow  # noqa: E402
+from pipelines.samples import CLAY_CONTACTS_MAPPING  # noqa: E402
+from pipelines.selectors import run_batches_open  # noqa: E402
 from pipelines.services.chunks import run_chunk_stage  # noqa: E402
 from pipelines.services.loading import batch_process  # noqa: E402
 from pipelines.services.runs import run_prepare  # noqa: E402
@@ -85,17 +87,7 @@ HEADERS = [
     "LinkedIn URL",
     "Clay Enrichment Score",
 ]
-RULES = [
-    {"from": "Email", "to": "email", "transforms": ["strip", "lower"], "required": True},
-    {"from": "First Name", "to": "firstname", "transforms": ["strip", "title"]},
-    {"from": "Last Name", "to": "lastname", "transforms": ["strip", "title"]},
-    {"from": "Company Name", "to": "company", "transforms": ["strip"]},
-    {"from": "Job Title", "to": "jobtitle", "transforms": ["strip"]},
-    {"from": "Phone", "to": "phone", "transforms": ["e164"]},
-    {"from": "Country", "to": "country", "transforms": ["strip"]},
-    {"from": "Website", "to": "website", "transforms": ["url"]},
-    {"from": "LinkedIn URL", "to": "hs_linkedin_url", "transforms": ["url"]},
-]
+RULES = CLAY_CONTACTS_MAPPING
 COUNTRIES = [
     ("United States", "+1 650 253 {:04d}"),
     ("United Kingdom", "020 7946 {:04d}"),
@@ -242,7 +234,7 @@ def load_partition(run_id: int, index: int, count: int, threads: int) -> None:
     for batch_id, sequence in RunBatch.objects.filter(run_id=run_id).values_list("pk", "sequence"):
         if sequence % count == index:
             todo.put(batch_id)
-    mine = RunBatch.objects.filter(run_id=run_id, state__in=[BatchState.PENDING, BatchState.LEASED])
+    mine = run_batches_open(run_id=run_id)
 
     def loader() -> None:
         try:

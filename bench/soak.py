@@ -36,16 +36,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/pipeline.py: shared set-up
 
-import httpx  # noqa: E402
-import pipeline  # noqa: E402  (sets up Django with the test settings)
-from django.conf import settings  # noqa: E402
-from django.db import connection  # noqa: E402
+import httpx
+import pipeline
+from django.conf import settings
+from django.db import connection
 
-from config.celery import app  # noqa: E402
-from pipelines.models import DeadLetter, Run, RunRecord  # noqa: E402
-from pipelines.models.runs import TERMINAL_STATES  # noqa: E402
-from pipelines.services.runs import batches_sweep  # noqa: E402
-from pipelines.services.staging import run_create_csv  # noqa: E402
+from config.celery import app
+from pipelines.models import DeadLetter, Run, RunRecord
+from pipelines.models.runs import TERMINAL_STATES
+from pipelines.services.runs import batches_sweep
+from pipelines.services.staging import run_create_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 SWEEP_EVERY = 30  # the beat schedule of pipelines.batches_sweep
@@ -129,7 +129,7 @@ def run_until_finished(run: Run, *, kill_every: float | None, worker: subprocess
     started = time.monotonic()
     last_sweep = last_kill = started
     killed = 0
-    chooser = random.Random(11)  # noqa: S311 - which child dies, not security
+    chooser = random.Random(11)
     while True:
         time.sleep(0.5)
         now = time.monotonic()

@@ -1,8 +1,12 @@
 """Typed environment readers that fail loudly.
 
-django-environ parses the values; these helpers add what it does not: `*_FILE` variants for
-secrets (Docker/Kubernetes secrets mount files, not env vars) and an `ImproperlyConfigured`
-naming the variable when a value is malformed, instead of a confusing error at first use.
+django-environ parses the values. `env` is its file-aware reader: any variable NAME may come
+from the file named by NAME_FILE (Docker/Kubernetes secrets mount files, not env vars), so
+`DATABASE_URL_FILE`, `REDIS_URL_FILE`, `EMAIL_URL_FILE`, `SECRET_KEY_FILE`... all work. The
+file's surrounding whitespace is dropped (editors end files with a newline), and a file that
+cannot be read is an `ImproperlyConfigured` naming the variable. The helpers below add an
+`ImproperlyConfigured` naming the variable when a value is malformed, instead of a confusing
+error at first use.
 """
 
 from __future__ import annotations
@@ -13,21 +17,33 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-env = environ.Env()
 
+class _SecretFiles(environ.FileAwareMapping):
+    """os.environ where NAME_FILE, when set, wins over NAME and holds the path of its value."""
 
-def env_secret(name: str, default: str | None = None) -> str | None:
-    """Read NAME, or the contents of the file named by NAME_FILE."""
-    file_var = f"{name}_FILE"
-    if os.environ.get(file_var):
-        path = Path(os.environ[file_var])
+    def __getitem__(self, key: str) -> str:
+        file_var = f"{key}_FILE"
+        if not self.env.get(file_var):
+            return self.env[key]
+        path = Path(self.env[file_var])
         try:
-            return path.read_text().strip()
+            return path.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ImproperlyConfigured(
                 f"{file_var} points to {path}, which cannot be read: {exc}"
             ) from exc
-    return os.environ.get(name, default)
+
+
+class _FileAwareEnv(environ.FileAwareEnv):
+    ENVIRON = _SecretFiles()
+
+
+env = _FileAwareEnv()
+
+
+def env_secret(name: str, default: str | None = None) -> str | None:
+    """Read NAME, or the contents of the file named by NAME_FILE."""
+    return env.str(name, default=default) or default
 
 
 def env_bool(name: str, default: bool) -> bool:

@@ -1,4 +1,5 @@
-"""Logging filters: request ids on every line, and redaction of secrets and personal data.
+"""Logging filters: request ids on every line, and redaction of secrets and personal data
+(the patterns are in config/redaction.py).
 
 Django's SafeExceptionReporterFilter protects error reports only, not ordinary log records, so
 a token passed to a logger (or inside an httpx exception message) would be written in clear.
@@ -8,59 +9,13 @@ RedactingFilter rewrites the rendered message and any formatted traceback of eve
 from __future__ import annotations
 
 import logging
-import re
 from contextvars import ContextVar
 
+from config.redaction import MASK, redact, register_secret
+
+__all__ = ["MASK", "RedactingFilter", "redact", "register_secret", "request_id_var"]
+
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
-
-MASK = "[REDACTED]"
-
-_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    # Authorization: Bearer xyz / Basic xyz, as a header line or a dict repr.
-    (
-        re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer|basic|token)?\s*[^\s'\",}]+"),
-        rf"\1{MASK}",
-    ),
-    (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/=]+"), f"Bearer {MASK}"),
-    # key=value / "key": "value" for anything that names a secret.
-    (
-        re.compile(
-            r"(?i)((?:access_token|refresh_token|client_secret|api[_-]?key|apikey|x-api-key|token|secret|"
-            r"password|passwd|signature|\bkey)['\"]?\s*[:=]\s*['\"]?)([^\s'\"&,}]+)"
-        ),
-        rf"\1{MASK}",
-    ),
-    # Provider token shapes, wherever they appear.
-    (re.compile(r"\bpat-[a-z]{2,4}\d?-[0-9a-f-]{8,}"), MASK),  # HubSpot private-app token
-    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{8,}"), MASK),  # Slack tokens
-    (re.compile(r"\bwhsec_[A-Za-z0-9+/=]{8,}"), MASK),  # webhook signing secrets
-    (
-        re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/]+"),
-        "https://hooks.slack.com/services/" + MASK,
-    ),
-    # Email addresses are personal data.
-    (re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"), "[EMAIL]"),
-]
-
-# Exact secret values known to this process (decrypted credentials). Redacted wherever they
-# appear, whatever their shape. Bounded so a long-lived worker cannot grow it without limit.
-_known_secrets: set[str] = set()
-_KNOWN_SECRETS_MAX = 10_000
-
-
-def register_secret(value: str | None) -> None:
-    """Make every later log record redact this exact value (used for decrypted credentials)."""
-    if value and len(value) >= 6 and len(_known_secrets) < _KNOWN_SECRETS_MAX:
-        _known_secrets.add(value)
-
-
-def redact(text: str) -> str:
-    for secret in _known_secrets:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
 
 
 class RedactingFilter(logging.Filter):
@@ -85,3 +40,43 @@ class RequestIdFilter(logging.Filter):
         if not hasattr(record, "request_id"):
             record.request_id = request_id_var.get()
         return True
+
+
+class ErrorMailHandler(logging.Handler):
+    """Error emails to ADMINS (ALERT_EMAILS): opt-in (ERROR_EMAILS), rate-limited, redacted.
+
+    Replaces Django's AdminEmailHandler, which renders its own report from the live exception
+    (frames, request) and so bypasses RedactingFilter: a malformed warehouse DSN once mailed its
+    password. This one sends only the record as the redacting filter left it (message and
+    traceback text), at most ERROR_EMAILS_PER_HOUR mails an hour; the rest are only logged.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from django.conf import settings
+
+        if not getattr(settings, "ERROR_EMAILS", False) or not settings.ADMINS:
+            return
+        try:
+            if not _error_mail_allowed(int(getattr(settings, "ERROR_EMAILS_PER_HOUR", 10))):
+                return
+            from django.core.mail import mail_admins
+
+            text = redact(self.format(record))
+            subject = redact(record.getMessage()).splitlines()[0][:120] if record.msg else "error"
+            mail_admins(f"{record.levelname}: {subject}", text, fail_silently=True)
+        except Exception:  # noqa: BLE001 - a failing mail must never fail the request it reports
+            self.handleError(record)
+
+
+def _error_mail_allowed(per_hour: int) -> bool:
+    """One shared counter per clock hour (the cache: Redis in production)."""
+    import time
+
+    from django.core.cache import cache
+
+    key = f"switchyard:error-mail:{int(time.time() // 3600)}"
+    cache.add(key, 0, timeout=3700)
+    try:
+        return cache.incr(key) <= per_hour
+    except ValueError:  # the key expired between add and incr
+        return False

@@ -193,7 +193,7 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Test the selected connections", permissions=["test"])
     def test_selected(self, request, queryset):
-        from integrations.services_test import connection_test
+        from integrations.connection_checks import connection_test
 
         for connection in queryset:
             verdict = connection_test(
@@ -225,7 +225,7 @@ class ConnectionAdmin(admin.ModelAdmin):
     def test_view(self, request, connection_id: int):
         from django.core.exceptions import PermissionDenied
 
-        from integrations.services_test import connection_test
+        from integrations.connection_checks import connection_test
 
         if request.method != "POST":
             return redirect(reverse("admin:integrations_connection_change", args=[connection_id]))

@@ -7,16 +7,27 @@ reference again, never the value.
 
 from __future__ import annotations
 
-import os
-import re
-from typing import Any
+from typing import Annotated, Any
 
 from django.core.exceptions import ValidationError
+from pydantic import AfterValidator, Field, TypeAdapter
 
 from integrations.base_url import base_url_validate
+from integrations.config_schema import (
+    ENV_REF,
+    ConfigError,
+    ConfigModel,
+    ConfigPathError,
+    EnvRef,
+    Name,
+    choice,
+    config_problem,
+    env_ref_name,
+    env_ref_resolve,
+)
 from integrations.models import AuthType, Connection, Environment, Provider
 
-ENV_REF = re.compile(r"^\$\{([A-Z_][A-Z0-9_]*)\}$")
+__all__ = ["ENV_REF", "ConfigError", "connections_apply", "connections_export"]
 
 # auth keys that hold a secret, and the encrypted column each goes to
 _SECRET_KEYS = {
@@ -27,128 +38,96 @@ _SECRET_KEYS = {
     "dsn": "token",
     "client_secret": "client_secret",
 }
-_PLAIN_AUTH_KEYS = {"type", "client_id", "scopes", "header", "username"}
-_TOP_KEYS = {
-    "name",
-    "provider",
-    "environment",
-    "base_url",
-    "auth",
-    "rate_limit",
-    "timeouts",
-    "max_attempts",
-    "options",
-    "__line__",
-}
+_PLAIN_AUTH_KEYS = ("client_id", "scopes", "header", "username")
 
 
-class ConfigError(Exception):
-    def __init__(self, line: int | None, message: str) -> None:
-        self.line = line
-        super().__init__(f"line {line}: {message}" if line else message)
+def _base_url_check(value: str) -> str:
+    if value:
+        try:
+            base_url_validate(value)
+        except ValidationError as exc:
+            raise config_problem(" ".join(exc.messages)) from None
+    return value
 
 
-def _line(item: dict) -> int | None:
-    return item.get("__line__")
+class Auth(ConfigModel):
+    type: Annotated[str, choice(AuthType.values)] = AuthType.NONE
+    client_id: str | None = None
+    scopes: str | list[str] | None = None
+    header: str | None = None
+    username: str | None = None
+    token: EnvRef | None = None
+    secret: EnvRef | None = None
+    api_key: EnvRef | None = None
+    url: EnvRef | None = None
+    dsn: EnvRef | None = None
+    client_secret: EnvRef | None = None
 
 
-def connections_validate(items: Any) -> list[dict]:
-    """Check every item and resolve secrets; return normalized plans. Writes nothing."""
-    if not isinstance(items, list):
-        raise ConfigError(None, "`connections` must be a list")
+class RateLimit(ConfigModel):
+    requests: int = Field(gt=0)
+    per_seconds: int = Field(gt=0)
+
+
+class Timeouts(ConfigModel):
+    # seconds; a read longer than ten minutes is a hung server, not a slow one
+    connect: float | None = Field(default=None, gt=0, le=600)
+    read: float | None = Field(default=None, gt=0, le=600)
+
+
+class ConnectionItem(ConfigModel):
+    name: Name
+    provider: Annotated[str, choice(Provider.values)]
+    environment: Annotated[str, choice(Environment.values)] = Environment.PRODUCTION
+    base_url: Annotated[str, AfterValidator(_base_url_check)] = ""
+    auth: Auth | None = None
+    rate_limit: RateLimit | None = None
+    timeouts: Timeouts | None = None
+    # PositiveSmallIntegerField; more than 20 attempts only delays the dead letter
+    max_attempts: int | None = Field(default=None, ge=1, le=20)
+    options: dict[str, Any] | None = None
+
+
+CONNECTIONS = TypeAdapter(list[ConnectionItem])
+
+
+def connections_plan(items: list[ConnectionItem]) -> list[dict]:
+    """Normalized plans (secrets resolved from the environment). Writes nothing."""
     plans, seen = [], set()
     for index, item in enumerate(items):
-        where = f"connections[{index}]"
-        if not isinstance(item, dict):
-            raise ConfigError(None, f"{where} must be a mapping")
-        line = _line(item)
-        unknown = set(item) - _TOP_KEYS
-        if unknown:
-            raise ConfigError(line, f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-        name = item.get("name")
-        if not name or not re.fullmatch(r"[-a-zA-Z0-9_]+", str(name)):
-            raise ConfigError(line, f"{where}: `name` is required (letters, digits, - and _)")
-        if name in seen:
-            raise ConfigError(line, f"{where}: connection {name!r} appears twice")
-        seen.add(name)
-        provider = item.get("provider")
-        if provider not in Provider.values:
-            raise ConfigError(
-                line, f"{where}: provider {provider!r} is not one of {', '.join(Provider.values)}"
-            )
-        environment = item.get("environment", Environment.PRODUCTION)
-        if environment not in Environment.values:
-            raise ConfigError(
-                line,
-                f"{where}: environment {environment!r} is not one of {', '.join(Environment.values)}",
-            )
-        auth = item.get("auth") or {"type": "none"}
-        if not isinstance(auth, dict):
-            raise ConfigError(line, f"{where}.auth must be a mapping")
-        auth_line = _line(auth) or line
-        auth_type = auth.get("type", "none")
-        if auth_type not in AuthType.values:
-            raise ConfigError(
-                auth_line,
-                f"{where}.auth.type {auth_type!r} is not one of {', '.join(AuthType.values)}",
-            )
-        secrets, refs, options = {}, {}, dict(item.get("options") or {})
-        for key, value in auth.items():
-            if key == "__line__" or key in _PLAIN_AUTH_KEYS:
-                continue
-            if key not in _SECRET_KEYS:
-                raise ConfigError(auth_line, f"{where}.auth: unknown key {key!r}")
-            match = ENV_REF.match(str(value))
-            if not match:
-                raise ConfigError(
-                    auth_line,
-                    f"{where}.auth.{key} must be an ${{ENV_VAR}} reference, never a value",
-                )
-            env_name = match.group(1)
-            if env_name not in os.environ:
-                raise ConfigError(
-                    auth_line, f"{where}.auth.{key}: environment variable {env_name} is not set"
-                )
-            secrets[_SECRET_KEYS[key]] = os.environ[env_name]
-            refs[key] = env_name
-        for key in ("client_id", "scopes", "header", "username"):
-            if key in auth:
-                options[key] = auth[key]
+        if item.name in seen:
+            raise ConfigPathError((index, "name"), f"connection {item.name!r} appears twice")
+        seen.add(item.name)
+        auth = item.auth or Auth()
+        options = dict(item.options or {})
+        secrets, refs = {}, {}
+        for key, column in _SECRET_KEYS.items():
+            reference = getattr(auth, key)
+            if reference is not None:
+                secrets[column] = env_ref_resolve(reference)
+                refs[key] = env_ref_name(reference)
+        for key in _PLAIN_AUTH_KEYS:
+            if getattr(auth, key) is not None:
+                options[key] = getattr(auth, key)
         if refs:
             options["secret_refs"] = refs
         fields: dict[str, Any] = {
-            "provider": provider,
-            "environment": environment,
-            "auth_type": auth_type,
-            "base_url": item.get("base_url", ""),
+            "provider": item.provider,
+            "environment": item.environment,
+            "auth_type": auth.type,
+            "base_url": item.base_url,
             "options": options,
         }
-        rate = item.get("rate_limit")
-        if rate is not None:
-            if not isinstance(rate, dict) or not all(
-                isinstance(rate.get(k), int) and rate[k] > 0 for k in ("requests", "per_seconds")
-            ):
-                raise ConfigError(
-                    _line(rate) if isinstance(rate, dict) else line,
-                    f"{where}.rate_limit needs positive integers `requests` and `per_seconds`",
-                )
-            fields["rate_limit_requests"], fields["rate_limit_seconds"] = (
-                rate["requests"],
-                rate["per_seconds"],
-            )
-        timeouts = item.get("timeouts") or {}
-        if "connect" in timeouts:
-            fields["connect_timeout"] = float(timeouts["connect"])
-        if "read" in timeouts:
-            fields["read_timeout"] = float(timeouts["read"])
-        if "max_attempts" in item:
-            fields["max_attempts"] = int(item["max_attempts"])
-        if fields["base_url"]:
-            try:
-                base_url_validate(fields["base_url"])
-            except ValidationError as exc:
-                raise ConfigError(line, f"{where}.base_url: {' '.join(exc.messages)}") from None
-        plans.append({"name": name, "fields": fields, "secrets": secrets, "line": line})
+        if item.rate_limit is not None:
+            fields["rate_limit_requests"] = item.rate_limit.requests
+            fields["rate_limit_seconds"] = item.rate_limit.per_seconds
+        if item.timeouts is not None and item.timeouts.connect is not None:
+            fields["connect_timeout"] = item.timeouts.connect
+        if item.timeouts is not None and item.timeouts.read is not None:
+            fields["read_timeout"] = item.timeouts.read
+        if item.max_attempts is not None:
+            fields["max_attempts"] = item.max_attempts
+        plans.append({"name": item.name, "fields": fields, "secrets": secrets})
     return plans
 
 
@@ -172,13 +151,13 @@ def connections_apply(plans: list[dict], *, actor_label: str) -> list[str]:
     return changed
 
 
-def connections_export() -> list[dict]:
+def connections_export() -> list[ConnectionItem]:
     items = []
     for connection in Connection.objects.order_by("name"):
         options = dict(connection.options)
         refs = options.pop("secret_refs", {})
         auth: dict[str, Any] = {"type": connection.auth_type}
-        for key in ("client_id", "scopes", "header", "username"):
+        for key in _PLAIN_AUTH_KEYS:
             if key in options:
                 auth[key] = options.pop(key)
         for key, env_name in refs.items():
@@ -190,15 +169,17 @@ def connections_export() -> list[dict]:
         }
         if connection.base_url:
             item["base_url"] = connection.base_url
-        item["auth"] = auth
+        item["auth"] = Auth.model_construct(**auth)
         if connection.rate_limit_requests and connection.rate_limit_seconds:
-            item["rate_limit"] = {
-                "requests": connection.rate_limit_requests,
-                "per_seconds": connection.rate_limit_seconds,
-            }
-        item["timeouts"] = {"connect": connection.connect_timeout, "read": connection.read_timeout}
+            item["rate_limit"] = RateLimit.model_construct(
+                requests=connection.rate_limit_requests,
+                per_seconds=connection.rate_limit_seconds,
+            )
+        item["timeouts"] = Timeouts.model_construct(
+            connect=connection.connect_timeout, read=connection.read_timeout
+        )
         item["max_attempts"] = connection.max_attempts
         if options:
             item["options"] = options
-        items.append(item)
+        items.append(ConnectionItem.model_construct(**item))
     return items

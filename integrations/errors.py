@@ -11,12 +11,11 @@ not for logs.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-_EMAIL = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)+")
+from config.redaction import redact_emails
 
 
 def redact(text: str, secrets: tuple[str, ...] | list[str] = ()) -> str:
@@ -24,7 +23,7 @@ def redact(text: str, secrets: tuple[str, ...] | list[str] = ()) -> str:
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "****")
-    return _EMAIL.sub("[email]", text)
+    return redact_emails(text)
 
 
 class ProviderError(Exception):

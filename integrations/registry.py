@@ -153,7 +153,12 @@ def client_for(
     if connection.provider == "warehouse":
         from integrations.warehouse.client import WarehouseClient
 
-        return WarehouseClient(connection.token, connect_timeout=connection.connect_timeout)
+        return WarehouseClient(
+            connection.token,
+            connect_timeout=connection.connect_timeout,
+            allowed_schemas=tuple(settings.WAREHOUSE_ALLOWED_SCHEMAS),
+            table_prefixes=tuple(settings.WAREHOUSE_TABLE_PREFIXES),
+        )
     if connection.provider not in PROVIDERS:
         raise ValueError(f"{connection.provider} connections have no outbound client")
     connection_check_usable(connection)

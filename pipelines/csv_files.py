@@ -33,7 +33,7 @@ _LOOKS_LIKE_DATA = re.compile(
 )
 
 
-class CsvRefused(Exception):  # noqa: N818 - what happened to the file
+class CsvRefused(Exception):
     """The file cannot be imported; ``message`` says why, for the admin. Nothing was written."""
 
     def __init__(self, message: str) -> None:

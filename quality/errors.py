@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-class ValueRejected(Exception):  # noqa: N818 - the name says what happened to the value
+class ValueRejected(Exception):
     """A value that cannot be normalized. `reason` is safe to log and show: it holds no PII."""
 
     def __init__(self, reason: str, *, code: str = "invalid") -> None:

@@ -65,12 +65,6 @@ class MappingResult:
         return not self.errors
 
 
-def _blank_to_none(value: Any) -> Any:
-    if isinstance(value, str) and (not value or value.isspace()):
-        return None
-    return value
-
-
 class CompiledMapping:
     """A mapping resolved once for a file's columns, then applied to every row of it.
 

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Creates .venv with the tested versions (requirements.lock) and keeps it in step with the
-# lock file. Sourced by demo.sh and test.sh; a second run with an unchanged lock does nothing.
+# Creates .venv with the tested versions and keeps it in step with the lock file: the demo and
+# the tests need the development lock (runtime + pytest, Playwright, ruff), requirements-dev.lock.
+# Production installs only the runtime lock: pip install --require-hashes --require-hashes -r requirements-dev.lock
+# (docs/operations.md). Sourced by demo.sh and test.sh; a second run with an unchanged lock
+# does nothing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -22,10 +25,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 stamp=.venv/.switchyard-lock
-want=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(cat requirements-dev.lock pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "==> installing the tested dependencies (requirements.lock)"
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+  echo "==> installing the tested dependencies (requirements-dev.lock, hashes checked)"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
   echo "$want" > "$stamp"
 fi

@@ -65,3 +65,14 @@ def sandbox(monkeypatch):
     app = HubSpotSandbox(seed=1)
     monkeypatch.setattr(registry, "TRANSPORT_OVERRIDE", httpx.WSGITransport(app=app))
     return app
+
+
+@pytest.fixture(autouse=True)
+def _audit_aggregation_fresh():
+    """Unauthenticated failures are counted per window in the cache (audit/aggregate.py):
+    each test starts with no window open, so its first failure is recorded."""
+    from django.core.cache import cache
+
+    for key in list(cache.get("switchyard:audit:aggregate:pending") or {}):
+        cache.delete(key)
+    cache.delete("switchyard:audit:aggregate:pending")

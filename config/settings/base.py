@@ -33,7 +33,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_celery_beat",
-    "import_export",
     "axes",
     "audit",
     "integrations",
@@ -212,10 +211,23 @@ ADMINS = [
     for address in env_list("ALERT_EMAILS", [])
 ]
 
+# Unauthenticated failures (bad webhook tokens, failed logins, anonymous 403s) are audited
+# once per source and window of this many seconds, with a count (audit/aggregate.py).
+AUDIT_AGGREGATE_SECONDS = env_int("AUDIT_AGGREGATE_SECONDS", 300, minimum=1)
+
+# Error emails to ADMINS are opt-in and at most this many an hour (config/logging.py).
+ERROR_EMAILS = env_bool("ERROR_EMAILS", False)
+ERROR_EMAILS_PER_HOUR = env_int("ERROR_EMAILS_PER_HOUR", 10, minimum=1)
+
 # --- Outbound HTTP -----------------------------------------------------------------------------
 # A user-set base_url may not reach loopback/private/link-local/metadata addresses unless this
 # is on (local fakes: the demo sandbox and tests). Production forces it off.
 ALLOW_PRIVATE_BASE_URLS = env_bool("ALLOW_PRIVATE_BASE_URLS", DEBUG)
+
+# Warehouse tables a workflow may write (integrations/warehouse/tables.py): the warehouse
+# credential usually reaches more than Switchyard's own tables. Empty prefix list: any name.
+WAREHOUSE_ALLOWED_SCHEMAS = env_list("WAREHOUSE_ALLOWED_SCHEMAS", ["public"])
+WAREHOUSE_TABLE_PREFIXES = env_list("WAREHOUSE_TABLE_PREFIXES", ["sy_"])
 
 # --- Pipelines ---------------------------------------------------------------------------------
 # A worker holding a batch renews its lease before every HubSpot call; a batch whose lease
@@ -235,6 +247,10 @@ PIPELINE_WEBHOOK_MAX_BYTES = env_int("PIPELINE_WEBHOOK_MAX_BYTES", 5 * 1024 * 10
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # The HubSpot sandbox the demo connections point at.
 SWITCHYARD_SANDBOX_URL = env.str("SWITCHYARD_SANDBOX_URL", default="http://127.0.0.1:8765")
+# The Slack stand-in's root (sandbox/slack); the demo's Slack connection uses <root>/api.
+SWITCHYARD_SANDBOX_SLACK_URL = env.str(
+    "SWITCHYARD_SANDBOX_SLACK_URL", default="http://127.0.0.1:8766"
+).rstrip("/")
 
 # --- Event hub (docs/events.md) ---------------------------------------------------------------
 # Delay before each attempt of a delivery, seconds (Svix's schedule, about 27.6 h in all); each
@@ -287,9 +303,21 @@ LOGGING = {
             "formatter": LOG_FORMAT,
             "filters": ["request_id", "redact"],
         },
+        # Opt-in, rate-limited, redacted (config/logging.py: ErrorMailHandler).
+        "error_mail": {
+            "class": "config.logging.ErrorMailHandler",
+            "level": "ERROR",
+            "formatter": "text",
+            "filters": ["request_id", "redact"],
+        },
     },
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "root": {"handlers": ["console", "error_mail"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own defaults (an unfiltered console, AdminEmailHandler) would otherwise stay
+        # attached to these loggers and print or mail unredacted tracebacks: replace them with
+        # nothing and let the records reach the root's redacting handlers.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},

@@ -9,7 +9,6 @@ live headers or usage stats.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -23,10 +22,9 @@ from integrations.errors import (
     RateLimited,
     seconds_until_next,
 )
+from integrations.provider_client import ProviderClient
 from integrations.transport import (
     ClientConfig,
-    RequestRecord,
-    Transport,
     classify_response,
     json_or_none,
     parse_retry_after,
@@ -98,31 +96,22 @@ def _rate_limited(
     )
 
 
-class ApolloClient:
+class ApolloClient(ProviderClient):
+    provider = "Apollo"
+
     def __init__(
         self,
         config: ClientConfig,
-        auth: Any,
+        auth: Any = None,
         *,
-        transport: httpx.BaseTransport | None = None,
-        on_request: Callable[[RequestRecord], None] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], datetime] | None = None,
-        **transport_options: Any,
+        **options: Any,
     ) -> None:
-        self.http = Transport(
-            config,
-            auth,
-            provider="Apollo",
-            transport=transport,
-            on_request=on_request,
-            error_parser=lambda r: parse_error(r, now=now() if now else None),
-            sleep=sleep,
-            **transport_options,
-        )
+        self._now = now
+        super().__init__(config, auth, **options)
 
-    def close(self) -> None:
-        self.http.close()
+    def error_parser(self) -> Callable[[httpx.Response], ProviderError | None]:
+        return lambda r: parse_error(r, now=self._now() if self._now else None)
 
     def ping(self) -> dict[str, Any]:
         """ "Test connection": ``GET /auth/health`` answers ``{"is_logged_in": bool}`` without

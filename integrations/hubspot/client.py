@@ -5,17 +5,17 @@ Every fact here is from the providers reference (shared/reference/providers.md) 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
 import httpx
 
-from integrations.errors import RequestRejected
+from integrations.errors import ProviderError, RequestRejected
 from integrations.hubspot.errors import batch_rejection, parse_error
 from integrations.hubspot.types import BatchResult, InputFailure, InputSuccess
-from integrations.transport import ClientConfig, RequestRecord, Transport, json_or_none
+from integrations.provider_client import ProviderClient
+from integrations.transport import ClientConfig, json_or_none
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 MAX_BATCH_INPUTS = 100  # §1.3 and §8.1: not in the spec; HubSpot answers "must be <= 100"
@@ -25,41 +25,29 @@ MAX_FILTER_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS = 5, 6, 18  # §1.2, conse
 DEAL_TO_CONTACT, DEAL_TO_COMPANY = 3, 341
 
 
-class HubSpotClient:
+class HubSpotClient(ProviderClient):
     """One portal, one credential. ``api_version`` is the only place the version segment lives
     (§1.0: date-based versions such as "2026-03" are coming)."""
+
+    provider = "HubSpot"
 
     def __init__(
         self,
         config: ClientConfig,
-        auth: Any,
+        auth: Any = None,
         *,
-        transport: httpx.BaseTransport | None = None,
-        on_request: Callable[[RequestRecord], None] | None = None,
         api_version: str = "v3",
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] | None = None,
-        **transport_options: Any,
+        **options: Any,
     ) -> None:
-        self.config = config
         self.api_version = api_version
-        self.http = Transport(
-            config,
-            auth,
-            provider="HubSpot",
-            transport=transport,
-            on_request=on_request,
-            error_parser=lambda r: parse_error(
-                r, timezone=config.timezone, now=now() if now else None
-            ),
-            sleep=sleep,
-            clock=clock,
-            **transport_options,
-        )
+        self._now = now
+        super().__init__(config, auth, **options)
 
-    def close(self) -> None:
-        self.http.close()
+    def error_parser(self) -> Callable[[httpx.Response], ProviderError | None]:
+        return lambda r: parse_error(
+            r, timezone=self.config.timezone, now=self._now() if self._now else None
+        )
 
     def _objects(self, suffix: str = "") -> str:
         return f"/crm/{self.api_version}/objects/{{type}}{suffix}"

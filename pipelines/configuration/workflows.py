@@ -1,14 +1,23 @@
-"""The `workflows:` section of `manage.py config export|apply` (shape of
-integrations/config_sections.py): validate returns plans and raises ConfigError naming the
-line; apply is idempotent and returns the changes; a changed mapping is a new version."""
+"""The `workflows:` section of `manage.py config export|apply`, declared by WorkflowItem:
+the plan step adds the checks that span keys (a warehouse needs a table, mapping transforms
+exist); apply is idempotent and returns the changes; a changed mapping is a new version."""
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from typing import Annotated, Any
 
-from integrations.config_sections import ConfigError
+from django.core.exceptions import ValidationError
+from pydantic import Field
+
+from integrations.config_schema import (
+    ConfigModel,
+    ConfigPathError,
+    Name,
+    choice,
+    reference,
+)
 from integrations.models import Connection, Provider
+from integrations.warehouse.tables import warehouse_table_validate
 from pipelines.models import Workflow, WorkflowType
 from pipelines.selectors import field_mapping_current
 from pipelines.services.mappings import (
@@ -17,126 +26,101 @@ from pipelines.services.mappings import (
     field_mapping_version_create,
 )
 
-_TOP_KEYS = {
-    "slug",
-    "name",
-    "type",
-    "source",
-    "destination",
-    "warehouse",
-    "notify",
-    "mapping",
-    "mx_check",
-    "enabled",
-    "__line__",
-}
 
+def _connection_of(*providers: str) -> Any:
+    """A cross-reference to a connection (defined under `connections:`) of one of `providers`."""
 
-def _connection(
-    name: Any, *, line: int | None, where: str, providers: set[str]
-) -> Connection | None:
-    if name in (None, ""):
+    def problem(name: str) -> str | None:
+        connection = Connection.objects.filter(name=name).first()
+        if connection is None:
+            return f"no connection named {name!r} (define it under `connections:`)"
+        if connection.provider not in providers:
+            return (
+                f"connection {name!r} is a {connection.provider} connection, "
+                f"expected {' or '.join(sorted(providers))}"
+            )
         return None
-    connection = Connection.objects.filter(name=str(name)).first()
-    if connection is None:
-        raise ConfigError(
-            line, f"{where}: no connection named {name!r} (define it under `connections:`)"
-        )
-    if connection.provider not in providers:
-        raise ConfigError(
-            line,
-            f"{where}: connection {name!r} is a {connection.provider} connection, "
-            f"expected {' or '.join(sorted(providers))}",
-        )
-    return connection
+
+    return reference(problem)
 
 
-def workflows_validate(items: Any) -> list[dict]:
-    if not isinstance(items, list):
-        raise ConfigError(None, "`workflows` must be a list")
+class Destination(ConfigModel):
+    connection: Annotated[str, _connection_of(Provider.HUBSPOT)]
+    object: str = "contacts"
+    match_on: str = "email"
+
+
+class Warehouse(ConfigModel):
+    connection: Annotated[str | None, _connection_of(Provider.WAREHOUSE)] = None
+    table: str = ""
+
+
+class Notify(ConfigModel):
+    slack: Annotated[str | None, _connection_of(Provider.SLACK)] = None
+    channel: str | None = ""
+
+
+class MappingRule(ConfigModel):
+    from_: str = Field(alias="from")
+    to: str
+    transforms: list[str] = []
+    required: bool = False
+
+
+class WorkflowItem(ConfigModel):
+    slug: Name
+    name: str = ""
+    type: Annotated[str, choice(WorkflowType.values)] = WorkflowType.CLAY_HUBSPOT_CONTACTS
+    source: Annotated[str | None, _connection_of(Provider.CLAY)] = None
+    destination: Destination
+    warehouse: Warehouse | None = None
+    notify: Notify | None = None
+    mapping: list[MappingRule] = Field(min_length=1)
+    mx_check: bool = False
+    enabled: bool = True
+
+
+def _connection(name: str | None) -> Connection | None:
+    return Connection.objects.get(name=name) if name else None
+
+
+def workflows_plan(items: list[WorkflowItem]) -> list[dict]:
     plans, seen = [], set()
     for index, item in enumerate(items):
-        where = f"workflows[{index}]"
-        if not isinstance(item, dict):
-            raise ConfigError(None, f"{where} must be a mapping")
-        line = item.get("__line__")
-        unknown = set(item) - _TOP_KEYS
-        if unknown:
-            raise ConfigError(line, f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-        slug = item.get("slug")
-        if not slug or not re.fullmatch(r"[-a-zA-Z0-9_]+", str(slug)):
-            raise ConfigError(line, f"{where}: `slug` is required (letters, digits, - and _)")
-        if slug in seen:
-            raise ConfigError(line, f"{where}: workflow {slug!r} appears twice")
-        seen.add(slug)
-        kind = item.get("type", WorkflowType.CLAY_HUBSPOT_CONTACTS)
-        if kind not in WorkflowType.values:
-            raise ConfigError(
-                line, f"{where}: type {kind!r} is not one of {', '.join(WorkflowType.values)}"
+        if item.slug in seen:
+            raise ConfigPathError((index, "slug"), f"workflow {item.slug!r} appears twice")
+        seen.add(item.slug)
+        warehouse, notify = item.warehouse or Warehouse(), item.notify or Notify()
+        if warehouse.connection and not warehouse.table:
+            raise ConfigPathError(
+                (index, "warehouse"), "`table` is required with a warehouse connection"
             )
-        destination = item.get("destination")
-        if not isinstance(destination, dict):
-            raise ConfigError(
-                line, f"{where}: `destination` needs {{connection, object, match_on}}"
-            )
-        dline = destination.get("__line__", line)
-        notify = item.get("notify") or {}
-        warehouse = item.get("warehouse") or {}
-        fields = {
-            "name": str(item.get("name", "")),
-            "type": kind,
-            "source_connection": _connection(
-                item.get("source"), line=line, where=f"{where}.source", providers={Provider.CLAY}
-            ),
-            "destination_connection": _connection(
-                destination.get("connection"),
-                line=dline,
-                where=f"{where}.destination.connection",
-                providers={Provider.HUBSPOT},
-            ),
-            "destination_object": str(destination.get("object", "contacts")),
-            "match_on": str(destination.get("match_on", "email")),
-            "warehouse_connection": _connection(
-                warehouse.get("connection"),
-                line=line,
-                where=f"{where}.warehouse",
-                providers={Provider.WAREHOUSE},
-            ),
-            "warehouse_table": str(warehouse.get("table", "")),
-            "slack_connection": _connection(
-                notify.get("slack"),
-                line=line,
-                where=f"{where}.notify.slack",
-                providers={Provider.SLACK},
-            ),
-            "slack_channel": str(notify.get("channel", "") or ""),
-            "mx_check": bool(item.get("mx_check", False)),
-            "enabled": bool(item.get("enabled", True)),
-        }
-        if fields["destination_connection"] is None:
-            raise ConfigError(dline, f"{where}.destination.connection is required")
-        if fields["warehouse_connection"] is not None and not fields["warehouse_table"]:
-            raise ConfigError(
-                line, f"{where}.warehouse.table is required with a warehouse connection"
-            )
-        mapping = item.get("mapping")
-        if not isinstance(mapping, list) or not mapping:
-            raise ConfigError(
-                line,
-                f"{where}: `mapping` must be a non-empty list of {{from, to, transforms, required}}",
-            )
-        for rule_index, rule in enumerate(mapping):
+        if warehouse.table:
+            try:
+                warehouse_table_validate(warehouse.table)
+            except ValidationError as refused:
+                raise ConfigPathError((index, "warehouse", "table"), refused.messages[0]) from None
+        rules = [rule.model_dump(by_alias=True) for rule in item.mapping]
+        for rule_index, rule in enumerate(rules):
             problems = field_mapping_rules_check(rules=[rule])
             if problems:
-                rule_line = rule.get("__line__", line) if isinstance(rule, dict) else line
-                raise ConfigError(rule_line, f"{where}.mapping[{rule_index}]: {' '.join(problems)}")
+                raise ConfigPathError((index, "mapping", rule_index), " ".join(problems))
+        fields = {
+            "name": item.name,
+            "type": item.type,
+            "source_connection": _connection(item.source),
+            "destination_connection": _connection(item.destination.connection),
+            "destination_object": item.destination.object,
+            "match_on": item.destination.match_on,
+            "warehouse_connection": _connection(warehouse.connection),
+            "warehouse_table": warehouse.table,
+            "slack_connection": _connection(notify.slack),
+            "slack_channel": notify.channel or "",
+            "mx_check": item.mx_check,
+            "enabled": item.enabled,
+        }
         plans.append(
-            {
-                "slug": slug,
-                "fields": fields,
-                "rules": field_mapping_rules_normalize(mapping),
-                "line": line,
-            }
+            {"slug": item.slug, "fields": fields, "rules": field_mapping_rules_normalize(rules)}
         )
     return plans
 
@@ -174,7 +158,7 @@ def workflows_apply(plans: list[dict], *, actor_label: str) -> list[str]:
     return changes
 
 
-def workflows_export() -> list[dict]:
+def workflows_export() -> list[WorkflowItem]:
     items = []
     for workflow in (
         Workflow.objects.select_related(
@@ -193,25 +177,33 @@ def workflows_export() -> list[dict]:
             item["name"] = workflow.name
         item["type"] = workflow.type
         item["source"] = workflow.source_connection.name if workflow.source_connection else None
-        item["destination"] = {
-            "connection": workflow.destination_connection.name,
-            "object": workflow.destination_object,
-            "match_on": workflow.match_on,
-        }
+        item["destination"] = Destination.model_construct(
+            connection=workflow.destination_connection.name,
+            object=workflow.destination_object,
+            match_on=workflow.match_on,
+        )
         if workflow.warehouse_connection:
-            item["warehouse"] = {
-                "connection": workflow.warehouse_connection.name,
-                "table": workflow.warehouse_table,
-            }
-        item["notify"] = {
+            item["warehouse"] = Warehouse.model_construct(
+                connection=workflow.warehouse_connection.name, table=workflow.warehouse_table
+            )
+        notify: dict[str, Any] = {
             "slack": workflow.slack_connection.name if workflow.slack_connection else None
         }
         if workflow.slack_channel:
-            item["notify"]["channel"] = workflow.slack_channel
+            notify["channel"] = workflow.slack_channel
+        item["notify"] = Notify.model_construct(**notify)
         if workflow.mx_check:
             item["mx_check"] = True
         if not workflow.enabled:
             item["enabled"] = False
-        item["mapping"] = current.rules if current else []
-        items.append(item)
+        item["mapping"] = [
+            MappingRule.model_construct(
+                from_=rule["from"],
+                to=rule["to"],
+                transforms=rule["transforms"],
+                required=rule["required"],
+            )
+            for rule in (current.rules if current else [])
+        ]
+        items.append(WorkflowItem.model_construct(**item))
     return items

@@ -221,6 +221,10 @@ class BatchState(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+# A run is not finished while any of its batches is in one of these states.
+BATCH_STATES_OPEN = (BatchState.PENDING, BatchState.LEASED)
+
+
 class RunBatch(models.Model):
     """Up to 100 records loaded by one task. ``pending`` batches are dispatched (again) by the
     sweeper once ``available_at`` passes and no dispatch is in flight; a ``leased`` batch whose
@@ -281,6 +285,10 @@ class RunChunk(models.Model):
     transform_ms = models.PositiveIntegerField(default=0)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     staged_at = models.DateTimeField(null=True, blank=True)
+    # A database refusal while staging (not a lost task): counted, and the second identical
+    # one fails the run naming the row instead of re-sending the chunk for ever.
+    failures = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["run", "sequence"]
@@ -299,6 +307,16 @@ class RunChunk(models.Model):
 class DeadLetterResolution(models.TextChoices):
     REPROCESSED = "reprocessed", "Reprocessed"
     IGNORED = "ignored", "Ignored"
+    # Same person, same workflow: a newer dead letter replaces this one in the queue…
+    SUPERSEDED = "superseded", "Superseded by a newer failure"
+    # …or a later run synced them, so there is nothing left to fix.
+    SYNCED = "synced", "Synced by a later run"
+
+
+class DeadLetterStage(models.TextChoices):
+    TRANSFORM = "transform", "Transform"
+    LOAD = "load", "Load"
+    ROUTE = "route", "Route"
 
 
 class DeadLetter(models.Model):
@@ -310,9 +328,19 @@ class DeadLetter(models.Model):
     workflow = models.ForeignKey(
         "pipelines.Workflow", on_delete=models.CASCADE, related_name="dead_letters"
     )
-    stage = models.CharField(max_length=20, help_text="transform | load")
+    stage = models.CharField(
+        max_length=20,
+        choices=DeadLetterStage.choices,
+        help_text="Where it failed; reprocessing repeats that step (a route letter routes again).",
+    )
     category = models.CharField(max_length=60, db_index=True)
     errors = models.JSONField(default=list, help_text="Every message, not just the first.")
+    reason = models.CharField(
+        max_length=200, blank=True, help_text="The first error without the record's values."
+    )
+    identity = models.CharField(
+        max_length=320, blank=True, help_text="Who it is about: email, or a source key."
+    )
     payload = models.JSONField(default=dict, help_text="The record as it would be sent.")
     original_payload = models.JSONField(null=True, blank=True, help_text="Before the first edit.")
     source_row = models.JSONField(default=dict)
@@ -334,7 +362,12 @@ class DeadLetter(models.Model):
         indexes = [
             models.Index(
                 fields=["workflow", "resolution", "-id"], name="pipelines_deadletter_queue_idx"
-            )
+            ),
+            models.Index(
+                fields=["workflow", "identity"],
+                condition=models.Q(resolution=""),
+                name="pipelines_dl_open_identity",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,5 +1,7 @@
 """Territories and routing as code: the `territories:` and `routing:` sections of
-`manage.py config export|apply` (model: integrations/config_sections.py).
+`manage.py config export|apply`, declared by TerritoryItem and RoutingItem (the engine is
+integrations/config_schema.py). The plan steps check what spans the file: duplicate names, and
+rule conditions against HubSpot's properties.
 
 Apply is idempotent: a second apply of the same file reports no change. Owners named by id
 that the owner sync has not seen yet become placeholders (synced later); an owner the sync
@@ -8,12 +10,20 @@ marked archived is refused. Territories and configurations absent from the file 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from integrations.config_sections import ConfigError
+from pydantic import BeforeValidator, Field, StringConstraints, model_serializer
+
+from integrations.config_schema import (
+    ConfigModel,
+    ConfigPathError,
+    Name,
+    choice,
+    reference,
+)
 from integrations.errors import ProviderError
 from integrations.models import Connection
-from pipelines.configuration import Section, section_register
+from integrations.url_path import path_refusal
 from pipelines.models import (
     Owner,
     RoutingConfig,
@@ -28,91 +38,57 @@ from pipelines.models import (
 )
 from pipelines.routing.owners import owner_problem, rule_problems
 
-_TERRITORY_KEYS = {"name", "strategy", "owners", "description", "__line__"}
-_ROUTING_KEYS = {
-    "workflow",
-    "hubspot",
-    "lifecycle_stage",
-    "deal_threshold",
-    "deal_pipeline",
-    "deal_stage",
-    "fallback_territory",
-    "scoring",
-    "slack",
-    "portal_id",
-    "rules",
-    "scoring_rules",
-    "__line__",
-}
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items() if k != "__line__"}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
+def _owner_problem(hubspot_id: str) -> str | None:
+    known = Owner.objects.filter(hubspot_id=hubspot_id).first()
+    if known is None:
+        return None  # a placeholder until the owner sync sees it
+    return owner_problem(known) or None
 
 
-def territories_validate(items: Any) -> list[dict]:
-    if not isinstance(items, list):
-        raise ConfigError(None, "`territories` must be a list")
+def _seat_from_id(value: Any) -> Any:
+    return value if isinstance(value, dict) else {"id": value}
+
+
+class Seat(ConfigModel):
+    """An owner in a territory: `"12345"`, or `{id, weight, daily_cap}` when not the default."""
+
+    id: Annotated[Text, reference(_owner_problem)]
+    weight: int = Field(default=1, ge=1)
+    daily_cap: int | None = Field(default=None, ge=1)
+
+    @model_serializer(mode="wrap")
+    def _plain_when_default(self, handler: Any) -> Any:
+        data = handler(self)
+        return data if set(data) - {"id"} else self.id
+
+
+class TerritoryItem(ConfigModel):
+    name: Text
+    strategy: Annotated[str, choice(RoutingStrategy.values)] = RoutingStrategy.ROUND_ROBIN
+    owners: list[Annotated[Seat, BeforeValidator(_seat_from_id)]] = []
+    description: str = ""
+
+
+def territories_plan(items: list[TerritoryItem]) -> list[dict]:
     plans, seen = [], set()
     for index, item in enumerate(items):
-        where, line = (
-            f"territories[{index}]",
-            item.get("__line__") if isinstance(item, dict) else None,
-        )
-        if not isinstance(item, dict):
-            raise ConfigError(None, f"{where} must be a mapping")
-        unknown = set(item) - _TERRITORY_KEYS
-        if unknown:
-            raise ConfigError(line, f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-        name = str(item.get("name") or "").strip()
-        if not name or name in seen:
-            raise ConfigError(line, f"{where}: `name` is required and must be unique")
-        seen.add(name)
-        strategy = item.get("strategy", RoutingStrategy.ROUND_ROBIN)
-        if strategy not in RoutingStrategy.values:
-            raise ConfigError(
-                line,
-                f"{where}: strategy {strategy!r} is not one of {', '.join(RoutingStrategy.values)}",
-            )
-        seats = []
-        for n, owner in enumerate(item.get("owners") or []):
-            spec = owner if isinstance(owner, dict) else {"id": owner}
-            owner_id, weight, cap = (
-                str(spec.get("id") or "").strip(),
-                spec.get("weight", 1),
-                spec.get("daily_cap"),
-            )
-            if not owner_id:
-                raise ConfigError(
-                    spec.get("__line__", line), f"{where}.owners[{n}]: an owner id is required"
-                )
-            if (
-                not isinstance(weight, int)
-                or weight < 1
-                or (cap is not None and (not isinstance(cap, int) or cap < 1))
-            ):
-                raise ConfigError(
-                    spec.get("__line__", line),
-                    f"{where}.owners[{n}]: weight and daily_cap must be positive integers",
-                )
-            known = Owner.objects.filter(hubspot_id=owner_id).first()
-            if known is not None and owner_problem(known):
-                raise ConfigError(
-                    spec.get("__line__", line), f"{where}.owners[{n}]: {owner_problem(known)}"
-                )
-            seats.append({"id": owner_id, "weight": weight, "daily_cap": cap})
-        if len({s["id"] for s in seats}) != len(seats):
-            raise ConfigError(line, f"{where}: an owner is listed twice")
+        if item.name in seen:
+            raise ConfigPathError((index, "name"), f"territory {item.name!r} appears twice")
+        seen.add(item.name)
+        if len({seat.id for seat in item.owners}) != len(item.owners):
+            raise ConfigPathError((index, "owners"), "an owner is listed twice")
         plans.append(
             {
-                "name": name,
-                "strategy": strategy,
-                "description": str(item.get("description") or ""),
-                "owners": seats,
+                "name": item.name,
+                "strategy": item.strategy,
+                "description": item.description,
+                "owners": [
+                    {"id": seat.id, "weight": seat.weight, "daily_cap": seat.daily_cap}
+                    for seat in item.owners
+                ],
             }
         )
     return plans
@@ -154,135 +130,155 @@ def territories_apply(plans: list[dict], *, actor_label: str) -> list[str]:
     return changes
 
 
-def territories_export() -> list[dict]:
+def territories_export() -> list[TerritoryItem]:
     items = []
     for territory in Territory.objects.prefetch_related("memberships__owner"):
-        owners: list[Any] = []
+        owners = []
         for m in territory.memberships.all():
-            plain = m.weight == 1 and m.daily_cap is None
-            owners.append(
-                m.owner.hubspot_id
-                if plain
-                else {
-                    "id": m.owner.hubspot_id,
-                    "weight": m.weight,
-                    **({"daily_cap": m.daily_cap} if m.daily_cap else {}),
-                }
-            )
-        item = {"name": territory.name, "strategy": territory.strategy, "owners": owners}
+            seat: dict[str, Any] = {"id": m.owner.hubspot_id}
+            if m.weight != 1 or m.daily_cap is not None:
+                seat["weight"] = m.weight
+            if m.daily_cap:
+                seat["daily_cap"] = m.daily_cap
+            owners.append(Seat.model_construct(**seat))
+        item: dict[str, Any] = {
+            "name": territory.name,
+            "strategy": territory.strategy,
+            "owners": owners,
+        }
         if territory.description:
             item["description"] = territory.description
-        items.append(item)
+        items.append(TerritoryItem.model_construct(**item))
     return items
 
 
-def _connection(name: Any, line: int | None, what: str) -> Connection:
-    connection = Connection.objects.filter(name=str(name or "")).first()
-    if connection is None:
-        raise ConfigError(line, f"routing.{what}: no connection named {name!r}")
-    return connection
+def _connection_problem(name: str) -> str | None:
+    if not Connection.objects.filter(name=name).exists():
+        return f"no connection named {name!r}"
+    return None
 
 
-def _territory(name: Any, line: int | None, what: str) -> Territory:
-    territory = Territory.objects.filter(name=str(name or "")).first()
-    if territory is None:
-        raise ConfigError(
-            line, f"routing.{what}: no territory named {name!r} (define it under `territories:`)"
-        )
-    return territory
+def _connection_problem_of(wanted: str):
+    """A connection that must exist and be of one provider: a HubSpot connection chosen as the
+    scoring API has no `call`, and would only fail at the first lead."""
+
+    def problem(name: str) -> str | None:
+        connection = Connection.objects.filter(name=name).first()
+        if connection is None:
+            return f"no connection named {name!r}"
+        if connection.provider != wanted:
+            return f"{name!r} is a {connection.provider} connection, not {wanted}"
+        return None
+
+    return problem
 
 
-def routing_validate(value: Any) -> list[dict]:
-    items = value if isinstance(value, list) else [value]
+def _territory_problem(name: str) -> str | None:
+    if not Territory.objects.filter(name=name).exists():
+        return f"no territory named {name!r} (define it under `territories:`)"
+    return None
+
+
+ConnectionName = Annotated[str, reference(_connection_problem)]
+TerritoryName = Annotated[str, reference(_territory_problem)]
+
+
+class Scoring(ConfigModel):
+    connection: Annotated[str, reference(_connection_problem_of("http"))] | None = None
+    path: str | None = None
+    score_field: str | None = None
+    territory_field: str | None = None
+
+
+class SlackNotice(ConfigModel):
+    connection: Annotated[str, reference(_connection_problem_of("slack"))] | None = None
+    channel: str | None = ""
+
+
+class TerritoryRuleItem(ConfigModel):
+    territory: Annotated[Text, reference(_territory_problem)]
+    when: dict[str, Any] | None = None
+
+
+class ScoringRuleItem(ConfigModel):
+    name: Text
+    points: int
+    when: dict[str, Any] | None = None
+
+
+class RoutingItem(ConfigModel):
+    workflow: Name
+    hubspot: Annotated[Text, reference(_connection_problem_of("hubspot"))]
+    lifecycle_stage: str | None = None
+    # a HubSpot lead score; 1000 leaves room for any scoring model we have seen
+    deal_threshold: int | None = Field(default=None, ge=0, le=1000)
+    deal_pipeline: str | None = None
+    deal_stage: str | None = None
+    fallback_territory: TerritoryName | None = None
+    scoring: Scoring | None = None
+    slack: SlackNotice | None = None
+    portal_id: str | None = None
+    rules: list[TerritoryRuleItem] = []
+    scoring_rules: list[ScoringRuleItem] = []
+
+
+def routing_plan(items: list[RoutingItem]) -> list[dict]:
     plans = []
-    for item in items:
-        if not isinstance(item, dict):
-            raise ConfigError(None, "`routing` must be a mapping (or a list of them)")
-        line = item.get("__line__")
-        unknown = set(item) - _ROUTING_KEYS
-        if unknown:
-            raise ConfigError(line, f"routing: unknown key(s) {', '.join(sorted(unknown))}")
-        if not item.get("workflow"):
-            raise ConfigError(line, "routing: `workflow` (a slug) is required")
-        hubspot = _connection(item.get("hubspot"), line, "hubspot")
+    for index, item in enumerate(items):
+        hubspot = Connection.objects.get(name=item.hubspot)
         fields: dict[str, Any] = {"hubspot_connection": hubspot}
         for key in ("lifecycle_stage", "deal_pipeline", "deal_stage", "portal_id"):
-            if key in item:
-                fields[key] = str(item[key])
-        if "deal_threshold" in item:
-            if (
-                not isinstance(item["deal_threshold"], int)
-                or not 0 <= item["deal_threshold"] <= 1000
-            ):
-                raise ConfigError(line, "routing.deal_threshold must be a whole number")
-            fields["deal_threshold"] = item["deal_threshold"]
-        fallback = item.get("fallback_territory")
+            if getattr(item, key) is not None:
+                fields[key] = getattr(item, key)
+        if item.deal_threshold is not None:
+            fields["deal_threshold"] = item.deal_threshold
         fields["fallback_territory"] = (
-            _territory(fallback, line, "fallback_territory") if fallback else None
+            Territory.objects.get(name=item.fallback_territory) if item.fallback_territory else None
         )
-        scoring = item.get("scoring") or {}
+        scoring = item.scoring or Scoring()
         fields["scoring_connection"] = (
-            _connection(scoring["connection"], line, "scoring.connection")
-            if scoring.get("connection")
-            else None
+            Connection.objects.get(name=scoring.connection) if scoring.connection else None
         )
         for key, column in (
             ("path", "scoring_path"),
             ("score_field", "score_field"),
             ("territory_field", "territory_field"),
         ):
-            if key in scoring:
-                fields[column] = str(scoring[key])
-        slack = item.get("slack") or {}
+            if getattr(scoring, key) is not None:
+                fields[column] = getattr(scoring, key)
+        refusal = path_refusal(fields.get("scoring_path", "/score"))
+        if refusal is not None:
+            raise ConfigPathError((index, "scoring", "path"), refusal)
+        slack = item.slack or SlackNotice()
         fields["slack_connection"] = (
-            _connection(slack["connection"], line, "slack.connection")
-            if slack.get("connection")
-            else None
+            Connection.objects.get(name=slack.connection) if slack.connection else None
         )
-        fields["slack_channel"] = str(slack.get("channel") or "")
-        config = RoutingConfig.objects.filter(workflow__slug=item["workflow"]).first()
+        fields["slack_channel"] = slack.channel or ""
+        config = RoutingConfig.objects.filter(workflow__slug=item.workflow).first()
         rules = []
-        for n, rule in enumerate(item.get("rules") or [], start=1):
-            rule_line = rule.get("__line__", line) if isinstance(rule, dict) else line
-            if not isinstance(rule, dict) or not rule.get("territory"):
-                raise ConfigError(
-                    rule_line, f"routing.rules[{n - 1}]: needs `territory` and `when`"
-                )
-            territory = _territory(rule["territory"], rule_line, f"rules[{n - 1}].territory")
-            _check_conditions(config, hubspot, rule.get("when"), rule_line, f"rules[{n - 1}]")
+        for n, rule in enumerate(item.rules):
+            _check_conditions(config, hubspot, rule.when, (index, "rules", n))
             rules.append(
                 {
-                    "position": n,
-                    "territory": territory,
-                    "conditions": _clean(rule.get("when") or {}),
+                    "position": n + 1,
+                    "territory": Territory.objects.get(name=rule.territory),
+                    "conditions": rule.when or {},
                 }
             )
         scoring_rules = []
-        for n, rule in enumerate(item.get("scoring_rules") or [], start=1):
-            rule_line = rule.get("__line__", line) if isinstance(rule, dict) else line
-            if (
-                not isinstance(rule, dict)
-                or not rule.get("name")
-                or not isinstance(rule.get("points"), int)
-            ):
-                raise ConfigError(
-                    rule_line,
-                    f"routing.scoring_rules[{n - 1}]: needs `name`, integer `points` and `when`",
-                )
-            _check_conditions(
-                config, hubspot, rule.get("when"), rule_line, f"scoring_rules[{n - 1}]"
-            )
+        for n, rule in enumerate(item.scoring_rules):
+            _check_conditions(config, hubspot, rule.when, (index, "scoring_rules", n))
             scoring_rules.append(
                 {
-                    "position": n,
-                    "name": str(rule["name"]),
-                    "points": rule["points"],
-                    "conditions": _clean(rule.get("when") or {}),
+                    "position": n + 1,
+                    "name": rule.name,
+                    "points": rule.points,
+                    "conditions": rule.when or {},
                 }
             )
         plans.append(
             {
-                "workflow": str(item["workflow"]),
+                "workflow": item.workflow,
                 "fields": fields,
                 "rules": rules,
                 "scoring_rules": scoring_rules,
@@ -292,17 +288,15 @@ def routing_validate(value: Any) -> list[dict]:
 
 
 def _check_conditions(
-    config: RoutingConfig | None, hubspot: Connection, when: Any, line: int | None, where: str
+    config: RoutingConfig | None, hubspot: Connection, when: Any, loc: tuple
 ) -> None:
     probe = config or RoutingConfig(hubspot_connection=hubspot)
     try:
-        problems = rule_problems(config=probe, conditions=_clean(when))
+        problems = rule_problems(config=probe, conditions=when)
     except ProviderError as error:
-        raise ConfigError(
-            line, f"routing.{where}: could not check the properties in HubSpot ({error})"
-        ) from None
+        raise ConfigPathError(loc, f"could not check the properties in HubSpot ({error})") from None
     if problems:
-        raise ConfigError(line, f"routing.{where}: {'; '.join(problems)}")
+        raise ConfigPathError(loc, "; ".join(problems))
 
 
 def routing_apply(plans: list[dict], *, actor_label: str) -> list[str]:
@@ -350,7 +344,7 @@ def routing_apply(plans: list[dict], *, actor_label: str) -> list[str]:
     return changes
 
 
-def routing_export() -> Any:
+def routing_export() -> list[RoutingItem]:
     items = []
     for config in RoutingConfig.objects.select_related(
         "workflow",
@@ -370,33 +364,26 @@ def routing_export() -> Any:
         if config.fallback_territory:
             item["fallback_territory"] = config.fallback_territory.name
         if config.scoring_connection:
-            item["scoring"] = {
-                "connection": config.scoring_connection.name,
-                "path": config.scoring_path,
-                "score_field": config.score_field,
-                "territory_field": config.territory_field,
-            }
+            item["scoring"] = Scoring.model_construct(
+                connection=config.scoring_connection.name,
+                path=config.scoring_path,
+                score_field=config.score_field,
+                territory_field=config.territory_field,
+            )
         if config.slack_connection:
-            item["slack"] = {
-                "connection": config.slack_connection.name,
-                "channel": config.slack_channel,
-            }
+            item["slack"] = SlackNotice.model_construct(
+                connection=config.slack_connection.name, channel=config.slack_channel
+            )
         if config.portal_id:
             item["portal_id"] = config.portal_id
         item["rules"] = [
-            {"territory": r.territory.name, "when": r.conditions}
+            TerritoryRuleItem.model_construct(territory=r.territory.name, when=r.conditions)
             for r in config.rules.select_related("territory").order_by("position", "id")
         ]
         if config.scoring_rules.exists():
             item["scoring_rules"] = [
-                {"name": r.name, "points": r.points, "when": r.conditions}
+                ScoringRuleItem.model_construct(name=r.name, points=r.points, when=r.conditions)
                 for r in config.scoring_rules.order_by("position", "id")
             ]
-        items.append(item)
-    return items[0] if len(items) == 1 else items
-
-
-section_register(
-    Section("territories", territories_validate, territories_apply, territories_export)
-)
-section_register(Section("routing", routing_validate, routing_apply, routing_export))
+        items.append(RoutingItem.model_construct(**item))
+    return items

@@ -21,6 +21,7 @@ from django.utils import timezone
 from integrations.errors import ProviderError
 from pipelines.models import (
     DeadLetter,
+    DeadLetterStage,
     DecisionStatus,
     DecisionTrigger,
     Owner,
@@ -40,6 +41,8 @@ from pipelines.routing.rules import Lead, RuleResult, rules_evaluate
 from pipelines.routing.scoring import Score, score_by_api, score_by_rules
 from pipelines.routing.selectors import RoutingSetup, routing_setup_load
 from pipelines.routing.strategies import Pick, territory_owner_pick
+from pipelines.services.runs import run_finish
+from pipelines.services.staging import run_create
 
 logger = logging.getLogger(__name__)
 
@@ -74,10 +77,13 @@ def lead_assess(
     lead: Lead,
     setup: RoutingSetup | None = None,
     scoring_client: Any = None,
+    outside_calls: bool = True,
 ) -> Assessment:
+    """``outside_calls=False`` (a Viewer's simulation) scores with the built-in rules even
+    when a scoring API is configured: its credential is never used on a Viewer's behalf."""
     started, external = time.perf_counter(), 0.0
     setup = setup or routing_setup_load(config=config)
-    if config.scoring_connection_id:
+    if config.scoring_connection_id and outside_calls:
         api_started = time.perf_counter()
         score = _score_by_api(config=config, lead=lead, client=scoring_client)
         external = time.perf_counter() - api_started
@@ -109,6 +115,10 @@ def _score_by_api(*, config: RoutingConfig, lead: Lead, client: Any) -> Score:
     from integrations.registry import client_for
 
     owned = client is None
+    if client is None and config.scoring_connection.provider != "http":
+        # Chosen before the form refused other kinds: fall back rather than fail every lead.
+        message = f"{config.scoring_connection.name} is not an HTTP JSON connection"
+        return Score(None, "unavailable", error=message)
     try:
         client = client or client_for(config.scoring_connection)
         return score_by_api(
@@ -145,9 +155,9 @@ def owner_choose(
     return pick, territory
 
 
-def lead_preview(*, config: RoutingConfig, lead: Lead) -> Outcome:
+def lead_preview(*, config: RoutingConfig, lead: Lead, outside_calls: bool = True) -> Outcome:
     """What would happen, writing nothing and advancing no round (simulator, --dry-run)."""
-    assessment = lead_assess(config=config, lead=lead)
+    assessment = lead_assess(config=config, lead=lead, outside_calls=outside_calls)
     pick, territory = owner_choose(config=config, assessment=assessment, preview=True)
     owner = Owner.objects.filter(pk=pick.owner_pk).first() if pick and pick.owner_pk else None
     return Outcome(assessment, pick, owner, territory)
@@ -367,23 +377,21 @@ def _deal_name(decision: RoutingDecision) -> str:
 
 
 def decision_dead_letter(*, decision: RoutingDecision, category: str, message: str) -> DeadLetter:
-    """Nothing can route this lead: keep it in the dead-letter queue, never drop it."""
+    """Nothing can route this lead: keep it in the dead-letter queue, never drop it. The
+    letter's run goes through the pipeline's run_create / run_finish like any other run
+    (a `run.finished` audit event, counts from its record); "Reprocess" routes it again."""
     now = timezone.now()
     with transaction.atomic():
-        run = Run.objects.create(
+        run = run_create(
             workflow=decision.config.workflow,
             trigger=RunTrigger.WEBHOOK
             if decision.trigger == DecisionTrigger.WEBHOOK
             else RunTrigger.MANUAL,
-            triggered_by=decision.triggered_by,
-            triggered_by_label="routing",
-            status=RunStatus.FAILURE,
-            status_message=message[:300],
-            records_in=1,
-            dead_lettered=1,
-            started_at=now,
-            finished_at=now,
+            actor=decision.triggered_by,
+            actor_label="routing",
         )
+        run.status, run.started_at = RunStatus.RUNNING, now
+        run.save(update_fields=["status", "started_at"])
         record = RunRecord.objects.create(
             run=run,
             position=1,
@@ -400,11 +408,13 @@ def decision_dead_letter(*, decision: RoutingDecision, category: str, message: s
             run=run,
             record=record,
             workflow=decision.config.workflow,
-            stage="route",
+            stage=DeadLetterStage.ROUTE,
             category=category,
             errors=[message],
             payload={"contact_id": decision.contact_id, "decision_id": decision.pk},
         )
+        run_finish(run=run)
+        Run.objects.filter(pk=run.pk).update(status_message=message[:300])
         RoutingDecision.objects.filter(pk=decision.pk).update(status=DecisionStatus.DEAD_LETTERED)
     decision.status = DecisionStatus.DEAD_LETTERED
     notify.routing_alert(

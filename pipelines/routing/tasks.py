@@ -22,6 +22,19 @@ def routing_events_process_task(self, event_ids: list[int]) -> int:
         raise self.retry(exc=error, countdown=countdown) from None
 
 
+@shared_task(bind=True, name="pipelines.routing.run_reprocess", max_retries=10, acks_late=True)
+def routing_run_reprocess_task(self, run_id: int) -> None:
+    from pipelines.routing.reprocess import routing_run_reprocess
+
+    try:
+        routing_run_reprocess(run_id=run_id)
+    except ProviderError as error:
+        # Transient only (the service dead-letters a permanent one): the records already
+        # routed are kept, the retry resumes with the rest.
+        countdown = error.retry_after or min(600, 15 * 2**self.request.retries)
+        raise self.retry(exc=error, countdown=countdown) from None
+
+
 @shared_task(
     name="pipelines.routing.owners_sync",
     autoretry_for=(ProviderError,),

@@ -44,6 +44,8 @@ from pipelines.models import (
     SkipReason,
     SyncedContact,
 )
+from pipelines.selectors import run_batches_open
+from pipelines.services.dead_letters import dead_letter_describe
 from pipelines.services.runs import run_finish
 
 # The longest a batch task sleeps between in-process retries (a 5xx's jittered backoff). A
@@ -394,9 +396,7 @@ def _record(
         Run.objects.filter(pk=run.pk).update(**run_update)
         if mine and next_state != BatchState.PENDING:
             run.refresh_from_db()
-            if not RunBatch.objects.filter(
-                run=run, state__in=[BatchState.PENDING, BatchState.LEASED]
-            ).exists():
+            if not run_batches_open(run_id=run.pk).exists():
                 run_finish(run=run)
     return BatchOutcome(batch_id=batch.pk, retry_in=retry_in if mine else None, state=next_state)
 
@@ -461,6 +461,12 @@ def _apply(
                     source_row=source_rows[pk],
                     attempts=attempts,
                 )
+            )
+            dead_letter_describe(  # the record passed validation: HubSpot's errors only
+                letter=letters[-1],
+                match_key=record.match_key,
+                match_on=run.workflow.match_on,
+                record_errors=[],
             )
     DeadLetter.objects.bulk_create(letters)
     SyncedContact.objects.bulk_create(
@@ -545,9 +551,7 @@ def _pause_for_quota(batch: RunBatch, error: RateLimited) -> None:
         until=until,
         reason="HubSpot daily API limit reached; resumes after the portal's midnight",
     )
-    RunBatch.objects.filter(run=run, state__in=[BatchState.PENDING, BatchState.LEASED]).update(
-        available_at=until
-    )
+    run_batches_open(run_id=run.pk).update(available_at=until)
     Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
         status=RunStatus.WAITING_FOR_QUOTA,
         status_message=f"HubSpot daily limit reached; resumes at {until:%Y-%m-%d %H:%M} UTC",

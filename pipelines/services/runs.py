@@ -23,6 +23,7 @@ from pipelines.csv_files import CsvRefused
 from pipelines.models import (
     BatchState,
     DeadLetter,
+    DeadLetterStage,
     RecordState,
     Run,
     RunBatch,
@@ -32,8 +33,9 @@ from pipelines.models import (
     RunTrigger,
     SkipReason,
 )
-from pipelines.models.runs import FINISHED_STATUSES
+from pipelines.models.runs import BATCH_STATES_OPEN, FINISHED_STATUSES
 from pipelines.selectors import run_record_state_counts
+from pipelines.services.dead_letters import dead_letter_describe, dead_letters_settle
 from pipelines.services.staging import run_stage
 
 BATCH_SIZE = 100  # HubSpot batch endpoints take at most 100 inputs (providers.md §1.3)
@@ -138,7 +140,7 @@ def _dead_letters_for_invalid(run: Run) -> None:
                 run=run,
                 record=record,
                 workflow_id=run.workflow_id,
-                stage="transform",
+                stage=DeadLetterStage.TRANSFORM,
                 category="validation",
                 errors=[
                     f"{e.get('source')} → {e.get('target')}: {e.get('message')}"
@@ -148,6 +150,13 @@ def _dead_letters_for_invalid(run: Run) -> None:
                 source_row=record.raw,
                 attempts=0,
             )
+        )
+        dead_letter_describe(
+            letter=buffer[-1],
+            match_key=record.match_key,
+            match_on=run.workflow.match_on,
+            record_errors=record.errors,
+            rules=run.mapping_version.rules if run.mapping_version else None,
         )
         if len(buffer) >= 1000:
             DeadLetter.objects.bulk_create(buffer)
@@ -242,7 +251,7 @@ def run_finish(*, run: Run) -> Run:
     run.succeeded = counts.get(RecordState.LOADED, 0)
     run.dead_lettered = counts.get(RecordState.DEAD_LETTERED, 0)
     run.skipped = counts.get(RecordState.SKIPPED, 0)
-    run.failed = DeadLetter.objects.filter(run=run, stage="load").count()
+    run.failed = DeadLetter.objects.filter(run=run, stage=DeadLetterStage.LOAD).count()
     run.records_in = sum(counts.values())
     if run.dead_lettered == 0:
         run.status = RunStatus.SUCCESS
@@ -251,6 +260,7 @@ def run_finish(*, run: Run) -> Run:
     else:
         run.status = RunStatus.PARTIAL
     run.status_message = ""
+    dead_letters_settle(run=run)
     run.finished_at = now
     run.duration_ms = round(((now - (run.started_at or run.created_at)).total_seconds()) * 1000)
     run.timings = {
@@ -376,7 +386,7 @@ def batches_sweep(*, now: Any = None) -> dict[str, int]:
         Run.objects.filter(
             status__in=[RunStatus.RUNNING, RunStatus.WAITING_FOR_QUOTA], prepared_at__isnull=False
         )
-        .exclude(batches__state__in=[BatchState.PENDING, BatchState.LEASED])
+        .exclude(batches__state__in=BATCH_STATES_OPEN)
         .values_list("pk", flat=True)
     ):
         with transaction.atomic():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from django.db import connection
+import psycopg
+from django.db import DatabaseError, connection
 
 from pipelines.mapping import record_transform
 from pipelines.models import RecordState, RunRecord, SkipReason, Workflow
@@ -68,6 +70,11 @@ class StagedInput:
     inbound_event_id: int | None = None
     reprocessed_from_id: int | None = None
     overrides: dict[str, Any] | None = None  # edited dead-letter payload (property → value)
+    # NUL characters removed from the input (integrations/inbound.py): a warning on the record.
+    nul_removed: int = 0
+    # rule source → this input's own header, when it differs from the run's (a reprocess run
+    # mixes rows of files whose columns were matched by alias, e.g. "Work Email" → Email).
+    columns: dict[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -87,6 +94,7 @@ def inputs_stage(
     """Transform and validate each (position, input), hand it to ``writer``. The caller
     flushes the writer and owns the transaction."""
     mapping = CompiledMapping(rules, columns)
+    mappings_by_columns: dict[tuple[tuple[str, str], ...], CompiledMapping] = {}
     match_on = workflow.match_on
     mx_check = workflow.mx_check and match_on == "email"
     mx_cache: dict[str, bool] = {}
@@ -95,12 +103,18 @@ def inputs_stage(
     clock = time.perf_counter
     for position, staged in inputs:
         tick = clock()
+        own_mapping, own_columns = mapping, columns
+        if staged.columns is not None:
+            key = tuple(sorted(staged.columns.items()))
+            if key not in mappings_by_columns:
+                mappings_by_columns[key] = CompiledMapping(rules, staged.columns)
+            own_mapping, own_columns = mappings_by_columns[key], staged.columns
         if staged.overrides:
-            row = _with_overrides(staged, rules, columns)
-            record = record_transform(row, mapping, match_on=match_on)
+            row = _with_overrides(staged, rules, own_columns)
+            record = record_transform(row, own_mapping, match_on=match_on)
             record.values.update({k: v for k, v in staged.overrides.items() if k not in targets})
         else:
-            record = record_transform(staged.raw, mapping, match_on=match_on)
+            record = record_transform(staged.raw, own_mapping, match_on=match_on)
         state = RecordState.TRANSFORMED
         if record.errors:
             state = RecordState.DEAD_LETTERED
@@ -118,6 +132,16 @@ def inputs_stage(
                     }
                 )
                 state = RecordState.DEAD_LETTERED
+        if staged.nul_removed:
+            record.errors.append(
+                {
+                    "source": "row",
+                    "target": "",
+                    "code": "nul_removed",
+                    "level": "warning",
+                    "message": f"{staged.nul_removed} NUL character(s) removed from the text",
+                }
+            )
         tally.transform_seconds += clock() - tick
         tally.records += 1
         writer.add(staged, position, record, state, "")
@@ -144,6 +168,31 @@ def suppressed_event_items_blank(*, writer: RecordWriter) -> None:
 
     if writer.suppressed_items:
         inbound_event_items_erase(items=writer.suppressed_items)
+
+
+class RowsNotStored(Exception):  # noqa: N818 - a refusal, named as the run reports it
+    """The database refused a flush. ``message`` names the row (COPY reports the line it
+    stopped at) or the rows of the flush, and the error class, never a value."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    @classmethod
+    def naming(cls, error: Exception, rows: list[tuple]) -> RowsNotStored:
+        cause = error if isinstance(error, psycopg.Error) else error.__cause__
+        kind = type(cause or error).__name__
+        # Only the line number is read from the context: the rest quotes the row's values.
+        context = str(getattr(getattr(cause, "diag", None), "context", "") or "")
+        line = re.search(r"\bCOPY \S+, line (\d+)", context)
+        numbers = [row[3] for row in rows if row[3] is not None]  # row_number (COLUMNS[3])
+        if line and 0 < int(line.group(1)) <= len(rows) and rows[int(line.group(1)) - 1][3]:
+            where = f"row {rows[int(line.group(1)) - 1][3]}"
+        elif numbers:
+            where = f"one of rows {min(numbers)}-{max(numbers)}"
+        else:
+            where = "one of the records"
+        return cls(f"The database refused {where} ({kind}).")
 
 
 class RecordWriter:
@@ -218,13 +267,16 @@ class RecordWriter:
                     else row
                     for row in self.rows
                 ]
-        if connection.vendor == "postgresql":
-            self._copy()
-        else:
-            RunRecord.objects.bulk_create(
-                [RunRecord(**dict(zip(self.COLUMNS, row, strict=True))) for row in self.rows],
-                batch_size=1000,
-            )
+        try:
+            if connection.vendor == "postgresql":
+                self._copy()
+            else:
+                RunRecord.objects.bulk_create(
+                    [RunRecord(**dict(zip(self.COLUMNS, row, strict=True))) for row in self.rows],
+                    batch_size=1000,
+                )
+        except (DatabaseError, psycopg.Error) as error:  # COPY runs on psycopg's own cursor
+            raise RowsNotStored.naming(error, self.rows) from None
         self.rows = []
 
     def _suppressed(self, row: tuple) -> tuple:
@@ -250,7 +302,7 @@ class RecordWriter:
 
     def _copy(self) -> None:
         table = RunRecord._meta.db_table
-        statement = f"COPY {table} ({', '.join(self.COLUMNS)}) FROM STDIN"  # noqa: S608 - fixed names
+        statement = f"COPY {table} ({', '.join(self.COLUMNS)}) FROM STDIN"
         # Rows are written as COPY text lines here rather than with psycopg's write_row, which
         # adapts each of the 17 values on its own (~5 µs a row against ~2 µs, measured).
         # created_at and updated_at are one instant for the whole flush.

@@ -29,7 +29,7 @@ from .store import CrmStore
 StartResponse = Callable[..., Any]
 
 
-class ConnectionDropped(Exception):  # noqa: N818 - named for what the client observes
+class ConnectionDropped(Exception):
     """Raised by a ``timeout_mode="drop"`` fault; the threaded server closes the socket
     without answering. Under httpx.WSGITransport it surfaces as this exception."""
 

@@ -28,7 +28,7 @@ class _Handler(ServerHandler):
 class QuietRequestHandler(WSGIRequestHandler):
     """No per-request access log on stderr; the sandbox keeps its own request_log."""
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         return
 
     def handle(self) -> None:

@@ -33,7 +33,9 @@ def verify() -> str:
 
 
 def test_each_event_links_to_the_previous_ones_hash(events):
-    assert events[0].prev_hash == "" or events[0].prev_hash
+    before = AuditEvent.objects.filter(pk__lt=events[0].pk).order_by("-pk").first()
+    assert events[0].prev_hash == (before.hash if before else "")
+    assert all(len(event.hash) == 64 for event in events)
     for previous, current in zip(events, events[1:], strict=False):
         assert current.prev_hash == previous.hash
 

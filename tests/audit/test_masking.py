@@ -76,6 +76,10 @@ def test_changes_diff_masks_secrets_nested_in_json_options():
         {"options": {"headers": {"Authorization": "Bearer abc123456789"}}}, {"options": {}}
     )
     assert "abc123456789" not in str(diff)
+    # the change itself is still recorded: the headers were removed
+    assert "options" in diff
+    assert "headers" in str(diff["options"][0])
+    assert diff["options"][1] == {}
 
 
 def test_config_names_stay_readable_for_the_auditor():

@@ -88,6 +88,29 @@ def test_secret_can_come_from_a_file(tmp_path):
     assert result.stdout.strip().splitlines()[-1] == str(len(PRODUCTION_ENV["SECRET_KEY"]))
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "shown"),
+    [
+        (
+            "DATABASE_URL",
+            "postgres://switchyard@db.from-file:5432/switchyard",
+            "settings.DATABASES['default']['HOST']",
+        ),
+        ("REDIS_URL", "redis://redis.from-file:6379/3", "settings.REDIS_URL"),
+        ("EMAIL_URL", "smtp://mail.from-file:25", "settings.EMAIL_HOST"),
+    ],
+)
+def test_connection_urls_can_come_from_files(tmp_path, name, value, shown):
+    secret_file = tmp_path / name.lower()
+    secret_file.write_text(value + "\n")
+    env = {**PRODUCTION_ENV, name: "", f"{name}_FILE": str(secret_file)}
+    result = manage("shell", "-c", f"from django.conf import settings; print({shown})", env=env)
+    assert result.returncode == 0, result.stderr
+    printed = result.stdout.strip().splitlines()[-1]
+    assert printed in value
+    assert "from-file" in printed
+
+
 def test_local_defaults_need_no_environment():
     result = manage("check", env={"DJANGO_SETTINGS_MODULE": "config.settings.base"})
     assert result.returncode == 0, result.stderr

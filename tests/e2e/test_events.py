@@ -4,8 +4,7 @@ reply, stops at the Clay step while Clay is down and resumes from that step, wit
 one Slack message per step.
 
 HubSpot's webhook is a real v3-signed POST to the live server; the stand-ins are reached
-through integrations.registry (Slack recorded at the HTTP boundary until the Slack stand-in
-lands). The test plays the workers: after each action it runs what the Celery tasks run.
+through integrations.registry, Slack included. The test plays the workers: after each action it runs what the Celery tasks run.
 """
 
 from __future__ import annotations

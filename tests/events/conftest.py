@@ -1,12 +1,11 @@
 """Event-hub tests: every outbound call goes through integrations.registry.client_for, with
 HTTP stubbed at one boundary per provider (registry.TRANSPORT_OVERRIDES): the HubSpot
 sandbox (plus a recorder for tasks and notes, which the sandbox does not model), the Clay
-stand-in, the finance receiver, and a Slack recorder until the Slack stand-in lands."""
+stand-in, the finance receiver and the Slack stand-in."""
 
 from __future__ import annotations
 
 import base64
-import itertools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +19,7 @@ from integrations.models import AuthType, Provider
 from sandbox.clay import ClaySandbox
 from sandbox.finance import FinanceReceiver
 from sandbox.hubspot import HubSpotSandbox
+from sandbox.slack import SlackSandbox
 from tests.integrations.factories import ConnectionFactory
 
 SIGNING_SECRET = "whsec_" + base64.b64encode(b"finance-signing-key-0123456789ab").decode()
@@ -40,20 +40,23 @@ events:
 
 
 @dataclass
-class SlackRecorder:
-    """chat.postMessage as Slack answers it; ``down`` refuses connections."""
+class SlackStandIn:
+    """The Slack stand-in (sandbox/slack), reached in-process; ``down`` refuses connections
+    (a Slack outage as the client sees it). Rate limit relaxed: tests post in bursts."""
 
-    messages: list[dict[str, Any]] = field(default_factory=list)
+    sandbox: SlackSandbox = field(
+        default_factory=lambda: SlackSandbox(per_channel_per_second=1000, burst=1000)
+    )
     down: bool = False
-    counter: Any = field(default_factory=lambda: itertools.count(1))
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if self.down:
             raise httpx.ConnectError("connection refused", request=request)
-        body = json.loads(request.content)
-        ts = f"1700000000.{next(self.counter):06d}"
-        self.messages.append({**body, "ts": ts})
-        return httpx.Response(200, json={"ok": True, "channel": "C0SALES", "ts": ts})
+        return httpx.WSGITransport(app=self.sandbox).handle_request(request)
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return self.sandbox.messages()
 
 
 @dataclass
@@ -105,7 +108,7 @@ class WarehouseRecorder:
 @dataclass
 class Hub:
     hubspot: HubSpotWithEngagements
-    slack: SlackRecorder
+    slack: SlackStandIn
     clay: ClaySandbox
     finance: FinanceReceiver
     warehouse: WarehouseRecorder
@@ -120,7 +123,7 @@ def hub(db, monkeypatch, settings):
     sandbox = HubSpotSandbox(seed=1)
     hub = Hub(
         hubspot=HubSpotWithEngagements(sandbox),
-        slack=SlackRecorder(),
+        slack=SlackStandIn(),
         clay=ClaySandbox(callback_delay=0, callback_sender=lambda url, body: None),
         finance=FinanceReceiver(secrets=[SIGNING_SECRET]),
         warehouse=WarehouseRecorder(),

@@ -104,7 +104,7 @@ def test_the_chain_runs_to_its_thread_reply(hub, chain):
     assert all(s.state == StepState.SUCCEEDED for s in steps.values())
     alert, reply = hub.slack.messages
     assert alert["text"] == "High-value lead ada@acme.com at Acme submitted Demo request"
-    assert "thread_ts" not in alert
+    assert alert["thread_ts"] is None
     assert reply["thread_ts"] == alert["ts"]
     assert reply["text"] == "Clay research: Acme is hiring"
     [row] = hub.clay.rows["priority"]

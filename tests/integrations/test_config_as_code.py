@@ -93,48 +93,78 @@ def test_export_then_apply_round_trips_without_changes(env, example_file, capsys
     assert apply(exported, capsys).strip() == "Nothing to change."
 
 
+# Each broken item is the second connection, after a valid one: the valid one must not be
+# half-applied. The message names the line and the key path of the problem.
+_VALID = "connections:\n  - {name: good-one, provider: apollo}\n"
+
+
 @pytest.mark.parametrize(
-    ("text", "message"),
+    ("item", "message"),
     [
         (
-            "connections:\n  - name: x\n    provider: hubspt\n",
-            "line 2: connections[0]: provider 'hubspt' is not one of",
+            "  - name: x\n    provider: hubspt\n",
+            "line 4: connections[1].provider: 'hubspt' is not one of hubspot,",
         ),
         (
-            "connections:\n  - name: x\n    provider: hubspot\n    auth: {type: private_app, token: pat-na1-literal}\n",
-            "line 4: connections[0].auth.token must be an ${ENV_VAR} reference, never a value",
+            "  - name: x\n    provider: hubspot\n    auth: {type: private_app, token: pat-na1-literal}\n",
+            "line 5: connections[1].auth.token: must be an ${ENV_VAR} reference, never a value",
         ),
         (
-            "connections:\n  - name: x\n    provider: hubspot\n    auth: {type: private_app, token: ${NOT_SET_ANYWHERE}}\n",
-            "environment variable NOT_SET_ANYWHERE is not set",
+            "  - name: x\n    provider: hubspot\n    auth: {type: private_app, token: ${NOT_SET_ANYWHERE}}\n",
+            "line 5: connections[1].auth.token: environment variable NOT_SET_ANYWHERE is not set",
         ),
         (
-            "connections:\n  - {name: x, provider: hubspot, rate_limit: {requests: 0, per_seconds: 10}}\n",
-            "rate_limit needs positive integers",
+            "  - {name: x, provider: hubspot, rate_limit: {requests: 0, per_seconds: 10}}\n",
+            "line 3: connections[1].rate_limit.requests: Input should be greater than 0",
         ),
-        ("connections: [\n", "not valid YAML"),
-        ("conections: []\n", "unknown section(s) conections"),
+        (
+            "  - name: x\n    provider: hubspot\n    timeouts: {connect: abc}\n",
+            "line 5: connections[1].timeouts.connect: Input should be a valid number",
+        ),
+        (
+            "  - name: x\n    provider: hubspot\n    max_attempts: many\n",
+            "line 5: connections[1].max_attempts: Input should be a valid integer",
+        ),
+        (
+            "  - name: x\n    provider: hubspot\n    timeouts: fast\n",
+            "line 5: connections[1].timeouts: Input should be a valid dictionary",
+        ),
+        (
+            "  - name: x\n    provider: hubspot\n    max_attempts: 0\n",
+            "line 5: connections[1].max_attempts: Input should be greater than or equal to 1",
+        ),
+        (
+            "  - name: x\n    provider: hubspot\n    retries: 3\n",
+            "line 5: connections[1].retries: unknown key",
+        ),
+        (
+            "  - name: x\n    auth: {type: none}\n",
+            "line 3: connections[1].provider: is required",
+        ),
+        (
+            "  - {name: good-one, provider: hubspot}\n",
+            "line 3: connections[1].name: connection 'good-one' appears twice",
+        ),
+        ("  - name: [\n", "not valid YAML"),
     ],
 )
 @pytest.mark.django_db
-def test_an_invalid_file_changes_nothing_and_names_the_line_and_problem(
-    env, tmp_path, text, message
-):
-    valid_first = "connections:\n  - {name: good-one, provider: apollo}\n"
+def test_an_invalid_file_changes_nothing_and_names_the_line_and_key(env, tmp_path, item, message):
     path = tmp_path / "bad.yaml"
-    path.write_text(text if not text.startswith("connections:\n") else text)
+    path.write_text(_VALID + item)
+
     with pytest.raises(CommandError) as failure:
         call_command("config", "apply", str(path))
+
     assert message in str(failure.value)
     assert "nothing was changed" in str(failure.value)
-    assert Connection.objects.count() == 0
-    # and a valid section before an invalid one is not half-applied
-    path.write_text(
-        valid_first + text.split("\n", 1)[1]
-        if text.startswith("connections:\n  - name")
-        else valid_first
-    )
-    if text.startswith("connections:\n  - name"):
-        with pytest.raises(CommandError):
-            call_command("config", "apply", str(path))
-        assert not Connection.objects.filter(name="good-one").exists()
+    assert not Connection.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_unknown_section_is_named():
+    from integrations.config_schema import ConfigError
+    from pipelines.configuration import config_apply
+
+    with pytest.raises(ConfigError, match=r"unknown section\(s\) conections; known: connections,"):
+        config_apply(text="conections: []\n")

@@ -18,11 +18,11 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from integrations import registry
+from integrations.connection_checks import connection_test
 from integrations.errors import AuthFailed
 from integrations.models import Connection, ConnectionStatus, RequestLog
 from integrations.oauth import oauth_access_token
 from integrations.services import connection_save
-from integrations.services_test import connection_test
 from sandbox.hubspot import HubSpotSandbox, serve
 
 TOKEN = "pat-na1-11111111-2222-3333-4444-lifecycle000"

@@ -209,7 +209,10 @@ def test_production_refuses_base_urls_that_reach_internal_addresses(url):
 
 
 def test_production_accepts_a_public_https_base_url():
-    base_url_validate("https://93.184.216.34", allow_private=False)
+    # The public address the refusals above use over http: over https it is accepted.
+    assert base_url_validate("https://93.184.216.34", allow_private=False) is None
+    with pytest.raises(ValidationError, match="must use https"):
+        base_url_validate("http://93.184.216.34", allow_private=False)
 
 
 def test_local_fakes_are_allowed_only_where_settings_say_so(settings):

@@ -12,9 +12,9 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from integrations import registry
+from integrations.connection_checks import connection_test
 from integrations.errors import ProviderError
 from integrations.models import Connection, RequestLog
-from integrations.services_test import connection_test
 from sandbox.hubspot import HubSpotSandbox
 
 CANARY = "pat-na1-canary00-feed-beef-cafe-0123456789ab"

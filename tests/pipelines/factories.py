@@ -2,22 +2,13 @@ import factory
 
 from integrations.models import AuthType, Provider
 from pipelines.models import FieldMappingVersion, Workflow
+from pipelines.samples import CLAY_CONTACTS_MAPPING
 from tests.integrations.factories import ConnectionFactory
 
 CLAY_SECRET = "clay-shared-secret-0123456789abcdef"
 
-# The mapping of the YAML example (docs/pipelines.md).
-CLAY_RULES = [
-    {"from": "Email", "to": "email", "transforms": ["strip", "lower"], "required": True},
-    {"from": "First Name", "to": "firstname", "transforms": ["strip"], "required": False},
-    {"from": "Last Name", "to": "lastname", "transforms": ["strip"], "required": False},
-    {"from": "Company Name", "to": "company", "transforms": ["strip"], "required": False},
-    {"from": "Job Title", "to": "jobtitle", "transforms": ["strip"], "required": False},
-    {"from": "Phone", "to": "phone", "transforms": ["e164"], "required": False},
-    {"from": "Country", "to": "country", "transforms": ["strip"], "required": False},
-    {"from": "Website", "to": "website", "transforms": ["url"], "required": False},
-    {"from": "LinkedIn URL", "to": "hs_linkedin_url", "transforms": ["url"], "required": False},
-]
+# The mapping of docs/samples/clay-contacts.csv (docs/pipelines.md).
+CLAY_RULES = CLAY_CONTACTS_MAPPING
 
 
 class HubSpotConnectionFactory(ConnectionFactory):

@@ -1,5 +1,5 @@
-"""`workflows:` in configuration as code: the issue's example applies, twice changes nothing,
-a changed mapping is a new version, errors name the line."""
+"""`workflows:` in configuration as code: the documented example applies, twice changes
+nothing, a changed mapping is a new version, errors name the line and the key path."""
 
 from __future__ import annotations
 
@@ -85,11 +85,27 @@ def test_export_round_trips(connections):
     [
         (
             EXAMPLE.replace("source: clay-inbound", "source: nowhere"),
-            3,
-            "no connection named 'nowhere'",
+            5,
+            "workflows[0].source: no connection named 'nowhere'",
         ),
+        (EXAMPLE.replace("[e164]", "[e165]"), 14, "workflows[0].mapping[5]: Rule 1 (Phone"),
         (EXAMPLE.replace("[e164]", "[e165]"), 14, "unknown transform 'e165'"),
-        (EXAMPLE.replace("source: clay-inbound", "source: hubspot-main"), 3, "expected clay"),
+        (
+            EXAMPLE.replace("source: clay-inbound", "source: hubspot-main"),
+            5,
+            "connection 'hubspot-main' is a hubspot connection, expected clay",
+        ),
+        (
+            EXAMPLE.replace("object: contacts,", "object: contacts, table: x,"),
+            6,
+            "workflows[0].destination.table: unknown key",
+        ),
+        (EXAMPLE.replace("notify: {slack: null}", "enabled: maybe"), 7, "workflows[0].enabled"),
+        (
+            EXAMPLE.replace("notify: {slack: null}", "warehouse: {connection: nowhere}"),
+            7,
+            "workflows[0].warehouse.connection: no connection named 'nowhere'",
+        ),
     ],
 )
 def test_errors_name_the_line_and_change_nothing(connections, broken, line, message):

@@ -146,7 +146,7 @@ class TestConfigAsCode:
             ConfigError, match="owner 67890 .* no longer exists in HubSpot"
         ) as caught:
             config_apply(text=ISSUE_YAML)
-        assert caught.value.line == 6  # the West territory
+        assert caught.value.line == 8  # the West territory's owners
         assert not Territory.objects.exists()
 
     def test_a_rule_on_an_unknown_property_is_refused(self, sandbox):

@@ -50,7 +50,7 @@ def test_two_workers_routing_1000_leads_share_them_fairly(routing):
                 lead_route(
                     config=routing, lead=lead, hubspot=client, dedupe_key=f"test:{contact_id}"
                 )
-        except BaseException as error:  # surfaced below; a thread's exception is otherwise lost
+        except BaseException as error:  # noqa: BLE001 - surfaced below; a thread's exception is otherwise lost
             errors.append(error)
         finally:
             client.close()

@@ -1,5 +1,5 @@
-"""HubSpot v3 webhook signatures (providers.md §2.3) and the receiver: valid, tampered,
-stale, replayed."""
+"""HubSpot v3 webhook signatures (docs/reference/hubspot.md, "Webhook signatures") and the
+receiver: valid, tampered, stale, replayed."""
 
 from __future__ import annotations
 
@@ -17,8 +17,12 @@ from integrations.hubspot.webhooks import (
 from pipelines.models import InboundEvent, RoutingDecision
 from tests.routing.conftest import contact_seed, mql_event, signed_post
 
-SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"
-# providers.md §2.3: self-computed check value (not from HubSpot).
+SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"  # the client secret of HubSpot's own examples
+# The expected signatures below were computed outside our code, with OpenSSL, following
+# HubSpot's published v3 steps (method + URI + raw body + timestamp, HMAC-SHA256 keyed by the
+# client secret, base64):
+#   printf '%s' 'POSThttps://www.example.com/webhook_uri[{"eventId":1}]1564113600000' \
+#     | openssl dgst -sha256 -hmac "$SECRET" -binary | base64
 VECTOR = dict(
     client_secret=SECRET,
     method="POST",
@@ -32,6 +36,30 @@ AT_VECTOR_TIME = datetime.fromtimestamp(1564113600, tz=UTC)
 
 def test_the_reference_vector():
     assert signature_v3(**VECTOR) == VECTOR_SIGNATURE
+
+
+# The URI as received (HubSpot signs it with %40 and %3A decoded) and a UTF-8 body with a
+# non-ASCII value, hashed as raw bytes. OpenSSL over the decoded URI and the same bytes:
+#   printf '%s' 'POSThttps://www.example.com/webhook_uri?portal=@62515:x[{...,"propertyValue":"Zürich",...}]1564113600000' \
+#     | openssl dgst -sha256 -hmac "$SECRET" -binary | base64
+ESCAPED_UTF8_BODY = (
+    '[{"eventId":1,"subscriptionId":12345,"portalId":62515,"occurredAt":1564113600000,'
+    '"subscriptionType":"contact.propertyChange","attemptNumber":0,"objectId":123,'
+    '"propertyName":"city","propertyValue":"Zürich","changeSource":"CRM","appId":54321}]'
+).encode()
+
+
+def test_an_escaped_uri_and_a_non_ascii_body_match_openssl():
+    assert (
+        signature_v3(
+            client_secret=SECRET,
+            method="POST",
+            uri="https://www.example.com/webhook_uri?portal=%4062515%3ax",
+            body=ESCAPED_UTF8_BODY,
+            timestamp_ms=1564113600000,
+        )
+        == "/5GbcHn+hv+vCHYmKtKbJrCLzoDOozm7cwHWe4sAJ/0="
+    )
 
 
 def test_valid_signature_within_five_minutes():

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from integrations.connection_checks import connection_test
 from integrations.models import Connection
-from integrations.services_test import connection_test
 
 
 class Command(BaseCommand):

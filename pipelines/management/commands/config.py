@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from integrations.config_sections import ConfigError
+from integrations.config_schema import ConfigError
 from pipelines.configuration import config_apply, config_export
 
 

@@ -19,8 +19,7 @@ class Command(BaseCommand):
     help = "Create the demo admin and demo data (connections to the sandbox, mappings, runs)."
 
     def handle(self, *args, **options) -> None:
-        User = get_user_model()
-        user, created = User.objects.get_or_create(
+        user, created = get_user_model().objects.get_or_create(
             username=DEMO_USERNAME, defaults={"is_staff": True, "email": "demo@example.com"}
         )
         if created:
