@@ -303,18 +303,6 @@ class HubSpotClient(ProviderClient):
 
     # -- company enrichment: counts, property groups, custom properties (docs/enrichment.md) --
 
-    def search_total(self, object_type: str, *, filter_groups: list[dict[str, Any]]) -> int:
-        """HubSpot's ``total`` for a search, from one page of one result: what a run compares
-        with the companies it received (its completeness check)."""
-        response = self.http.request(
-            "POST",
-            self._objects("/search"),
-            path_params={"type": object_type},
-            json={"filterGroups": filter_groups, "limit": 1, "properties": ["hs_object_id"]},
-            search=True,
-        )
-        return int((json_or_none(response) or {}).get("total") or 0)
-
     def property_groups(self, object_type: str) -> list[dict[str, Any]]:
         response = self.http.request(
             "GET",

@@ -39,6 +39,11 @@ class Command(BaseCommand):
 
         for change in enrichment_demo_seed():
             self.stdout.write(f"==> {change}")
+        # Event hub: stand-in connections, the deal-won fan-out and the lead-alert chain.
+        from events.demo import demo_events_seed
+
+        for change in demo_events_seed():
+            self.stdout.write(f"==> {change}")
         # Operations home: alert routing to the Slack stand-in, quality, a first evaluation.
         from monitoring.demo import monitoring_demo_seed
 
