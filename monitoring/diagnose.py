@@ -104,7 +104,7 @@ def _token_evidence(connection: Connection, now: datetime) -> list[str]:
 
 
 def check_credentials(workflow: Workflow, now: datetime) -> Check:
-    from integrations.services_test import connection_test
+    from integrations.connection_checks import connection_test
 
     name = "Are the credentials valid and the scopes sufficient?"
     connection = workflow.destination_connection

@@ -121,7 +121,7 @@ def connections_probe_idle(*, now: datetime) -> int:
     auth_failure rule watches that answered no call for ALERT_AUTH_PROBE_SECONDS gets one
     "test connection" call, so a revoked token is seen within a minute or two even when no
     sync is running (one call a minute, far below any provider's daily limit)."""
-    from integrations.services_test import connection_test
+    from integrations.connection_checks import connection_test
 
     from monitoring.checks import connections_watched
 

@@ -12,7 +12,7 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
-from integrations.services_test import connection_test
+from integrations.connection_checks import connection_test
 
 from integrations import registry
 from integrations.models import ConnectionStatus, RequestLog
