@@ -122,7 +122,6 @@ def connections_probe_idle(*, now: datetime) -> int:
     "test connection" call, so a revoked token is seen within a minute or two even when no
     sync is running (one call a minute, far below any provider's daily limit)."""
     from integrations.connection_checks import connection_test
-
     from monitoring.checks import connections_watched
 
     after = settings.ALERT_AUTH_PROBE_SECONDS

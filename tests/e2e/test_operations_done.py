@@ -58,7 +58,8 @@ def test_operations_layer_on_the_demo(live_server, page, login_as, demo):
     # The demo's last run measured below the 80 % critical threshold (its sample holds invalid
     # and incomplete rows on purpose); the page shows the measured figure and the alert for it.
     latest = run_quality_latest(workflow_id=Workflow.objects.get(slug="clay-to-hubspot").pk)
-    assert latest is not None and latest.score < 80
+    assert latest is not None
+    assert latest.score < 80
     expect(page.locator("tr.ops-quality[data-workflow='clay-to-hubspot'] .ops-score")).to_have_text(
         f"{latest.score:.1f} %"
     )

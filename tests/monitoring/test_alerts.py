@@ -12,9 +12,9 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
-from integrations.connection_checks import connection_test
 
 from integrations import registry
+from integrations.connection_checks import connection_test
 from integrations.models import ConnectionStatus, RequestLog
 from monitoring.models import Alert, AlertEvent, AlertEventKind, AlertRule, AlertState
 from monitoring.services import alert_acknowledge, alert_rule_silence, alerts_evaluate
