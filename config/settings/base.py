@@ -19,9 +19,11 @@ VAR_DIR = Path(env.str("SWITCHYARD_VAR_DIR", default=str(BASE_DIR / "var")))
 DEBUG = env_bool("DEBUG", True)
 
 # A fixed key is acceptable only for local work; production.py insists on a real one.
-SECRET_KEY = (
-    env_secret("SECRET_KEY") or "local-only-not-secret-switchyard-development-key-0000000000"
-)
+# The repository's public development keys: production refuses them (production.py) and
+# `check --deploy` reports them (config/checks.py).
+DEVELOPMENT_SECRET_KEY = "local-only-not-secret-switchyard-development-key-0000000000"
+DEVELOPMENT_FIELD_ENCRYPTION_KEY = "bG9jYWwtb25seS1zd2l0Y2h5YXJkLWRldi1rZXktMDA="
+SECRET_KEY = env_secret("SECRET_KEY") or DEVELOPMENT_SECRET_KEY
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -133,7 +135,7 @@ CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL or No
 # --- Field encryption --------------------------------------------------------------------------
 # Comma-separated Fernet keys: the first encrypts, all decrypt (MultiFernet). Rotate by putting
 # a new key first and running `manage.py rotate_keys`. Local default is for development only.
-_raw_keys = env_secret("FIELD_ENCRYPTION_KEYS") or "bG9jYWwtb25seS1zd2l0Y2h5YXJkLWRldi1rZXktMDA="
+_raw_keys = env_secret("FIELD_ENCRYPTION_KEYS") or DEVELOPMENT_FIELD_ENCRYPTION_KEY
 FIELD_ENCRYPTION_KEYS = [key.strip() for key in _raw_keys.split(",") if key.strip()]
 if not FIELD_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is empty; give at least one Fernet key")
