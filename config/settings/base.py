@@ -21,7 +21,7 @@ DEBUG = env_bool("DEBUG", True)
 # A fixed key is acceptable only for local work; production.py insists on a real one.
 # The repository's public development keys: production refuses them (production.py) and
 # `check --deploy` reports them (config/checks.py).
-DEVELOPMENT_SECRET_KEY = "local-only-not-secret-switchyard-development-key-0000000000"
+DEVELOPMENT_SECRET_KEY = "local-only-not-secret-switchyard-development-key-0000000000"  # noqa: S105 - public on purpose
 DEVELOPMENT_FIELD_ENCRYPTION_KEY = "bG9jYWwtb25seS1zd2l0Y2h5YXJkLWRldi1rZXktMDA="
 SECRET_KEY = env_secret("SECRET_KEY") or DEVELOPMENT_SECRET_KEY
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
