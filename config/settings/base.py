@@ -222,9 +222,17 @@ ERROR_EMAILS = env_bool("ERROR_EMAILS", False)
 ERROR_EMAILS_PER_HOUR = env_int("ERROR_EMAILS_PER_HOUR", 10, minimum=1)
 
 # --- Outbound HTTP -----------------------------------------------------------------------------
-# A user-set base_url may not reach loopback/private/link-local/metadata addresses unless this
-# is on (local fakes: the demo sandbox and tests). Production forces it off.
-ALLOW_PRIVATE_BASE_URLS = env_bool("ALLOW_PRIVATE_BASE_URLS", DEBUG)
+# A base URL must be https and reach only public addresses (integrations/addresses.py),
+# unless its exact origin is listed here. Local development allows the demo's stand-ins only
+# (the ports scripts/demo.sh starts, 8765-8771), never 169.254.169.254 or the rest of the
+# network. Comma-separated origins; production forces the list empty.
+SWITCHYARD_SANDBOX_URL = env.str("SWITCHYARD_SANDBOX_URL", default="http://127.0.0.1:8765")
+ALLOWED_PRIVATE_BASE_URLS = env_list(
+    "ALLOWED_PRIVATE_BASE_URLS",
+    [SWITCHYARD_SANDBOX_URL, *(f"http://127.0.0.1:{port}" for port in range(8765, 8772))]
+    if DEBUG
+    else [],
+)
 
 # Warehouse tables a workflow may write (integrations/warehouse/tables.py): the warehouse
 # credential usually reaches more than Switchyard's own tables. Empty prefix list: any name.
@@ -247,8 +255,8 @@ PIPELINE_CHUNK_REDISPATCH_SECONDS = env_int("PIPELINE_CHUNK_REDISPATCH_SECONDS",
 PIPELINE_WEBHOOK_MAX_BYTES = env_int("PIPELINE_WEBHOOK_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
 # Where links in notifications (Slack "see the run") point.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
-# The HubSpot sandbox the demo connections point at.
-SWITCHYARD_SANDBOX_URL = env.str("SWITCHYARD_SANDBOX_URL", default="http://127.0.0.1:8765")
+# The HubSpot sandbox the demo connections point at: SWITCHYARD_SANDBOX_URL, under
+# "Outbound HTTP" above (the allow-list of private origins starts from it).
 
 # --- Logging ---------------------------------------------------------------------------------
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")

@@ -63,7 +63,7 @@ CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
 # Local fakes are never reachable from production connections.
-ALLOW_PRIVATE_BASE_URLS = False
+ALLOWED_PRIVATE_BASE_URLS: list[str] = []
 
 # WhiteNoise serves the collected static files straight after SecurityMiddleware.
 MIDDLEWARE = [*MIDDLEWARE]

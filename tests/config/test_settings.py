@@ -49,7 +49,7 @@ def test_production_settings_keep_database_connections_healthy_across_restarts()
         "shell",
         "-c",
         "from django.conf import settings as s; d=s.DATABASES['default']; "
-        "print(d['CONN_HEALTH_CHECKS'], d['CONN_MAX_AGE'] > 0, s.ALLOW_PRIVATE_BASE_URLS)",
+        "print(d['CONN_HEALTH_CHECKS'], d['CONN_MAX_AGE'] > 0, bool(s.ALLOWED_PRIVATE_BASE_URLS))",
         env=PRODUCTION_ENV,
     )
     assert result.returncode == 0, result.stderr
