@@ -213,6 +213,14 @@ ADMINS = [
     for address in env_list("ALERT_EMAILS", [])
 ]
 
+# Keys of the audit log's hash chain (audit/chain.py), comma-separated: the first signs, all
+# verify; rotate by putting a new key first and keeping the old ones. Kept outside the
+# database so nobody who can write the table can recompute the chain. Unset: derived from
+# SECRET_KEY.
+AUDIT_CHAIN_KEYS = [
+    k.strip() for k in (env_secret("AUDIT_CHAIN_KEYS") or "").split(",") if k.strip()
+]
+
 # Unauthenticated failures (bad webhook tokens, failed logins, anonymous 403s) are audited
 # once per source and window of this many seconds, with a count (audit/aggregate.py).
 AUDIT_AGGREGATE_SECONDS = env_int("AUDIT_AGGREGATE_SECONDS", 300, minimum=1)
