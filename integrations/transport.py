@@ -292,6 +292,15 @@ class Transport:
                     data=data,
                     headers=request_headers,
                 )
+            except UnicodeEncodeError:
+                # A pasted credential with a non-ASCII character cannot be a header value;
+                # nothing was sent, and no retry can help. The value itself is never quoted.
+                raise RequestRejected(
+                    f"{self.provider} {method} {path_template}: refused, a header value (the "
+                    "credential?) holds characters HTTP headers cannot carry",
+                    permanent=True,
+                    category="invalid_header",
+                ) from None
             except AddressRefused as exc:
                 # An internal or metadata address: nothing was sent, and retrying cannot help.
                 raise RequestRejected(
