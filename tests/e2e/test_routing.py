@@ -54,7 +54,9 @@ def test_an_unknown_test_in_a_rule_is_refused_at_save(live_server, page, login_a
     expect(page.locator(".errorlist").first).to_contain_text("unknown test 'near'")
 
 
-def test_a_viewer_simulates_with_the_built_in_rules_and_is_told_so(live_server, page, login_as):
+def test_a_viewer_simulates_with_the_built_in_rules_and_is_told_so(
+    live_server, page, login_as, tmp_path
+):
     from integrations.models import Connection
 
     config = routing_example(owners_example())
@@ -72,4 +74,4 @@ def test_a_viewer_simulates_with_the_built_in_rules_and_is_told_so(live_server, 
     )
     expect(page.locator("#sim-owner")).to_have_text("Emma Emea (11111)")
     expect(page.locator("#sim-scoring-offline")).to_contain_text("built-in scoring rules")
-    page.screenshot(path="/tmp/sec-viewer-simulator.png", full_page=True)
+    page.screenshot(path=tmp_path / "viewer-simulator.png", full_page=True)
