@@ -1,9 +1,16 @@
 """The hash chain that makes the audit log tamper-evident.
 
-Each event's `hash` is SHA-256 over the canonical JSON of its content and the previous
+Each event's `hash` is an HMAC-SHA256, keyed with AUDIT_CHAIN_KEYS (kept outside the
+database, like the field keys), over the canonical JSON of its content and the previous
 event's hash. Changing a row breaks its own hash; deleting or reordering rows breaks the next
-row's `prev_hash` link. `chain_verify` walks the table in id order and names the first event
-that does not hold.
+row's `prev_hash` link; and without the key, nobody who can write the table can recompute the
+hashes after rewriting an event. `chain_verify` walks the table in id order and names the
+first event that does not hold; given an anchor (a head recorded outside the database by
+`audit head`), it also detects truncation: deleting the last events, or all of them.
+
+Keys rotate like the field keys: the first key signs, every key listed verifies. Events
+written before the chain was keyed carry plain SHA-256 hashes; they verify as such only up
+to the first keyed event, whose link covers them.
 
 A retention purge removes a prefix of the chain; it appends an `audit.purged` event that
 carries the hash of the last purged event, so the first remaining event links to something
@@ -13,6 +20,7 @@ that is itself under the chain.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 import json
 from collections.abc import Iterator
@@ -20,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 
 from audit.models import AuditEvent
@@ -54,15 +63,40 @@ def _canonical_ip(value: str | None) -> str | None:
         return str(value)
 
 
-def event_hash(fields: dict[str, Any]) -> str:
-    """SHA-256 of the canonical JSON of the hashed fields (sorted keys, UTC microseconds)."""
+def _canonical(fields: dict[str, Any]) -> bytes:
+    """The canonical JSON of the hashed fields (sorted keys, UTC microseconds)."""
     created = fields["created_at"].astimezone(UTC).isoformat(timespec="microseconds")
     content = {name: fields.get(name) for name in HASHED_FIELDS}
     content["created_at"] = created
     content["ip_address"] = _canonical_ip(content["ip_address"])
     content["actor_id"] = int(content["actor_id"]) if content["actor_id"] is not None else None
     payload = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(payload.encode()).hexdigest()
+    return payload.encode()
+
+
+def chain_keys() -> list[bytes]:
+    """AUDIT_CHAIN_KEYS (first signs, all verify), else one derived from SECRET_KEY."""
+    keys = [k.encode() for k in getattr(settings, "AUDIT_CHAIN_KEYS", []) if k]
+    if keys:
+        return keys
+    return [hashlib.sha256(b"switchyard.audit.chain:" + settings.SECRET_KEY.encode()).digest()]
+
+
+def event_hash(fields: dict[str, Any]) -> str:
+    """HMAC-SHA256 of the canonical content under the signing (first) chain key."""
+    return hmac.new(chain_keys()[0], _canonical(fields), hashlib.sha256).hexdigest()
+
+
+def _hash_kind(row: dict[str, Any], keys: list[bytes]) -> str | None:
+    """ "keyed" when one of the keys made the row's hash, "legacy" for a plain SHA-256 (events
+    from before the chain was keyed), None when neither did."""
+    payload = _canonical(row)
+    for key in keys:
+        if hmac.compare_digest(hmac.new(key, payload, hashlib.sha256).hexdigest(), row["hash"]):
+            return "keyed"
+    if hmac.compare_digest(hashlib.sha256(payload).hexdigest(), row["hash"]):
+        return "legacy"
+    return None
 
 
 def chain_lock() -> None:
@@ -119,14 +153,18 @@ def _purge_cuts() -> set[str]:
 def chain_verify() -> VerifyResult:
     previous: dict[str, Any] | None = None
     checked = 0
+    keys = chain_keys()
+    keyed_seen = False
     for row in _rows():
-        if row["hash"] != event_hash(row):
+        kind = _hash_kind(row, keys)
+        if kind is None or (kind == "legacy" and keyed_seen):
             return VerifyResult(
                 False,
                 checked,
                 row["id"],
                 "its content does not match its hash (the row was altered)",
             )
+        keyed_seen = keyed_seen or kind == "keyed"
         if previous is None:
             if row["prev_hash"] and row["prev_hash"] not in _purge_cuts():
                 return VerifyResult(
@@ -152,3 +190,37 @@ def chain_verify() -> VerifyResult:
         head_id=previous["id"] if previous else None,
         head_hash=previous["hash"] if previous else "",
     )
+
+
+def anchor_check(*, head_hash: str, count: int | None = None) -> str | None:
+    """Why the log no longer holds an anchor recorded by `audit head`, or None. The anchored
+    event must still exist (else events up to or past it were deleted: truncation, or the log
+    emptied), and with `count`, as many events must have been written up to it: those still
+    there plus those the retention purge accounts for."""
+    head = AuditEvent.objects.filter(hash=head_hash).values("id").first()
+    if head is None:
+        total = AuditEvent.objects.count()
+        return (
+            f"the anchored event {head_hash[:16]}… is missing: events were deleted (the log "
+            f"now holds {total}) or rewritten"
+        )
+    if count is not None:
+        written = anchor_count(head_id=head["id"])
+        if written != count:
+            return (
+                f"{written} events were written up to the anchored event {head['id']}, "
+                f"not {count}: events before it were deleted"
+            )
+    return None
+
+
+def anchor_count(*, head_id: int) -> int:
+    """Events written up to `head_id`: those still there plus those purged by retention."""
+    purged = sum(
+        int((meta or {}).get("purged") or 0)
+        for meta in AuditEvent.objects.filter(action=PURGED_ACTION).values_list(
+            "metadata", flat=True
+        )
+        if int((meta or {}).get("last_purged_id") or 0) <= head_id
+    )
+    return AuditEvent.objects.filter(id__lte=head_id).count() + purged

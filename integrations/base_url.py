@@ -2,20 +2,20 @@
 
 A base URL is typed by an admin, so it is an SSRF vector: pointed at 169.254.169.254 it would
 send our credentials to the cloud metadata service, pointed at 10.0.0.5 it would probe the
-internal network. Outside local development (ALLOW_PRIVATE_BASE_URLS) a base URL must be
-https and resolve only to public addresses. Checked when saved and again when a client is
-built, because DNS can change in between.
+internal network. A base URL must be https and resolve only to public addresses
+(integrations/addresses.py), unless its exact origin is listed in ALLOWED_PRIVATE_BASE_URLS
+(local development: the sandboxes). Checked when saved, when a client is built, and by the
+transport at connect time, which pins the checked address (DNS can change in between).
 """
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from integrations.addresses import AddressRefused, origin_allowed, public_addresses
 from integrations.url_path import path_refusal
 
 PROVIDER_DEFAULT_BASE_URLS = {
@@ -28,51 +28,34 @@ PROVIDER_DEFAULT_BASE_URLS = {
     "clearbit": "https://company.clearbit.com",
 }
 
-_METADATA_HOSTS = {"metadata.google.internal", "metadata", "instance-data"}
-
-
-def _blocked(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    return (
-        address.is_loopback
-        or address.is_private
-        or address.is_link_local
-        or address.is_reserved
-        or address.is_multicast
-        or address.is_unspecified
-        or (
-            isinstance(address, ipaddress.IPv6Address)
-            and address.ipv4_mapped is not None
-            and _blocked(address.ipv4_mapped)
-        )
-    )
-
 
 def base_url_validate(url: str, *, allow_private: bool | None = None) -> None:
-    """Raise ValidationError naming the problem when `url` may not be used as a base URL."""
+    """Raise ValidationError naming the problem when `url` may not be used as a base URL.
+    ``allow_private`` overrides the settings' list: True lets any origin through unresolved
+    (tests), False allows none."""
     if allow_private is None:
-        allow_private = settings.ALLOW_PRIVATE_BASE_URLS
-    parts = urlsplit(url)
+        allowed = tuple(settings.ALLOWED_PRIVATE_BASE_URLS)
+    else:
+        allowed = ("*",) if allow_private else ()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise ValidationError(f"{url!r} is not a URL") from None
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ValidationError(f"{url!r} is not an http(s) URL with a host name")
     if parts.username or parts.password:
         raise ValidationError("Put credentials in the connection's secret fields, never in the URL")
-    if allow_private:
+    if origin_allowed(url, allowed):
         return
     if parts.scheme != "https":
-        raise ValidationError("Connections must use https outside local development")
-    host = parts.hostname.lower()
-    if host in _METADATA_HOSTS or host == "localhost" or host.endswith(".localhost"):
-        raise ValidationError(f"{host} is a local or cloud-metadata address and cannot be used")
+        raise ValidationError(
+            "Connections must use https outside local development "
+            "(or list this exact origin in ALLOWED_PRIVATE_BASE_URLS)"
+        )
     try:
-        infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except socket.gaierror:
-        raise ValidationError(f"{host} does not resolve") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if _blocked(address):
-            raise ValidationError(
-                f"{host} resolves to {address}, a loopback, private, link-local or metadata address"
-            )
+        public_addresses(parts.hostname, parts.port or 443)
+    except AddressRefused as refused:
+        raise ValidationError(str(refused)) from None
 
 
 def base_url_for(provider: str, base_url: str) -> str:

@@ -31,6 +31,7 @@ from urllib.parse import quote
 import certifi
 import httpx
 
+from integrations.addresses import AddressRefused, PinnedTransport
 from integrations.auth import NoAuth
 from integrations.errors import (
     AuthFailed,
@@ -194,6 +195,11 @@ class Transport:
         self._blocked_until = 0.0
         self._limiter = self._make_limiter(config.rate_limit, "")
         self._search_limiter = self._make_limiter(config.search_rate_limit, ":search")
+        if transport is None:
+            # Production: connect only to checked public addresses, pinned for this client
+            # (integrations/addresses.py). Tests and the demo's in-process stand-ins pass
+            # their own transport.
+            transport = PinnedTransport(verify=tls_context())
         self._client = httpx.Client(
             base_url=config.base_url,
             transport=transport,
@@ -288,6 +294,22 @@ class Transport:
                     content=content,  # bytes sent as signed (a re-serialised body breaks it)
                     headers=request_headers,
                 )
+            except UnicodeEncodeError:
+                # A pasted credential with a non-ASCII character cannot be a header value;
+                # nothing was sent, and no retry can help. The value itself is never quoted.
+                raise RequestRejected(
+                    f"{self.provider} {method} {path_template}: refused, a header value (the "
+                    "credential?) holds characters HTTP headers cannot carry",
+                    permanent=True,
+                    category="invalid_header",
+                ) from None
+            except AddressRefused as exc:
+                # An internal or metadata address: nothing was sent, and retrying cannot help.
+                raise RequestRejected(
+                    self.mask(f"{self.provider} {method} {path_template}: refused, {exc}"),
+                    permanent=True,
+                    category="address_refused",
+                ) from None
             except httpx.TimeoutException as exc:
                 error: ProviderError | None = TimedOut(
                     self.mask(f"{self.provider} {method} {path_template}: {type(exc).__name__}"),

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import IO
 
 SAMPLE_BYTES = 64 * 1024
+# The longest header line read (a 50,000-column header is ~0.4 MB); longer is refused.
+HEADER_MAX_BYTES = 1024 * 1024
 DELIMITERS = ",;\t|"
 # Cells are bounded so one malformed quote cannot swallow the rest of a huge file into memory.
 csv.field_size_limit(1024 * 1024)
@@ -51,7 +53,7 @@ class CsvFormat:
 def csv_detect(binary: IO[bytes]) -> CsvFormat:
     """Look at the first 64 KB only, then rewind. Raises CsvRefused with a specific reason."""
     binary.seek(0)
-    sample = binary.read(SAMPLE_BYTES)
+    sample = _sample_with_whole_header(binary)
     binary.seek(0)
     if not sample.strip():
         raise CsvRefused("The file is empty.")
@@ -79,6 +81,24 @@ def csv_detect(binary: IO[bytes]) -> CsvFormat:
             "number or date) instead of column names. Add a header line with the column names."
         )
     return CsvFormat(encoding=encoding, delimiter=delimiter, headers=_unique(headers))
+
+
+def _sample_with_whole_header(binary: IO[bytes]) -> bytes:
+    """The first 64 KB, or more when the header line alone is longer (a 50,000-column
+    export): cut at 64 KB it would lose columns and halve the last name. Up to
+    HEADER_MAX_BYTES; a longer first line is refused, naming the limit."""
+    sample = binary.read(SAMPLE_BYTES)
+    while len(sample) % SAMPLE_BYTES == 0 and sample and b"\n" not in sample:
+        if len(sample) >= HEADER_MAX_BYTES:
+            raise CsvRefused(
+                f"The header row is longer than {HEADER_MAX_BYTES // (1024 * 1024)} MB "
+                "(or the file has no line breaks): split the columns into several files."
+            )
+        more = binary.read(SAMPLE_BYTES)
+        if not more:
+            break
+        sample += more
+    return sample
 
 
 def _encoding(sample: bytes) -> str:
@@ -145,3 +165,13 @@ def csv_rows(binary: IO[bytes], fmt: CsvFormat) -> Iterator[tuple[int, dict[str,
         raise CsvRefused(f"The file could not be read as CSV: {exc}.") from None
     finally:
         text.detach()  # leave the caller's file open
+
+
+def csv_file_check(*, binary: IO[bytes]) -> None:
+    """Read the whole file as CSV in its detected encoding; CsvRefused naming the problem
+    (the row where a character cannot be decoded) if any. For callers that can afford to
+    read a file twice before answering (the import_csv command)."""
+    fmt = csv_detect(binary)
+    for _row in csv_rows(binary, fmt):
+        pass
+    binary.seek(0)

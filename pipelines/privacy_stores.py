@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -72,7 +73,69 @@ class ImportFileStore:
         ]
 
     def erase(self, email: str) -> int:
-        return sum(import_file_rows_blank(run=run, emails={email}) for run in self._runs(email))
+        blanked = sum(import_file_rows_blank(run=run, emails={email}) for run in self._runs(email))
+        # An email in the uploaded file's *name* ("leads-ada@acme.com.csv") is personal too.
+        for run in Run.objects.filter(input_filename__icontains=email):
+            name = re.sub(re.escape(email), "[erased]", run.input_filename, flags=re.IGNORECASE)
+            Run.objects.filter(pk=run.pk).update(input_filename=name)
+            blanked += 1
+        return blanked
+
+
+class PendingUploadStore:
+    """Uploads previewed in the import wizard but not (yet) confirmed: kept up to a day under
+    imports/pending/. The person's rows are blanked in place, like a run's file."""
+
+    name = "pipelines.pending_uploads"
+
+    def _files(self) -> list[str]:
+        from django.core.files.storage import default_storage
+
+        from pipelines.screens.services import PENDING_DIR
+
+        try:
+            _, names = default_storage.listdir(PENDING_DIR)
+        except FileNotFoundError:
+            return []
+        return [f"{PENDING_DIR}/{name}" for name in names]
+
+    def find(self, email: str) -> list[dict[str, Any]]:
+        found = []
+        for path in self._files():
+            rows, _, _ = _read_stored(path)
+            header = rows[0] if rows else []
+            found += [
+                {
+                    "pending_upload": path,
+                    "row": number,
+                    "cells": dict(zip(header, cells, strict=False)),
+                }
+                for number, cells in enumerate(rows[1:], start=2)
+                if any(cell.strip().lower() == email for cell in cells)
+            ]
+        return found
+
+    def erase(self, email: str) -> int:
+        return sum(_rows_blank(path, {email}) for path in self._files())
+
+
+def _read_stored(
+    name: str, encoding: str = "", delimiter: str = ""
+) -> tuple[list[list[str]], str, str]:
+    """A stored CSV's rows, in its known format or the one detected (a pending upload)."""
+    from django.core.files.storage import default_storage
+
+    from pipelines.csv_files import CsvRefused, csv_detect
+
+    with default_storage.open(name, "rb") as binary:
+        if not (encoding and delimiter):
+            try:
+                fmt = csv_detect(binary)
+                encoding, delimiter = fmt.encoding, fmt.delimiter
+            except CsvRefused:
+                encoding, delimiter = "utf-8", ","
+        text = binary.read().decode(encoding, errors="replace")
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)), encoding, delimiter
 
 
 def _read_file(run: Run) -> tuple[list[list[str]], str, str]:
@@ -80,6 +143,26 @@ def _read_file(run: Run) -> tuple[list[list[str]], str, str]:
     with run.input_file.open("rb") as binary:
         text = binary.read().decode(encoding, errors="replace")
     return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)), encoding, delimiter
+
+
+def _rows_blank(name: str, emails: set[str]) -> int:
+    """Blank the rows of a stored pending upload holding one of the emails, in place."""
+    from django.core.files.storage import default_storage
+
+    rows, encoding, delimiter = _read_stored(name)
+    blanked = 0
+    for index in range(1, len(rows)):
+        if any(cell.strip().lower() in emails for cell in rows[index]):
+            rows[index] = [""] * len(rows[index])
+            blanked += 1
+    if blanked:
+        buffer = io.StringIO(newline="")
+        csv.writer(buffer, delimiter=delimiter).writerows(rows)
+        default_storage.delete(name)
+        default_storage.save(
+            name, ContentFile(buffer.getvalue().encode(encoding, errors="replace"))
+        )
+    return blanked
 
 
 def import_file_rows(*, run: Run, emails: set[str]) -> list[tuple[int, dict[str, str]]]:
@@ -381,6 +464,7 @@ def pipeline_stores() -> list[Any]:
     """In erasure order (see the module docstring)."""
     return [
         ImportFileStore(),
+        PendingUploadStore(),
         DeadLetterStore(),
         InboundEventStore(),
         RoutingDecisionStore(),

@@ -52,3 +52,11 @@ def batches_sweep_task() -> dict[str, int]:
 )
 def run_notify_task(run_id: int) -> None:
     run_notify(run_id=run_id)
+
+
+@shared_task(name="pipelines.pending_uploads_expire")
+def pending_uploads_expire_task() -> int:
+    # Hourly ("Expire pending uploads", seeded by migration 0012).
+    from pipelines.screens.services import pending_uploads_expire
+
+    return pending_uploads_expire()

@@ -19,9 +19,11 @@ VAR_DIR = Path(env.str("SWITCHYARD_VAR_DIR", default=str(BASE_DIR / "var")))
 DEBUG = env_bool("DEBUG", True)
 
 # A fixed key is acceptable only for local work; production.py insists on a real one.
-SECRET_KEY = (
-    env_secret("SECRET_KEY") or "local-only-not-secret-switchyard-development-key-0000000000"
-)
+# The repository's public development keys: production refuses them (production.py) and
+# `check --deploy` reports them (config/checks.py).
+DEVELOPMENT_SECRET_KEY = "local-only-not-secret-switchyard-development-key-0000000000"  # noqa: S105 - public on purpose
+DEVELOPMENT_FIELD_ENCRYPTION_KEY = "bG9jYWwtb25seS1zd2l0Y2h5YXJkLWRldi1rZXktMDA="
+SECRET_KEY = env_secret("SECRET_KEY") or DEVELOPMENT_SECRET_KEY
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -135,7 +137,7 @@ CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL or No
 # --- Field encryption --------------------------------------------------------------------------
 # Comma-separated Fernet keys: the first encrypts, all decrypt (MultiFernet). Rotate by putting
 # a new key first and running `manage.py rotate_keys`. Local default is for development only.
-_raw_keys = env_secret("FIELD_ENCRYPTION_KEYS") or "bG9jYWwtb25seS1zd2l0Y2h5YXJkLWRldi1rZXktMDA="
+_raw_keys = env_secret("FIELD_ENCRYPTION_KEYS") or DEVELOPMENT_FIELD_ENCRYPTION_KEY
 FIELD_ENCRYPTION_KEYS = [key.strip() for key in _raw_keys.split(",") if key.strip()]
 if not FIELD_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is empty; give at least one Fernet key")
@@ -213,6 +215,14 @@ ADMINS = [
     for address in env_list("ALERT_EMAILS", [])
 ]
 
+# Keys of the audit log's hash chain (audit/chain.py), comma-separated: the first signs, all
+# verify; rotate by putting a new key first and keeping the old ones. Kept outside the
+# database so nobody who can write the table can recompute the chain. Unset: derived from
+# SECRET_KEY.
+AUDIT_CHAIN_KEYS = [
+    k.strip() for k in (env_secret("AUDIT_CHAIN_KEYS") or "").split(",") if k.strip()
+]
+
 # Unauthenticated failures (bad webhook tokens, failed logins, anonymous 403s) are audited
 # once per source and window of this many seconds, with a count (audit/aggregate.py).
 AUDIT_AGGREGATE_SECONDS = env_int("AUDIT_AGGREGATE_SECONDS", 300, minimum=1)
@@ -222,9 +232,17 @@ ERROR_EMAILS = env_bool("ERROR_EMAILS", False)
 ERROR_EMAILS_PER_HOUR = env_int("ERROR_EMAILS_PER_HOUR", 10, minimum=1)
 
 # --- Outbound HTTP -----------------------------------------------------------------------------
-# A user-set base_url may not reach loopback/private/link-local/metadata addresses unless this
-# is on (local fakes: the demo sandbox and tests). Production forces it off.
-ALLOW_PRIVATE_BASE_URLS = env_bool("ALLOW_PRIVATE_BASE_URLS", DEBUG)
+# A base URL must be https and reach only public addresses (integrations/addresses.py),
+# unless its exact origin is listed here. Local development allows the demo's stand-ins only
+# (the ports scripts/demo.sh starts, 8765-8771), never 169.254.169.254 or the rest of the
+# network. Comma-separated origins; production forces the list empty.
+SWITCHYARD_SANDBOX_URL = env.str("SWITCHYARD_SANDBOX_URL", default="http://127.0.0.1:8765")
+ALLOWED_PRIVATE_BASE_URLS = env_list(
+    "ALLOWED_PRIVATE_BASE_URLS",
+    [SWITCHYARD_SANDBOX_URL, *(f"http://127.0.0.1:{port}" for port in range(8765, 8772))]
+    if DEBUG
+    else [],
+)
 
 # Warehouse tables a workflow may write (integrations/warehouse/tables.py): the warehouse
 # credential usually reaches more than Switchyard's own tables. Empty prefix list: any name.
@@ -247,8 +265,6 @@ PIPELINE_CHUNK_REDISPATCH_SECONDS = env_int("PIPELINE_CHUNK_REDISPATCH_SECONDS",
 PIPELINE_WEBHOOK_MAX_BYTES = env_int("PIPELINE_WEBHOOK_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
 # Where links in notifications (Slack "see the run") point.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
-# The HubSpot sandbox the demo connections point at.
-SWITCHYARD_SANDBOX_URL = env.str("SWITCHYARD_SANDBOX_URL", default="http://127.0.0.1:8765")
 # --- Company enrichment (docs/enrichment.md): the stand-ins the demo's connections point at.
 SWITCHYARD_SANDBOX_APOLLO_URL = env.str(
     "SWITCHYARD_SANDBOX_APOLLO_URL", default="http://127.0.0.1:8767/api/v1"

@@ -8,7 +8,15 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_secret
 from config.settings.base import *  # noqa: F403
-from config.settings.base import ALLOWED_HOSTS, DATABASES, MIDDLEWARE, REDIS_URL
+from config.settings.base import (
+    ALLOWED_HOSTS,
+    DATABASES,
+    DEVELOPMENT_FIELD_ENCRYPTION_KEY,
+    DEVELOPMENT_SECRET_KEY,
+    FIELD_ENCRYPTION_KEYS,
+    MIDDLEWARE,
+    REDIS_URL,
+)
 
 DEBUG = False
 SECRET_KEY = env_secret("SECRET_KEY")
@@ -19,6 +27,16 @@ if not SECRET_KEY or len(SECRET_KEY) < 50:
 if not env_secret("FIELD_ENCRYPTION_KEYS"):
     raise ImproperlyConfigured(
         "FIELD_ENCRYPTION_KEYS (or FIELD_ENCRYPTION_KEYS_FILE) must be set in production"
+    )
+if SECRET_KEY == DEVELOPMENT_SECRET_KEY or SECRET_KEY.startswith("local-only-"):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is the repository's public development key: generate your own "
+        "(python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+    )
+if DEVELOPMENT_FIELD_ENCRYPTION_KEY in FIELD_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured(
+        "FIELD_ENCRYPTION_KEYS holds the repository's public development key: generate your own "
+        "(docs/connections.md, key rotation) and re-encrypt with `manage.py rotate_keys`"
     )
 if not ALLOWED_HOSTS or ALLOWED_HOSTS == ["localhost", "127.0.0.1", "[::1]", "testserver"]:
     raise ImproperlyConfigured("ALLOWED_HOSTS must name the hosts Switchyard is served on")
@@ -45,7 +63,7 @@ CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
 # Local fakes are never reachable from production connections.
-ALLOW_PRIVATE_BASE_URLS = False
+ALLOWED_PRIVATE_BASE_URLS: list[str] = []
 
 # WhiteNoise serves the collected static files straight after SecurityMiddleware.
 MIDDLEWARE = [*MIDDLEWARE]

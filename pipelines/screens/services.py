@@ -38,8 +38,9 @@ from pipelines.services.preview import ImportPreview, run_preview_csv
 from pipelines.services.staging import CsvColumnsMissing, run_create_csv
 
 PENDING_DIR = "imports/pending"
-# An upload nobody confirmed is removed after this long (at the next upload, not by a task:
-# abandoned previews are rare and this keeps them from piling up without another schedule).
+# An upload nobody confirmed is removed after this long: at the next upload, and by the hourly
+# "Expire pending uploads" beat task (an abandoned preview holds people's rows; erasure
+# covers it too, pipelines/privacy_stores.py).
 PENDING_MAX_AGE = timedelta(days=1)
 
 
@@ -85,7 +86,7 @@ def import_upload_create(
             metadata={"file": filename[:255], "reason": refused.message},
         )
         raise
-    _pending_discard_stale()
+    pending_uploads_expire()
     file.seek(0)
     path = default_storage.save(f"{PENDING_DIR}/{uuid.uuid4().hex}.csv", File(file, name=filename))
     audit_event_record(
@@ -177,16 +178,20 @@ def import_discard(*, path: str) -> None:
         default_storage.delete(path)
 
 
-def _pending_discard_stale() -> None:
+def pending_uploads_expire() -> int:
+    """Delete the uploads nobody confirmed within PENDING_MAX_AGE; returns how many."""
     try:
         _, names = default_storage.listdir(PENDING_DIR)
     except FileNotFoundError:
-        return
+        return 0
     cutoff = timezone.now() - PENDING_MAX_AGE
+    expired = 0
     for name in names:
         path = f"{PENDING_DIR}/{name}"
         if default_storage.get_modified_time(path) < cutoff:
             default_storage.delete(path)
+            expired += 1
+    return expired
 
 
 # --- dead letters -------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ def test_production_settings_keep_database_connections_healthy_across_restarts()
         "shell",
         "-c",
         "from django.conf import settings as s; d=s.DATABASES['default']; "
-        "print(d['CONN_HEALTH_CHECKS'], d['CONN_MAX_AGE'] > 0, s.ALLOW_PRIVATE_BASE_URLS)",
+        "print(d['CONN_HEALTH_CHECKS'], d['CONN_MAX_AGE'] > 0, bool(s.ALLOWED_PRIVATE_BASE_URLS))",
         env=PRODUCTION_ENV,
     )
     assert result.returncode == 0, result.stderr
@@ -131,3 +131,31 @@ def test_env_example_documents_every_variable_the_settings_read():
             )
         )
     assert read - documented == set()
+
+
+DEV_SECRET = "local-only-not-secret-switchyard-development-key-0000000000"
+DEV_FIELD_KEY = "bG9jYWwtb25seS1zd2l0Y2h5YXJkLWRldi1rZXktMDA="
+
+
+@pytest.mark.parametrize(
+    ("override", "complaint"),
+    [
+        ({"SECRET_KEY": DEV_SECRET}, "SECRET_KEY is the repository's public development key"),
+        ({"SECRET_KEY": "local-only-" + "x" * 60}, "public development key"),
+        (
+            {"FIELD_ENCRYPTION_KEYS": f"{PRODUCTION_ENV['FIELD_ENCRYPTION_KEYS']},{DEV_FIELD_KEY}"},
+            "FIELD_ENCRYPTION_KEYS holds the repository's public development key",
+        ),
+    ],
+)
+def test_production_refuses_the_public_development_keys(override, complaint):
+    result = manage("check", env={**PRODUCTION_ENV, **override})
+    assert result.returncode != 0
+    assert complaint in result.stderr
+
+
+def test_check_deploy_reports_the_development_keys_in_any_settings_module():
+    result = manage("check", "--deploy", env={"DJANGO_SETTINGS_MODULE": "config.settings.base"})
+    assert result.returncode != 0
+    assert "switchyard.E001" in result.stderr + result.stdout
+    assert "switchyard.E002" in result.stderr + result.stdout

@@ -52,3 +52,26 @@ def test_an_unknown_test_in_a_rule_is_refused_at_save(live_server, page, login_a
     page.fill("textarea[name=rules-1-conditions]", '{"state": {"near": "CA"}}')
     page.click("input[name=_continue]")
     expect(page.locator(".errorlist").first).to_contain_text("unknown test 'near'")
+
+
+def test_a_viewer_simulates_with_the_built_in_rules_and_is_told_so(
+    live_server, page, login_as, tmp_path
+):
+    from integrations.models import Connection
+
+    config = routing_example(owners_example())
+    config.scoring_connection = Connection.objects.create(
+        name="scoring",
+        provider="http",
+        auth_type="bearer",
+        base_url="http://scoring.test",
+        token="scoring-secret-token-123456",
+    )
+    config.save()
+    login_as(make_persona("viewer"))
+    simulate(
+        page, f"{live_server.url}/admin/pipelines/routingconfig/{config.pk}/", "country = Germany"
+    )
+    expect(page.locator("#sim-owner")).to_have_text("Emma Emea (11111)")
+    expect(page.locator("#sim-scoring-offline")).to_contain_text("built-in scoring rules")
+    page.screenshot(path=tmp_path / "viewer-simulator.png", full_page=True)

@@ -216,8 +216,12 @@ def test_production_accepts_a_public_https_base_url():
 
 
 def test_local_fakes_are_allowed_only_where_settings_say_so(settings):
-    settings.ALLOW_PRIVATE_BASE_URLS = True
+    settings.ALLOWED_PRIVATE_BASE_URLS = ["http://127.0.0.1:8765"]
     base_url_validate("http://127.0.0.1:8765")
-    settings.ALLOW_PRIVATE_BASE_URLS = False
+    base_url_validate("http://127.0.0.1:8765/api")
+    for elsewhere in ("http://127.0.0.1:8766", "http://169.254.169.254", "http://10.0.0.5"):
+        with pytest.raises(ValidationError):
+            base_url_validate(elsewhere)
+    settings.ALLOWED_PRIVATE_BASE_URLS = []
     with pytest.raises(ValidationError):
         base_url_validate("http://127.0.0.1:8765")

@@ -3,13 +3,14 @@ a chunk the database refuses twice. Same answers on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
 from django.db import DataError
 from django.db import connection as db
 
-from pipelines.models import InboundEvent, RecordState, RunChunk, RunRecord, RunStatus
+from pipelines.models import InboundEvent, RecordState, Run, RunChunk, RunRecord, RunStatus
 from pipelines.services import staged_records
 from pipelines.services.chunks import run_chunk_stage
 from pipelines.services.runs import run_execute_inline
@@ -179,3 +180,48 @@ def test_a_stored_900_level_payload_opens_in_the_admin(client, admin_user):
     response = client.get(reverse("admin:pipelines_inboundevent_change", args=[event.pk]))
     assert response.status_code == 200
     assert b"nested deeper than 64 levels, not shown" in response.content
+
+
+def test_import_csv_exits_non_zero_with_the_reason_when_the_run_fails(workflow, sandbox, tmp_path):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    rows = [{**row, "Email": "not-an-email"} for row in contact_rows(3)]
+    path = tmp_path / "contacts.csv"
+    path.write_bytes(csv_bytes(rows))
+    with pytest.raises(CommandError) as failed:
+        call_command("import_csv", str(path), "--workflow", workflow.slug, "--wait")
+    run = Run.objects.get()
+    assert run.status == RunStatus.FAILURE
+    assert f"run {run.pk} failed: all 3 records were dead-lettered" in str(failed.value)
+
+
+def test_import_csv_refuses_a_file_that_cannot_be_decoded_before_creating_a_run(workflow, tmp_path):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    data = csv_bytes(contact_rows(700)) + "é".encode("latin-1") + b"\n"  # bad UTF-8 past 64 KB
+    path = tmp_path / "contacts.csv"
+    path.write_bytes(data)
+    with pytest.raises(CommandError, match="not valid utf-8"):
+        call_command("import_csv", str(path), "--workflow", workflow.slug)
+    assert not Run.objects.exists()
+
+
+def test_a_header_row_over_64_kb_is_read_whole(workflow):
+    from pipelines.csv_files import csv_detect
+
+    names = [f"c{i}" for i in range(50_002)]
+    data = (",".join(names) + "\n" + ",".join("x" for _ in names) + "\n").encode()
+    assert len(data.split(b"\n")[0]) > 64 * 1024
+    fmt = csv_detect(io.BytesIO(data))
+    assert len(fmt.headers) == 50_002
+    assert fmt.headers[-1] == "c50001"
+
+
+def test_a_header_row_over_the_cap_is_refused_naming_it(workflow):
+    from pipelines.csv_files import CsvRefused, csv_detect
+
+    data = b"Email," + b"x" * (2 * 1024 * 1024) + b"\nrow\n"
+    with pytest.raises(CsvRefused, match="header row is longer than 1 MB"):
+        csv_detect(io.BytesIO(data))

@@ -149,3 +149,25 @@ def test_every_outbound_provider_kind_answers_test_connection(monkeypatch, provi
     )
     verdict = connection_test(connection_id=connection.pk)
     assert verdict.code == "invalid_token"
+
+
+def test_a_credential_with_characters_headers_cannot_carry_is_a_clear_verdict(monkeypatch):
+    import httpx
+
+    from integrations import registry
+
+    monkeypatch.setattr(
+        registry, "TRANSPORT_OVERRIDE", httpx.MockTransport(lambda r: httpx.Response(200))
+    )
+    connection = Connection.objects.create(
+        name="pasted",
+        provider="hubspot",
+        auth_type="private_app",
+        base_url="http://provider.test",
+        token="pat-na1-tökén-pasted-from-a-document",
+        max_attempts=1,
+    )
+    verdict = connection_test(connection_id=connection.pk)
+    assert (verdict.ok, verdict.code) == (False, "error")
+    assert "headers cannot carry" in verdict.message
+    assert "tökén" not in verdict.message

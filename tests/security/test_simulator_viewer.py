@@ -37,6 +37,7 @@ def test_a_viewer_simulates_with_the_built_in_rules_and_no_outside_call(
     response = simulate(client, scored, {"contact": "country = US\nstate = NY", "company": ""})
     assert response.status_code == 200
     assert b"Alice East (12345)" in response.content
+    assert b'id="sim-scoring-offline"' in response.content  # the Viewer is told why
     assert outside["scoring"].requests == []
     assert not RoutingDecision.objects.exists()
 
@@ -56,3 +57,4 @@ def test_a_revops_admin_simulation_still_uses_the_scoring_api(client, admin_user
     response = simulate(client, scored, {"contact": "country = US\nstate = NY", "company": ""})
     assert response.status_code == 200
     assert len(outside["scoring"].requests) == 1
+    assert b'id="sim-scoring-offline"' not in response.content

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.chain import chain_verify
+from audit.chain import anchor_check, anchor_count, chain_verify
 from audit.models import AuditEvent
 
 
@@ -19,8 +19,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="subcommand", required=True)
-        sub.add_parser(
+        verify = sub.add_parser(
             "verify", help="Walk the chain in id order; exit 1 at the first broken event."
+        )
+        verify.add_argument(
+            "--head", help="an anchor printed earlier by `audit head`: it must still be there"
+        )
+        verify.add_argument(
+            "--count", type=int, help="with --head: the events written up to it, as printed"
         )
         sub.add_parser(
             "head", help="Print the id and hash of the latest event (to anchor elsewhere)."
@@ -32,11 +38,20 @@ class Command(BaseCommand):
             if head is None:
                 self.stdout.write("The audit log is empty.")
             else:
+                count = anchor_count(head_id=head["id"])
                 self.stdout.write(
-                    f"event {head['id']} at {head['created_at'].isoformat()} hash {head['hash']}"
+                    f"event {head['id']} at {head['created_at'].isoformat()} hash {head['hash']} "
+                    f"count {count}"
+                )
+                self.stdout.write(
+                    f"verify later with: audit verify --head {head['hash']} --count {count}"
                 )
             return
         result = chain_verify()
+        if result.ok and options.get("head"):
+            problem = anchor_check(head_hash=options["head"], count=options.get("count"))
+            if problem is not None:
+                raise CommandError(f"Audit log truncated: {problem}.", returncode=1)
         if not result.ok:
             raise CommandError(
                 f"Audit chain broken at event {result.broken_id}: {result.reason}. "

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from pipelines.csv_files import CsvRefused
+from pipelines.csv_files import CsvRefused, csv_file_check
+from pipelines.models import RunStatus
 from pipelines.selectors import run_summary, workflow_by_slug
 from pipelines.services.preview import run_preview_csv
 from pipelines.services.runs import run_execute_inline
@@ -37,6 +38,10 @@ class Command(BaseCommand):
             raise CommandError(f"{path}: no such file")
         with path.open("rb") as handle:
             try:
+                # The whole file is read once before anything is created: a character that
+                # cannot be decoded on row 900,000 is refused here, not by a run later.
+                csv_file_check(binary=handle)
+                handle.seek(0)
                 if options["dry_run"]:
                     preview = run_preview_csv(workflow=workflow, file=handle)
                     self._print_preview(preview, as_json=options["json"])
@@ -59,11 +64,19 @@ class Command(BaseCommand):
         summary = run_summary(run=run)
         if options["json"]:
             self.stdout.write(json.dumps(summary))
-            return
-        self.stdout.write(
-            f"Run {run.pk}: {run.status}. {run.records_in} in, {run.succeeded} succeeded, "
-            f"{run.dead_lettered} dead-lettered ({run.failed} rejected by HubSpot), {run.skipped} skipped."
-        )
+        else:
+            self.stdout.write(
+                f"Run {run.pk}: {run.status}. {run.records_in} in, {run.succeeded} succeeded, "
+                f"{run.dead_lettered} dead-lettered ({run.failed} rejected by HubSpot), "
+                f"{run.skipped} skipped."
+            )
+        if run.status == RunStatus.FAILURE:
+            # Non-zero, with the reason on stderr: a script must not read a failed run as done.
+            reason = run.status_message or (
+                f"all {run.dead_lettered} records were dead-lettered ({run.failed} rejected by "
+                "HubSpot); see the run's dead letters"
+            )
+            raise CommandError(f"run {run.pk} failed: {reason}")
 
     def _print_preview(self, preview, *, as_json: bool) -> None:
         if as_json:
