@@ -26,7 +26,7 @@ from pipelines.models import (
 )
 from pipelines.routing import admin_views
 from pipelines.routing.owners import owner_problem, owners_sync, rule_problems
-from pipelines.routing.selectors import decision_explanation
+from pipelines.routing.selectors import condition_fields, decision_explanation
 from pipelines.routing.services import contact_route
 
 
@@ -102,10 +102,29 @@ class OwnerAdmin(AuditedModelAdmin, admin.ModelAdmin):
                 )
 
 
+class ConditionBuilder(forms.Textarea):
+    """The conditions box as a condition builder (static/switchyard/condition_builder.js):
+    field, test and value(s) per line; the box itself is hidden and holds what is saved."""
+
+    class Media:
+        js = ("switchyard/condition_builder.js",)
+        css = {"all": ("switchyard/switchyard.css",)}
+
+    def __init__(self) -> None:
+        super().__init__(attrs={"class": "sy-conditions", "rows": 2, "cols": 40})
+
+    def render(self, name, value, attrs=None, renderer=None):
+        box = super().render(name, value, attrs, renderer)
+        fields = format_html_join("", '<option value="{}">{}</option>', condition_fields())
+        # One list per page is enough; browsers use the first of a repeated id.
+        return format_html('{}<datalist id="condition-fields">{}</datalist>', box, fields)
+
+
 class TerritoryRuleForm(forms.ModelForm):
     class Meta:
         model = TerritoryRule
         fields = ["position", "territory", "conditions", "enabled"]
+        widgets = {"conditions": ConditionBuilder()}
 
     def __init__(self, *args, config: RoutingConfig | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -128,6 +147,7 @@ class ScoringRuleForm(TerritoryRuleForm):
     class Meta:
         model = ScoringRule
         fields = ["position", "name", "conditions", "points"]
+        widgets = {"conditions": ConditionBuilder()}
 
 
 class ConfigRulesFormSet(forms.BaseInlineFormSet):

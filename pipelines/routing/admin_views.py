@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, render
 
 from integrations.errors import ProviderError
 from pipelines.models import DecisionTrigger, RoutingConfig
-from pipelines.routing.rules import Lead
+from pipelines.routing.rules import lead_from_fields
 from pipelines.routing.services import contact_route, lead_preview, outcome_json
 
 
@@ -41,13 +41,14 @@ class SimulatorForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 6, "cols": 50}),
         label="Contact properties",
-        help_text="One per line: country = GB",
+        help_text="One per line, in the rules' words: country = GB, lifecycle_stage = lead, "
+        "or any contact.<property> = value",
     )
     company = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 4, "cols": 50}),
         label="Company properties",
-        help_text="e.g. numberofemployees = 250",
+        help_text="e.g. employee_count = 250, industry = Software, company.annualrevenue = 5000000",
     )
 
     def clean_contact(self) -> dict[str, str]:
@@ -90,11 +91,8 @@ def simulator(model_admin) -> Callable[..., HttpResponse]:
                         dry_run=True,
                     )
                 else:
-                    lead = Lead(
-                        "simulated",
-                        form.cleaned_data["contact"],
-                        None,
-                        form.cleaned_data["company"],
+                    lead = lead_from_fields(
+                        contact=form.cleaned_data["contact"], company=form.cleaned_data["company"]
                     )
                     outcome = lead_preview(config=config, lead=lead)
                 result = {

@@ -10,6 +10,22 @@ from pipelines.routing.rules import RuleError, RuleSpec, conditions_parse, prope
 from pipelines.routing.scoring import ScoringRuleSpec
 
 
+def condition_fields() -> list[tuple[str, str]]:
+    """The one field vocabulary of territory rules, scoring rules and the simulator: the named
+    fields, then contact.<property> / company.<property> for HubSpot's default properties
+    (any other contact.x / company.x may be typed; saving checks it exists in the portal)."""
+    from pipelines.routing.owners import STANDARD_PROPERTIES
+    from pipelines.routing.rules import FIELD_LABELS
+
+    fields = list(FIELD_LABELS.items())
+    for obj, scope in (("contacts", "contact"), ("companies", "company")):
+        fields += [
+            (f"{scope}.{p}", f"HubSpot {obj[:-1]} property")
+            for p in sorted(STANDARD_PROPERTIES[obj])
+        ]
+    return fields
+
+
 def routing_config_get(*, workflow_slug: str) -> RoutingConfig | None:
     return (
         RoutingConfig.objects.select_related(
