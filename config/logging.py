@@ -85,3 +85,15 @@ class RequestIdFilter(logging.Filter):
         if not hasattr(record, "request_id"):
             record.request_id = request_id_var.get()
         return True
+
+
+class ForbiddenOneLineFilter(logging.Filter):
+    """A refused request (403) is an expected event, already in the audit log: one line
+    ("Forbidden (Permission denied): /path"), never the traceback of the PermissionDenied."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", None) == 403:
+            record.exc_info = None
+            record.exc_text = None
+            record.stack_info = None
+        return True

@@ -246,6 +246,7 @@ LOGGING = {
     "filters": {
         "redact": {"()": "config.logging.RedactingFilter"},
         "request_id": {"()": "config.logging.RequestIdFilter"},
+        "forbidden_one_line": {"()": "config.logging.ForbiddenOneLineFilter"},
     },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"},
@@ -259,7 +260,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["request_id", "redact"],
+            "filters": ["request_id", "redact", "forbidden_one_line"],
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

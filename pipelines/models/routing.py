@@ -161,7 +161,7 @@ class RoutingConfig(models.Model):
         verbose_name = "routing configuration"
 
     def __str__(self) -> str:
-        return f"routing of {self.workflow_id}"
+        return f"Routing of {self.workflow.name or self.workflow.slug}"
 
 
 class TerritoryRule(models.Model):

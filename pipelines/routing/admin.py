@@ -26,7 +26,11 @@ from pipelines.models import (
 )
 from pipelines.routing import admin_views
 from pipelines.routing.owners import owner_problem, owners_sync, rule_problems
-from pipelines.routing.selectors import condition_fields, decision_explanation
+from pipelines.routing.selectors import (
+    condition_fields,
+    decision_explanation,
+    decision_notified_label,
+)
 from pipelines.routing.services import contact_route
 
 
@@ -248,12 +252,12 @@ class RoutingDecisionAdmin(admin.ModelAdmin):
         "owner",
         "status",
         "deal_id",
-        "notified",
+        "notified_label",
         "trigger",
     )
     list_filter = ("status", "trigger", "territory", "owner")
     search_fields = ("contact_id", "deal_id", "dedupe_key")
-    list_select_related = ("territory", "owner")
+    list_select_related = ("territory", "owner", "config")
     actions = ["route_again"]
     fields = (
         "why",
@@ -265,11 +269,11 @@ class RoutingDecisionAdmin(admin.ModelAdmin):
         "owner",
         "status",
         "deal_id",
-        "notified",
+        "notified_label",
         "errors",
         "trigger",
         "dedupe_key",
-        "decision_ms",
+        "decision_time",
         "created_at",
         "rules_table",
         "score_table",
@@ -283,6 +287,17 @@ class RoutingDecisionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False  # a decision is a record of what happened; re-route instead
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # records of work, like runs: never deleted from the browser
+
+    @admin.display(description="Notified")
+    def notified_label(self, obj: RoutingDecision) -> str:
+        return decision_notified_label(decision=obj)
+
+    @admin.display(description="Time to decide")
+    def decision_time(self, obj: RoutingDecision) -> str:
+        return "—" if obj.decision_ms is None else f"{obj.decision_ms:.1f} ms"
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         decision = self.get_object(request, object_id)

@@ -140,3 +140,19 @@ def decision_explanation(*, decision: RoutingDecision | Any) -> list[str]:
     if decision.deal_id:
         lines.append(f"Score above the threshold: deal {decision.deal_id}.")
     return lines
+
+
+def decision_notified_label(*, decision: RoutingDecision) -> str:
+    """Whether the rep was told, and if not, why not, in words."""
+    if decision.notified:
+        return "Sent to Slack"
+    failed = next((e for e in decision.errors or [] if str(e).startswith("Slack:")), None)
+    if failed:
+        return f"Failed: {str(failed).removeprefix('Slack:').strip()}"
+    if decision.owner_id is None:
+        return "Not sent: no owner was chosen"
+    if decision.config.slack_connection_id is None:
+        return "Not sent: no Slack connection in the routing configuration"
+    if not decision.config.slack_channel and not decision.owner.slack_user_id:
+        return "Not sent: no channel set and the owner has no Slack user"
+    return "Not sent yet"
