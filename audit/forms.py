@@ -6,8 +6,15 @@ from audit.selectors import AuditFilters
 
 
 class AuditFilterForm(forms.Form):
-    actor = forms.CharField(required=False, max_length=200, help_text="Exact username or component")
-    action = forms.CharField(required=False, max_length=80, help_text="Exact, or a family: auth.*")
+    actor = forms.CharField(
+        required=False, max_length=200, help_text="Username or component, any case"
+    )
+    action = forms.CharField(
+        required=False,
+        max_length=80,
+        help_text="Pick from the list, or a family: auth.*",
+        widget=forms.TextInput(attrs={"list": "audit-actions"}),
+    )
     object_type = forms.CharField(required=False, max_length=100, help_text="e.g. auth.user")
     object_id = forms.CharField(required=False, max_length=100)
     date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))

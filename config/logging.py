@@ -12,6 +12,9 @@ import re
 from contextvars import ContextVar
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+# The request being served, so an audit event written deep in a service (a dead-letter
+# reprocess, a mapping save, "Route now") still records the IP and user agent it came from.
+current_request_var: ContextVar[object | None] = ContextVar("current_request", default=None)
 
 MASK = "[REDACTED]"
 

@@ -18,6 +18,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.services import audit_event_record
 from integrations.errors import ProviderError
 from pipelines.models import (
     DeadLetter,
@@ -441,6 +442,20 @@ def contact_route(
     finally:
         if hubspot is None:
             client.close()
+    # A person routed it (and HubSpot's owner may have changed): who, from where, with what.
+    audit_event_record(
+        action="routing.routed",
+        actor=user,
+        actor_label="" if user is not None else f"routing:{trigger}",
+        obj=decision,
+        metadata={
+            "contact_id": str(contact_id),
+            "trigger": trigger,
+            "territory": decision.territory.name if decision.territory else None,
+            "owner": decision.owner.hubspot_id if decision.owner else None,
+            "status": decision.status,
+        },
+    )
     return Outcome(
         lead_assess_from(decision, lead), None, decision.owner, decision.territory, decision
     )
