@@ -198,6 +198,7 @@ class RoutingConfigAdmin(AuditedModelAdmin, admin.ModelAdmin):
                     "workflow",
                     "hubspot_connection",
                     "lifecycle_stage",
+                    "when_owned",
                     "fallback_territory",
                     "tools",
                 )

@@ -11,9 +11,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from integrations.errors import ProviderError
-from pipelines.models import DecisionTrigger, RoutingConfig
+from pipelines.models import DecisionTrigger, RoutingConfig, WhenOwned
 from pipelines.routing.rules import lead_from_fields
-from pipelines.routing.services import contact_route, lead_preview, outcome_json
+from pipelines.routing.services import contact_route, lead_preview, outcome_json, owner_current
 
 
 def _properties(text: str) -> dict[str, str]:
@@ -60,6 +60,12 @@ class SimulatorForm(forms.Form):
 
 class RouteNowForm(forms.Form):
     contact_id = forms.CharField(label="HubSpot contact id")
+    when_owned = forms.ChoiceField(
+        choices=WhenOwned.choices,
+        required=False,
+        widget=forms.RadioSelect,
+        label="The contact already has an owner",
+    )
 
 
 def _context(model_admin, request: HttpRequest, config: RoutingConfig, title: str, **extra) -> dict:
@@ -127,16 +133,30 @@ def route_now(model_admin) -> Callable[..., HttpResponse]:
         if not model_admin.has_change_permission(request, config):
             raise PermissionDenied
         form = RouteNowForm(request.POST or None)
-        result, error = None, ""
+        result, error, owned_by = None, "", None
         if request.method == "POST" and form.is_valid():
+            contact_id = form.cleaned_data["contact_id"].strip()
+            choice = form.cleaned_data["when_owned"]
             try:
-                outcome = contact_route(
-                    config=config,
-                    contact_id=form.cleaned_data["contact_id"].strip(),
-                    trigger=DecisionTrigger.ADMIN,
-                    user=request.user,
-                )
-                result = {"json": outcome_json(outcome=outcome), "decision": outcome.decision}
+                if not choice:  # first ask HubSpot whether someone owns it: then the admin chooses
+                    preview = contact_route(
+                        config=config,
+                        contact_id=contact_id,
+                        trigger=DecisionTrigger.ADMIN,
+                        dry_run=True,
+                    )
+                    owned_by = owner_current(lead=preview.assessment.lead) or (
+                        preview.assessment.lead.contact.get("hubspot_owner_id") or None
+                    )
+                if owned_by is None:
+                    outcome = contact_route(
+                        config=config,
+                        contact_id=contact_id,
+                        trigger=DecisionTrigger.ADMIN,
+                        user=request.user,
+                        reroute=choice == WhenOwned.REROUTE if choice else None,
+                    )
+                    result = {"json": outcome_json(outcome=outcome), "decision": outcome.decision}
             except (LookupError, ProviderError) as failure:
                 error = str(failure)
         return render(
@@ -150,6 +170,7 @@ def route_now(model_admin) -> Callable[..., HttpResponse]:
                 form=form,
                 result=result,
                 error=error,
+                owned_by=owned_by,
             ),
         )
 
