@@ -1,7 +1,9 @@
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from audit.team_views import team_view
 from config import health
 from config.errors import favicon
 
@@ -18,6 +20,13 @@ urlpatterns = [
     path("integrations/", include("integrations.urls")),
     path("hooks/", include("pipelines.urls")),
     path(settings.ADMIN_URL + "switchyard/", include("pipelines.screens.urls")),
+    # Team: invite people and give roles; an invited person sets a password from the link.
+    path(settings.ADMIN_URL + "team/", admin.site.admin_view(team_view), name="team"),
+    path(
+        settings.ADMIN_URL + "password/set/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(success_url="/" + settings.ADMIN_URL),
+        name="password_reset_confirm",
+    ),
     path(settings.ADMIN_URL, admin.site.urls),
 ]
 
