@@ -49,6 +49,18 @@ class PrivacyRequestAdmin(ReadOnlyModelAdmin):
     def short_hash(self, obj):
         return f"{obj.email_hash[:16]}…"
 
+    @admin.display(description="Concerning")
+    def subject(self, obj):
+        return obj.subject_masked or "—"
+
+    def get_list_display(self, request):
+        """Whom a request concerned (masked) only to those who may make such requests."""
+        allowed = request.user.has_perm("audit.perform_privacy_request") or request.user.has_perm(
+            "audit.export_personal_data"
+        )
+        shown = list(super().get_list_display(request))
+        return [*shown[:3], "subject", *shown[3:]] if allowed else shown
+
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [

@@ -47,6 +47,14 @@ class AuditedUserAdmin(AuditedModelAdmin, UserAdmin):
     # last_login changes on every login and is in the auth.login events already.
     audit_exclude_fields = ("last_login",)
 
+    def get_readonly_fields(self, request, obj=None):
+        """Only a superuser grants raw permissions or superuser status here; everyone else
+        gives roles on the Team screen (so an Administrator cannot make anyone a superuser)."""
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += ["is_superuser", "user_permissions", "groups"]
+        return fields
+
     def user_change_password(self, request, id, form_url=""):
         response = super().user_change_password(request, id, form_url)
         if request.method == "POST" and response.status_code == 302:

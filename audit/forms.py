@@ -6,8 +6,15 @@ from audit.selectors import AuditFilters
 
 
 class AuditFilterForm(forms.Form):
-    actor = forms.CharField(required=False, max_length=200, help_text="Exact username or component")
-    action = forms.CharField(required=False, max_length=80, help_text="Exact, or a family: auth.*")
+    actor = forms.CharField(
+        required=False, max_length=200, help_text="Username or component, any case"
+    )
+    action = forms.CharField(
+        required=False,
+        max_length=80,
+        help_text="Pick from the list, or a family: auth.*",
+        widget=forms.TextInput(attrs={"list": "audit-actions"}),
+    )
     object_type = forms.CharField(required=False, max_length=100, help_text="e.g. auth.user")
     object_id = forms.CharField(required=False, max_length=100)
     date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
@@ -27,13 +34,41 @@ class AuditFilterForm(forms.Form):
         )
 
 
+def _address_field(label: str = "Email") -> forms.CharField:
+    # Not an <input type=email> nor Django's EmailValidator: both refuse non-ASCII before the
+    # @ (søren.kierkegaard@firma.dk), and even invalid addresses held in dead letters must be
+    # erasable. Anything the product can hold is accepted: text@text, no spaces.
+    return forms.CharField(
+        max_length=254,
+        label=label,
+        widget=forms.TextInput(
+            attrs={"inputmode": "email", "autocomplete": "off", "spellcheck": "false"}
+        ),
+    )
+
+
+def _address_clean(value: str) -> str:
+    value = (value or "").strip()
+    local, at, domain = value.rpartition("@")
+    if not at or not local or not domain or any(c.isspace() for c in value):
+        raise forms.ValidationError("Enter the email address as stored: name@domain.")
+    return value
+
+
 class _EmailForm(forms.Form):
     # Sent by POST only: an email address in a query string ends up in proxy and server logs.
-    email = forms.EmailField(max_length=254)
+    email = _address_field()
+
+    def clean_email(self) -> str:
+        return _address_clean(self.cleaned_data["email"])
 
 
 class ErasureForm(_EmailForm):
-    email_again = forms.EmailField(max_length=254, label="Email again")
+    email_again = _address_field("Email again")
+
+    def clean_email_again(self) -> str:
+        return _address_clean(self.cleaned_data["email_again"])
+
     confirm = forms.BooleanField(
         label="I understand this deletes the person's data in every store, cannot be undone, "
         "and suppresses the address from future imports."

@@ -94,6 +94,15 @@ def normalize_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
+def mask_email(email: str) -> str:
+    """Whom a privacy request concerned, recognisable but not readable: "søren.k@firma.dk" →
+    "s•••@firma.dk"."""
+    local, at, domain = normalize_email(email).partition("@")
+    if not at:
+        return "•••"
+    return f"{local[:1]}•••@{domain}"
+
+
 def hash_email(email: str) -> str:
     """HMAC-SHA256 (hex) of the normalized address: stable across case and whitespace."""
     return hmac.new(_hash_key(), normalize_email(email).encode(), hashlib.sha256).hexdigest()

@@ -129,6 +129,9 @@ class PrivacyRequest(models.Model):
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     email_hash = models.CharField(max_length=64, db_index=True)
+    subject_masked = models.CharField(
+        max_length=260, blank=True, help_text="Whom it concerned, masked: s•••@firma.dk"
+    )
     status = models.CharField(max_length=20, choices=Status.choices)
     receipt = models.JSONField(default=dict, blank=True)
     actor = models.ForeignKey(

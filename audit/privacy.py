@@ -27,7 +27,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from audit.csv_safety import csv_safe_row
-from audit.masking import hash_email, json_safe, normalize_email, scrub_text
+from audit.masking import hash_email, json_safe, mask_email, normalize_email, scrub_text
 from audit.models import PrivacyRequest, SuppressedEmail
 from audit.retention import register_retention_kind  # noqa: F401 - also offered here, next to register_store
 from audit.services import audit_event_record
@@ -175,6 +175,7 @@ def privacy_erasure_perform(
     privacy_request = PrivacyRequest.objects.create(
         kind=PrivacyRequest.Kind.ERASURE,
         email_hash=email_hash,
+        subject_masked=mask_email(normalized),
         status=status,
         actor=actor if getattr(actor, "pk", None) else None,
         actor_label=_actor_label(actor),
@@ -233,6 +234,7 @@ def privacy_access_export(
     privacy_request = PrivacyRequest.objects.create(
         kind=PrivacyRequest.Kind.ACCESS,
         email_hash=email_hash,
+        subject_masked=mask_email(normalized),
         status=status,
         receipt={"stores": counts, "errors": errors},
         actor=actor if getattr(actor, "pk", None) else None,

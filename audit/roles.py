@@ -1,4 +1,4 @@
-"""The three roles, as Django groups, defined once here.
+"""The roles, as Django groups, defined once here.
 
 Least privilege: a role is a list of permission patterns (`app_label.codename`, shell-style
 wildcards). `roles_sync` turns them into group permissions; it is idempotent and runs from the
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
+ADMINISTRATOR = "Administrator"
 REVOPS_ADMIN = "RevOps admin"
 INTEGRATION_ENGINEER = "Integration engineer"
 VIEWER = "Viewer"
@@ -58,15 +59,27 @@ _REVOPS = [
     "audit.view_suppressedemail",
 ]
 
+_ENGINEER = [
+    *_REVOPS,
+    # Connections and their credentials; schedules.
+    "integrations.*",
+    "django_celery_beat.*",
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     VIEWER: [*_READ_ALL],
     REVOPS_ADMIN: _REVOPS,
-    INTEGRATION_ENGINEER: [
-        *_REVOPS,
-        # Connections and their credentials; schedules.
-        "integrations.*",
-        "django_celery_beat.*",
-    ],
+    INTEGRATION_ENGINEER: _ENGINEER,
+    # The RevOps lead: everything an engineer does, plus inviting people and giving them
+    # roles (the Team screen). Roles are given there only; no one grants raw permissions.
+    ADMINISTRATOR: [*_ENGINEER, "auth.view_user", "auth.add_user", "auth.change_user"],
+}
+# What each role is for, in the Team screen's words.
+ROLE_DESCRIPTIONS: dict[str, str] = {
+    VIEWER: "Reads runs, dead letters, mappings, routing and the audit log; changes nothing.",
+    REVOPS_ADMIN: "Imports, mappings, dead letters, territory rules, privacy requests.",
+    INTEGRATION_ENGINEER: "Everything a RevOps admin does, plus connections and schedules.",
+    ADMINISTRATOR: "Everything an engineer does, plus inviting people and giving them roles.",
 }
 
 

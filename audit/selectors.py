@@ -41,15 +41,16 @@ def _day_start(day: date) -> datetime:
 
 def audit_event_queryset(*, filters: AuditFilters) -> QuerySet[AuditEvent]:
     qs = AuditEvent.objects.all()
+    # Case-insensitive: an auditor types "Alice" or "DEAD_LETTER.reprocessed" from memory.
     if filters.actor:
-        qs = qs.filter(actor_label=filters.actor)
+        qs = qs.filter(actor_label__iexact=filters.actor)
     if filters.action:
         # "auth.*" (or "auth.") selects a family of actions; otherwise the exact action.
         prefix = filters.action.rstrip("*")
         qs = (
-            qs.filter(action__startswith=prefix)
+            qs.filter(action__istartswith=prefix)
             if filters.action.endswith(("*", "."))
-            else qs.filter(action=filters.action)
+            else qs.filter(action__iexact=filters.action)
         )
     if filters.object_type:
         qs = qs.filter(object_type=filters.object_type)
@@ -60,6 +61,22 @@ def audit_event_queryset(*, filters: AuditFilters) -> QuerySet[AuditEvent]:
     if filters.date_to:
         qs = qs.filter(created_at__lt=_day_start(filters.date_to + timedelta(days=1)))
     return qs
+
+
+ACTIONS_CACHE_SECONDS = 300
+
+
+def audit_actions() -> list[str]:
+    """Every action recorded so far, for the filter's list (cached: the set grows rarely)."""
+    from django.core.cache import cache
+
+    actions = cache.get("audit:actions")
+    if actions is None:
+        actions = list(
+            AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct()
+        )
+        cache.set("audit:actions", actions, ACTIONS_CACHE_SECONDS)
+    return actions
 
 
 @dataclass(frozen=True)

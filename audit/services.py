@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from audit.chain import chain_head_hash, chain_lock, event_hash
 from audit.masking import cap_strings, json_safe, mask_structure, scrub_text
-from config.logging import request_id_var
+from config.logging import current_request_var, request_id_var
 
 
 def _client_ip(request: HttpRequest) -> str | None:
@@ -50,6 +50,9 @@ def audit_event_record(
         object_id = object_id if object_id not in ("", None) else obj.pk
         object_repr = object_repr or str(obj)
     label = actor_label or (actor.get_username() if actor is not None else "system")
+    # Where it came from: the request passed, else the one being served (never its user:
+    # a system component writing during a request stays the actor it says it is).
+    origin = request if request is not None else current_request_var.get()
     meta = dict(metadata or {})
     if source:
         meta.setdefault("source", source)
@@ -62,11 +65,11 @@ def audit_event_record(
         "object_repr": scrub_text(str(object_repr))[:200],
         "changes": cap_strings(mask_structure(json_safe(changes or {}))),
         "metadata": cap_strings(mask_structure(json_safe(meta))),
-        "ip_address": _client_ip(request) if request is not None else None,
-        "user_agent": (request.headers.get("User-Agent", "")[:300] if request is not None else ""),
+        "ip_address": _client_ip(origin) if origin is not None else None,
+        "user_agent": (origin.headers.get("User-Agent", "")[:300] if origin is not None else ""),
         "request_id": (
-            getattr(request, "request_id", "")
-            if request is not None
+            getattr(origin, "request_id", "")
+            if origin is not None
             else request_id_var.get().strip("-")
         )[:64],
     }

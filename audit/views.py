@@ -19,7 +19,12 @@ from django.utils import timezone
 from audit.csv_safety import csv_safe_row
 from audit.forms import AuditFilterForm
 from audit.models import AuditEvent
-from audit.selectors import audit_event_iter_export, audit_event_page, audit_event_queryset
+from audit.selectors import (
+    audit_actions,
+    audit_event_iter_export,
+    audit_event_page,
+    audit_event_queryset,
+)
 from audit.services import audit_event_record
 
 EXPORT_COLUMNS = (
@@ -74,6 +79,7 @@ def event_list_view(request: HttpRequest, model_admin) -> HttpResponse:
         page=page,
         filter_query=query.urlencode(),
         can_export=request.user.has_perm("audit.export_auditevent"),
+        actions=audit_actions(),
     )
     return TemplateResponse(request, "audit/event_list.html", context)
 

@@ -16,6 +16,9 @@ from config.redaction import MASK, redact, register_secret
 __all__ = ["MASK", "RedactingFilter", "redact", "register_secret", "request_id_var"]
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+# The request being served, so an audit event written deep in a service (a dead-letter
+# reprocess, a mapping save, "Route now") still records the IP and user agent it came from.
+current_request_var: ContextVar[object | None] = ContextVar("current_request", default=None)
 
 
 class RedactingFilter(logging.Filter):
@@ -80,3 +83,15 @@ def _error_mail_allowed(per_hour: int) -> bool:
         return cache.incr(key) <= per_hour
     except ValueError:  # the key expired between add and incr
         return False
+
+
+class ForbiddenOneLineFilter(logging.Filter):
+    """A refused request (403) is an expected event, already in the audit log: one line
+    ("Forbidden (Permission denied): /path"), never the traceback of the PermissionDenied."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", None) == 403:
+            record.exc_info = None
+            record.exc_text = None
+            record.stack_info = None
+        return True

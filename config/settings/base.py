@@ -329,6 +329,7 @@ LOGGING = {
     "filters": {
         "redact": {"()": "config.logging.RedactingFilter"},
         "request_id": {"()": "config.logging.RequestIdFilter"},
+        "forbidden_one_line": {"()": "config.logging.ForbiddenOneLineFilter"},
     },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"},
@@ -342,7 +343,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["request_id", "redact"],
+            "filters": ["request_id", "redact", "forbidden_one_line"],
         },
         # Opt-in, rate-limited, redacted (config/logging.py: ErrorMailHandler).
         "error_mail": {

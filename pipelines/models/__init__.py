@@ -14,6 +14,7 @@ from pipelines.models.routing import (  # MQL routing (issue 5)
     Territory,
     TerritoryOwner,
     TerritoryRule,
+    WhenOwned,
 )
 from pipelines.models.runs import (
     BatchState,
@@ -46,6 +47,7 @@ __all__ = [
     "Territory",
     "TerritoryOwner",
     "TerritoryRule",
+    "WhenOwned",
     "BatchState",
     "DeadLetter",
     "DeadLetterResolution",

@@ -97,6 +97,11 @@ class TerritoryOwner(models.Model):
         return f"{self.territory} · {self.owner}"
 
 
+class WhenOwned(models.TextChoices):
+    KEEP = "keep", "Keep the current owner"
+    REROUTE = "reroute", "Re-route to the owner the rules choose"
+
+
 class RoutingConfig(models.Model):
     """How one routing workflow decides and acts."""
 
@@ -111,6 +116,13 @@ class RoutingConfig(models.Model):
         help_text="The portal whose contacts are routed; its client secret verifies webhooks.",
     )
     lifecycle_stage = models.CharField(max_length=80, default="marketingqualifiedlead")
+    when_owned = models.CharField(
+        max_length=10,
+        choices=WhenOwned.choices,
+        default=WhenOwned.KEEP,
+        help_text="A contact that already has an owner in HubSpot: keep that owner, or hand it "
+        "to the owner the rules choose. Route now asks each time.",
+    )
     deal_threshold = models.PositiveSmallIntegerField(
         default=75, help_text="A score above this creates a deal."
     )
@@ -167,7 +179,7 @@ class RoutingConfig(models.Model):
         verbose_name = "routing configuration"
 
     def __str__(self) -> str:
-        return f"routing of {self.workflow_id}"
+        return f"Routing of {self.workflow.name or self.workflow.slug}"
 
 
 class TerritoryRule(models.Model):

@@ -26,7 +26,11 @@ from pipelines.models import (
 )
 from pipelines.routing import admin_views
 from pipelines.routing.owners import owner_problem, owners_sync, rule_problems
-from pipelines.routing.selectors import decision_explanation
+from pipelines.routing.selectors import (
+    condition_fields,
+    decision_explanation,
+    decision_notified_label,
+)
 from pipelines.routing.services import contact_route
 
 
@@ -102,10 +106,29 @@ class OwnerAdmin(AuditedModelAdmin, admin.ModelAdmin):
                 )
 
 
+class ConditionBuilder(forms.Textarea):
+    """The conditions box as a condition builder (static/switchyard/condition_builder.js):
+    field, test and value(s) per line; the box itself is hidden and holds what is saved."""
+
+    class Media:
+        js = ("switchyard/condition_builder.js",)
+        css = {"all": ("switchyard/switchyard.css",)}
+
+    def __init__(self) -> None:
+        super().__init__(attrs={"class": "sy-conditions", "rows": 2, "cols": 40})
+
+    def render(self, name, value, attrs=None, renderer=None):
+        box = super().render(name, value, attrs, renderer)
+        fields = format_html_join("", '<option value="{}">{}</option>', condition_fields())
+        # One list per page is enough; browsers use the first of a repeated id.
+        return format_html('{}<datalist id="condition-fields">{}</datalist>', box, fields)
+
+
 class TerritoryRuleForm(forms.ModelForm):
     class Meta:
         model = TerritoryRule
         fields = ["position", "territory", "conditions", "enabled"]
+        widgets = {"conditions": ConditionBuilder()}
 
     def __init__(self, *args, config: RoutingConfig | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -128,6 +151,7 @@ class ScoringRuleForm(TerritoryRuleForm):
     class Meta:
         model = ScoringRule
         fields = ["position", "name", "conditions", "points"]
+        widgets = {"conditions": ConditionBuilder()}
 
 
 class ConfigRulesFormSet(forms.BaseInlineFormSet):
@@ -174,6 +198,7 @@ class RoutingConfigAdmin(AuditedModelAdmin, admin.ModelAdmin):
                     "workflow",
                     "hubspot_connection",
                     "lifecycle_stage",
+                    "when_owned",
                     "fallback_territory",
                     "tools",
                 )
@@ -228,12 +253,12 @@ class RoutingDecisionAdmin(admin.ModelAdmin):
         "owner",
         "status",
         "deal_id",
-        "notified",
+        "notified_label",
         "trigger",
     )
     list_filter = ("status", "trigger", "territory", "owner")
     search_fields = ("contact_id", "deal_id", "dedupe_key")
-    list_select_related = ("territory", "owner")
+    list_select_related = ("territory", "owner", "config")
     actions = ["route_again"]
     fields = (
         "why",
@@ -245,11 +270,11 @@ class RoutingDecisionAdmin(admin.ModelAdmin):
         "owner",
         "status",
         "deal_id",
-        "notified",
+        "notified_label",
         "errors",
         "trigger",
         "dedupe_key",
-        "decision_ms",
+        "decision_time",
         "created_at",
         "rules_table",
         "score_table",
@@ -263,6 +288,17 @@ class RoutingDecisionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False  # a decision is a record of what happened; re-route instead
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # records of work, like runs: never deleted from the browser
+
+    @admin.display(description="Notified")
+    def notified_label(self, obj: RoutingDecision) -> str:
+        return decision_notified_label(decision=obj)
+
+    @admin.display(description="Time to decide")
+    def decision_time(self, obj: RoutingDecision) -> str:
+        return "—" if obj.decision_ms is None else f"{obj.decision_ms:.1f} ms"
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         decision = self.get_object(request, object_id)

@@ -11,9 +11,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from integrations.errors import ProviderError
-from pipelines.models import DecisionTrigger, RoutingConfig
-from pipelines.routing.rules import Lead
-from pipelines.routing.services import contact_route, lead_preview, outcome_json
+from pipelines.models import DecisionTrigger, RoutingConfig, WhenOwned
+from pipelines.routing.rules import lead_from_fields
+from pipelines.routing.services import contact_route, lead_preview, outcome_json, owner_current
 
 
 def _properties(text: str) -> dict[str, str]:
@@ -41,13 +41,14 @@ class SimulatorForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 6, "cols": 50}),
         label="Contact properties",
-        help_text="One per line: country = GB",
+        help_text="One per line, in the rules' words: country = GB, lifecycle_stage = lead, "
+        "or any contact.<property> = value",
     )
     company = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 4, "cols": 50}),
         label="Company properties",
-        help_text="e.g. numberofemployees = 250",
+        help_text="e.g. employee_count = 250, industry = Software, company.annualrevenue = 5000000",
     )
 
     def clean_contact(self) -> dict[str, str]:
@@ -59,6 +60,12 @@ class SimulatorForm(forms.Form):
 
 class RouteNowForm(forms.Form):
     contact_id = forms.CharField(label="HubSpot contact id")
+    when_owned = forms.ChoiceField(
+        choices=WhenOwned.choices,
+        required=False,
+        widget=forms.RadioSelect,
+        label="The contact already has an owner",
+    )
 
 
 def _context(model_admin, request: HttpRequest, config: RoutingConfig, title: str, **extra) -> dict:
@@ -99,11 +106,8 @@ def simulator(model_admin) -> Callable[..., HttpResponse]:
                         dry_run=True,
                     )
                 else:
-                    lead = Lead(
-                        "simulated",
-                        form.cleaned_data["contact"],
-                        None,
-                        form.cleaned_data["company"],
+                    lead = lead_from_fields(
+                        contact=form.cleaned_data["contact"], company=form.cleaned_data["company"]
                     )
                     outcome = lead_preview(config=config, lead=lead, outside_calls=outside_calls)
                 if not error:
@@ -140,16 +144,30 @@ def route_now(model_admin) -> Callable[..., HttpResponse]:
         if not model_admin.has_change_permission(request, config):
             raise PermissionDenied
         form = RouteNowForm(request.POST or None)
-        result, error = None, ""
+        result, error, owned_by = None, "", None
         if request.method == "POST" and form.is_valid():
+            contact_id = form.cleaned_data["contact_id"].strip()
+            choice = form.cleaned_data["when_owned"]
             try:
-                outcome = contact_route(
-                    config=config,
-                    contact_id=form.cleaned_data["contact_id"].strip(),
-                    trigger=DecisionTrigger.ADMIN,
-                    user=request.user,
-                )
-                result = {"json": outcome_json(outcome=outcome), "decision": outcome.decision}
+                if not choice:  # first ask HubSpot whether someone owns it: then the admin chooses
+                    preview = contact_route(
+                        config=config,
+                        contact_id=contact_id,
+                        trigger=DecisionTrigger.ADMIN,
+                        dry_run=True,
+                    )
+                    owned_by = owner_current(lead=preview.assessment.lead) or (
+                        preview.assessment.lead.contact.get("hubspot_owner_id") or None
+                    )
+                if owned_by is None:
+                    outcome = contact_route(
+                        config=config,
+                        contact_id=contact_id,
+                        trigger=DecisionTrigger.ADMIN,
+                        user=request.user,
+                        reroute=choice == WhenOwned.REROUTE if choice else None,
+                    )
+                    result = {"json": outcome_json(outcome=outcome), "decision": outcome.decision}
             except (LookupError, ProviderError) as failure:
                 error = str(failure)
         return render(
@@ -163,6 +181,7 @@ def route_now(model_admin) -> Callable[..., HttpResponse]:
                 form=form,
                 result=result,
                 error=error,
+                owned_by=owned_by,
             ),
         )
 

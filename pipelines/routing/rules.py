@@ -34,6 +34,42 @@ NAMED_FIELDS: dict[str, tuple[str, ...]] = {
     "lifecycle_stage": ("contact.lifecyclestage",),
 }
 
+FIELD_LABELS: dict[str, str] = {
+    "country": "Country (contact, else company; names and ISO codes agree)",
+    "state": "State / region (contact, else company)",
+    "city": "City (contact, else company)",
+    "region": "Sales region from the country (NA, LATAM, APAC, EMEA)",
+    "employee_count": "Number of employees (company)",
+    "industry": "Industry (company, else contact)",
+    "domain": "Company domain",
+    "lifecycle_stage": "Lifecycle stage (contact)",
+}
+
+
+def lead_from_fields(
+    *, contact: dict[str, Any], company: dict[str, Any], contact_id: str = "simulated"
+) -> Lead:
+    """A lead from what an admin typed, in the rules' own vocabulary: a named field
+    (employee_count = 250) lands in the property it is read from (company.numberofemployees),
+    contact.x / company.x in that object, any other name as given. So a condition on a field
+    and a simulated value for the same field always meet."""
+    objects: dict[str, dict[str, Any]] = {"contact": {}, "company": {}}
+    for default_scope, values in (("contact", contact), ("company", company)):
+        for name, value in values.items():
+            scope, _, prop = name.partition(".")
+            if scope in objects and prop:
+                objects[scope][prop] = value
+            elif NAMED_FIELDS.get(name):
+                source_scope, _, source = NAMED_FIELDS[name][0].partition(".")
+                objects[source_scope][source] = value
+            elif name == "region":
+                continue  # derived from the country; cannot be set by itself
+            else:
+                objects[default_scope][name] = value
+    company_id = "simulated" if objects["company"] else None
+    return Lead(contact_id, objects["contact"], company_id, objects["company"])
+
+
 # Sales regions by ISO country (a coarse default; rules on `country` are the precise tool).
 _NA = {"US", "CA"}
 _LATAM = {"MX", "BR", "AR", "CL", "CO", "PE", "UY", "EC", "VE", "CR", "PA", "GT", "DO"}

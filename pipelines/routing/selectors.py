@@ -10,6 +10,22 @@ from pipelines.routing.rules import RuleError, RuleSpec, conditions_parse, prope
 from pipelines.routing.scoring import ScoringRuleSpec
 
 
+def condition_fields() -> list[tuple[str, str]]:
+    """The one field vocabulary of territory rules, scoring rules and the simulator: the named
+    fields, then contact.<property> / company.<property> for HubSpot's default properties
+    (any other contact.x / company.x may be typed; saving checks it exists in the portal)."""
+    from pipelines.routing.owners import STANDARD_PROPERTIES
+    from pipelines.routing.rules import FIELD_LABELS
+
+    fields = list(FIELD_LABELS.items())
+    for obj, scope in (("contacts", "contact"), ("companies", "company")):
+        fields += [
+            (f"{scope}.{p}", f"HubSpot {obj[:-1]} property")
+            for p in sorted(STANDARD_PROPERTIES[obj])
+        ]
+    return fields
+
+
 def routing_config_get(*, workflow_slug: str) -> RoutingConfig | None:
     return (
         RoutingConfig.objects.select_related(
@@ -124,3 +140,19 @@ def decision_explanation(*, decision: RoutingDecision | Any) -> list[str]:
     if decision.deal_id:
         lines.append(f"Score above the threshold: deal {decision.deal_id}.")
     return lines
+
+
+def decision_notified_label(*, decision: RoutingDecision) -> str:
+    """Whether the rep was told, and if not, why not, in words."""
+    if decision.notified:
+        return "Sent to Slack"
+    failed = next((e for e in decision.errors or [] if str(e).startswith("Slack:")), None)
+    if failed:
+        return f"Failed: {str(failed).removeprefix('Slack:').strip()}"
+    if decision.owner_id is None:
+        return "Not sent: no owner was chosen"
+    if decision.config.slack_connection_id is None:
+        return "Not sent: no Slack connection in the routing configuration"
+    if not decision.config.slack_channel and not decision.owner.slack_user_id:
+        return "Not sent: no channel set and the owner has no Slack user"
+    return "Not sent yet"

@@ -18,6 +18,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.services import audit_event_record
 from integrations.errors import ProviderError
 from pipelines.models import (
     DeadLetter,
@@ -34,6 +35,7 @@ from pipelines.models import (
     RunStatus,
     RunTrigger,
     Territory,
+    WhenOwned,
 )
 from pipelines.privacy import email_suppressed
 from pipelines.routing import notify
@@ -173,8 +175,11 @@ def lead_route(
     user: Any = None,
     inbound_event_id: int | None = None,
     setup: RoutingSetup | None = None,
+    reroute: bool | None = None,
 ) -> RoutingDecision:
-    """Decide (once per key) and act (resuming whatever a previous attempt left undone)."""
+    """Decide (once per key) and act (resuming whatever a previous attempt left undone).
+    A contact HubSpot already assigns to someone keeps that owner unless ``reroute`` (default:
+    the configuration's "when owned" choice)."""
     dedupe_key = dedupe_key or f"{trigger}:{lead.contact_id}:{uuid.uuid4()}"
     decision = RoutingDecision.objects.filter(dedupe_key=dedupe_key).first()
     if decision is None:
@@ -186,6 +191,7 @@ def lead_route(
             user=user,
             inbound_event_id=inbound_event_id,
             setup=setup,
+            reroute=config.when_owned == WhenOwned.REROUTE if reroute is None else reroute,
         )
     if decision.status == DecisionStatus.DECIDED:
         decision_act(decision=decision, hubspot=hubspot)
@@ -201,6 +207,7 @@ def decision_record(
     user: Any = None,
     inbound_event_id: int | None = None,
     setup: RoutingSetup | None = None,
+    reroute: bool = False,
 ) -> RoutingDecision:
     if email_suppressed(str(lead.contact.get("email") or "")):
         return _decision_skip(
@@ -212,10 +219,14 @@ def decision_record(
             inbound_event_id=inbound_event_id,
         )
     assessment = lead_assess(config=config, lead=lead, setup=setup)
+    kept = None if reroute else owner_current(lead=lead)
     try:
         with transaction.atomic():
             started = time.perf_counter()
-            pick, territory = owner_choose(config=config, assessment=assessment, preview=False)
+            if kept is not None:  # no round-robin turn is used up for a kept owner
+                pick, territory = _kept_pick(kept), assessment.territory
+            else:
+                pick, territory = owner_choose(config=config, assessment=assessment, preview=False)
             decision = RoutingDecision.objects.create(
                 config=config,
                 dedupe_key=dedupe_key,
@@ -238,6 +249,7 @@ def decision_record(
                     "reason": pick.reason if pick else "",
                 },
                 decision_ms=assessment.elapsed_ms + (time.perf_counter() - started) * 1000,
+                owner_updated=kept is not None,  # HubSpot already has this owner
             )
     except IntegrityError:  # another worker recorded this key first: its decision stands
         return RoutingDecision.objects.get(dedupe_key=dedupe_key)
@@ -248,6 +260,29 @@ def decision_record(
             message=assessment.territory_reason or "no territory and no fallback territory",
         )
     return decision
+
+
+def owner_current(*, lead: Lead) -> Owner | None:
+    """The owner HubSpot already assigns the contact to, if it is one Switchyard knows."""
+    current = str(lead.contact.get("hubspot_owner_id") or "").strip()
+    if not current:
+        return None
+    return Owner.objects.filter(hubspot_id=current).first()
+
+
+@dataclass
+class _KeptPick:
+    owner_pk: int
+    state: dict[str, Any]
+    reason: str
+
+
+def _kept_pick(owner: Owner) -> _KeptPick:
+    return _KeptPick(
+        owner_pk=owner.pk,
+        state={"strategy": "kept"},
+        reason=f"Already owned by {owner.name} in HubSpot: kept (re-route was not chosen).",
+    )
 
 
 def _decision_skip(
@@ -431,6 +466,7 @@ def contact_route(
     user: Any = None,
     dry_run: bool = False,
     hubspot: Any = None,
+    reroute: bool | None = None,
 ) -> Outcome:
     """Route one contact by id now ("Route now" in the admin, `manage.py route`). With
     dry_run, the decision is only previewed: nothing written here or in HubSpot."""
@@ -447,10 +483,27 @@ def contact_route(
             raise LookupError(f"HubSpot has no contact {contact_id}")
         if dry_run:
             return lead_preview(config=config, lead=lead)
-        decision = lead_route(config=config, lead=lead, hubspot=client, trigger=trigger, user=user)
+        decision = lead_route(
+            config=config, lead=lead, hubspot=client, trigger=trigger, user=user, reroute=reroute
+        )
     finally:
         if hubspot is None:
             client.close()
+    # A person routed it (and HubSpot's owner may have changed): who, from where, with what.
+    audit_event_record(
+        action="routing.routed",
+        actor=user,
+        actor_label="" if user is not None else f"routing:{trigger}",
+        obj=decision,
+        metadata={
+            "contact_id": str(contact_id),
+            "trigger": trigger,
+            "territory": decision.territory.name if decision.territory else None,
+            "owner": decision.owner.hubspot_id if decision.owner else None,
+            "status": decision.status,
+            "reroute": reroute,
+        },
+    )
     return Outcome(
         lead_assess_from(decision, lead), None, decision.owner, decision.territory, decision
     )

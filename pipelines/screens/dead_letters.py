@@ -42,7 +42,7 @@ from pipelines.screens.selectors import (
     dead_letter_editable_properties,
     dead_letter_get,
     dead_letter_groups,
-    dead_letter_list,
+    dead_letter_list_page,
 )
 from pipelines.screens.services import dead_letters_export, dead_letters_reprocess_matching
 from pipelines.services.dead_letters import (
@@ -69,7 +69,7 @@ def dead_letter_queue(request: HttpRequest) -> HttpResponse:
         for error in bulk_form.non_field_errors():
             messages.error(request, error)
         return redirect(f"{reverse('switchyard:dead-letters')}?{request.GET.urlencode()}")
-    page = page_of(request, dead_letter_list(filters=filters))
+    page = page_of(request, dead_letter_list_page(filters=filters))
     for letter in page:
         letter.category_label = category_label(letter.category)
     return render_screen(

@@ -19,6 +19,7 @@ from pipelines.screens.selectors import (
     run_record_get,
     run_record_origin,
     run_records,
+    run_records_count,
     run_reprocess_origins,
 )
 from pipelines.screens.services import run_input_file_open
@@ -78,7 +79,11 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         dead_letters=run.dead_letters.select_related("resolved_in_run").order_by("id")[
             :DEAD_LETTERS_SHOWN
         ],
-        page=page_of(request, run_records(run=run, state=state)),
+        page=page_of(
+            request,
+            run_records(run=run, state=state),
+            count=run_records_count(run=run, state=state),
+        ),
         query=query_without_page(request),
         progress=run_progress(run_id=run.pk),
     )

@@ -83,7 +83,19 @@ def run_reprocess_origins(*, run_ids: list[int]) -> dict[int, list[int]]:
 def run_records(*, run: Run, state: str = "") -> QuerySet[RunRecord]:
     records = (
         RunRecord.objects.filter(run=run)
-        .select_related("dead_letter")
+        .only(
+            "pk",
+            "run_id",
+            "position",
+            "source",
+            "row_number",
+            "event_id",
+            "match_key",
+            "state",
+            "skip_reason",
+            "hubspot_id",
+            "reprocessed_from_id",
+        )
         .annotate(origin_run_id=F("reprocessed_from__run_id"))
         .order_by("position")
     )
@@ -170,6 +182,40 @@ def dead_letter_list(*, filters: DeadLetterFilters) -> QuerySet[DeadLetter]:
             created_at__lte=datetime.combine(filters.created_to, time.max, tzinfo=tz)
         )
     return letters.order_by("-id")
+
+
+# What the queue's rows never show: the JSON of the letter and of its record (a record's raw
+# row is most of a records table's size) and the run's timings.
+_LIST_DEFERRED = (
+    "payload",
+    "original_payload",
+    "source_row",
+    "record__raw",
+    "record__values",
+    "record__extras",
+    "record__errors",
+    "run__timings",
+    "resolved_in_run__timings",
+)
+
+
+def dead_letter_list_page(*, filters: DeadLetterFilters) -> QuerySet[DeadLetter]:
+    """The queue as the list page shows it: only the columns it prints."""
+    return dead_letter_list(filters=filters).defer(*_LIST_DEFERRED)
+
+
+def run_records_count(*, run: Run, state: str = "") -> int | None:
+    """How many records a finished run's page lists, from the run's own counters (a COUNT(*)
+    over a 100k-record run cost seconds with cold caches). None: count them (still running)."""
+    if not run.is_finished:
+        return None
+    by_state = {
+        "": run.records_in,
+        "loaded": run.succeeded,
+        "dead_lettered": run.dead_lettered,
+        "skipped": run.skipped,
+    }
+    return by_state.get(state)
 
 
 def dead_letter_groups(*, filters: DeadLetterFilters, limit: int = 20) -> list[dict[str, Any]]:

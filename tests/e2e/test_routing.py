@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from pipelines.models import RoutingDecision, StrategyState
+from pipelines.models import RoutingDecision, ScoringRule, StrategyState
 from tests.conftest import make_persona
 from tests.routing.factories import owners_example, routing_example
 
@@ -45,13 +45,48 @@ def test_editing_a_rule_changes_who_the_simulator_picks(live_server, page, login
     assert not StrategyState.objects.filter(counter__gt=0).exists()
 
 
-def test_an_unknown_test_in_a_rule_is_refused_at_save(live_server, page, login_as):
+def test_conditions_are_built_not_typed_and_share_the_simulators_vocabulary(
+    live_server, page, login_as, screenshot
+):
     config = routing_example(owners_example())
     login_as(make_persona("admin"))
-    page.goto(f"{live_server.url}/admin/pipelines/routingconfig/{config.pk}/change/")
-    page.fill("textarea[name=rules-1-conditions]", '{"state": {"near": "CA"}}')
+    config_url = f"{live_server.url}/admin/pipelines/routingconfig/{config.pk}/"
+    page.goto(f"{config_url}change/")
+
+    # Rule 2 reads as a sentence: state is one of CA, WA, …
+    expect(page.locator("textarea[name=rules-1-conditions]")).to_be_hidden()
+    rule = page.locator("textarea[name=rules-1-conditions]").locator("xpath=..")
+    expect(rule.locator(".sy-cond-field").first).to_have_value("state")
+    expect(rule.locator(".sy-cond-op").first).to_have_value("in")
+    expect(rule.locator(".sy-cond-value").first).to_have_value("CA, WA, OR, NV, AZ, CO, UT")
+
+    # A scoring rule on employee_count, checked as it is typed.
+    scoring = page.locator("textarea[name=scoring_rules-0-conditions]").locator("xpath=..")
+    page.fill("input[name=scoring_rules-0-name]", "Big company")
+    page.fill("input[name=scoring_rules-0-points]", "30")
+    scoring.locator(".sy-cond-add").click()
+    condition = scoring.locator(".sy-condition").first
+    expect(condition.locator(".sy-cond-problem")).to_have_text("pick a field")
+    condition.locator(".sy-cond-field").fill("employee_count")
+    condition.locator(".sy-cond-op").select_option("range")
+    condition.locator(".sy-cond-min").fill("two hundred")
+    expect(condition.locator(".sy-cond-problem")).to_have_text("the bounds must be numbers")
+    condition.locator(".sy-cond-min").fill("200")
+    expect(condition.locator(".sy-cond-problem")).to_have_text("")
+    page.set_viewport_size({"width": 1400, "height": 760})
+    screenshot("routing-condition-builder", page.locator("#scoring_rules-group"))
     page.click("input[name=_continue]")
-    expect(page.locator(".errorlist").first).to_contain_text("unknown test 'near'")
+    expect(page.locator(".messagelist .success")).to_contain_text("was changed successfully")
+    assert ScoringRule.objects.get(name="Big company").conditions == {
+        "employee_count": {"range": {"min": 200}}
+    }
+
+    # The simulator takes the same words: employee_count, not numberofemployees.
+    page.goto(f"{config_url}simulate/")
+    page.fill("#id_contact", "country = Germany")
+    page.fill("#id_company", "employee_count = 250")
+    page.click("input[name=simulate]")
+    expect(page.locator("#sim-score")).to_have_text("30")
 
 
 def test_a_viewer_simulates_with_the_built_in_rules_and_is_told_so(

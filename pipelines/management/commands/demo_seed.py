@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
-from audit.roles import INTEGRATION_ENGINEER, REVOPS_ADMIN
+from audit.roles import ADMINISTRATOR, INTEGRATION_ENGINEER, REVOPS_ADMIN
 from pipelines.routing.demo import seed_routing
 from pipelines.services.demo import demo_pipelines_seed
 
@@ -25,7 +25,9 @@ class Command(BaseCommand):
         if created:
             user.set_password(DEMO_PASSWORD)
             user.save(update_fields=["password"])
-        user.groups.add(*Group.objects.filter(name__in=[REVOPS_ADMIN, INTEGRATION_ENGINEER]))
+        user.groups.add(
+            *Group.objects.filter(name__in=[REVOPS_ADMIN, INTEGRATION_ENGINEER, ADMINISTRATOR])
+        )
         self.stdout.write(
             f"==> demo login: {DEMO_USERNAME} / {DEMO_PASSWORD}" + (" (created)" if created else "")
         )
