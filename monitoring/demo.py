@@ -13,9 +13,9 @@ DEMO_ALERTS_CHANNEL = "#revops-alerts"
 def monitoring_demo_seed() -> list[str]:
     from integrations.models import Connection
     from monitoring.models import AlertRule, Severity
-    from monitoring.services import alerts_evaluate
+    from monitoring.services import alert_rules_defaults_ensure, alerts_evaluate
 
-    changes = []
+    changes = [f"default alert rule {name}" for name in alert_rules_defaults_ensure()]
     slack = Connection.objects.filter(name=DEMO_SLACK_CONNECTION).first()
     if slack is not None:
         # Critical rules that nobody routed yet tell the demo's Slack channel.

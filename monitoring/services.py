@@ -245,3 +245,29 @@ def alert_rule_silence(
         },
     )
     return rule
+
+
+# The defaults a fresh install starts with (also seeded by migration 0002, which keeps its
+# own copy as migrations must). docs/operations.md, "Alerts", gives the reasons.
+DEFAULT_RULES: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("workflow-failing", "critical", "workflow_failing", {"failing_minutes": 60}),
+    ("sync-stopped", "critical", "sync_stopped", {"expected_every_minutes": 24 * 60}),
+    ("api-auth-failure", "critical", "auth_failure", {}),
+    ("quality-critical", "critical", "quality_below", {"threshold_percent": 50}),
+    ("success-rate", "warning", "success_rate", {"threshold_percent": 95}),
+    ("slow-run", "warning", "slow_run", {}),
+    ("error-rate-up", "warning", "error_rate_up", {}),
+    ("quota-80", "warning", "quota_used", {"threshold_percent": 80}),
+]
+
+
+def alert_rules_defaults_ensure() -> list[str]:
+    """Create the default rules that are missing (never changes an existing one)."""
+    created = []
+    for name, severity, kind, extra in DEFAULT_RULES:
+        _rule, new = AlertRule.objects.get_or_create(
+            name=name, defaults={"severity": severity, "kind": kind, **extra}
+        )
+        if new:
+            created.append(name)
+    return created

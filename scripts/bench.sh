@@ -14,6 +14,8 @@ echo "==> bench/enrichment.py (company enrichment, 2,000 companies)"
 "$PYTHON" bench/enrichment.py
 echo "==> bench/webhook.py"
 "$PYTHON" bench/webhook.py
+echo "==> bench/operations.py"
+"$PYTHON" bench/operations.py --runs 1500 --requests 30000
 if [[ "${DATABASE_URL:-}" == postgres* && -n "${REDIS_URL:-}" ]]; then
   echo "==> bench/soak.py"
   "$PYTHON" bench/soak.py

@@ -272,3 +272,14 @@ def test_an_idle_connection_is_probed_so_a_revoked_token_alerts_without_a_sync(
     assert [a.subject for a in opened] == ["connection:hubspot-main"]
     assert len(slack.messages) == 1
     assert slack.messages[0]["channel"] == "#alerts"
+
+
+def test_missing_default_rules_are_recreated_and_edited_ones_kept(no_default_rules):
+    from monitoring.services import alert_rules_defaults_ensure
+
+    AlertRule.objects.create(name="quota-80", severity="critical", kind="quota_used")
+    created = alert_rules_defaults_ensure()
+    assert "quota-80" not in created
+    assert len(created) == 7
+    assert AlertRule.objects.get(name="quota-80").severity == "critical"
+    assert alert_rules_defaults_ensure() == []
