@@ -10,6 +10,8 @@ echo "==> bench/pipeline.py $*"
 "$PYTHON" bench/pipeline.py "$@"
 echo "==> bench/routing.py"
 "$PYTHON" bench/routing.py
+echo "==> bench/enrichment.py (company enrichment, 2,000 companies)"
+"$PYTHON" bench/enrichment.py
 echo "==> bench/webhook.py"
 "$PYTHON" bench/webhook.py
 if [[ "${DATABASE_URL:-}" == postgres* && -n "${REDIS_URL:-}" ]]; then

@@ -12,6 +12,10 @@ SANDBOX_PORT="${SANDBOX_PORT:-8765}"
 export SWITCHYARD_SANDBOX_URL="http://127.0.0.1:${SANDBOX_PORT}"
 SLACK_SANDBOX_PORT="${SLACK_SANDBOX_PORT:-8766}"
 export SWITCHYARD_SANDBOX_SLACK_URL="http://127.0.0.1:${SLACK_SANDBOX_PORT}"
+# Company enrichment stand-ins (docs/sandbox.md).
+export SWITCHYARD_SANDBOX_APOLLO_URL="http://127.0.0.1:8767/api/v1"
+export SWITCHYARD_SANDBOX_BUILTWITH_URL="http://127.0.0.1:8768"
+export SWITCHYARD_SANDBOX_CLEARBIT_URL="http://127.0.0.1:8769"
 
 pids=()
 stop() {
@@ -29,6 +33,9 @@ python -m sandbox.hubspot --host 127.0.0.1 --port "$SANDBOX_PORT" & pids+=($!)
 if [ -f sandbox/slack/__main__.py ]; then
   python -m sandbox.slack --host 127.0.0.1 --port "$SLACK_SANDBOX_PORT" & pids+=($!)
 fi
+for standin in apollo:8767 builtwith:8768 clearbit:8769; do
+  python -m "sandbox.${standin%%:*}" --host 127.0.0.1 --port "${standin##*:}" & pids+=($!)
+done
 # Event hub stand-ins: Clay table webhooks that call back, and the finance API receiver.
 python -m sandbox.clay --host 127.0.0.1 --port "${CLAY_PORT:-8770}" & pids+=($!)
 python -m sandbox.finance --host 127.0.0.1 --port "${FINANCE_PORT:-8771}" \
@@ -52,12 +59,15 @@ celery -A config beat -l INFO & pids+=($!)
 python manage.py runserver "127.0.0.1:${PORT}" --noreload & pids+=($!)
 
 sleep 2
+# Company enrichment: demo companies and custom properties in the running HubSpot sandbox.
+python manage.py enrichment_demo_companies || echo "(enrichment demo companies not seeded)"
 cat <<MSG
 
   Switchyard is running:  http://127.0.0.1:${PORT}/admin/
   HubSpot sandbox:        ${SWITCHYARD_SANDBOX_URL}
   Clay / finance:         http://127.0.0.1:${CLAY_PORT:-8770}  http://127.0.0.1:${FINANCE_PORT:-8771}
   Slack sandbox:          ${SWITCHYARD_SANDBOX_SLACK_URL}/  (messages the demo posted)
+  Apollo / BuiltWith / Clearbit stand-ins: ports 8767 / 8768 / 8769
   Ctrl-C stops the web server, the worker, beat and the sandbox.
 
 MSG

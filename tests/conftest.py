@@ -11,6 +11,9 @@ from integrations import registry
 from sandbox.hubspot import HubSpotSandbox
 from tests.factories import UserFactory
 
+# The company-enrichment world (stand-ins, connections, workflow) for its suite and the e2e walk.
+pytest_plugins = ["tests.enrichment.world"]
+
 PERSONA_ROLES = {
     "admin": REVOPS_ADMIN,
     "engineer": INTEGRATION_ENGINEER,

@@ -26,7 +26,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "t
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "monitoring.admin_site.SwitchyardAdminConfig",  # the operations home is the admin index
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "integrations",
     "quality",
     "pipelines",
+    "monitoring",
+    "enrichment",  # company enrichment (docs/enrichment.md)
     "events",
 ]
 
@@ -247,11 +249,34 @@ PIPELINE_WEBHOOK_MAX_BYTES = env_int("PIPELINE_WEBHOOK_MAX_BYTES", 5 * 1024 * 10
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # The HubSpot sandbox the demo connections point at.
 SWITCHYARD_SANDBOX_URL = env.str("SWITCHYARD_SANDBOX_URL", default="http://127.0.0.1:8765")
+# --- Company enrichment (docs/enrichment.md): the stand-ins the demo's connections point at.
+SWITCHYARD_SANDBOX_APOLLO_URL = env.str(
+    "SWITCHYARD_SANDBOX_APOLLO_URL", default="http://127.0.0.1:8767/api/v1"
+)
+SWITCHYARD_SANDBOX_BUILTWITH_URL = env.str(
+    "SWITCHYARD_SANDBOX_BUILTWITH_URL", default="http://127.0.0.1:8768"
+)
+SWITCHYARD_SANDBOX_CLEARBIT_URL = env.str(
+    "SWITCHYARD_SANDBOX_CLEARBIT_URL", default="http://127.0.0.1:8769"
+)
+# Longest in-process wait on a provider's Retry-After during enrichment; longer waits make
+# the source fail for that company (a dead letter to reprocess) rather than hold a worker.
+ENRICHMENT_MAX_RETRY_WAIT = env.float("ENRICHMENT_MAX_RETRY_WAIT", default=5.0)
+# Clearbit's 202 "queued": how often a run asks again, and how long it waits between asks.
+ENRICHMENT_PENDING_ATTEMPTS = env_int("ENRICHMENT_PENDING_ATTEMPTS", 3, minimum=1)
+ENRICHMENT_PENDING_WAIT_SECONDS = env.float("ENRICHMENT_PENDING_WAIT_SECONDS", default=2.0)
 # The Slack stand-in's root (sandbox/slack); the demo's Slack connection uses <root>/api.
 SWITCHYARD_SANDBOX_SLACK_URL = env.str(
     "SWITCHYARD_SANDBOX_SLACK_URL", default="http://127.0.0.1:8766"
 ).rstrip("/")
 
+# --- Monitoring ------------------------------------------------------------------------------
+# Bearer token(s) a Prometheus scraper sends to /metrics (comma-separated: two while rotating).
+# Empty: /metrics answers 404. Read from METRICS_TOKEN or the file named by METRICS_TOKEN_FILE.
+METRICS_TOKENS = [t.strip() for t in (env_secret("METRICS_TOKEN") or "").split(",") if t.strip()]
+# A connection an authentication alert watches that answered no call for this long gets one
+# "test connection" per evaluation (every minute), so a revoked token is seen while idle. 0: off.
+ALERT_AUTH_PROBE_SECONDS = env_int("ALERT_AUTH_PROBE_SECONDS", 60, minimum=0)
 # --- Event hub (docs/events.md) ---------------------------------------------------------------
 # Delay before each attempt of a delivery, seconds (Svix's schedule, about 27.6 h in all); each
 # is jittered ±20 % and a Retry-After longer than it wins. A subscriber may set its own.

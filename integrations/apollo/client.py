@@ -31,6 +31,7 @@ from integrations.transport import (
 )
 
 DEFAULT_BASE_URL = "https://api.apollo.io/api/v1"
+MAX_BULK = 10  # bulk organization enrichment and bulk people match (docs/enrichment.md)
 MAX_SEARCH_PAGES = 500  # §4.1: "100 records per page, up to 500 pages"
 _WINDOW = re.compile(r"per (minute|hour|day)", re.I)
 # Header pairs (window, requests-left). Daily has two spellings in the wild (§4.2, §8.5).
@@ -138,6 +139,42 @@ class ApolloClient(ProviderClient):
         )
         return (json_or_none(response) or {}).get("organization") or None
 
+    def bulk_enrich_organizations(self, domains: list[str]) -> dict[str, dict[str, Any]]:
+        """Up to 10 organizations per call (``POST /organizations/bulk_enrich``,
+        docs/enrichment.md), 1 credit per organization found. Returns found organizations by
+        the bare domain asked for; a domain missing from the result is a no-match (a skip)."""
+        bare = list(dict.fromkeys(_bare(d) for d in domains if d))
+        if not bare or len(bare) > MAX_BULK:
+            raise ValueError(f"Apollo bulk enrichment takes 1 to {MAX_BULK} domains per call")
+        response = self.http.request(
+            "POST",
+            "/organizations/bulk_enrich",
+            params={"domains[]": bare},  # repeated: domains[]=a.com&domains[]=b.com
+            headers=_JSON,
+        )
+        found: dict[str, dict[str, Any]] = {}
+        for org in (json_or_none(response) or {}).get("organizations") or []:
+            if not isinstance(org, dict):
+                continue
+            keys = {_bare(str(org.get(k) or "")) for k in ("primary_domain", "website_url")}
+            for domain in bare:
+                if domain in keys:
+                    found[domain] = org
+        return found
+
+    def bulk_match_people(self, details: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
+        """Up to 10 people per call (``POST /people/bulk_match``); 1 credit per match.
+        Answers in the order asked, None where nothing matched."""
+        if not details or len(details) > MAX_BULK:
+            raise ValueError(f"Apollo bulk match takes 1 to {MAX_BULK} people per call")
+        response = self.http.request(
+            "POST", "/people/bulk_match", json={"details": details}, headers=_JSON
+        )
+        matches = (json_or_none(response) or {}).get("matches") or []
+        return [m if isinstance(m, dict) else None for m in matches] + [None] * (
+            len(details) - len(matches)
+        )
+
     def search_people(self, *, per_page: int = 100, **filters: Any) -> Iterator[dict[str, Any]]:
         """People API Search (no credits, master key): lazily over pages, at most 500 (§4.1)."""
         page = 1
@@ -153,6 +190,13 @@ class ApolloClient(ProviderClient):
             if not people or page >= total_pages:
                 return
             page += 1
+
+
+def _bare(domain: str) -> str:
+    """``https://www.Acme.com/x`` → ``acme.com``: how Apollo wants a domain (no www, no @)."""
+    text = domain.strip().lower().split("@")[-1]
+    text = text.removeprefix("http://").removeprefix("https://").split("/")[0]
+    return text.removeprefix("www.")
 
 
 _JSON = {"Content-Type": "application/json", "Cache-Control": "no-cache"}

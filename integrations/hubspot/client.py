@@ -168,6 +168,22 @@ class HubSpotClient(ProviderClient):
             if after.isdigit() and int(after) + min(limit, 200) > MAX_SEARCH_RESULTS:
                 after, floor = None, last_id  # restart below the cap from the last id seen
 
+    def search_total(
+        self, object_type: str, *, filter_groups: list[dict[str, Any]] | None = None
+    ) -> int | None:
+        """HubSpot's ``total`` for a search (one call, limit 1): what a full extract should
+        hold. Search never counts archived records and is eventually consistent (§1.2)."""
+        body = {"filterGroups": filter_groups or [], "limit": 1}
+        response = self.http.request(
+            "POST",
+            self._objects("/search"),
+            path_params={"type": object_type},
+            json=body,
+            search=True,
+        )
+        total = (json_or_none(response) or {}).get("total")
+        return total if isinstance(total, int) else None
+
     def batch_read(
         self,
         object_type: str,
@@ -283,6 +299,49 @@ class HubSpotClient(ProviderClient):
             body["idProperty"] = "email"
         self.http.request(
             "POST", self._objects("/gdpr-delete"), path_params={"type": "contacts"}, json=body
+        )
+
+    # -- company enrichment: counts, property groups, custom properties (docs/enrichment.md) --
+
+    def property_groups(self, object_type: str) -> list[dict[str, Any]]:
+        response = self.http.request(
+            "GET",
+            f"/crm/{self.api_version}/properties/{{type}}/groups",
+            path_params={"type": object_type},
+        )
+        return list((json_or_none(response) or {}).get("results") or [])
+
+    def create_property_group(
+        self, object_type: str, *, name: str, label: str, display_order: int = -1
+    ) -> dict[str, Any]:
+        """``POST /properties/{type}/groups``: needs ``crm.schemas.{type}.write``."""
+        response = self.http.request(
+            "POST",
+            f"/crm/{self.api_version}/properties/{{type}}/groups",
+            path_params={"type": object_type},
+            json={"name": name, "label": label, "displayOrder": display_order},
+            idempotent=False,
+        )
+        return json_or_none(response) or {}
+
+    def create_property(self, object_type: str, definition: dict[str, Any]) -> dict[str, Any]:
+        """``POST /properties/{type}`` with name, label, type, fieldType, groupName."""
+        response = self.http.request(
+            "POST",
+            f"/crm/{self.api_version}/properties/{{type}}",
+            path_params={"type": object_type},
+            json=definition,
+            idempotent=False,
+        )
+        return json_or_none(response) or {}
+
+    def associate_default(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
+        """``PUT /crm/v4/objects/{from}/{id}/associations/default/{to}/{toId}``: the
+        unlabeled default association (contact → company), idempotent."""
+        self.http.request(
+            "PUT",
+            "/crm/v4/objects/{frm}/{frm_id}/associations/default/{to}/{to_id}",
+            path_params={"frm": from_type, "frm_id": from_id, "to": to_type, "to_id": to_id},
         )
 
 

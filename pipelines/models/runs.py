@@ -107,6 +107,7 @@ class RecordSource(models.TextChoices):
     CSV = "csv", "CSV file"
     WEBHOOK = "webhook", "Webhook"
     REPROCESS = "reprocess", "Reprocess"
+    HUBSPOT = "hubspot", "HubSpot search"  # company enrichment selects companies
 
 
 class RecordState(models.TextChoices):
@@ -124,6 +125,8 @@ class SkipReason(models.TextChoices):
     DUPLICATE = "duplicate in run", "Duplicate in run"
     UNCHANGED = "unchanged", "Unchanged since last sync"
     SUPPRESSED = "suppressed", "Suppressed (privacy request)"
+    NO_DOMAIN = "no domain", "No company domain to enrich"  # company enrichment
+    DRY_RUN = "dry run", "Dry run: nothing written"
 
 
 class RunRecord(models.Model):
@@ -317,6 +320,7 @@ class DeadLetterStage(models.TextChoices):
     TRANSFORM = "transform", "Transform"
     LOAD = "load", "Load"
     ROUTE = "route", "Route"
+    ENRICH = "enrich", "Enrich"  # a company enrichment source failed (enrichment app)
 
 
 class DeadLetter(models.Model):

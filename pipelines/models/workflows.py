@@ -11,6 +11,7 @@ from integrations.warehouse.tables import warehouse_table_validate
 class WorkflowType(models.TextChoices):
     CLAY_HUBSPOT_CONTACTS = "clay_hubspot_contacts", "Clay → HubSpot contacts"
     MQL_ROUTING = "mql_routing", "HubSpot MQL routing"
+    COMPANY_ENRICHMENT = "company_enrichment", "HubSpot company enrichment"
 
 
 class Workflow(models.Model):

@@ -42,6 +42,13 @@ except ImportError:  # pipelines-local fallback, same rule (OWASP CSV injection)
         return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+# Workflow kinds with their own run machinery (company enrichment) register how a reprocess
+# run of theirs is created and started: type → handler(workflow, parent, actor) -> Run, and
+# an optional dispatcher(run) called after commit. Filled in by those apps' ready().
+REPROCESS_RUN_CREATORS: dict[str, Any] = {}
+REPROCESS_RUN_DISPATCHERS: dict[str, Any] = {}
+
+
 def dead_letter_describe(
     *,
     letter: DeadLetter,
@@ -209,9 +216,14 @@ def dead_letter_reprocess(
             raise ValueError("reprocess dead letters of one workflow at a time")
         parent_id = Counter(d.run_id for d in open_letters).most_common(1)[0][0]
         parent = Run.objects.get(pk=parent_id)
-        run = run_create(
-            workflow=parent.workflow, trigger=RunTrigger.REPROCESS, actor=actor, parent=parent
-        )
+        kind = parent.workflow.type
+        creator = REPROCESS_RUN_CREATORS.get(kind, None)
+        if creator is not None:
+            run = creator(workflow=parent.workflow, parent=parent, actor=actor)
+        else:
+            run = run_create(
+                workflow=parent.workflow, trigger=RunTrigger.REPROCESS, actor=actor, parent=parent
+            )
         now = timezone.now()
         DeadLetter.objects.filter(pk__in=[d.pk for d in open_letters]).update(
             resolution=DeadLetterResolution.REPROCESSED,
@@ -229,7 +241,9 @@ def dead_letter_reprocess(
                 "source_runs": sorted({d.run_id for d in open_letters}),
             },
         )
-        if dispatch and parent.workflow.type == WorkflowType.MQL_ROUTING:
+        if dispatch and kind in REPROCESS_RUN_DISPATCHERS:
+            REPROCESS_RUN_DISPATCHERS[kind](run=run)
+        elif dispatch and parent.workflow.type == WorkflowType.MQL_ROUTING:
             # A routing letter is routed again, not loaded (pipelines/routing/reprocess.py).
             from pipelines.routing.tasks import routing_run_reprocess_task
 
