@@ -286,7 +286,7 @@ def one_run(label: str, n: int, finance: FinanceReceiver, down: bool, limit: flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--events", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--limit", type=float, default=240, help="seconds per run at most")
     args = parser.parse_args()

@@ -18,7 +18,9 @@ the line and the key. Apply is idempotent; subscriptions absent from the file ar
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field, TypeAdapter, model_validator
 
 from events.executions.steps import REQUIRED as STEP_REQUIRED
 from events.executions.steps import STEP_KINDS
@@ -31,16 +33,21 @@ from events.models import (
 )
 from events.models.hub import ConditionOperator
 from events.payloads import REQUIRED_OPTIONS
-from integrations.config_sections import ConfigError
+from integrations.config_schema import (
+    ConfigModel,
+    ConfigPathError,
+    Name,
+    choice,
+    config_error_at,
+    config_problem,
+    config_validate,
+    reference,
+)
 from integrations.models import Connection
 from pipelines.configuration import Section, section_register
 
-_TOP = {"subscriptions", "workflows", "__line__"}
-_SUBSCRIPTION = {"name", "enabled", "trigger", "subscribers", "__line__"}
-_TRIGGER = {"source", "type", "object", "property", "from", "to", "conditions", "__line__"}
-_CONDITION = {"field", "op", "value", "__line__"}
-_SUBSCRIBER_BASE = {"name", "kind", "connection", "ordered", "retry_schedule", "__line__"}
-_KIND_OPTIONS = {
+# Options each subscriber kind takes, beyond name/kind/connection/ordered/retry_schedule.
+KIND_OPTIONS = {
     "slack": {"channel", "text"},
     "clay_table": set(),
     "http": {"path"},
@@ -50,7 +57,8 @@ _KIND_OPTIONS = {
     "hubspot_record": {"record_type", "properties"},
     "warehouse": {"table"},
 }
-_KIND_PROVIDER = {
+ALL_OPTIONS = set().union(*KIND_OPTIONS.values())
+KIND_PROVIDER = {
     "slack": "slack",
     "clay_table": "clay",
     "http": "http",
@@ -60,170 +68,195 @@ _KIND_PROVIDER = {
     "hubspot_record": "hubspot",
     "warehouse": "warehouse",
 }
-_WORKFLOW = {"name", "trigger", "steps", "__line__"}
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items() if k != "__line__"}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
+def _connection_exists(name: str) -> str | None:
+    if name == "internal" or Connection.objects.filter(name=name).exists():
+        return None
+    return f"no connection named {name!r}"
 
 
-def _mapping(value: Any, where: str, line: int | None, allowed: set[str]) -> dict:
-    if not isinstance(value, dict):
-        raise ConfigError(line, f"{where} must be a mapping")
-    unknown = set(value) - allowed
-    if unknown:
-        raise ConfigError(
-            value.get("__line__", line), f"{where}: unknown key(s) {', '.join(sorted(unknown))}"
+ConnectionName = Annotated[str, reference(_connection_exists)]
+
+
+class ConditionItem(ConfigModel):
+    field: str
+    op: Annotated[str, choice(ConditionOperator.values)]
+    value: str = ""
+
+
+class TriggerItem(ConfigModel):
+    source: ConnectionName | None = None
+    type: str | None = None
+    object: str | None = None
+    property: str | None = None
+    from_: str | None = Field(default=None, alias="from")
+    to: str | None = None
+    conditions: list[ConditionItem] = []
+
+
+class SubscriberItem(ConfigModel):
+    name: Name
+    kind: Annotated[str, choice(SubscriberKind.values)]
+    connection: ConnectionName
+    ordered: bool = True
+    retry_schedule: list[Annotated[int, Field(ge=0)]] | None = None
+    channel: str | None = None
+    text: str | None = None
+    path: str | None = None
+    subject: str | None = None
+    body: str | None = None
+    property: str | None = None
+    value: str | None = None
+    record_type: str | None = None
+    properties: dict[str, str] | None = None
+    table: str | None = None
+
+    @model_validator(mode="after")
+    def _fits_its_kind(self) -> SubscriberItem:
+        given = {k for k in ALL_OPTIONS if getattr(self, k) not in (None, "")}
+        stray = given - KIND_OPTIONS[self.kind]
+        if stray:
+            raise config_problem(f"a {self.kind} subscriber takes no {', '.join(sorted(stray))}")
+        missing = [key for key in REQUIRED_OPTIONS[self.kind] if not getattr(self, key)]
+        if missing:
+            raise config_problem(f"a {self.kind} subscriber needs {', '.join(missing)}")
+        provider = (
+            Connection.objects.filter(name=self.connection)
+            .values_list("provider", flat=True)
+            .first()
         )
-    return value
+        if provider != KIND_PROVIDER[self.kind]:
+            raise config_problem(
+                f"{self.connection} is a {provider} connection, {KIND_PROVIDER[self.kind]} needed"
+            )
+        return self
+
+    def options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            k: getattr(self, k)
+            for k in sorted(KIND_OPTIONS[self.kind])
+            if getattr(self, k) not in (None, "")
+        }
+        if self.retry_schedule is not None:
+            options["retry_schedule"] = self.retry_schedule
+        return options
 
 
-def _connection(name: Any, where: str, line: int | None, provider: str | None) -> str:
-    connection = Connection.objects.filter(name=str(name or "")).first()
-    if connection is None:
-        raise ConfigError(line, f"{where}.connection: no connection named {name!r}")
-    if provider and connection.provider != provider:
-        raise ConfigError(
-            line,
-            f"{where}.connection: {name} is a {connection.provider} connection, {provider} needed",
+class SubscriptionItem(ConfigModel):
+    name: Name
+    enabled: bool = True
+    trigger: TriggerItem = TriggerItem()
+    subscribers: list[SubscriberItem] = []
+
+
+class StepItem(ConfigModel):
+    name: Name
+    kind: Annotated[str, choice(STEP_KINDS)]
+    connection: ConnectionName | None = None
+    channel: str | None = None
+    text: str | None = None
+    thread_of: str | None = None
+    row: dict[str, str] | None = None
+    timeout_seconds: Annotated[int, Field(gt=0, le=7 * 24 * 3600)] | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+    properties: dict[str, str] | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> StepItem:
+        missing = [key for key in STEP_REQUIRED[self.kind] if not getattr(self, key)]
+        if missing:
+            raise config_problem(f"a {self.kind} step needs {', '.join(missing)}")
+        return self
+
+
+class WorkflowItem(ConfigModel):
+    name: Name
+    trigger: str | None = None
+    steps: list[StepItem] = Field(min_length=1)
+
+
+class EventsSection(ConfigModel):
+    subscriptions: list[SubscriptionItem] = []
+    workflows: list[WorkflowItem] = []
+
+
+_ADAPTER = TypeAdapter(EventsSection)
+
+
+def events_validate(raw: Any) -> dict:
+    section = config_validate(_ADAPTER, raw, section="events")
+    try:
+        return _plan(section)
+    except ConfigPathError as error:
+        raise config_error_at(raw, section="events", error=error) from None
+
+
+def _plan(section: EventsSection) -> dict:
+    """Cross-item checks (duplicates, references between items), then what apply writes."""
+    plans, names = [], set()
+    for index, item in enumerate(section.subscriptions):
+        if item.name in names:
+            raise ConfigPathError(("subscriptions", index, "name"), f"{item.name!r} appears twice")
+        names.add(item.name)
+        seen: set[str] = set()
+        for s_index, subscriber in enumerate(item.subscribers):
+            if subscriber.name in seen:
+                raise ConfigPathError(
+                    ("subscriptions", index, "subscribers", s_index, "name"),
+                    f"subscriber {subscriber.name!r} appears twice",
+                )
+            seen.add(subscriber.name)
+        trigger = item.trigger
+        plans.append(
+            {
+                "name": item.name,
+                "enabled": item.enabled,
+                "trigger": {
+                    "source": trigger.source or "",
+                    "event_type": trigger.type or "",
+                    "object_type": trigger.object or "",
+                    "property_name": trigger.property or "",
+                    "from_value": trigger.from_ or "",
+                    "to_value": trigger.to or "",
+                },
+                "conditions": [(c.field, c.op, c.value) for c in trigger.conditions],
+                "subscribers": [
+                    {
+                        "name": s.name,
+                        "kind": s.kind,
+                        "connection": s.connection,
+                        "ordered": s.ordered,
+                        "options": s.options(),
+                    }
+                    for s in item.subscribers
+                ],
+            }
         )
-    return connection.name
-
-
-def events_validate(data: Any) -> dict:
-    section = _mapping(data, "events", None, _TOP)
-    subscriptions = section.get("subscriptions") or []
-    if not isinstance(subscriptions, list):
-        raise ConfigError(section.get("__line__"), "events.subscriptions must be a list")
-    plans, seen = [], set()
-    for index, item in enumerate(subscriptions):
-        plans.append(_subscription_validate(item, f"events.subscriptions[{index}]", seen))
-    workflows = section.get("workflows") or []
-    if not isinstance(workflows, list):
-        raise ConfigError(section.get("__line__"), "events.workflows must be a list")
-    names = seen | set(Subscription.objects.values_list("name", flat=True))
-    flows = [
-        _workflow_validate(w, f"events.workflows[{i}]", names) for i, w in enumerate(workflows)
-    ]
+    known = names | set(Subscription.objects.values_list("name", flat=True))
+    flows = []
+    for index, flow in enumerate(section.workflows):
+        if flow.trigger and flow.trigger not in known:
+            raise ConfigPathError(
+                ("workflows", index, "trigger"), f"no subscription named {flow.trigger!r}"
+            )
+        earlier: set[str] = set()
+        for s_index, step in enumerate(flow.steps):
+            if step.name in earlier:
+                raise ConfigPathError(
+                    ("workflows", index, "steps", s_index, "name"),
+                    f"step {step.name!r} appears twice",
+                )
+            if step.thread_of and step.thread_of not in earlier:
+                raise ConfigPathError(
+                    ("workflows", index, "steps", s_index, "thread_of"),
+                    f"no earlier step {step.thread_of!r}",
+                )
+            earlier.add(step.name)
+        steps = [step.model_dump(exclude_none=True) for step in flow.steps]
+        flows.append({"name": flow.name, "trigger": flow.trigger or "", "steps": steps})
     return {"subscriptions": plans, "workflows": flows}
-
-
-def _subscription_validate(item: Any, where: str, seen: set[str]) -> dict:
-    item = _mapping(item, where, None, _SUBSCRIPTION)
-    line = item.get("__line__")
-    name = str(item.get("name") or "").strip()
-    if not name or name in seen:
-        raise ConfigError(line, f"{where}.name is required and must be unique")
-    seen.add(name)
-    trigger = _mapping(item.get("trigger") or {}, f"{where}.trigger", line, _TRIGGER)
-    source = str(trigger.get("source") or "")
-    if source and source != "internal":
-        _connection(source, f"{where}.trigger.source", trigger.get("__line__", line), None)
-    conditions = []
-    for c_index, condition in enumerate(trigger.get("conditions") or []):
-        c_where = f"{where}.trigger.conditions[{c_index}]"
-        condition = _mapping(condition, c_where, line, _CONDITION)
-        if condition.get("op") not in ConditionOperator.values or not condition.get("field"):
-            raise ConfigError(
-                condition.get("__line__", line),
-                f"{c_where}: needs field and op (one of {', '.join(ConditionOperator.values)})",
-            )
-        conditions.append(
-            (str(condition["field"]), condition["op"], str(condition.get("value", "")))
-        )
-    subscribers, names = [], set()
-    raw = item.get("subscribers") or []
-    if not isinstance(raw, list):
-        raise ConfigError(line, f"{where}.subscribers must be a list")
-    for s_index, subscriber in enumerate(raw):
-        subscribers.append(
-            _subscriber_validate(subscriber, f"{where}.subscribers[{s_index}]", names)
-        )
-    return {
-        "name": name,
-        "enabled": bool(item.get("enabled", True)),
-        "trigger": {
-            "source": source,
-            "event_type": str(trigger.get("type") or ""),
-            "object_type": str(trigger.get("object") or ""),
-            "property_name": str(trigger.get("property") or ""),
-            "from_value": str(trigger.get("from") or ""),
-            "to_value": str(trigger.get("to") or ""),
-        },
-        "conditions": conditions,
-        "subscribers": subscribers,
-    }
-
-
-def _subscriber_validate(item: Any, where: str, names: set[str]) -> dict:
-    kind = item.get("kind") if isinstance(item, dict) else None
-    if kind not in SubscriberKind.values:
-        raise ConfigError(
-            item.get("__line__") if isinstance(item, dict) else None,
-            f"{where}.kind must be one of {', '.join(SubscriberKind.values)}",
-        )
-    item = _mapping(item, where, None, _SUBSCRIBER_BASE | _KIND_OPTIONS[kind])
-    line = item.get("__line__")
-    name = str(item.get("name") or "").strip()
-    if not name or name in names:
-        raise ConfigError(line, f"{where}.name is required and unique within the subscription")
-    names.add(name)
-    missing = [key for key in REQUIRED_OPTIONS[kind] if not item.get(key)]
-    if missing:
-        raise ConfigError(line, f"{where}: {kind} needs {', '.join(missing)}")
-    options = {k: _clean(v) for k, v in item.items() if k in _KIND_OPTIONS[kind]}
-    schedule = item.get("retry_schedule")
-    if schedule is not None:
-        if not isinstance(schedule, list) or not all(
-            isinstance(s, int) and s >= 0 for s in schedule
-        ):
-            raise ConfigError(line, f"{where}.retry_schedule must be a list of whole seconds")
-        options["retry_schedule"] = schedule
-    return {
-        "name": name,
-        "kind": kind,
-        "connection": _connection(item.get("connection"), where, line, _KIND_PROVIDER[kind]),
-        "ordered": bool(item.get("ordered", True)),
-        "options": options,
-    }
-
-
-def _workflow_validate(item: Any, where: str, subscriptions: set[str]) -> dict:
-    item = _mapping(item, where, None, _WORKFLOW)
-    line = item.get("__line__")
-    name = str(item.get("name") or "").strip()
-    if not name:
-        raise ConfigError(line, f"{where}.name is required")
-    trigger = str(item.get("trigger") or "")
-    if trigger and trigger not in subscriptions:
-        raise ConfigError(line, f"{where}.trigger: no subscription named {trigger!r}")
-    steps, step_names = [], set()
-    for index, step in enumerate(item.get("steps") or []):
-        s_where = f"{where}.steps[{index}]"
-        if not isinstance(step, dict) or step.get("kind") not in STEP_KINDS:
-            raise ConfigError(
-                step.get("__line__", line) if isinstance(step, dict) else line,
-                f"{s_where}.kind must be one of {', '.join(STEP_KINDS)}",
-            )
-        s_line = step.get("__line__", line)
-        missing = [k for k in STEP_REQUIRED[step["kind"]] if not step.get(k)]
-        if missing or not step.get("name") or step["name"] in step_names:
-            raise ConfigError(
-                s_line, f"{s_where}: needs a unique name and {', '.join(missing) or 'nothing else'}"
-            )
-        if step.get("connection"):
-            _connection(step["connection"], s_where, s_line, None)
-        if step.get("thread_of") and step["thread_of"] not in step_names:
-            raise ConfigError(s_line, f"{s_where}.thread_of: no earlier step {step['thread_of']!r}")
-        step_names.add(step["name"])
-        steps.append(_clean(step))
-    if not steps:
-        raise ConfigError(line, f"{where}.steps: at least one step")
-    return {"name": name, "trigger": trigger, "steps": steps}
 
 
 def events_apply(plans: dict, *, actor_label: str) -> list[str]:

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from events.delivery import subscriber_deliver
+from events.executions.tasks import execution_advance_task  # noqa: F401 - registers it
 from events.fanout import event_fan_out, subscriptions_enabled
 from events.sweep import deliveries_sweep
 

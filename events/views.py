@@ -133,6 +133,8 @@ def _json(body: bytes):  # noqa: ANN202 - any JSON value
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise EventRejected("the body is not valid UTF-8 JSON") from None
+    except RecursionError:  # thousands of nested brackets: refused, never a 500
+        raise EventRejected("the JSON is nested too deeply") from None
 
 
 @csrf_exempt

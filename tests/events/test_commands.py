@@ -45,19 +45,32 @@ def test_the_deal_won_fanout_applies_as_written_and_a_second_apply_changes_nothi
     [
         (
             ("connection: slack-main", "connection: slack-nowhere"),
-            "no connection named 'slack-nowhere'",
+            "line 7: events.subscriptions[0].subscribers[0].connection: no connection named 'slack-nowhere'",
         ),
-        (("kind: clay_table", "kind: fax"), "kind must be one of"),
-        (("connection: finance-api", "connection: slack-main"), "slack connection, http needed"),
-        (("path: /invoices", "colour: red"), "unknown key(s) colour"),
-        (('channel: "#sales", ', ""), "slack needs channel"),
+        (
+            ("kind: clay_table", "kind: fax"),
+            "line 8: events.subscriptions[0].subscribers[1].kind: 'fax' is not one of slack,",
+        ),
+        (
+            ("connection: finance-api", "connection: slack-main"),
+            "events.subscriptions[0].subscribers[2]: slack-main is a slack connection, http needed",
+        ),
+        (
+            ("path: /invoices", "colour: red"),
+            "events.subscriptions[0].subscribers[2].colour: unknown key",
+        ),
+        (('channel: "#sales", ', ""), "subscribers[0]: a slack subscriber needs channel"),
+        (
+            ("to: closedwon}", "to: closedwon, when: soon}"),
+            "events.subscriptions[0].trigger.when: unknown key",
+        ),
     ],
 )
 def test_a_wrong_events_section_names_the_line_and_key_and_writes_nothing(hub, change, message):
     with pytest.raises(ConfigError) as error:
         config_apply(text=DEAL_WON_YAML.replace(*change))
     assert message in str(error.value)
-    assert error.value.line is not None
+    assert error.value.line in (5, 6, 7, 8, 9)
     assert not Subscription.objects.exists()
 
 
@@ -111,3 +124,16 @@ def test_emit_refuses_an_unknown_source_and_a_file_that_is_not_json(hub, tmp_pat
         call_command("events", "emit", str(good), "--source", "nobody")
     with pytest.raises(CommandError, match="non-empty array"):
         call_command("events", "emit", str(good), "--source", "hubspot-main")
+
+
+def test_a_chain_with_a_reply_to_an_unknown_step_is_refused_at_its_line(hub):
+    from tests.events.test_executions import LEAD_ALERT_YAML
+    from tests.integrations.factories import ConnectionFactory
+
+    ConnectionFactory(name="clay-priority-table", provider="clay", auth_type="header_token")
+    broken = LEAD_ALERT_YAML.replace("thread_of: alert", "thread_of: nowhere")
+    with pytest.raises(ConfigError) as error:
+        config_apply(text=broken)
+    assert "events.workflows[0].steps[4].thread_of: no earlier step 'nowhere'" in str(error.value)
+    assert error.value.line == 20  # the reply step's line
+    assert not Subscription.objects.exists()

@@ -57,3 +57,15 @@ def test_nothing_is_stored_when_no_subscription_listens(db, django_capture_on_co
             workflow=workflow, trigger="manual", status="success", finished_at=timezone.now()
         )
     assert not Event.objects.exists()
+
+
+def test_every_event_hub_task_is_registered_with_the_worker():
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    assert {
+        "events.fan_out",
+        "events.subscriber_deliver",
+        "events.deliveries_sweep",
+        "events.execution_advance",
+    } <= set(app.tasks)
