@@ -47,6 +47,9 @@ class ConnectionStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     NEEDS_RECONNECT = "needs_reconnect", "Needs reconnect"
     WAITING_FOR_QUOTA = "waiting_for_quota", "Waiting for quota"
+    # The provider says the destination is gone (a revoked Slack webhook, an archived
+    # channel): no call until an admin fixes it and Test connection succeeds.
+    NEEDS_ATTENTION = "needs_attention", "Needs attention"
     DISABLED = "disabled", "Disabled"
 
 

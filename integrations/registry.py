@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from integrations.auth import BasicAuth, BearerAuth, HeaderAuth, NoAuth, QueryKeyAuth
 from integrations.base_url import base_url_for, base_url_validate
-from integrations.errors import RateLimited
+from integrations.errors import RateLimited, RequestRejected
 from integrations.models import AuthType, Connection, ConnectionStatus, RequestLog
 from integrations.oauth import OAuthConnectionAuth
 from integrations.ratelimit import RateLimitSpec
@@ -122,7 +122,13 @@ def client_config_for(connection: Connection) -> ClientConfig:
 
 
 def connection_check_usable(connection: Connection) -> None:
-    """Refuse to call a connection paused for its daily quota; un-pause it once the reset passed."""
+    """Refuse to call a connection paused for its daily quota (un-pause it once the reset
+    passed) or one whose destination the provider said is gone."""
+    if connection.status == ConnectionStatus.NEEDS_ATTENTION:
+        raise RequestRejected(
+            f"{connection.name} needs attention: {connection.status_message or 'see the connection'}",
+            category="needs_attention",
+        )
     if connection.status != ConnectionStatus.WAITING_FOR_QUOTA:
         return
     now = timezone.now()
@@ -143,17 +149,20 @@ def client_for(
     *,
     transport: httpx.BaseTransport | None = None,
     max_retry_wait: float | None = None,
+    probe: bool = False,
 ) -> Any:
     """The provider's client for this connection, with its auth, limits and request log.
     ``max_retry_wait`` caps in-process waits between retries; a longer one is raised with
-    its ``retry_after`` for the caller (a Celery task) to reschedule."""
+    its ``retry_after`` for the caller (a Celery task) to reschedule. ``probe=True`` (Test
+    connection) reaches a connection marked *needs attention*, to learn whether it was fixed."""
     if connection.provider == "warehouse":
         from integrations.warehouse.client import WarehouseClient
 
         return WarehouseClient(connection.token, connect_timeout=connection.connect_timeout)
     if connection.provider not in PROVIDERS:
         raise ValueError(f"{connection.provider} connections have no outbound client")
-    connection_check_usable(connection)
+    if not (probe and connection.status == ConnectionStatus.NEEDS_ATTENTION):
+        connection_check_usable(connection)
     dotted = PROVIDERS[connection.provider]
     if connection.provider == "slack" and connection.auth_type == AuthType.WEBHOOK_URL:
         dotted = "integrations.slack.client.SlackWebhookClient"

@@ -73,8 +73,10 @@ def connection_save(
             changed_secrets.append(field)
     if changed_secrets:
         connection.credentials_updated_at = timezone.now()
-        if connection.status == ConnectionStatus.NEEDS_RECONNECT and "token" in changed_secrets:
+        fixable = (ConnectionStatus.NEEDS_RECONNECT, ConnectionStatus.NEEDS_ATTENTION)
+        if connection.status in fixable and "token" in changed_secrets:
             connection.status = ConnectionStatus.ACTIVE
+            connection.status_message = ""
             connection.status_message = ""
     connection.full_clean(exclude=[*Connection.SECRET_FIELDS])
     with transaction.atomic():
@@ -137,6 +139,38 @@ def connection_mark_needs_reconnect(*, connection_id: int, reason: str) -> None:
         f"{reason}\n\nOpen the connection and press Connect.",
         fail_silently=True,
     )
+
+
+def connection_mark_needs_attention(*, connection_id: int, reason: str) -> bool:
+    """The provider says the destination is gone (a revoked Slack webhook, an archived or
+    deleted channel): stop calling it and tell a human. False when it was already marked,
+    so one dead destination raises one alert, not one per message."""
+    marked = (
+        Connection.objects.filter(pk=connection_id)
+        .exclude(status=ConnectionStatus.NEEDS_ATTENTION)
+        .update(
+            status=ConnectionStatus.NEEDS_ATTENTION,
+            status_message=reason[:300],
+            updated_at=timezone.now(),
+        )
+    )
+    if not marked:
+        return False
+    connection = Connection.objects.get(pk=connection_id)
+    audit_event_record(
+        action="connection.needs_attention",
+        actor_label="system:notifications",
+        obj=connection,
+        metadata={"reason": reason[:300]},
+    )
+    logger.error("connection %s needs attention: %s", connection.name, reason)
+    mail_admins(
+        f"{connection.name} needs attention",
+        f"{reason}\n\nFix the connection (a new webhook URL, or the channel), then press Test "
+        "connection: notifications through it are stopped until then.",
+        fail_silently=True,
+    )
+    return True
 
 
 def connection_pause(*, connection_id: int, until: datetime, reason: str) -> None:

@@ -16,7 +16,7 @@ from integrations.errors import (
     TimedOut,
     Unreachable,
 )
-from integrations.models import Connection
+from integrations.models import Connection, ConnectionStatus
 
 
 @dataclass(frozen=True)
@@ -52,11 +52,8 @@ def connection_test(
 
     connection = Connection.objects.get(pk=connection_id)
     try:
-        client = client_for(connection)
-        try:
+        with client_for(connection, probe=True) as client:
             client.ping()
-        finally:
-            getattr(client, "close", lambda: None)()
     except ProviderError as error:
         verdict = _verdict_for(error)
     except ValueError as error:  # a provider without an outbound client (inbound-only Clay)
@@ -66,6 +63,10 @@ def connection_test(
     Connection.objects.filter(pk=connection.pk).update(
         last_tested_at=timezone.now(), last_test_verdict=verdict.message[:300]
     )
+    if verdict.ok:  # the admin fixed what the provider complained about: calls resume
+        Connection.objects.filter(pk=connection.pk, status=ConnectionStatus.NEEDS_ATTENTION).update(
+            status=ConnectionStatus.ACTIVE, status_message=""
+        )
     audit_event_record(
         action="connection.tested",
         actor=actor,

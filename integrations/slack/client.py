@@ -126,6 +126,15 @@ class SlackWebhookClient(ProviderClient):
     def error_parser(self) -> Callable[[httpx.Response], ProviderError | None]:
         return _parse_webhook  # plain-text error codes with their HTTP statuses
 
+    def ping(self) -> dict[str, Any]:
+        """Test connection without posting anything: an empty message to a live hook is
+        refused with 400 (``no_text`` or ``invalid_payload``); a revoked or deleted hook
+        answers 404 ``no_service`` or 410 (raised, as for a post)."""
+        response = self.http.request(
+            "POST", "/services/{webhook}", raw_path=self._path, json={}, accept=(400,)
+        )
+        return {"ok": True, "answer": response.text.strip()[:64]}
+
     def post(self, text: str, *, blocks: list[dict[str, Any]] | None = None) -> None:
         # The path is the credential: sent as raw_path, logged as the template.
         self.http.request(

@@ -10,6 +10,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from pipelines.models.runs import NotificationStatus
+
 
 class RoutingStrategy(models.TextChoices):
     FIXED = "fixed", "Fixed owner"
@@ -286,6 +288,10 @@ class RoutingDecision(models.Model):
     deal_id = models.CharField(max_length=40, blank=True)
     deal_attempted = models.BooleanField(default=False)
     notified = models.BooleanField(default=False)
+    notification_status = models.CharField(
+        max_length=10, choices=NotificationStatus.choices, blank=True, default=""
+    )
+    notification_error = models.CharField(max_length=300, blank=True)
     errors = models.JSONField(default=list, blank=True)
     decision_ms = models.FloatField(
         null=True, blank=True, help_text="Time to decide, HubSpot calls excluded."

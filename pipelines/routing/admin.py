@@ -228,10 +228,10 @@ class RoutingDecisionAdmin(admin.ModelAdmin):
         "owner",
         "status",
         "deal_id",
-        "notified",
+        "notification_status",
         "trigger",
     )
-    list_filter = ("status", "trigger", "territory", "owner")
+    list_filter = ("status", "notification_status", "trigger", "territory", "owner")
     search_fields = ("contact_id", "deal_id", "dedupe_key")
     list_select_related = ("territory", "owner")
     actions = ["route_again"]
@@ -246,6 +246,8 @@ class RoutingDecisionAdmin(admin.ModelAdmin):
         "status",
         "deal_id",
         "notified",
+        "notification_status",
+        "notification_error",
         "errors",
         "trigger",
         "dedupe_key",

@@ -23,6 +23,7 @@ from pipelines.models import (
     DeadLetter,
     DecisionStatus,
     DecisionTrigger,
+    NotificationStatus,
     Owner,
     RecordSource,
     RecordState,
@@ -40,6 +41,7 @@ from pipelines.routing.rules import Lead, RuleResult, rules_evaluate
 from pipelines.routing.scoring import Score, score_by_api, score_by_rules
 from pipelines.routing.selectors import RoutingSetup, routing_setup_load
 from pipelines.routing.strategies import Pick, territory_owner_pick
+from pipelines.services.notifications import notification_failed
 
 logger = logging.getLogger(__name__)
 
@@ -304,8 +306,22 @@ def decision_act(*, decision: RoutingDecision, hubspot: Any) -> RoutingDecision:
             decision.notified = notify.rep_notify(decision=decision)
         except ProviderError as error:  # a missed notification must not undo a routed lead
             decision.errors = [*decision.errors, f"Slack: {error}"]
+            notification_failed(
+                subject=decision,
+                connection=config.slack_connection,
+                error=error,
+                what="rep message",
+            )
+        else:
+            if decision.notified:
+                decision.notification_status = NotificationStatus.SENT
     decision.status = DecisionStatus.ROUTED
-    decision.save(update_fields=["notified", "errors", "status", "updated_at"])
+    decision.save(
+        update_fields=[
+            "notified", "notification_status", "notification_error", "errors", "status",
+            "updated_at",
+        ]
+    )  # fmt: skip
     return decision
 
 
