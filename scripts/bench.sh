@@ -12,6 +12,8 @@ echo "==> bench/routing.py"
 "$PYTHON" bench/routing.py
 echo "==> bench/webhook.py"
 "$PYTHON" bench/webhook.py
+echo "==> bench/bad_rows.py"
+"$PYTHON" bench/bad_rows.py
 if [[ "${DATABASE_URL:-}" == postgres* && -n "${REDIS_URL:-}" ]]; then
   echo "==> bench/soak.py"
   "$PYTHON" bench/soak.py
