@@ -90,6 +90,12 @@ class Connection(models.Model):
     secret_hints = models.JSONField(default=dict, blank=True, editable=False)
     credentials_updated_at = models.DateTimeField(null=True, blank=True, editable=False)
 
+    # HubSpot only: the portal (hub) this credential reaches and its time zone, read from
+    # account-info at Test connection and Connect. Every connection to one portal shares one
+    # rate-limit budget, and the daily limit resets at midnight in that zone.
+    portal_id = models.CharField(max_length=32, blank=True, editable=False, db_index=True)
+    portal_timezone = models.CharField(max_length=64, blank=True, editable=False)
+
     status = models.CharField(
         max_length=20, choices=ConnectionStatus.choices, default=ConnectionStatus.ACTIVE
     )

@@ -115,10 +115,21 @@ def client_config_for(connection: Connection) -> ClientConfig:
         max_attempts=connection.max_attempts,
         rate_limit=rate,
         search_rate_limit=HUBSPOT_SEARCH_LIMIT if connection.provider == "hubspot" else None,
-        limiter_key=f"switchyard:ratelimit:connection:{connection.pk}",
+        limiter_key=limiter_key_for(connection),
         limiter_url=settings.REDIS_URL or None,
-        timezone=connection.options.get("timezone", "UTC"),
+        timezone=connection.portal_timezone or connection.options.get("timezone") or "UTC",
     )
+
+
+def limiter_key_for(connection: Connection) -> str:
+    """The Redis key of the shared rate limit. HubSpot counts calls per portal, so every
+    connection to one portal (a private app for syncs, an OAuth app for routing) shares one
+    budget: ``switchyard:ratelimit:portal:<portal id>``. Until the portal is known (learned
+    at Test connection or Connect), and for other providers, the connection's own budget:
+    ``switchyard:ratelimit:connection:<connection id>``. Search adds ``:search``."""
+    if connection.provider == "hubspot" and connection.portal_id:
+        return f"switchyard:ratelimit:portal:{connection.portal_id}"
+    return f"switchyard:ratelimit:connection:{connection.pk}"
 
 
 def connection_check_usable(connection: Connection) -> None:
@@ -174,9 +185,13 @@ def client_for(
         # The incoming-webhook URL is the credential; it is stored encrypted, never as base_url.
         base_url_validate(connection.token)
         config = dataclasses.replace(config, base_url=connection.token)
+    extra: dict[str, Any] = {}
+    if connection.provider == "hubspot":
+        extra["api_version"] = str(connection.options.get("api_version") or "v3")
     return client_class(
         config,
         connection_auth(connection),
         transport=transport or transport_override_for(connection.provider),
         on_request=_request_logger(connection.pk),
+        **extra,
     )

@@ -17,6 +17,7 @@ from django.utils import timezone
 from audit.services import audit_event_record
 from integrations import crypto
 from integrations.base_url import base_url_validate
+from integrations.hubspot.client import DATE_VERSION
 from integrations.models import Connection, ConnectionStatus
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,11 @@ def connection_save(
         before = {} if is_new else _snapshot(Connection.objects.get(pk=connection.pk))
     if connection.base_url:
         base_url_validate(connection.base_url)
+    version = str((connection.options or {}).get("api_version") or "v3")
+    if connection.provider == "hubspot" and version != "v3" and not DATE_VERSION.fullmatch(version):
+        raise ValidationError(
+            f"HubSpot API version {version!r}: use v3 or a date version such as 2026-03"
+        )
     changed_secrets = []
     for field, value in (secrets or {}).items():
         if field not in Connection.SECRET_FIELDS:
@@ -169,6 +175,28 @@ def connection_mark_needs_attention(*, connection_id: int, reason: str) -> bool:
         f"{reason}\n\nFix the connection (a new webhook URL, or the channel), then press Test "
         "connection: notifications through it are stopped until then.",
         fail_silently=True,
+    )
+    return True
+
+
+def connection_portal_record(*, connection_id: int, portal_id: str, time_zone: str) -> bool:
+    """Store the HubSpot portal a connection reaches and its time zone (account-info).
+    True when either changed; the change is audited, since it moves the connection onto
+    another portal's shared rate-limit budget."""
+    connection = Connection.objects.get(pk=connection_id)
+    before = {"portal_id": connection.portal_id, "portal_timezone": connection.portal_timezone}
+    after = {
+        "portal_id": portal_id or connection.portal_id,
+        "portal_timezone": time_zone or connection.portal_timezone,
+    }
+    if after == before:
+        return False
+    Connection.objects.filter(pk=connection_id).update(**after, updated_at=timezone.now())
+    audit_event_record(
+        action="connection.portal_learned",
+        actor_label="system:hubspot",
+        obj=connection,
+        changes={k: [before[k], after[k]] for k in after if after[k] != before[k]},
     )
     return True
 

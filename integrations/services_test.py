@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.utils import timezone
 
@@ -17,6 +19,9 @@ from integrations.errors import (
     Unreachable,
 )
 from integrations.models import Connection, ConnectionStatus
+from integrations.services import connection_portal_record
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,8 @@ def connection_test(
     try:
         with client_for(connection, probe=True) as client:
             client.ping()
+            if connection.provider == "hubspot":
+                hubspot_portal_learn(connection=connection, client=client)
     except ProviderError as error:
         verdict = _verdict_for(error)
     except ValueError as error:  # a provider without an outbound client (inbound-only Clay)
@@ -76,3 +83,20 @@ def connection_test(
         request=request,
     )
     return verdict
+
+
+def hubspot_portal_learn(*, connection: Connection, client: Any) -> None:
+    """Read the portal id and time zone from HubSpot's account-info and keep them on the
+    connection: the shared rate limit is keyed by portal, and the daily limit resets at
+    midnight in the portal's zone. A zone Python does not know is not stored (the daily
+    reset then falls back to UTC, at worst a pause that ends a few hours off)."""
+    details = client.account_details()
+    zone = str(details.get("timeZone") or "")
+    try:
+        ZoneInfo(zone)
+    except (ValueError, ZoneInfoNotFoundError):
+        logger.warning("HubSpot time zone %r of %s is unknown here", zone, connection.name)
+        zone = ""
+    connection_portal_record(
+        connection_id=connection.pk, portal_id=str(details.get("portalId") or ""), time_zone=zone
+    )

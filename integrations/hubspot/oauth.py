@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -46,12 +46,14 @@ def authorize_url(
     optional_scopes: list[str] | None = None,
     base: str = "https://app.hubspot.com",
 ) -> str:
-    """The consent URL; scopes are space-separated (§2.2). EU portals: app-eu1.hubspot.com."""
+    """The consent URL; scopes are space-separated (§2.2). EU portals: app-eu1.hubspot.com.
+    Encoded as HubSpot's own SDK does (``urlencode(..., quote_via=quote)``): a space is
+    ``%20``, never ``+`` (docs/connections.md, HubSpot OAuth)."""
     params = {"client_id": client_id, "redirect_uri": redirect_uri, "scope": " ".join(scopes)}
     if optional_scopes:
         params["optional_scope"] = " ".join(optional_scopes)
     params["state"] = state
-    return f"{base.rstrip('/')}/oauth/authorize?{urlencode(params)}"
+    return f"{base.rstrip('/')}/oauth/authorize?{urlencode(params, quote_via=quote)}"
 
 
 def exchange_code(
