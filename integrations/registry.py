@@ -12,6 +12,7 @@ import dataclasses
 import importlib
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import httpx
@@ -153,6 +154,16 @@ def connection_check_usable(connection: Connection) -> None:
         status=ConnectionStatus.ACTIVE, paused_until=None, status_message=""
     )
     connection.status = ConnectionStatus.ACTIVE
+
+
+def client_given_or_new(
+    connection: Connection, *, given: Any = None, **options: Any
+) -> AbstractContextManager[Any]:
+    """For ``with``: the caller's own client, left open for its owner, or a new client for
+    the connection, closed on exit."""
+    if given is not None:
+        return nullcontext(given)
+    return client_for(connection, **options)
 
 
 def client_for(

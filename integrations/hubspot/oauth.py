@@ -18,8 +18,8 @@ from integrations.errors import AuthFailed, ProviderError
 from integrations.hubspot.types import TokenSet
 from integrations.transport import (
     ClientConfig,
+    ProviderHTTP,
     RequestRecord,
-    Transport,
     classify_response,
     json_or_none,
 )
@@ -140,7 +140,7 @@ def _token_error(response: httpx.Response) -> ProviderError | None:
             status=response.status_code,
             category=code or None,
         )
-    return None  # 429/5xx: the Transport's default classification retries them
+    return None  # 429/5xx: the ProviderHTTP's default classification retries them
 
 
 def _token_call(
@@ -157,7 +157,7 @@ def _token_call(
         return _token_error(response) or classify_response(response, "HubSpot OAuth")
 
     config = ClientConfig(base_url=base_url, max_attempts=3)
-    with Transport(
+    with ProviderHTTP(
         config,
         provider="HubSpot OAuth",
         transport=transport,

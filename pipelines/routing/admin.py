@@ -72,15 +72,24 @@ class OwnerAdmin(AuditedModelAdmin, admin.ModelAdmin):
         "name",
         "email",
         "hubspot_id",
+        "hubspot_connection",
         "active",
         "archived",
         "slack_user_id",
         "synced_at",
     )
-    list_filter = ("active", "archived")
+    list_filter = ("active", "archived", "hubspot_connection")
     list_editable = ("active",)
     search_fields = ("hubspot_id", "email", "first_name", "last_name")
-    readonly_fields = ("hubspot_id", "email", "first_name", "last_name", "archived", "synced_at")
+    readonly_fields = (
+        "hubspot_id",
+        "hubspot_connection",
+        "email",
+        "first_name",
+        "last_name",
+        "archived",
+        "synced_at",
+    )
     actions = ["sync_owners"]
 
     @admin.action(description="Sync owners from HubSpot")

@@ -108,26 +108,22 @@ def lead_assess(
 
 
 def _score_by_api(*, config: RoutingConfig, lead: Lead, client: Any) -> Score:
-    from integrations.registry import client_for
+    from integrations.registry import client_given_or_new
 
-    owned = client is None
     try:
-        client = client or client_for(config.scoring_connection)
-        return score_by_api(
-            client=client,
-            path=config.scoring_path,
-            score_field=config.score_field,
-            territory_field=config.territory_field,
-            lead=lead,
-        )
+        with client_given_or_new(config.scoring_connection, given=client) as scoring:
+            return score_by_api(
+                client=scoring,
+                path=config.scoring_path,
+                score_field=config.score_field,
+                territory_field=config.territory_field,
+                lead=lead,
+            )
     except ProviderError as error:
         notify.routing_alert(
             config=config, kind="scoring_failed", message=f"scoring API failed: {error}"
         )
         return Score(None, "unavailable", error=str(error))
-    finally:
-        if owned and client is not None:
-            client.close()
 
 
 def owner_choose(
@@ -137,13 +133,17 @@ def owner_choose(
     territory = assessment.territory
     if territory is None:
         return None, None
-    pick = territory_owner_pick(territory=territory, preview=preview)
+    portal = config.hubspot_connection_id
+    pick = territory_owner_pick(territory=territory, preview=preview, connection_id=portal)
     fallback = config.fallback_territory
     if pick.owner_pk is None and fallback is not None and fallback.pk != territory.pk:
         assessment.territory_reason = (
             assessment.territory_reason + " " + pick.reason + ": fallback territory."
         ).strip()
-        return territory_owner_pick(territory=fallback, preview=preview), fallback
+        return (
+            territory_owner_pick(territory=fallback, preview=preview, connection_id=portal),
+            fallback,
+        )
     return pick, territory
 
 
@@ -440,12 +440,11 @@ def contact_route(
 ) -> Outcome:
     """Route one contact by id now ("Route now" in the admin, `manage.py route`). With
     dry_run, the decision is only previewed: nothing written here or in HubSpot."""
-    from integrations.registry import client_for
+    from integrations.registry import client_given_or_new
     from pipelines.routing.leads import leads_fetch
     from pipelines.routing.selectors import properties_needed
 
-    client = hubspot or client_for(config.hubspot_connection)
-    try:
+    with client_given_or_new(config.hubspot_connection, given=hubspot) as client:
         lead = leads_fetch(
             client=client, contact_ids=[contact_id], extra=properties_needed(config=config)
         ).get(str(contact_id))
@@ -454,9 +453,6 @@ def contact_route(
         if dry_run:
             return lead_preview(config=config, lead=lead)
         decision = lead_route(config=config, lead=lead, hubspot=client, trigger=trigger, user=user)
-    finally:
-        if hubspot is None:
-            client.close()
     return Outcome(
         lead_assess_from(decision, lead), None, decision.owner, decision.territory, decision
     )

@@ -176,15 +176,12 @@ def batch_process(*, batch_id: int, transport: httpx.BaseTransport | None = None
         if to_send and workflow.warehouse_connection_id:
             _warehouse_upsert(workflow, run, to_send)
         if to_send:
-            client = client_for(
+            with client_for(
                 workflow.destination_connection,
                 transport=transport,
                 max_retry_wait=BATCH_IN_PROCESS_WAIT,
-            )
-            try:
+            ) as client:
                 _upsert_isolating(client, workflow, to_send, results, _renewer(batch_id, token))
-            finally:
-                client.close()
     except ProviderError as exc:
         error = exc
     except (ValueError, ValidationError) as exc:  # a misconfigured connection: retrying cannot help
@@ -329,7 +326,13 @@ def _warehouse_upsert(workflow: Any, run: Run, records: list[RunRecord]) -> None
     from integrations.registry import client_for
 
     key = workflow.match_on
-    client = client_for(workflow.warehouse_connection)
+    with client_for(workflow.warehouse_connection) as client:
+        _warehouse_write(client, workflow, run, records, key)
+
+
+def _warehouse_write(
+    client: Any, workflow: Any, run: Run, records: list[RunRecord], key: str
+) -> None:
     client.ensure_table(
         workflow.warehouse_table,
         {

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from audit.services import audit_event_record
 from integrations.errors import ProviderError
+from integrations.models import ConnectionStatus
 from pipelines.csv_files import CsvRefused
 from pipelines.models import (
     BatchState,
@@ -409,9 +410,14 @@ def batches_sweep(*, now: Any = None) -> dict[str, int]:
     # HubSpot MQL events are routed, not staged: re-send the ones whose task never ran.
     from pipelines.routing.tasks import routing_events_process_task
 
+    # Events parked while their HubSpot connection waits for its quota stay where they are.
     stranded = list(
         InboundEvent.objects.filter(
             source="hubspot", processed_at__isnull=True, received_at__lt=quiet
+        )
+        .exclude(
+            workflow__routing__hubspot_connection__status=ConnectionStatus.WAITING_FOR_QUOTA,
+            workflow__routing__hubspot_connection__paused_until__gt=now,
         )
         .order_by("pk")
         .values_list("pk", flat=True)[:5000]
