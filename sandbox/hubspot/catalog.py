@@ -98,7 +98,7 @@ def read_owner(sb: HubSpotSandbox, req: Request, owner_id: str) -> Reply:
 
 def account_details(sb: HubSpotSandbox, req: Request) -> Reply:
     """GET /account-info/v3/details: the portal id and the time zone its daily limit resets in
-    (https://developers.hubspot.com/docs/api-reference/legacy/settings/account-information)."""
+    (https://developers.hubspot.com/docs/api-reference/latest/account/account-information/get-account-details)."""
     zone = ZoneInfo(sb.config.time_zone)
     offset = datetime.now(zone).utcoffset() or timedelta(0)
     minutes = int(offset.total_seconds() // 60)
