@@ -19,7 +19,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from audit.services import audit_event_record
-from integrations.errors import ProviderError
+from integrations.errors import ProviderError, RequestRejected
 from integrations.models import ConnectionStatus
 from pipelines.csv_files import CsvRefused
 from pipelines.models import (
@@ -298,6 +298,11 @@ def run_notify(*, run_id: int, transport: Any = None) -> bool:
         with client_for(connection, transport=transport) as client:
             if isinstance(client, SlackClient):
                 channel = run.workflow.slack_channel or connection.options.get("channel", "")
+                if not channel:  # a gap in our configuration, not a channel Slack lost
+                    raise RequestRejected(
+                        f"workflow {run.workflow.slug} names no Slack channel for run summaries",
+                        category="no_channel",
+                    )
                 client.post_message(channel, text)
             else:
                 client.post(text)

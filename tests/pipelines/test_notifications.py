@@ -160,3 +160,18 @@ def test_test_connection_reactivates_a_fixed_destination(hook_workflow, slack):
     connection.refresh_from_db()
     assert connection.status == ConnectionStatus.ACTIVE
     assert slack.messages() == []  # testing posts nothing
+
+
+def test_a_bot_connection_without_a_channel_fails_the_summary_but_stays_usable(
+    bot_workflow, sandbox, slack
+):
+    bot_workflow.slack_channel = ""
+    bot_workflow.save()
+    run = finished_run(bot_workflow, sandbox)
+    assert run_notify(run_id=run.pk) is False
+    run.refresh_from_db()
+    assert run.notification_status == NotificationStatus.FAILED
+    assert "names no Slack channel" in run.notification_error
+    assert slack.requests == []  # nothing was sent
+    bot_workflow.slack_connection.refresh_from_db()
+    assert bot_workflow.slack_connection.status == ConnectionStatus.ACTIVE
