@@ -87,9 +87,12 @@ def test_an_archived_channel_marks_the_run_and_stops_the_connection(
     assert connection.status == ConnectionStatus.NEEDS_ATTENTION
     assert "is_archived" in connection.status_message
     assert AuditEvent.objects.filter(action="connection.needs_attention").count() == 1
-    # The admin shows it in the run list.
+    # The admin shows it in the run list and on the run's page, with the reason.
     page = admin_client.get(reverse("admin:pipelines_run_changelist"))
     assert "Notification failed" in page.content.decode()
+    detail = admin_client.get(reverse("switchyard:run", args=[run.pk])).content.decode()
+    assert "Notification failed" in detail
+    assert "is_archived" in detail
 
     # The next run's summary is not sent to the gone destination at all.
     calls = len(slack.requests)
