@@ -15,7 +15,7 @@ from pipelines.services.notifications import notification_failed
 logger = logging.getLogger(__name__)
 
 # One alert per configuration and kind per quarter hour: when the scoring API is down every
-# lead would otherwise post the same message (Slack allows ~1 message/s, providers.md §6.2).
+# lead would otherwise post the same message (Slack allows ~1 message/s per channel, docs/connections.md).
 ALERT_QUIET_SECONDS = 15 * 60
 
 
