@@ -18,7 +18,7 @@ from audit.services import audit_event_record
 from integrations import crypto
 from integrations.base_url import base_url_validate
 from integrations.hubspot.client import DATE_VERSION
-from integrations.models import Connection, ConnectionStatus
+from integrations.models import AuthType, Connection, ConnectionStatus
 
 logger = logging.getLogger(__name__)
 
@@ -202,8 +202,26 @@ def connection_portal_record(*, connection_id: int, portal_id: str, time_zone: s
 
 
 def connection_pause(*, connection_id: int, until: datetime, reason: str) -> None:
-    """A daily quota is spent: no call until `until`, instead of spinning on 429s."""
-    Connection.objects.filter(pk=connection_id).update(
+    """A daily quota is spent: no call until `until`, instead of spinning on 429s. HubSpot
+    counts private apps' daily calls per account ("daily API usage for private apps in the
+    account", docs/connections.md), so every private-app connection to the same portal
+    pauses with it; OAuth apps have no daily limit and go on."""
+    connection = Connection.objects.filter(pk=connection_id).first()
+    paused = Connection.objects.filter(pk=connection_id)
+    if (
+        connection is not None
+        and connection.provider == "hubspot"
+        and connection.portal_id
+        and connection.auth_type == AuthType.PRIVATE_APP
+    ):
+        siblings = Connection.objects.filter(
+            provider="hubspot",
+            portal_id=connection.portal_id,
+            auth_type=AuthType.PRIVATE_APP,
+            status__in=(ConnectionStatus.ACTIVE, ConnectionStatus.WAITING_FOR_QUOTA),
+        )  # one needing a reconnect or attention keeps saying so
+        paused = paused | siblings
+    paused.update(
         status=ConnectionStatus.WAITING_FOR_QUOTA,
         paused_until=until,
         status_message=reason[:300],

@@ -6,7 +6,7 @@ through registry.client_for against the HubSpot sandbox."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -122,3 +122,32 @@ def test_a_version_the_client_cannot_build_is_refused():
     connection.save()  # bypassing the service, as an old row might
     with pytest.raises(ValueError, match="date version"):
         registry.client_for(connection)
+
+
+def test_a_daily_pause_stops_every_private_app_of_the_portal_but_not_its_oauth_app():
+    from django.utils import timezone
+
+    from integrations.models import AuthType, ConnectionStatus
+    from integrations.services import connection_pause
+
+    def on_portal(name, **fields):
+        return ConnectionFactory(name=name, portal_id="777004", **fields)
+
+    syncs, backfill = on_portal("hubspot-syncs"), on_portal("hubspot-backfill")
+    routing = on_portal("hubspot-routing", auth_type=AuthType.OAUTH)
+    broken = on_portal("hubspot-broken", status=ConnectionStatus.NEEDS_RECONNECT)
+    elsewhere = ConnectionFactory(name="hubspot-other", portal_id="888")
+    until = timezone.now() + timedelta(hours=5)
+    connection_pause(connection_id=syncs.pk, until=until, reason="daily limit")
+    status = {}
+    for connection in (syncs, backfill, routing, broken, elsewhere):
+        connection.refresh_from_db()
+        status[connection.name] = connection.status
+    assert status == {
+        "hubspot-syncs": ConnectionStatus.WAITING_FOR_QUOTA,
+        "hubspot-backfill": ConnectionStatus.WAITING_FOR_QUOTA,  # the day's budget is the portal's
+        "hubspot-routing": ConnectionStatus.ACTIVE,  # OAuth apps have no daily limit
+        "hubspot-broken": ConnectionStatus.NEEDS_RECONNECT,
+        "hubspot-other": ConnectionStatus.ACTIVE,
+    }
+    assert backfill.paused_until == until
