@@ -323,11 +323,10 @@ def baseline_per_record(workflow: Workflow, path: Path, sample: int) -> float:
     """Search by email, then create or update: two calls per record, one record at a time."""
     from integrations.registry import client_for
 
-    client = client_for(workflow.destination_connection)
     with path.open(encoding="utf-8") as handle:
         rows = [row for _, row in zip(range(sample), csv.DictReader(handle), strict=False)]
     started = time.perf_counter()
-    try:
+    with client_for(workflow.destination_connection) as client:
         for row in rows:
             email = row["Email"].replace("(at)", "@").lower()
             props = {
@@ -355,8 +354,6 @@ def baseline_per_record(workflow: Workflow, path: Path, sample: int) -> float:
                 )
             else:
                 client.http.request("POST", "/crm/v3/objects/contacts", json={"properties": props})
-    finally:
-        client.close()
     return sample / (time.perf_counter() - started)
 
 

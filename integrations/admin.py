@@ -88,6 +88,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         "status_badge",
         "credential_age_display",
         "last_test_verdict",
+        "portal",
         "quota_used",
     )
     list_filter = ("provider", "environment", "status")
@@ -100,6 +101,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         "access_token_expires_at",
         "credential_age_display",
         "oauth_button",
+        "portal",
     )
     actions = ["test_selected"]
     change_form_template = "admin/integrations/connection/change_form.html"
@@ -141,6 +143,7 @@ class ConnectionAdmin(admin.ModelAdmin):
                     "paused_until",
                     "last_tested_at",
                     "last_test_verdict",
+                    "portal",
                 )
             },
         ),
@@ -162,12 +165,22 @@ class ConnectionAdmin(admin.ModelAdmin):
             )
         return f"{age.days} days"
 
+    @admin.display(description="HubSpot portal")
+    def portal(self, obj: Connection):
+        """Learned at Test connection / Connect; connections to one portal share its quota."""
+        if not obj.portal_id:
+            return "—"
+        zone = f" ({obj.portal_timezone})" if obj.portal_timezone else ""
+        return f"{obj.portal_id}{zone}"
+
     @admin.display(description="API quota used")
     def quota_used(self, obj: Connection):
         from integrations.selectors import connection_quota_used
 
         used = connection_quota_used(connection=obj)
-        return "—" if used is None else f"{used:.0%}"
+        if used is None:
+            return "—"
+        return f"{used:.0%} of portal {obj.portal_id}" if obj.portal_id else f"{used:.0%}"
 
     @admin.display(description="OAuth")
     def oauth_button(self, obj: Connection):

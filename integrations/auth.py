@@ -1,10 +1,10 @@
-"""Credential objects handed to a Transport.
+"""Credential objects handed to a ProviderHTTP.
 
 The contract is duck-typed so the lead's OAuth auth (refreshing from ``expires_at``) fits:
 
 - ``headers() -> dict[str, str]``: required; called before every attempt.
 - ``params() -> dict[str, str]``: optional; query parameters (BuiltWith's ``KEY``).
-- ``secrets() -> list[str]``: optional; values the Transport scrubs from any message it builds.
+- ``secrets() -> list[str]``: optional; values the ProviderHTTP scrubs from any message it builds.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class BasicAuth:
 
 
 class QueryKeyAuth:
-    """A key in the query string (BuiltWith ``KEY=``, providers.md §7.1). The Transport masks it
+    """A key in the query string (BuiltWith ``KEY=``, providers.md §7.1). The ProviderHTTP masks it
     in everything it logs or raises; prefer a header wherever the provider allows one."""
 
     def __init__(self, value: str, name: str = "KEY") -> None:

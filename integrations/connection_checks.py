@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -17,7 +19,10 @@ from integrations.errors import (
     TimedOut,
     Unreachable,
 )
-from integrations.models import Connection
+from integrations.models import Connection, ConnectionStatus
+from integrations.services import connection_portal_record
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,16 +58,15 @@ def connection_test(
 
     connection = Connection.objects.get(pk=connection_id)
     try:
-        client = client_for(connection)
-        try:
+        with client_for(connection, probe=True) as client:
             # Every client answers one of these; BuiltWith's cheapest authenticated call is
             # its whoami, the others' is ping (docs/connections.md).
             probe = getattr(client, "ping", None) or getattr(client, "whoami", None)
             if probe is None:
                 raise ValueError(f"{connection.provider} connections have no test call")
             probe()
-        finally:
-            getattr(client, "close", lambda: None)()
+            if connection.provider == "hubspot":
+                hubspot_portal_learn(connection=connection, client=client)
     except ProviderError as error:
         verdict = _verdict_for(error)
     except ValidationError as error:  # the base URL no longer passes the outbound-address check
@@ -74,6 +78,10 @@ def connection_test(
     Connection.objects.filter(pk=connection.pk).update(
         last_tested_at=timezone.now(), last_test_verdict=verdict.message[:300]
     )
+    if verdict.ok:  # the admin fixed what the provider complained about: calls resume
+        Connection.objects.filter(pk=connection.pk, status=ConnectionStatus.NEEDS_ATTENTION).update(
+            status=ConnectionStatus.ACTIVE, status_message=""
+        )
     audit_event_record(
         action="connection.tested",
         actor=actor,
@@ -83,3 +91,20 @@ def connection_test(
         request=request,
     )
     return verdict
+
+
+def hubspot_portal_learn(*, connection: Connection, client: Any) -> None:
+    """Read the portal id and time zone from HubSpot's account-info and keep them on the
+    connection: the shared rate limit is keyed by portal, and the daily limit resets at
+    midnight in the portal's zone. A zone Python does not know is not stored (the daily
+    reset then falls back to UTC, at worst a pause that ends a few hours off)."""
+    details = client.account_details()
+    zone = str(details.get("timeZone") or "")
+    try:
+        ZoneInfo(zone)
+    except (ValueError, ZoneInfoNotFoundError):
+        logger.warning("HubSpot time zone %r of %s is unknown here", zone, connection.name)
+        zone = ""
+    connection_portal_record(
+        connection_id=connection.pk, portal_id=str(details.get("portalId") or ""), time_zone=zone
+    )

@@ -47,6 +47,9 @@ class ConnectionStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     NEEDS_RECONNECT = "needs_reconnect", "Needs reconnect"
     WAITING_FOR_QUOTA = "waiting_for_quota", "Waiting for quota"
+    # The provider says the destination is gone (a revoked Slack webhook, an archived
+    # channel): no call until an admin fixes it and Test connection succeeds.
+    NEEDS_ATTENTION = "needs_attention", "Needs attention"
     DISABLED = "disabled", "Disabled"
 
 
@@ -86,6 +89,12 @@ class Connection(models.Model):
     # Last four characters of each secret, kept in clear so the admin can say which one is set.
     secret_hints = models.JSONField(default=dict, blank=True, editable=False)
     credentials_updated_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    # HubSpot only: the portal (hub) this credential reaches and its time zone, read from
+    # account-info at Test connection and Connect. Every connection to one portal shares one
+    # rate-limit budget, and the daily limit resets at midnight in that zone.
+    portal_id = models.CharField(max_length=32, blank=True, editable=False, db_index=True)
+    portal_timezone = models.CharField(max_length=64, blank=True, editable=False)
 
     status = models.CharField(
         max_length=20, choices=ConnectionStatus.choices, default=ConnectionStatus.ACTIVE

@@ -9,6 +9,7 @@ the lock, finds a fresh token and uses it.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -16,8 +17,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from integrations.errors import AuthFailed
+from integrations.errors import AuthFailed, ProviderError
 from integrations.models import Connection, ConnectionStatus
+
+logger = logging.getLogger(__name__)
 
 REFRESH_MARGIN = timedelta(minutes=5)
 DEFAULT_SCOPES = (
@@ -93,12 +96,30 @@ def oauth_code_exchange(
     connection.access_token_expires_at = tokens.expires_at
     connection.status = ConnectionStatus.ACTIVE
     connection.status_message = ""
-    return connection_save(
+    if tokens.hub_id:  # the token names its portal: share that portal's rate limit at once
+        connection.portal_id = str(tokens.hub_id)
+    connection = connection_save(
         connection=connection,
         secrets={"access_token": tokens.access_token, "refresh_token": tokens.refresh_token},
         actor=actor,
         request=request,
     )
+    _portal_learn(connection)
+    return connection
+
+
+def _portal_learn(connection: Connection) -> None:
+    """The portal's time zone, for the daily reset. A failure here must not undo the connect:
+    Test connection reads it again."""
+    from integrations.registry import client_for
+    from integrations.services_test import hubspot_portal_learn
+
+    try:
+        with client_for(connection) as client:
+            hubspot_portal_learn(connection=connection, client=client)
+    except ProviderError as error:
+        logger.warning("could not read the portal details of %s: %s", connection.name, error)
+    connection.refresh_from_db()
 
 
 def _fresh(connection: Connection, now) -> bool:

@@ -49,8 +49,7 @@ class HubSpotContactStore:
     def find(self, email: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         for connection in _hubspot_connections():
-            client = self._client(connection)
-            try:
+            with self._client(connection) as client:
                 # Every property the portal defines: an access export is everything held.
                 properties = [p["name"] for p in client.properties("contacts")]
                 for row in self._contacts(client, email, properties):
@@ -58,25 +57,22 @@ class HubSpotContactStore:
                     found.append(
                         {"connection": connection.name, "id": row.object_id, "properties": values}
                     )
-            finally:
-                client.close()
         return found
 
     def erase(self, email: str) -> int:
         removed, failures = 0, []
         for connection in _hubspot_connections():
-            client = self._client(connection)
             try:
-                existed = bool(self._contacts(client, email, ["email"]))
-                # Sent even when the contact is not there: HubSpot then blocklists the email,
-                # so a later form fill or import in that portal cannot recreate the person.
-                client.gdpr_delete_contact(email)
-                removed += int(existed)
+                with self._client(connection) as client:
+                    existed = bool(self._contacts(client, email, ["email"]))
+                    # Sent even when the contact is not there: HubSpot then blocklists the
+                    # email, so a later form fill or import in that portal cannot recreate
+                    # the person.
+                    client.gdpr_delete_contact(email)
+                    removed += int(existed)
             except Exception as exc:  # noqa: BLE001 - try every portal, then report the failures
                 logger.warning("GDPR delete in %s failed: %s", connection.name, type(exc).__name__)
                 failures.append(f"{connection.name}: {type(exc).__name__}: {exc}")
-            finally:
-                client.close()
         if failures:
             raise HubSpotErasureFailed("; ".join(failures) + f" ({removed} deleted elsewhere)")
         return removed

@@ -1,6 +1,6 @@
-"""What every provider client shares: one Transport built from the connection's config, closed
+"""What every provider client shares: one ProviderHTTP built from the connection's config, closed
 with the client. A provider sets its display name and, if its error bodies need reading, an
-error parser; everything else (retries, limits, request log) lives in the Transport."""
+error parser; everything else (retries, limits, request log) lives in the ProviderHTTP."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from integrations.errors import ProviderError
-from integrations.transport import ClientConfig, RequestRecord, Transport
+from integrations.transport import ClientConfig, ProviderHTTP, RequestRecord
 
 
 class ProviderClient:
@@ -28,7 +28,7 @@ class ProviderClient:
         **transport_options: Any,
     ) -> None:
         self.config = config
-        self.http = Transport(
+        self.http = ProviderHTTP(
             config,
             auth,
             provider=self.provider,
@@ -40,7 +40,7 @@ class ProviderClient:
         )
 
     def error_parser(self) -> Callable[[httpx.Response], ProviderError | None] | None:
-        """None: the Transport's status-code classification is enough for this provider."""
+        """None: the ProviderHTTP's status-code classification is enough for this provider."""
         return None
 
     def close(self) -> None:

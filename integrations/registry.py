@@ -12,6 +12,7 @@ import dataclasses
 import importlib
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import httpx
@@ -20,7 +21,7 @@ from django.utils import timezone
 
 from integrations.auth import BasicAuth, BearerAuth, HeaderAuth, NoAuth, QueryKeyAuth
 from integrations.base_url import base_url_for, base_url_validate
-from integrations.errors import RateLimited
+from integrations.errors import RateLimited, RequestRejected
 from integrations.models import AuthType, Connection, ConnectionStatus, RequestLog
 from integrations.oauth import OAuthConnectionAuth
 from integrations.ratelimit import RateLimitSpec
@@ -38,7 +39,7 @@ PROVIDERS: dict[str, str] = {
     "clay": "integrations.clay.client.ClayTableClient",  # outbound: rows into a table webhook
 }
 
-# HubSpot's limits when the connection sets none (providers.md §1.10): 100 per 10 s on
+# HubSpot's limits when the connection sets none (docs/connections.md): 100 per 10 s on
 # Free/Starter private apps (the safe floor), 110 per 10 s for public OAuth apps; search has
 # its own 5 per second that does not count against the 10-second window.
 DEFAULT_RATE_LIMITS: dict[tuple[str, str], RateLimitSpec] = {
@@ -116,14 +117,31 @@ def client_config_for(connection: Connection) -> ClientConfig:
         max_attempts=connection.max_attempts,
         rate_limit=rate,
         search_rate_limit=HUBSPOT_SEARCH_LIMIT if connection.provider == "hubspot" else None,
-        limiter_key=f"switchyard:ratelimit:connection:{connection.pk}",
+        limiter_key=limiter_key_for(connection),
         limiter_url=settings.REDIS_URL or None,
-        timezone=connection.options.get("timezone", "UTC"),
+        timezone=connection.portal_timezone or connection.options.get("timezone") or "UTC",
     )
 
 
+def limiter_key_for(connection: Connection) -> str:
+    """The Redis key of the shared rate limit. HubSpot counts calls per portal, so every
+    connection to one portal (a private app for syncs, an OAuth app for routing) shares one
+    budget: ``switchyard:ratelimit:portal:<portal id>``. Until the portal is known (learned
+    at Test connection or Connect), and for other providers, the connection's own budget:
+    ``switchyard:ratelimit:connection:<connection id>``. Search adds ``:search``."""
+    if connection.provider == "hubspot" and connection.portal_id:
+        return f"switchyard:ratelimit:portal:{connection.portal_id}"
+    return f"switchyard:ratelimit:connection:{connection.pk}"
+
+
 def connection_check_usable(connection: Connection) -> None:
-    """Refuse to call a connection paused for its daily quota; un-pause it once the reset passed."""
+    """Refuse to call a connection paused for its daily quota (un-pause it once the reset
+    passed) or one whose destination the provider said is gone."""
+    if connection.status == ConnectionStatus.NEEDS_ATTENTION:
+        raise RequestRejected(
+            f"{connection.name} needs attention: {connection.status_message or 'see the connection'}",
+            category="needs_attention",
+        )
     if connection.status != ConnectionStatus.WAITING_FOR_QUOTA:
         return
     now = timezone.now()
@@ -139,17 +157,30 @@ def connection_check_usable(connection: Connection) -> None:
     connection.status = ConnectionStatus.ACTIVE
 
 
+def client_given_or_new(
+    connection: Connection, *, given: Any = None, **options: Any
+) -> AbstractContextManager[Any]:
+    """For ``with``: the caller's own client, left open for its owner, or a new client for
+    the connection, closed on exit."""
+    if given is not None:
+        return nullcontext(given)
+    return client_for(connection, **options)
+
+
 def client_for(
     connection: Connection,
     *,
     transport: httpx.BaseTransport | None = None,
     max_retry_wait: float | None = None,
     max_attempts: int | None = None,
+    probe: bool = False,
 ) -> Any:
     """The provider's client for this connection, with its auth, limits and request log.
     ``max_retry_wait`` caps in-process waits between retries; a longer one is raised with
     its ``retry_after`` for the caller (a Celery task) to reschedule. ``max_attempts=1``
-    leaves retries to a caller that schedules them itself (event-hub deliveries)."""
+    leaves retries to a caller that schedules them itself (event-hub deliveries).
+    ``probe=True`` (Test connection) reaches a connection marked *needs attention*, to learn
+    whether it was fixed."""
     if connection.provider == "warehouse":
         from integrations.warehouse.client import WarehouseClient
 
@@ -161,7 +192,8 @@ def client_for(
         )
     if connection.provider not in PROVIDERS:
         raise ValueError(f"{connection.provider} connections have no outbound client")
-    connection_check_usable(connection)
+    if not (probe and connection.status == ConnectionStatus.NEEDS_ATTENTION):
+        connection_check_usable(connection)
     dotted = PROVIDERS[connection.provider]
     if connection.provider == "slack" and connection.auth_type == AuthType.WEBHOOK_URL:
         dotted = "integrations.slack.client.SlackWebhookClient"
@@ -175,9 +207,13 @@ def client_for(
         # The incoming-webhook URL is the credential; it is stored encrypted, never as base_url.
         base_url_validate(connection.token)
         config = dataclasses.replace(config, base_url=connection.token)
+    extra: dict[str, Any] = {}
+    if connection.provider == "hubspot":
+        extra["api_version"] = str(connection.options.get("api_version") or "v3")
     return client_class(
         config,
         connection_auth(connection),
         transport=transport or transport_override_for(connection.provider),
         on_request=_request_logger(connection.pk),
+        **extra,
     )

@@ -15,9 +15,15 @@ def connection_quota_used(*, connection: Connection) -> float | None:
     calls in the window when the provider sends none."""
     window = timedelta(seconds=connection.rate_limit_seconds or 10)
     since = timezone.now() - window
+    # Every connection to one HubSpot portal spends the same budget (registry.limiter_key_for).
+    sharing = (
+        Connection.objects.filter(provider=connection.provider, portal_id=connection.portal_id)
+        if connection.provider == "hubspot" and connection.portal_id
+        else Connection.objects.filter(pk=connection.pk)
+    )
     last = (
         RequestLog.objects.filter(
-            connection=connection, created_at__gte=since, rate_limit_max__gt=0
+            connection__in=sharing, created_at__gte=since, rate_limit_max__gt=0
         )
         .order_by("-id")
         .only("rate_limit_remaining", "rate_limit_max")
@@ -26,6 +32,6 @@ def connection_quota_used(*, connection: Connection) -> float | None:
     if last is not None and last.rate_limit_remaining is not None:
         return max(0.0, 1 - last.rate_limit_remaining / last.rate_limit_max)
     if connection.rate_limit_requests:
-        count = RequestLog.objects.filter(connection=connection, created_at__gte=since).count()
+        count = RequestLog.objects.filter(connection__in=sharing, created_at__gte=since).count()
         return min(1.0, count / connection.rate_limit_requests)
     return None

@@ -17,7 +17,8 @@ from django.utils import timezone
 from audit.services import audit_event_record
 from integrations import crypto
 from integrations.base_url import base_url_validate
-from integrations.models import Connection, ConnectionStatus
+from integrations.hubspot.client import DATE_VERSION
+from integrations.models import AuthType, Connection, ConnectionStatus
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,11 @@ def connection_save(
         before = {} if is_new else _snapshot(Connection.objects.get(pk=connection.pk))
     if connection.base_url:
         base_url_validate(connection.base_url)
+    version = str((connection.options or {}).get("api_version") or "v3")
+    if connection.provider == "hubspot" and version != "v3" and not DATE_VERSION.fullmatch(version):
+        raise ValidationError(
+            f"HubSpot API version {version!r}: use v3 or a date version such as 2026-03"
+        )
     changed_secrets = []
     for field, value in (secrets or {}).items():
         if field not in Connection.SECRET_FIELDS:
@@ -73,8 +79,10 @@ def connection_save(
             changed_secrets.append(field)
     if changed_secrets:
         connection.credentials_updated_at = timezone.now()
-        if connection.status == ConnectionStatus.NEEDS_RECONNECT and "token" in changed_secrets:
+        fixable = (ConnectionStatus.NEEDS_RECONNECT, ConnectionStatus.NEEDS_ATTENTION)
+        if connection.status in fixable and "token" in changed_secrets:
             connection.status = ConnectionStatus.ACTIVE
+            connection.status_message = ""
             connection.status_message = ""
     connection.full_clean(exclude=[*Connection.SECRET_FIELDS])
     with transaction.atomic():
@@ -139,9 +147,81 @@ def connection_mark_needs_reconnect(*, connection_id: int, reason: str) -> None:
     )
 
 
+def connection_mark_needs_attention(*, connection_id: int, reason: str) -> bool:
+    """The provider says the destination is gone (a revoked Slack webhook, an archived or
+    deleted channel): stop calling it and tell a human. False when it was already marked,
+    so one dead destination raises one alert, not one per message."""
+    marked = (
+        Connection.objects.filter(pk=connection_id)
+        .exclude(status=ConnectionStatus.NEEDS_ATTENTION)
+        .update(
+            status=ConnectionStatus.NEEDS_ATTENTION,
+            status_message=reason[:300],
+            updated_at=timezone.now(),
+        )
+    )
+    if not marked:
+        return False
+    connection = Connection.objects.get(pk=connection_id)
+    audit_event_record(
+        action="connection.needs_attention",
+        actor_label="system:notifications",
+        obj=connection,
+        metadata={"reason": reason[:300]},
+    )
+    logger.error("connection %s needs attention: %s", connection.name, reason)
+    mail_admins(
+        f"{connection.name} needs attention",
+        f"{reason}\n\nFix the connection (a new webhook URL, or the channel), then press Test "
+        "connection: notifications through it are stopped until then.",
+        fail_silently=True,
+    )
+    return True
+
+
+def connection_portal_record(*, connection_id: int, portal_id: str, time_zone: str) -> bool:
+    """Store the HubSpot portal a connection reaches and its time zone (account-info).
+    True when either changed; the change is audited, since it moves the connection onto
+    another portal's shared rate-limit budget."""
+    connection = Connection.objects.get(pk=connection_id)
+    before = {"portal_id": connection.portal_id, "portal_timezone": connection.portal_timezone}
+    after = {
+        "portal_id": portal_id or connection.portal_id,
+        "portal_timezone": time_zone or connection.portal_timezone,
+    }
+    if after == before:
+        return False
+    Connection.objects.filter(pk=connection_id).update(**after, updated_at=timezone.now())
+    audit_event_record(
+        action="connection.portal_learned",
+        actor_label="system:hubspot",
+        obj=connection,
+        changes={k: [before[k], after[k]] for k in after if after[k] != before[k]},
+    )
+    return True
+
+
 def connection_pause(*, connection_id: int, until: datetime, reason: str) -> None:
-    """A daily quota is spent: no call until `until`, instead of spinning on 429s."""
-    Connection.objects.filter(pk=connection_id).update(
+    """A daily quota is spent: no call until `until`, instead of spinning on 429s. HubSpot
+    counts private apps' daily calls per account ("daily API usage for private apps in the
+    account", docs/connections.md), so every private-app connection to the same portal
+    pauses with it; OAuth apps have no daily limit and go on."""
+    connection = Connection.objects.filter(pk=connection_id).first()
+    paused = Connection.objects.filter(pk=connection_id)
+    if (
+        connection is not None
+        and connection.provider == "hubspot"
+        and connection.portal_id
+        and connection.auth_type == AuthType.PRIVATE_APP
+    ):
+        siblings = Connection.objects.filter(
+            provider="hubspot",
+            portal_id=connection.portal_id,
+            auth_type=AuthType.PRIVATE_APP,
+            status__in=(ConnectionStatus.ACTIVE, ConnectionStatus.WAITING_FOR_QUOTA),
+        )  # one needing a reconnect or attention keeps saying so
+        paused = paused | siblings
+    paused.update(
         status=ConnectionStatus.WAITING_FOR_QUOTA,
         paused_until=until,
         status_message=reason[:300],

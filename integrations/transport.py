@@ -165,8 +165,11 @@ def tls_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-class Transport:
-    """One ``httpx.Client`` for one connection. Not thread-safe across threads; one per task."""
+class ProviderHTTP:
+    """One ``httpx.Client`` for one connection: retries, limits, error parsing, request log.
+    Not thread-safe across threads; one per task. Its ``transport=`` argument is an httpx
+    transport (what carries the bytes: the network by default, an in-process stand-in in
+    tests); this class is named for what it is, so "transport" has that one meaning."""
 
     def __init__(
         self,
@@ -219,7 +222,7 @@ class Transport:
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> Transport:
+    def __enter__(self) -> ProviderHTTP:
         return self
 
     def __exit__(self, *exc: object) -> None:

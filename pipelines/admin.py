@@ -107,10 +107,11 @@ class RunAdmin(WorkRecordAdmin):
         "succeeded",
         "dead_lettered",
         "skipped",
+        "notification_status",
         "created_at",
         "duration_ms",
     )
-    list_filter = ("status", "trigger", "workflow")
+    list_filter = ("status", "notification_status", "trigger", "workflow")
     readonly_fields = [f.name for f in Run._meta.fields]
     date_hierarchy = "created_at"
 

@@ -398,7 +398,8 @@ class WarehouseStore:
         results, failures = [], []
         for connection, table, column, json_key in self._targets():
             try:
-                results.append(action(client_for(connection), connection, table, column, json_key))
+                with client_for(connection) as client:
+                    results.append(action(client, connection, table, column, json_key))
             except Exception as exc:  # noqa: BLE001 - try every table, then report the failures
                 failures.append(f"{connection.name}/{table}: {type(exc).__name__}: {exc}")
         if failures:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
 
+from audit.models import AuditEvent
 from pipelines.models import (
     DeadLetter,
     FieldMappingVersion,
@@ -18,6 +20,15 @@ from pipelines.models import (
     Workflow,
 )
 from pipelines.models.runs import BATCH_STATES_OPEN
+
+# The audit action of a Slack message that was not delivered (pipelines/services/notifications.py).
+NOTIFICATION_FAILED = "notification.failed"
+
+
+def notifications_failed_count(*, since: datetime) -> int:
+    """Slack notifications (run summaries, rep messages, routing alerts) not delivered since
+    ``since``: the number an alert rule watches."""
+    return AuditEvent.objects.filter(action=NOTIFICATION_FAILED, created_at__gte=since).count()
 
 
 def field_mapping_current(*, workflow: Workflow) -> FieldMappingVersion | None:

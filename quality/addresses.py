@@ -44,14 +44,23 @@ def normalize_email(value: str) -> str:
             raise ValueRejected(_UNKNOWN_TLD)
         return lowered
     try:
-        result = validate_email(text, check_deliverability=False)
+        # HubSpot accepts RFC 2822 addresses only: an ASCII local part (internationalized
+        # local parts need SMTPUTF8, RFC 6531) on a domain that may be internationalized
+        # (docs/connections.md, "Email addresses").
+        result = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
+        if "internationalized characters before the @-sign" in str(exc).lower():
+            raise ValueRejected(_NON_ASCII_LOCAL) from None
         raise ValueRejected("not a valid email address: " + _scrub(str(exc), text)) from None
     if not _has_known_tld(result.ascii_domain.lower()):
         raise ValueRejected(_UNKNOWN_TLD)
     return result.normalized.lower()
 
 
+_NON_ASCII_LOCAL = (
+    "not a valid email address: HubSpot takes only unaccented Latin letters, digits and "
+    "punctuation before the @-sign"
+)
 _UNKNOWN_TLD = (
     "not a valid email address: the part after the @-sign does not end in a known top-level domain"
 )

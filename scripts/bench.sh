@@ -16,6 +16,8 @@ echo "==> bench/webhook.py"
 "$PYTHON" bench/webhook.py
 echo "==> bench/operations.py"
 "$PYTHON" bench/operations.py --runs 1500 --requests 30000
+echo "==> bench/bad_rows.py"
+"$PYTHON" bench/bad_rows.py
 if [[ "${DATABASE_URL:-}" == postgres* && -n "${REDIS_URL:-}" ]]; then
   echo "==> bench/soak.py"
   "$PYTHON" bench/soak.py

@@ -2,7 +2,7 @@
 
 The API key travels as the ``KEY`` query parameter on every call (HTTPS only): pass
 ``QueryKeyAuth(key)``. The request log records path templates only and every message the
-Transport raises is masked (``KEY=****``), so the key never reaches logs, the admin or Sentry.
+ProviderHTTP raises is masked (``KEY=****``), so the key never reaches logs, the admin or Sentry.
 Limits (requests/s, concurrency, batch size) are per plan: read them from ``whoami()`` and
 configure ``ClientConfig.rate_limit`` from it rather than hard-coding.
 """

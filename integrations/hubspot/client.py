@@ -5,6 +5,7 @@ Every fact here is from the providers reference (shared/reference/providers.md) 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,8 @@ from integrations.provider_client import ProviderClient
 from integrations.transport import ClientConfig, json_or_none
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
+# Date versions ship in March and September (/crm/objects/2026-03/...).
+DATE_VERSION = re.compile(r"20\d\d-(03|09)")
 MAX_BATCH_INPUTS = 100  # §1.3 and §8.1: not in the spec; HubSpot answers "must be <= 100"
 MAX_SEARCH_RESULTS = 10_000  # §1.2: paging past 10,000 is a 400
 MAX_FILTER_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS = 5, 6, 18  # §1.2, conservative
@@ -40,9 +43,20 @@ class HubSpotClient(ProviderClient):
         now: Callable[[], datetime] | None = None,
         **options: Any,
     ) -> None:
+        if api_version != "v3" and not DATE_VERSION.fullmatch(api_version):
+            raise ValueError(
+                f"HubSpot API version {api_version!r}: use v3 or a date version such as 2026-03"
+            )
         self.api_version = api_version
         self._now = now
         super().__init__(config, auth, **options)
+
+    def _path(self, api: str, resource: str = "") -> str:
+        """Legacy ``/crm/v3/objects/…`` or HubSpot's date-versioned shape, where the version
+        follows the API name: ``/crm/objects/2026-03/…`` (docs/connections.md, HubSpot)."""
+        if self.api_version == "v3":
+            return f"/crm/v3/{api}{resource}"
+        return f"/crm/{api}/{self.api_version}{resource}"
 
     def error_parser(self) -> Callable[[httpx.Response], ProviderError | None]:
         return lambda r: parse_error(
@@ -50,7 +64,7 @@ class HubSpotClient(ProviderClient):
         )
 
     def _objects(self, suffix: str = "") -> str:
-        return f"/crm/{self.api_version}/objects/{{type}}{suffix}"
+        return self._path("objects", f"/{{type}}{suffix}")
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -69,6 +83,12 @@ class HubSpotClient(ProviderClient):
             "daily_remaining": _int(headers.get("X-HubSpot-RateLimit-Daily-Remaining")),
         }
 
+    def account_details(self) -> dict[str, Any]:
+        """``GET /account-info/v3/details``: ``portalId`` and ``timeZone``, the zone in which
+        the portal's daily limit resets. Needs no particular scope."""
+        response = self.http.request("GET", f"/account-info/{self.api_version}/details")
+        return json_or_none(response) or {}
+
     def list_objects(
         self, object_type: str, properties: list[str], *, limit: int = 100, archived: bool = False
     ) -> Iterator[dict[str, Any]]:
@@ -83,14 +103,12 @@ class HubSpotClient(ProviderClient):
     def owners(self) -> Iterator[dict[str, Any]]:
         """Active owners, then archived ones (each carries ``archived``), §1.6."""
         for archived in ("false", "true"):
-            yield from self._pages(
-                f"/crm/{self.api_version}/owners", {}, {"limit": 100, "archived": archived}
-            )
+            yield from self._pages(self._path("owners"), {}, {"limit": 100, "archived": archived})
 
     def properties(self, object_type: str) -> list[dict[str, Any]]:
         """Property definitions (§1.7: one call, no paging)."""
         response = self.http.request(
-            "GET", f"/crm/{self.api_version}/properties/{{type}}", path_params={"type": object_type}
+            "GET", self._path("properties", "/{type}"), path_params={"type": object_type}
         )
         return list((json_or_none(response) or {}).get("results") or [])
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -18,8 +18,8 @@ from integrations.errors import AuthFailed, ProviderError
 from integrations.hubspot.types import TokenSet
 from integrations.transport import (
     ClientConfig,
+    ProviderHTTP,
     RequestRecord,
-    Transport,
     classify_response,
     json_or_none,
 )
@@ -46,12 +46,14 @@ def authorize_url(
     optional_scopes: list[str] | None = None,
     base: str = "https://app.hubspot.com",
 ) -> str:
-    """The consent URL; scopes are space-separated (§2.2). EU portals: app-eu1.hubspot.com."""
+    """The consent URL; scopes are space-separated (§2.2). EU portals: app-eu1.hubspot.com.
+    Encoded as HubSpot's own SDK does (``urlencode(..., quote_via=quote)``): a space is
+    ``%20``, never ``+`` (docs/connections.md, HubSpot OAuth)."""
     params = {"client_id": client_id, "redirect_uri": redirect_uri, "scope": " ".join(scopes)}
     if optional_scopes:
         params["optional_scope"] = " ".join(optional_scopes)
     params["state"] = state
-    return f"{base.rstrip('/')}/oauth/authorize?{urlencode(params)}"
+    return f"{base.rstrip('/')}/oauth/authorize?{urlencode(params, quote_via=quote)}"
 
 
 def exchange_code(
@@ -138,7 +140,7 @@ def _token_error(response: httpx.Response) -> ProviderError | None:
             status=response.status_code,
             category=code or None,
         )
-    return None  # 429/5xx: the Transport's default classification retries them
+    return None  # 429/5xx: the ProviderHTTP's default classification retries them
 
 
 def _token_call(
@@ -155,7 +157,7 @@ def _token_call(
         return _token_error(response) or classify_response(response, "HubSpot OAuth")
 
     config = ClientConfig(base_url=base_url, max_attempts=3)
-    with Transport(
+    with ProviderHTTP(
         config,
         provider="HubSpot OAuth",
         transport=transport,

@@ -1,6 +1,7 @@
-"""Slack: incoming webhook posts and ``chat.postMessage`` (providers.md §6.1-6.2).
+"""Slack: incoming webhook posts and the Web API (``chat.postMessage``, ``conversations.open``,
+``auth.test``); endpoints, limits and errors in docs/connections.md, Slack.
 
-Slack answers most Web API errors with HTTP 200 and ``{"ok": false, "error": ...}`` (§6.2), so
+Slack answers most Web API errors with HTTP 200 and ``{"ok": false, "error": ...}``, so
 the parser reads the body on every status. An incoming-webhook URL *is* the credential: it is
 the client's base URL, and the request log only ever sees "/services/{webhook}".
 """
@@ -30,8 +31,8 @@ from integrations.transport import (
 )
 
 DEFAULT_BASE_URL = "https://slack.com/api"
-MAX_BLOCKS = 50  # §6.2
-MAX_TEXT = 40_000  # §6.2: truncated beyond this
+MAX_BLOCKS = 50  # chat.postMessage's documented maximum
+MAX_TEXT = 40_000  # Slack truncates text beyond this
 _AUTH = {
     "invalid_auth",
     "not_authed",
@@ -47,7 +48,7 @@ _RETRYABLE = {
     "request_timeout",
     "rollup_error",
 }
-# The destination is gone: disable it and alert, do not retry (§6.1).
+# The destination is gone: mark the connection "needs attention" and alert, never retry.
 _GONE = {
     "channel_not_found",
     "channel_is_archived",
@@ -62,7 +63,7 @@ def slack_error(
 ) -> ProviderError:
     where = f"Slack {response.request.method} -> {status} {code}"
     if code in ("ratelimited", "rate_limited") or status == 429:
-        # §6.2: "HTTP 429 with Retry-After in seconds"; 1 message/s is the documented pace.
+        # HTTP 429 with Retry-After in seconds; about 1 message/s per channel is Slack's pace.
         return RateLimited(
             where,
             retry_after=parse_retry_after(response.headers) or 1.0,
@@ -99,7 +100,7 @@ def _parse_api(response: httpx.Response) -> ProviderError | None:
 def _parse_webhook(response: httpx.Response) -> ProviderError | None:
     if response.status_code < 400:
         return None
-    code = response.text.strip()[:64] or str(response.status_code)  # plain-text error (§6.1)
+    code = response.text.strip()[:64] or str(response.status_code)  # webhooks answer plain text
     return slack_error(code, response.status_code, response, {})
 
 
@@ -136,7 +137,7 @@ class SlackWebhookClient(ProviderClient):
             idempotent=False,
         )
 
-    def ping(self) -> bool:
+    def ping(self) -> dict[str, Any]:
         """Test connection without posting: Slack answers a payload without text with 400
         ``no_text`` (or ``invalid_payload``) when the webhook exists, 403/404 when it does not
         (https://api.slack.com/messaging/webhooks#handling_errors)."""
@@ -149,7 +150,7 @@ class SlackWebhookClient(ProviderClient):
             "missing_text_or_fallback_or_attachments",
         }:
             raise RequestRejected(f"Slack webhook -> 400 {response.text.strip()[:64]}", status=400)
-        return True
+        return {"ok": True, "answer": response.text.strip()[:64]}
 
 
 class SlackClient(ProviderClient):

@@ -93,6 +93,17 @@ class WarehouseClient:
     def __repr__(self) -> str:
         return f"WarehouseClient({mask_dsn(self._url)!r})"
 
+    # A context manager like every provider client; each call opens and closes its own
+    # database connection, so there is nothing to release here.
+    def close(self) -> None:
+        return None
+
+    def __enter__(self) -> WarehouseClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _connect(self) -> psycopg.Connection:
         problem = dsn_problem(self._url)
         if problem is not None:

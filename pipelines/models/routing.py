@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 
 from integrations.base_url import relative_path_validate
+from pipelines.models.runs import NotificationStatus
 
 
 class RoutingStrategy(models.TextChoices):
@@ -20,11 +21,21 @@ class RoutingStrategy(models.TextChoices):
 
 
 class Owner(models.Model):
-    """A HubSpot owner, synced from GET /crm/v3/owners (§1.6). A row named in config before
-    the first sync is a placeholder (``synced_at`` empty); the sync marks owners HubSpot
-    archived or no longer lists as ``archived``, and routing skips them."""
+    """A HubSpot owner of one portal, synced from GET /crm/v3/owners (§1.6) through that
+    portal's connection. A row named in config before the first sync is a placeholder (no
+    connection, ``synced_at`` empty) that the first sync listing it adopts; the sync marks the
+    owners *its* portal archived or no longer lists as ``archived``, and routing skips them.
+    Owners of another portal are never touched by a sync and never picked by routing."""
 
-    hubspot_id = models.CharField(max_length=40, unique=True)
+    hubspot_connection = models.ForeignKey(
+        "integrations.Connection",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="owners",
+        help_text="The HubSpot portal (its connection) this owner belongs to.",
+    )
+    hubspot_id = models.CharField(max_length=40)
     email = models.EmailField(blank=True)
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
@@ -42,6 +53,16 @@ class Owner(models.Model):
 
     class Meta:
         ordering = ["first_name", "last_name", "hubspot_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hubspot_connection", "hubspot_id"], name="owner_unique_per_portal"
+            ),
+            models.UniqueConstraint(
+                fields=["hubspot_id"],
+                condition=models.Q(hubspot_connection__isnull=True),
+                name="owner_placeholder_unique",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -304,6 +325,10 @@ class RoutingDecision(models.Model):
     deal_id = models.CharField(max_length=40, blank=True)
     deal_attempted = models.BooleanField(default=False)
     notified = models.BooleanField(default=False)
+    notification_status = models.CharField(
+        max_length=10, choices=NotificationStatus.choices, blank=True, default=""
+    )
+    notification_error = models.CharField(max_length=300, blank=True)
     errors = models.JSONField(default=list, blank=True)
     decision_ms = models.FloatField(
         null=True, blank=True, help_text="Time to decide, HubSpot calls excluded."

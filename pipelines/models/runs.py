@@ -19,6 +19,16 @@ class RunTrigger(models.TextChoices):
     REPROCESS = "reprocess", "Reprocess"
 
 
+class NotificationStatus(models.TextChoices):
+    """What became of the Slack message about a run or a routing decision. A failure is kept
+    on the record (and counted for alerts) instead of only logged: a notification nobody
+    receives is otherwise invisible."""
+
+    NONE = "", "—"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Notification failed"
+
+
 class RunStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     RUNNING = "running", "Running"
@@ -86,6 +96,10 @@ class Run(models.Model):
         default=0, help_text="Summed by the batches (F() increments)."
     )
     notified_at = models.DateTimeField(null=True, blank=True)
+    notification_status = models.CharField(
+        max_length=10, choices=NotificationStatus.choices, blank=True, default=""
+    )
+    notification_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-id"]

@@ -76,15 +76,24 @@ class OwnerAdmin(AuditedModelAdmin, admin.ModelAdmin):
         "name",
         "email",
         "hubspot_id",
+        "hubspot_connection",
         "active",
         "archived",
         "slack_user_id",
         "synced_at",
     )
-    list_filter = ("active", "archived")
+    list_filter = ("active", "archived", "hubspot_connection")
     list_editable = ("active",)
     search_fields = ("hubspot_id", "email", "first_name", "last_name")
-    readonly_fields = ("hubspot_id", "email", "first_name", "last_name", "archived", "synced_at")
+    readonly_fields = (
+        "hubspot_id",
+        "hubspot_connection",
+        "email",
+        "first_name",
+        "last_name",
+        "archived",
+        "synced_at",
+    )
     actions = ["sync_owners"]
 
     @admin.action(description="Sync owners from HubSpot")
@@ -256,7 +265,7 @@ class RoutingDecisionAdmin(admin.ModelAdmin):
         "notified_label",
         "trigger",
     )
-    list_filter = ("status", "trigger", "territory", "owner")
+    list_filter = ("status", "notification_status", "trigger", "territory", "owner")
     search_fields = ("contact_id", "deal_id", "dedupe_key")
     list_select_related = ("territory", "owner", "config")
     actions = ["route_again"]
@@ -271,6 +280,7 @@ class RoutingDecisionAdmin(admin.ModelAdmin):
         "status",
         "deal_id",
         "notified_label",
+        "notification_status",
         "errors",
         "trigger",
         "dedupe_key",

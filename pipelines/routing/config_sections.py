@@ -114,9 +114,13 @@ def territories_apply(plans: list[dict], *, actor_label: str) -> list[str]:
         if current != plan["owners"]:
             territory.memberships.all().delete()
             for position, seat in enumerate(plan["owners"], start=1):
-                owner, _ = Owner.objects.get_or_create(
-                    hubspot_id=seat["id"]
-                )  # placeholder until synced
+                # A synced owner with this id (the first, should two portals share it), else
+                # a placeholder the next owner sync adopts.
+                owner = (
+                    Owner.objects.filter(hubspot_id=seat["id"])
+                    .order_by("hubspot_connection_id", "pk")
+                    .first()
+                ) or Owner.objects.create(hubspot_id=seat["id"])
                 TerritoryOwner.objects.create(
                     territory=territory,
                     owner=owner,

@@ -69,7 +69,9 @@ def seed_routing() -> list[str]:
     connection = _sandbox_connection()
     for hubspot_id, (first, last, email) in SANDBOX_OWNERS.items():
         Owner.objects.update_or_create(
-            hubspot_id=hubspot_id, defaults={"first_name": first, "last_name": last, "email": email}
+            hubspot_id=hubspot_id,
+            hubspot_connection=connection,
+            defaults={"first_name": first, "last_name": last, "email": email},
         )
     slack, _ = demo_slack_connection()
     return config_apply(

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from integrations.errors import ProviderError
+from integrations.errors import ProviderError, RateLimited
 from integrations.hubspot.webhooks import event_dedupe_key
 from integrations.inbound import nul_strip
 from pipelines.models import DecisionTrigger, InboundEvent, RoutingConfig, RoutingDecision
@@ -25,6 +26,11 @@ from pipelines.routing.services import decision_dead_letter, lead_route
 logger = logging.getLogger(__name__)
 
 SOURCE = "hubspot"
+# Longest Celery countdown a routing retry may use. Redis redelivers a message not acked
+# within its visibility timeout (2 h here, docs/operations.md), and a countdown counts
+# against it: a 24 h Retry-After (a DAILY 429, a 477 migration) would be delivered again and
+# again. The loader caps its countdowns the same way.
+ROUTING_MAX_COUNTDOWN = 600.0
 PROPERTY_CHANGE_TYPES = ("contact.propertyChange", "object.propertyChange")
 
 
@@ -82,7 +88,7 @@ def event_is_mql(*, config: RoutingConfig, event: dict[str, Any]) -> bool:
 def routing_events_process(*, event_ids: list[int], hubspot: Any = None) -> int:
     """Route the MQLs among these events; mark every event processed. Returns leads routed.
     Safe to run twice: processed events are skipped and decisions are keyed by event."""
-    from integrations.registry import client_for
+    from integrations.registry import client_given_or_new
 
     events = list(
         InboundEvent.objects.filter(
@@ -99,13 +105,40 @@ def routing_events_process(*, event_ids: list[int], hubspot: Any = None) -> int:
         by_config.setdefault(config.pk, []).append(event)
     for batch in by_config.values():
         config = batch[0].workflow.routing
-        client = hubspot or client_for(config.hubspot_connection)
-        try:
+        with client_given_or_new(config.hubspot_connection, given=hubspot) as client:
             routed += _route_batch(config=config, events=batch, hubspot=client)
-        finally:
-            if hubspot is None:
-                client.close()
     return routed
+
+
+def routing_retry_plan(*, error: ProviderError, retries: int) -> tuple[str, float]:
+    """What to do after a transient error: ``("retry", countdown)`` for a wait that fits a
+    Celery countdown, else ``("park", seconds)``: a spent daily quota or an hours-long
+    Retry-After parks the events with the connection paused until then."""
+    wait = error.retry_after
+    if isinstance(error, RateLimited) and error.daily:
+        return "park", float(wait or 3600)
+    if wait is not None and wait > ROUTING_MAX_COUNTDOWN:
+        return "park", float(wait)
+    return "retry", min(float(wait if wait is not None else 15 * 2**retries), ROUTING_MAX_COUNTDOWN)
+
+
+def routing_events_park(*, event_ids: list[int], seconds: float, reason: str) -> list[int]:
+    """Pause the HubSpot connections these events route through until ``seconds`` from now.
+    The events stay unprocessed in the database; the sweeper sends them again once their
+    connection is usable (runs.batches_sweep). Returns the connections paused."""
+    from integrations.services import connection_pause
+
+    until = timezone.now() + timedelta(seconds=seconds)
+    connection_ids = sorted(
+        set(
+            InboundEvent.objects.filter(
+                pk__in=event_ids, workflow__routing__isnull=False
+            ).values_list("workflow__routing__hubspot_connection_id", flat=True)
+        )
+    )
+    for connection_id in connection_ids:
+        connection_pause(connection_id=connection_id, until=until, reason=reason[:300])
+    return connection_ids
 
 
 def _route_batch(*, config: RoutingConfig, events: list[InboundEvent], hubspot: Any) -> int:

@@ -83,14 +83,11 @@ def property_catalog(*, connection: Any) -> dict[str, set[str]]:
     key = f"switchyard:routing:properties:{connection.pk}"
     catalog = cache.get(key)
     if catalog is None:
-        client = client_for(connection)
-        try:
+        with client_for(connection) as client:
             catalog = {
                 obj: {p["name"] for p in client.properties(obj)}
                 for obj in ("contacts", "companies")
             }
-        finally:
-            client.close()
         cache.set(key, catalog, CATALOG_SECONDS)
     return catalog
 

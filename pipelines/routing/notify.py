@@ -10,11 +10,12 @@ from django.core.cache import cache
 from audit.services import audit_event_record
 from integrations.errors import ProviderError
 from pipelines.models import RoutingConfig, RoutingDecision
+from pipelines.services.notifications import notification_failed
 
 logger = logging.getLogger(__name__)
 
 # One alert per configuration and kind per quarter hour: when the scoring API is down every
-# lead would otherwise post the same message (Slack allows ~1 message/s, providers.md §6.2).
+# lead would otherwise post the same message (Slack allows ~1 message/s per channel, docs/connections.md).
 ALERT_QUIET_SECONDS = 15 * 60
 
 
@@ -28,11 +29,8 @@ def _slack_post(
 ) -> None:
     from integrations.registry import client_for
 
-    client = client_for(config.slack_connection)
-    try:
+    with client_for(config.slack_connection) as client:
         client.post_message(channel, text, blocks=blocks)
-    finally:
-        client.close()
 
 
 def rep_notify(*, decision: RoutingDecision) -> bool:
@@ -94,5 +92,10 @@ def routing_alert(*, config: RoutingConfig, kind: str, message: str) -> None:
                 channel=config.slack_channel,
                 text=f":warning: Routing {config.workflow.slug}: {message}",
             )
-        except ProviderError:
-            logger.exception("could not post the routing alert to Slack")
+        except ProviderError as error:
+            notification_failed(
+                subject=config,
+                connection=config.slack_connection,
+                error=error,
+                what="routing alert",
+            )

@@ -38,42 +38,43 @@ STANDARD_PROPERTIES = {
 
 
 def owners_sync(*, connection: Any, actor_label: str = "routing: owner sync") -> dict[str, int]:
-    """Mirror GET /crm/v3/owners (providers.md §1.6): names, e-mails, archived state. Owners
-    HubSpot no longer lists are marked archived (kept, so old decisions still name them)."""
+    """Mirror GET /crm/v3/owners (providers.md §1.6) of this connection's portal: names,
+    e-mails, archived state. Owners this portal no longer lists are marked archived (kept, so
+    old decisions still name them); another portal's owners are left alone."""
     from integrations.registry import client_for
 
-    client = client_for(connection)
-    try:
+    with client_for(connection) as client:
         remote = list(client.owners())
-    finally:
-        client.close()
     now, seen, counts = timezone.now(), set(), {"created": 0, "updated": 0, "archived": 0}
     with transaction.atomic():
-        existing = {o.hubspot_id: o for o in Owner.objects.all()}
+        mine = Owner.objects.filter(hubspot_connection=connection)
+        existing = {o.hubspot_id: o for o in mine}
+        placeholders = {o.hubspot_id: o for o in Owner.objects.filter(hubspot_connection=None)}
         for item in remote:
             hubspot_id = str(item["id"])
             if hubspot_id in seen:
                 continue
             seen.add(hubspot_id)
             fields = {
+                "hubspot_connection": connection,
                 "email": item.get("email") or "",
                 "first_name": item.get("firstName") or "",
                 "last_name": item.get("lastName") or "",
                 "archived": bool(item.get("archived")),
                 "synced_at": now,
             }
-            owner = existing.get(hubspot_id)
+            owner = existing.get(hubspot_id) or placeholders.get(hubspot_id)
             if owner is None:
                 Owner.objects.create(hubspot_id=hubspot_id, **fields)
                 counts["created"] += 1
             else:
                 counts["updated"] += any(
-                    getattr(owner, k) != v for k, v in fields.items() if k != "synced_at"
+                    getattr(owner, k) != v
+                    for k, v in fields.items()
+                    if k not in ("synced_at", "hubspot_connection")
                 )
                 Owner.objects.filter(pk=owner.pk).update(**fields)
-        gone = Owner.objects.exclude(hubspot_id__in=seen).filter(
-            archived=False, synced_at__isnull=False
-        )
+        gone = mine.exclude(hubspot_id__in=seen).filter(archived=False, synced_at__isnull=False)
         counts["archived"] = gone.update(archived=True, synced_at=now)
     audit_event_record(
         action="routing.owners_synced", actor_label=actor_label, obj=connection, metadata=counts

@@ -146,6 +146,8 @@ def decision_notified_label(*, decision: RoutingDecision) -> str:
     """Whether the rep was told, and if not, why not, in words."""
     if decision.notified:
         return "Sent to Slack"
+    if decision.notification_status == "failed" and decision.notification_error:
+        return f"Failed: {decision.notification_error}"
     failed = next((e for e in decision.errors or [] if str(e).startswith("Slack:")), None)
     if failed:
         return f"Failed: {str(failed).removeprefix('Slack:').strip()}"

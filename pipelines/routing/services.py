@@ -25,6 +25,7 @@ from pipelines.models import (
     DeadLetterStage,
     DecisionStatus,
     DecisionTrigger,
+    NotificationStatus,
     Owner,
     RecordSource,
     RecordState,
@@ -43,6 +44,7 @@ from pipelines.routing.rules import Lead, RuleResult, rules_evaluate
 from pipelines.routing.scoring import Score, score_by_api, score_by_rules
 from pipelines.routing.selectors import RoutingSetup, routing_setup_load
 from pipelines.routing.strategies import Pick, territory_owner_pick
+from pipelines.services.notifications import notification_failed
 from pipelines.services.runs import run_finish
 from pipelines.services.staging import run_create
 
@@ -114,30 +116,26 @@ def lead_assess(
 
 
 def _score_by_api(*, config: RoutingConfig, lead: Lead, client: Any) -> Score:
-    from integrations.registry import client_for
+    from integrations.registry import client_given_or_new
 
-    owned = client is None
     if client is None and config.scoring_connection.provider != "http":
         # Chosen before the form refused other kinds: fall back rather than fail every lead.
         message = f"{config.scoring_connection.name} is not an HTTP JSON connection"
         return Score(None, "unavailable", error=message)
     try:
-        client = client or client_for(config.scoring_connection)
-        return score_by_api(
-            client=client,
-            path=config.scoring_path,
-            score_field=config.score_field,
-            territory_field=config.territory_field,
-            lead=lead,
-        )
+        with client_given_or_new(config.scoring_connection, given=client) as scoring:
+            return score_by_api(
+                client=scoring,
+                path=config.scoring_path,
+                score_field=config.score_field,
+                territory_field=config.territory_field,
+                lead=lead,
+            )
     except ProviderError as error:
         notify.routing_alert(
             config=config, kind="scoring_failed", message=f"scoring API failed: {error}"
         )
         return Score(None, "unavailable", error=str(error))
-    finally:
-        if owned and client is not None:
-            client.close()
 
 
 def owner_choose(
@@ -147,13 +145,17 @@ def owner_choose(
     territory = assessment.territory
     if territory is None:
         return None, None
-    pick = territory_owner_pick(territory=territory, preview=preview)
+    portal = config.hubspot_connection_id
+    pick = territory_owner_pick(territory=territory, preview=preview, connection_id=portal)
     fallback = config.fallback_territory
     if pick.owner_pk is None and fallback is not None and fallback.pk != territory.pk:
         assessment.territory_reason = (
             assessment.territory_reason + " " + pick.reason + ": fallback territory."
         ).strip()
-        return territory_owner_pick(territory=fallback, preview=preview), fallback
+        return (
+            territory_owner_pick(territory=fallback, preview=preview, connection_id=portal),
+            fallback,
+        )
     return pick, territory
 
 
@@ -349,8 +351,22 @@ def decision_act(*, decision: RoutingDecision, hubspot: Any) -> RoutingDecision:
             decision.notified = notify.rep_notify(decision=decision)
         except ProviderError as error:  # a missed notification must not undo a routed lead
             decision.errors = [*decision.errors, f"Slack: {error}"]
+            notification_failed(
+                subject=decision,
+                connection=config.slack_connection,
+                error=error,
+                what="rep message",
+            )
+        else:
+            if decision.notified:
+                decision.notification_status = NotificationStatus.SENT
     decision.status = DecisionStatus.ROUTED
-    decision.save(update_fields=["notified", "errors", "status", "updated_at"])
+    decision.save(
+        update_fields=[
+            "notified", "notification_status", "notification_error", "errors", "status",
+            "updated_at",
+        ]
+    )  # fmt: skip
     return decision
 
 
@@ -470,12 +486,11 @@ def contact_route(
 ) -> Outcome:
     """Route one contact by id now ("Route now" in the admin, `manage.py route`). With
     dry_run, the decision is only previewed: nothing written here or in HubSpot."""
-    from integrations.registry import client_for
+    from integrations.registry import client_given_or_new
     from pipelines.routing.leads import leads_fetch
     from pipelines.routing.selectors import properties_needed
 
-    client = hubspot or client_for(config.hubspot_connection)
-    try:
+    with client_given_or_new(config.hubspot_connection, given=hubspot) as client:
         lead = leads_fetch(
             client=client, contact_ids=[contact_id], extra=properties_needed(config=config)
         ).get(str(contact_id))
@@ -486,9 +501,6 @@ def contact_route(
         decision = lead_route(
             config=config, lead=lead, hubspot=client, trigger=trigger, user=user, reroute=reroute
         )
-    finally:
-        if hubspot is None:
-            client.close()
     # A person routed it (and HubSpot's owner may have changed): who, from where, with what.
     audit_event_record(
         action="routing.routed",

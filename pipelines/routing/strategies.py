@@ -70,7 +70,12 @@ def strategy_choose(
     return chosen, counter + 1, current
 
 
-def territory_seats(*, territory: Territory, day: Any) -> list[Seat]:
+def territory_seats(
+    *, territory: Territory, day: Any, connection_id: int | None = None
+) -> list[Seat]:
+    """The territory's owners in order, each with why it cannot take a lead now (or "").
+    With ``connection_id``, an owner synced from another HubSpot portal cannot: its id means
+    nothing (or someone else) in this portal."""
     memberships = list(
         TerritoryOwner.objects.filter(territory=territory)
         .select_related("owner")
@@ -84,7 +89,9 @@ def territory_seats(*, territory: Territory, day: Any) -> list[Seat]:
     seats = []
     for m in memberships:
         owner, today = m.owner, counts.get(m.owner_id, 0)
-        if owner.archived:
+        if connection_id is not None and owner.hubspot_connection_id not in (None, connection_id):
+            unavailable = "belongs to another HubSpot portal"
+        elif owner.archived:
             unavailable = "archived in HubSpot"
         elif not owner.active:
             unavailable = "inactive"
@@ -98,7 +105,9 @@ def territory_seats(*, territory: Territory, day: Any) -> list[Seat]:
     return seats
 
 
-def territory_owner_pick(*, territory: Territory, preview: bool = False) -> Pick:
+def territory_owner_pick(
+    *, territory: Territory, preview: bool = False, connection_id: int | None = None
+) -> Pick:
     """Choose the owner for one lead and, unless previewing, advance the territory's round
     and the owner's count for today, atomically."""
     day = timezone.localdate()
@@ -106,7 +115,11 @@ def territory_owner_pick(*, territory: Territory, preview: bool = False) -> Pick
         state = StrategyState.objects.filter(territory=territory).first() or StrategyState(
             territory=territory
         )
-        return _pick(territory, state, territory_seats(territory=territory, day=day))
+        return _pick(
+            territory,
+            state,
+            territory_seats(territory=territory, day=day, connection_id=connection_id),
+        )
     with transaction.atomic():
         # Write first, read second: on PostgreSQL the UPDATE takes the row lock that FOR
         # UPDATE would; on SQLite (the demo) it takes the database write lock before the
@@ -116,7 +129,11 @@ def territory_owner_pick(*, territory: Territory, preview: bool = False) -> Pick
                 territory=territory
             )  # first lead: a creation race is retried by Django
         state = StrategyState.objects.select_for_update().get(territory=territory)
-        pick = _pick(territory, state, territory_seats(territory=territory, day=day))
+        pick = _pick(
+            territory,
+            state,
+            territory_seats(territory=territory, day=day, connection_id=connection_id),
+        )
         state.counter = pick.state["counter_after"]
         state.weights = pick.state["weights_after"]
         state.save(update_fields=["counter", "weights", "updated_at"])

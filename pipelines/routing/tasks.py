@@ -9,17 +9,25 @@ from integrations.errors import ProviderError
 
 @shared_task(bind=True, name="pipelines.routing.events_process", max_retries=10, acks_late=True)
 def routing_events_process_task(self, event_ids: list[int]) -> int:
-    from pipelines.routing.intake import routing_events_process
+    from pipelines.routing.intake import (
+        routing_events_park,
+        routing_events_process,
+        routing_retry_plan,
+    )
 
     try:
         return routing_events_process(event_ids=event_ids)
     except ProviderError as error:
         if error.permanent:
             raise
-        # Transient (429, 5xx, timeout): back off, honouring Retry-After when given. What was
+        # Transient (429, 5xx, timeout): back off, honouring Retry-After when it fits a
+        # countdown; a daily quota or an hours-long wait parks the events instead. What was
         # done before the failure is recorded on the decisions, so the retry resumes it.
-        countdown = error.retry_after or min(600, 15 * 2**self.request.retries)
-        raise self.retry(exc=error, countdown=countdown) from None
+        plan, seconds = routing_retry_plan(error=error, retries=self.request.retries)
+        if plan == "park":
+            routing_events_park(event_ids=event_ids, seconds=seconds, reason=str(error))
+            return 0
+        raise self.retry(exc=error, countdown=seconds) from None
 
 
 @shared_task(bind=True, name="pipelines.routing.run_reprocess", max_retries=10, acks_late=True)

@@ -302,11 +302,8 @@ def hubspot_property_catalog(*, workflow: Workflow) -> PropertyCatalog:
     if cached is not None:
         return PropertyCatalog(properties=cached)
     try:
-        client = client_for(connection)
-        try:
+        with client_for(connection) as client:
             properties = client.properties(workflow.destination_object)
-        finally:
-            client.close()
     except (ProviderError, ValueError) as exc:
         return PropertyCatalog(properties=[], error=str(exc) or exc.__class__.__name__)
     properties = sorted(properties, key=lambda p: (p.get("label") or p["name"]).casefold())

@@ -5,7 +5,10 @@ One bad record never fails its batch (ARCHITECTURE.md, Load):
 - a 207 names failed inputs by objectWriteTraceId (= RunRecord id): those become dead letters;
 - a whole-batch 400 naming values: the blamed inputs become dead letters, the rest is resent;
 - a 400 that names nobody: the batch is bisected until the bad inputs are alone
-  (cost: about 2·log2(100) ≈ 14 extra calls per bad record, only on that rare path);
+  (cost: about 2·log2(100) ≈ 14 extra calls per bad record, only on that rare path;
+  bench/bad_rows.py measured 11-12);
+- an input the reply does not mention at all is read back by its match key before it is
+  dead-lettered: HubSpot may have written it;
 - 429 TEN_SECONDLY / 5xx / timeouts: the batch task is retried with a countdown, up to
   PIPELINE_BATCH_MAX_ATTEMPTS, then its records become "retries_exhausted" dead letters;
 - a DAILY 429: the connection and the run pause until the reset (providers.md §1.10: never
@@ -175,15 +178,12 @@ def batch_process(*, batch_id: int, transport: httpx.BaseTransport | None = None
         if to_send and workflow.warehouse_connection_id:
             _warehouse_upsert(workflow, run, to_send)
         if to_send:
-            client = client_for(
+            with client_for(
                 workflow.destination_connection,
                 transport=transport,
                 max_retry_wait=BATCH_IN_PROCESS_WAIT,
-            )
-            try:
+            ) as client:
                 _upsert_isolating(client, workflow, to_send, results, _renewer(batch_id, token))
-            finally:
-                client.close()
     except ProviderError as exc:
         error = exc
     except (ValueError, ValidationError) as exc:  # a misconfigured connection: retrying cannot help
@@ -210,7 +210,21 @@ def _upsert_isolating(
     results: _Results,
     renew: Callable[[], None],
 ) -> None:
-    queue: list[list[RunRecord]] = [records]
+    unaccounted: list[RunRecord] = []
+    _upsert_groups(client, workflow, [records], results, renew, unaccounted)
+    if unaccounted:
+        renew()
+        _read_back(client, workflow, unaccounted, results)
+
+
+def _upsert_groups(
+    client: Any,
+    workflow: Any,
+    queue: list[list[RunRecord]],
+    results: _Results,
+    renew: Callable[[], None],
+    unaccounted: list[RunRecord],
+) -> None:
     while queue:
         group = queue.pop(0)
         renew()
@@ -247,14 +261,51 @@ def _upsert_isolating(
                     failure.category or "VALIDATION_ERROR",
                     [failure.message or "rejected by HubSpot"],
                 )
-        for index in reply.unaccounted(len(group)):
-            results.failed.setdefault(
-                group[index].pk,
-                (
-                    "no_result",
-                    ["HubSpot's reply did not mention this record; reprocess to retry it"],
-                ),
-            )
+        unaccounted += [group[index] for index in reply.unaccounted(len(group))]
+
+
+def _read_back(client: Any, workflow: Any, records: list[RunRecord], results: _Results) -> None:
+    """HubSpot's reply did not mention these inputs (no echoed objectWriteTraceId, no match
+    by key), yet HubSpot may have written them. Before dead-lettering, read them back by
+    their match key (a batch read: idempotent, one call per 100) and decide from what HubSpot
+    holds: a record carrying every value sent is loaded (counted as updated: whether the
+    upsert created it is unknown); a missing one, or one without those values, is a dead
+    letter to reprocess."""
+    key = workflow.match_on
+    for start in range(0, len(records), 100):
+        chunk = records[start : start + 100]
+        sent = {r.pk: hubspot_properties(r.values) for r in chunk}
+        names = sorted({name for props in sent.values() for name in props} | {key})
+        reply = client.batch_read(
+            workflow.destination_object,
+            [r.match_key for r in chunk],
+            id_property=key,
+            properties=names,
+        )
+        held = {str(s.properties.get(key) or "").lower(): s for s in reply.succeeded}
+        for record in chunk:
+            found = held.get(record.match_key.lower())
+            if found is not None and _holds(found.properties, sent[record.pk]):
+                results.succeeded[record.pk] = (found.object_id, False)
+            else:
+                results.failed.setdefault(
+                    record.pk,
+                    (
+                        "no_result",
+                        [
+                            "HubSpot's reply did not mention this record and HubSpot does not "
+                            "hold its values; reprocess to send it again"
+                        ],
+                    ),
+                )
+
+
+def _holds(held: dict[str, Any], sent: dict[str, Any]) -> bool:
+    """HubSpot stores strings; an empty value clears a property (comes back empty or null)."""
+    return all(
+        str(held.get(name) or "").strip().lower() == str(value or "").strip().lower()
+        for name, value in sent.items()
+    )
 
 
 def _blame(rejection: BatchRejected, record: RunRecord) -> list[str]:
@@ -277,7 +328,13 @@ def _warehouse_upsert(workflow: Any, run: Run, records: list[RunRecord]) -> None
     from integrations.registry import client_for
 
     key = workflow.match_on
-    client = client_for(workflow.warehouse_connection)
+    with client_for(workflow.warehouse_connection) as client:
+        _warehouse_write(client, workflow, run, records, key)
+
+
+def _warehouse_write(
+    client: Any, workflow: Any, run: Run, records: list[RunRecord], key: str
+) -> None:
     client.ensure_table(
         workflow.warehouse_table,
         {

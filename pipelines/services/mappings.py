@@ -90,11 +90,8 @@ def field_mapping_validate(
             f"No rule maps to {match_on!r}: records are matched on it, so one rule must."
         )
     try:
-        client = client_for(workflow.destination_connection, transport=transport)
-        try:
+        with client_for(workflow.destination_connection, transport=transport) as client:
             properties = {p["name"]: p for p in client.properties(workflow.destination_object)}
-        finally:
-            client.close()
     except (ProviderError, ValueError) as exc:
         return [
             *problems,

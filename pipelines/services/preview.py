@@ -160,8 +160,7 @@ def _existing_in_destination(workflow: Workflow, keys: list[str], transport: Any
 
     found: set[str] = set()
     try:
-        client = client_for(workflow.destination_connection, transport=transport)
-        try:
+        with client_for(workflow.destination_connection, transport=transport) as client:
             for start in range(0, len(keys), 100):
                 result = client.batch_read(
                     workflow.destination_object,
@@ -172,8 +171,6 @@ def _existing_in_destination(workflow: Workflow, keys: list[str], transport: Any
                 found |= {
                     str(s.properties.get(workflow.match_on, "")).lower() for s in result.succeeded
                 }
-        finally:
-            client.close()
     except ProviderError:
         return set()
     return found & set(keys)

@@ -19,6 +19,8 @@ from django.db.models import Count
 from django.utils import timezone
 
 from audit.services import audit_event_record
+from integrations.errors import ProviderError, RequestRejected
+from integrations.models import ConnectionStatus
 from pipelines.csv_files import CsvRefused
 from pipelines.models import (
     BatchState,
@@ -286,9 +288,11 @@ def run_finish(*, run: Run) -> Run:
 
 
 def run_notify(*, run_id: int, transport: Any = None) -> bool:
-    """Slack: "N contacts synced, M failed" with a link to the run. Once per run."""
+    """Slack: "N contacts synced, M failed" with a link to the run. Once per run. A failure
+    marks the run *notification failed*; a transient one is raised for the task to retry."""
     from integrations.registry import client_for
     from integrations.slack.client import SlackClient
+    from pipelines.services.notifications import notification_failed, notification_sent
 
     run = Run.objects.select_related("workflow__slack_connection").get(pk=run_id)
     connection = run.workflow.slack_connection
@@ -300,17 +304,25 @@ def run_notify(*, run_id: int, transport: Any = None) -> bool:
         f"{run.workflow.slug}: {run.succeeded} {noun} synced, {run.dead_lettered} failed, "
         f"{run.skipped} skipped. <{link}|Run {run.pk}>"
     )
-    client = client_for(connection, transport=transport)
     try:
-        if isinstance(client, SlackClient):
-            client.post_message(
-                run.workflow.slack_channel or connection.options.get("channel", ""), text
-            )
-        else:
-            client.post(text)
-    finally:
-        client.close()
+        with client_for(connection, transport=transport) as client:
+            if isinstance(client, SlackClient):
+                channel = run.workflow.slack_channel or connection.options.get("channel", "")
+                if not channel:  # a gap in our configuration, not a channel Slack lost
+                    raise RequestRejected(
+                        f"workflow {run.workflow.slug} names no Slack channel for run summaries",
+                        category="no_channel",
+                    )
+                client.post_message(channel, text)
+            else:
+                client.post(text)
+    except ProviderError as error:
+        notification_failed(subject=run, connection=connection, error=error, what="run summary")
+        if error.permanent:
+            return False
+        raise
     Run.objects.filter(pk=run.pk).update(notified_at=timezone.now())
+    notification_sent(subject=run)
     return True
 
 
@@ -413,9 +425,14 @@ def batches_sweep(*, now: Any = None) -> dict[str, int]:
     # HubSpot MQL events are routed, not staged: re-send the ones whose task never ran.
     from pipelines.routing.tasks import routing_events_process_task
 
+    # Events parked while their HubSpot connection waits for its quota stay where they are.
     stranded = list(
         InboundEvent.objects.filter(
             source="hubspot", processed_at__isnull=True, received_at__lt=quiet
+        )
+        .exclude(
+            workflow__routing__hubspot_connection__status=ConnectionStatus.WAITING_FOR_QUOTA,
+            workflow__routing__hubspot_connection__paused_until__gt=now,
         )
         .order_by("pk")
         .values_list("pk", flat=True)[:5000]

@@ -80,7 +80,9 @@ class HubSpotSandbox:
         self._seed = seed
         self.rng = random.Random(seed)
         self.store = CrmStore(owners, unique_properties)
-        self.limits = RateLimits(rate_limit, window_seconds, search_per_second, daily_limit)
+        self.limits = RateLimits(
+            rate_limit, window_seconds, search_per_second, daily_limit, self.config.time_zone
+        )
         self.oauth = OAuthState(oauth_client_id, oauth_client_secret, self.config.portal_id)
         self.request_log: list[tuple[str, str, int, float]] = []
         self.faults_injected: Counter[str] = Counter()
@@ -94,6 +96,7 @@ class HubSpotSandbox:
             self.limits.window_seconds = self.config.window_seconds
             self.limits.search_per_second = self.config.search_per_second
             self.limits.daily_limit = self.config.daily_limit
+            self.limits.time_zone = self.config.time_zone
 
     def set_faults(self, rates: dict[str, float] | None = None, /, **more: float) -> None:
         """Replace the fault rates, e.g. ``set_faults({"429": 0.3})`` or ``set_faults(timeout=0.1)``."""

@@ -3,7 +3,10 @@
 Invalid values fail the whole batch with 400 VALIDATION_ERROR, unless the batch runs in
 multi-status mode (every input carries a unique ``objectWriteTraceId``, or the sandbox is
 configured so): then good inputs are written and the reply is 207 with one error per bad
-input, carrying ``context.objectWriteTraceId``.
+input, carrying ``context.objectWriteTraceId``. An upsert matched on ``email`` is the
+exception: HubSpot's references disagree on whether it may partly succeed, so by default it
+fails whole (docs/sandbox.md, "Batch errors"). Each result echoes its input's
+``objectWriteTraceId`` unless ``echo_trace_ids`` is off.
 """
 
 from __future__ import annotations
@@ -36,11 +39,16 @@ def _inputs(req: Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return body, inputs
 
 
-def _multi_status(sb: HubSpotSandbox, inputs: list[dict[str, Any]]) -> bool:
-    """§1.3: multi-status is enabled by giving each input a unique objectWriteTraceId."""
+def _multi_status(
+    sb: HubSpotSandbox, inputs: list[dict[str, Any]], *, email_upsert: bool = False
+) -> bool:
+    """Multi-status is enabled by giving each input a unique objectWriteTraceId; an upsert
+    by email is refused whole unless the sandbox is set to answer 207."""
     mode = sb.config.batch_error_mode
     if mode != "auto":
         return mode == "per_input_207_with_trace_id"
+    if email_upsert:
+        return False
     traces = [i.get("objectWriteTraceId") for i in inputs]
     return bool(traces) and all(traces) and len(set(map(str, traces))) == len(traces)
 
@@ -64,6 +72,13 @@ def _envelope(results: list[Any], errors: list[dict[str, Any]], ok: int) -> Repl
 def _trace(item: dict[str, Any]) -> str | None:
     trace = item.get("objectWriteTraceId")
     return None if trace is None else str(trace)
+
+
+def _echo(sb: HubSpotSandbox, out: dict[str, Any], trace: str | None) -> dict[str, Any]:
+    """A result carries its input's objectWriteTraceId (SimplePublicObject, §1.1)."""
+    if trace is not None and sb.config.echo_trace_ids:
+        out["objectWriteTraceId"] = trace
+    return out
 
 
 def _not_found(obj: str, ids: list[str], trace: str | None = None) -> dict[str, Any]:
@@ -153,22 +168,22 @@ def batch_create(sb: HubSpotSandbox, req: Request, type_: str) -> Reply:
             bad_problems += problems
             errors.append(property_problems_error(problems, trace_id=_trace(item)))
         else:
-            ready.append((cleaned, pairs))
+            ready.append((cleaned, pairs, _trace(item)))
     if errors and not per_input:
         raise problems_400(bad_problems)
     if obj == "contacts":
-        emails = [c["email"] for c, _ in ready if c.get("email")]
+        emails = [c["email"] for c, _, _ in ready if c.get("email")]
         for email in emails:
             existing = sb.store.find(obj, email, "email")
             if existing:  # §1.3: the whole request fails; only the first conflict is named
                 raise conflict(sb, existing["id"], email)
         _duplicates(emails)
     results = []
-    for cleaned, pairs in ready:
+    for cleaned, pairs, trace in ready:
         rec = sb.create_record(obj, cleaned)
         for type_id, to_id in pairs:
             sb.store.associate(obj, rec["id"], type_id, to_id)
-        results.append(sb.store.render(obj, rec, everything=True))
+        results.append(_echo(sb, sb.store.render(obj, rec, everything=True), trace))
     return _envelope(results, errors, 201)
 
 
@@ -196,17 +211,17 @@ def batch_update(sb: HubSpotSandbox, req: Request, type_: str) -> Reply:
         elif rec is None:
             errors.append(_not_found(obj, [object_id], _trace(item)))
         else:
-            ready.append((rec, cleaned))
+            ready.append((rec, cleaned, _trace(item)))
     if bad_problems and not per_input:
         raise problems_400(bad_problems)
-    for rec, cleaned in ready:
+    for rec, cleaned, _ in ready:
         if obj == "contacts" and cleaned.get("email"):
             other = sb.store.find(obj, cleaned["email"], "email")
             if other and other["id"] != rec["id"]:
                 raise conflict(sb, other["id"], cleaned["email"])
     results = [
-        sb.store.render(obj, sb.store.update(obj, rec, cleaned), everything=True)
-        for rec, cleaned in ready
+        _echo(sb, sb.store.render(obj, sb.store.update(obj, rec, cleaned), everything=True), trace)
+        for rec, cleaned, trace in ready
     ]
     return _envelope(results, errors, 200)
 
@@ -226,7 +241,10 @@ def batch_upsert(sb: HubSpotSandbox, req: Request, type_: str) -> Reply:
         value = str(item["id"]).strip()
         keys.append(value.lower() if id_property else value)
     _duplicates(keys)
-    per_input = _multi_status(sb, inputs)
+    by_email = obj == "contacts" and any(
+        (i.get("idProperty") or default_id_property) == "email" for i in inputs
+    )
+    per_input = _multi_status(sb, inputs, email_upsert=by_email)
     errors, bad_problems, ready = [], [], []
     for item in inputs:
         id_property = item.get("idProperty") or default_id_property
@@ -254,18 +272,18 @@ def batch_upsert(sb: HubSpotSandbox, req: Request, type_: str) -> Reply:
         else:
             if id_property:
                 cleaned.setdefault(id_property, value.lower() if id_property == "email" else value)
-            ready.append((rec, cleaned))
+            ready.append((rec, cleaned, _trace(item)))
     if bad_problems and not per_input:
         raise problems_400(bad_problems)
     results = []
-    for rec, cleaned in ready:
+    for rec, cleaned, trace in ready:
         if rec is None:
             out = sb.store.render(obj, sb.create_record(obj, cleaned), everything=True)
             out["new"] = True
         else:
             out = sb.store.render(obj, sb.store.update(obj, rec, cleaned), everything=True)
             out["new"] = False
-        results.append(out)
+        results.append(_echo(sb, out, trace))
     return _envelope(results, errors, 200)
 
 

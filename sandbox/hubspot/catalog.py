@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from .associations import object_type
 from .errors import ApiError, error_body, not_found, validation_error
@@ -123,3 +125,26 @@ def read_owner(sb: HubSpotSandbox, req: Request, owner_id: str) -> Reply:
         if str(owner[key]) == owner_id and owner["archived"] == archived:
             return Reply(200, owner)
     raise not_found(f"Owner {owner_id} not found", context={"id": [owner_id]})
+
+
+def account_details(sb: HubSpotSandbox, req: Request) -> Reply:
+    """GET /account-info/v3/details: the portal id and the time zone its daily limit resets in
+    (https://developers.hubspot.com/docs/api-reference/latest/account/account-information/get-account-details)."""
+    zone = ZoneInfo(sb.config.time_zone)
+    offset = datetime.now(zone).utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    return Reply(
+        200,
+        {
+            "portalId": sb.config.portal_id,
+            "accountType": "STANDARD",
+            "timeZone": sb.config.time_zone,
+            "companyCurrency": "USD",
+            "additionalCurrencies": [],
+            "utcOffset": f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}",
+            "utcOffsetMilliseconds": minutes * 60_000,
+            "uiDomain": "app.hubspot.com",
+            "dataHostingLocation": "na1",
+        },
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+from zoneinfo import ZoneInfo
 
 # Kinds of injected fault. Status codes are those of providers.md §1.9 (423 Locked for
 # high-volume upserts, 477 Migration in Progress with Retry-After, 5xx processing limits).
@@ -34,6 +35,10 @@ class SandboxConfig:
     conflict_category: str = "CONFLICT"  # or OBJECT_ALREADY_EXISTS (newer 409, §1.3)
     access_token_ttl: int = 1800  # §2.2: expires_in = 1800 s
     portal_id: int = 62515
+    # The account's time zone (account-info's timeZone): where the daily limit resets.
+    time_zone: str = "US/Eastern"
+    # Results carry their input's objectWriteTraceId (§1.1); off to exercise the fallback.
+    echo_trace_ids: bool = True
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply a partial config; unknown keys or bad values raise ValueError."""
@@ -53,6 +58,8 @@ class SandboxConfig:
                     raise ValueError("fault rates must be >= 0 and sum to at most 1")
             if key == "batch_error_mode" and value not in BATCH_ERROR_MODES:
                 raise ValueError(f"batch_error_mode must be one of {BATCH_ERROR_MODES}")
+            if key == "time_zone":
+                ZoneInfo(value)  # an unknown zone raises here, not at the next daily reset
             if key == "timeout_mode" and value not in TIMEOUT_MODES:
                 raise ValueError(f"timeout_mode must be one of {TIMEOUT_MODES}")
             setattr(self, key, value)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 
 @dataclass
@@ -30,7 +31,9 @@ class RateLimits:
         window_seconds: float,
         search_per_second: int,
         daily_limit: int | None,
+        time_zone: str = "UTC",
     ) -> None:
+        self.time_zone = time_zone
         self.rate_limit = rate_limit
         self.window_seconds = window_seconds
         self.search_per_second = search_per_second
@@ -43,10 +46,9 @@ class RateLimits:
         self.daily_used = 0
         self._day = self._today()
 
-    @staticmethod
-    def _today() -> date:
-        # HubSpot resets at midnight in the account's time zone; the sandbox account is UTC.
-        return datetime.now(UTC).date()
+    def _today(self) -> date:
+        # HubSpot resets at midnight in the account's time zone (the sandbox's time_zone).
+        return datetime.now(ZoneInfo(self.time_zone)).date()
 
     def _roll_day(self) -> None:
         today = self._today()
@@ -71,7 +73,7 @@ class RateLimits:
         """Charge one request to the right buckets, or say which policy refuses it."""
         self._roll_day()
         if daily and self.daily_limit is not None and self.daily_used >= self.daily_limit:
-            return Verdict(False, "DAILY", 0, _seconds_to_midnight())
+            return Verdict(False, "DAILY", 0, _seconds_to_midnight(self.time_zone))
         if search:
             while self._search and self._search[0] <= now - 1.0:
                 self._search.popleft()
@@ -111,10 +113,10 @@ class RateLimits:
         return out
 
 
-def _seconds_to_midnight() -> float:
-    now = datetime.now(UTC)
-    midnight = datetime(now.year, now.month, now.day, tzinfo=UTC).timestamp() + 86400
-    return midnight - now.timestamp()
+def _seconds_to_midnight(time_zone: str) -> float:
+    now = datetime.now(ZoneInfo(time_zone))
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight.timestamp() - now.timestamp()
 
 
 def rate_limit_body(policy: str, correlation: str, request_id: str) -> dict[str, str]:

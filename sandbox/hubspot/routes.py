@@ -32,6 +32,7 @@ def _r(
 
 
 ROUTES = [
+    _r("GET", "/account-info/v3/details", catalog.account_details, "account"),
     _r("POST", "/crm/v3/objects/contacts/gdpr-delete", objects.gdpr_delete, "write"),
     _r("POST", f"/crm/v3/objects/{_OBJ}/search", search.search, "read", is_search=True),
     _r("POST", f"/crm/v3/objects/{_OBJ}/batch/read", batch.batch_read, "read"),
@@ -80,8 +81,30 @@ ROUTES = [
 ]
 
 
+# HubSpot's date-versioned paths put the version after the API name
+# (/crm/objects/2026-03/contacts, /account-info/2026-03/details); the sandbox serves them as
+# the v3 paths they replace.
+DATE_VERSIONS = ("2025-09", "2026-03", "2026-09")
+_DATED = re.compile(
+    r"^/(?P<api>crm/objects|crm/properties|crm/owners|account-info)/(?P<version>\d{4}-\d{2})"
+    r"(?P<rest>/.*|$)"
+)
+
+
+def undated(path: str) -> str:
+    """``/crm/objects/2026-03/contacts`` → ``/crm/v3/objects/contacts``; other paths as they are."""
+    match = _DATED.match(path)
+    if match is None or match["version"] not in DATE_VERSIONS:
+        return path
+    api, rest = match["api"], match["rest"] or "/"
+    if api == "account-info":
+        return f"/account-info/v3{rest}"
+    return f"/crm/v3/{api.removeprefix('crm/')}{rest}"
+
+
 def resolve(method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
     """(route, path params, path_known). path_known without a route means 405."""
+    path = undated(path)
     known = False
     for route in ROUTES:
         match = route.pattern.match(path)
@@ -96,6 +119,8 @@ def required_scopes(route: Route, params: dict[str, str]) -> list[str]:
     """Any one of the returned scopes suffices; [] means the type is unknown (handler 400s)."""
     if route.access == "owners":
         return ["crm.objects.owners.read"]
+    if route.access == "account":
+        return []  # account details need no particular scope
     segment = params.get("type_") or params.get("frm") or "contacts"
     obj = OBJECT_TYPE_IDS.get(segment, segment)
     if obj not in OBJECT_TYPES:

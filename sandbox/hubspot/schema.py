@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from .errors import PropertyProblem
@@ -333,31 +334,47 @@ def to_epoch_ms(value: str) -> int | None:
     return int(moment.timestamp() * 1000)
 
 
-# Email: format only, RFC 2822-ish, unquoted local part, IANA TLD (providers.md §1.8). The
-# sandbox cannot ship the IANA list (stdlib only), so it accepts every two-letter ccTLD and
-# a list of common generic TLDs, and refuses the reserved names (.test, .invalid, .example, …).
+# Email, as HubSpot validates it (docs/connections.md, "Email addresses"): RFC 2822 syntax,
+# so an ASCII local part, never quoted; the domain may be internationalized (its labels are
+# IDNA-encoded here) and must end in one of IANA's top-level domains (tlds.txt).
 _LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-_DOMAIN = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,63})"
+_DOMAIN = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z0-9-]{2,63})"
 EMAIL_RE = re.compile(rf"^{_LOCAL}@{_DOMAIN}$")
-GENERIC_TLDS = frozenset(
-    "com org net edu gov mil int info biz name pro aero coop museum mobi jobs travel tel asia "
-    "io ai app dev tech xyz online site store shop cloud digital email agency company solutions "
-    "services global group world network systems software consulting media marketing studio "
-    "design capital finance partners ventures health care legal law academy blog news live "
-    "life today one top club space website page inc llc ltd gmbh eu africa berlin london nyc "
-    "paris tokyo amsterdam swiss bank insurance energy green earth city international".split()
+_TLDS_FILE = Path(__file__).with_name("tlds.txt")
+TLDS = frozenset(
+    line.strip().lower()
+    for line in _TLDS_FILE.read_text(encoding="utf-8").splitlines()
+    if line.strip() and not line.startswith("#")
 )
-RESERVED_TLDS = frozenset({"test", "invalid", "example", "localhost", "local", "internal"})
+
+
+def _ascii_domain(domain: str) -> str | None:
+    """The domain with Unicode labels IDNA-encoded, or None when a label cannot be."""
+    try:
+        return ".".join(
+            label if label.isascii() else "xn--" + label.lower().encode("punycode").decode()
+            for label in domain.split(".")
+        )
+    except UnicodeError:
+        return None
+
+
+def _tld_known(ascii_tld: str) -> bool:
+    if ascii_tld.startswith("xn--"):
+        try:
+            return ascii_tld[4:].encode().decode("punycode") in TLDS
+        except UnicodeError:
+            return False
+    return ascii_tld in TLDS
 
 
 def email_is_valid(value: str) -> bool:
-    match = EMAIL_RE.match(value)
-    if not match or len(value) > 254:
+    local, at, domain = value.rpartition("@")
+    ascii_domain = _ascii_domain(domain) if at else None
+    if ascii_domain is None or len(value) > 254:
         return False
-    tld = match.group(1).lower()
-    if tld in RESERVED_TLDS:
-        return False
-    return len(tld) == 2 or tld in GENERIC_TLDS
+    match = EMAIL_RE.match(f"{local}@{ascii_domain}")
+    return bool(match) and _tld_known(match.group(1).lower())
 
 
 def coerce(value: Any) -> str | None:

@@ -20,13 +20,15 @@ Control surface (never Slack's): ``GET /`` an HTML page of received messages (th
 
 from __future__ import annotations
 
-import html
 import json
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
+
+from . import control
+from .reply import Reply
 
 StartResponse = Callable[..., Any]
 
@@ -57,21 +59,6 @@ _KNOBS = {
 }
 
 
-class _Reply:
-    def __init__(
-        self, status: int, body: Any, content_type: str = "application/json", headers=()
-    ) -> None:
-        self.status, self.body, self.content_type = status, body, content_type
-        self.headers = list(headers)
-
-    def encoded(self) -> bytes:
-        if isinstance(self.body, bytes):
-            return self.body
-        if isinstance(self.body, str):
-            return self.body.encode()
-        return json.dumps(self.body).encode()
-
-
 _STATUS_TEXT = {
     200: "OK",
     400: "Bad Request",
@@ -83,12 +70,12 @@ _STATUS_TEXT = {
 }
 
 
-def _ok(**fields: Any) -> _Reply:
-    return _Reply(200, {"ok": True, **fields})
+def _ok(**fields: Any) -> Reply:
+    return Reply(200, {"ok": True, **fields})
 
 
-def _fail(code: str, **fields: Any) -> _Reply:
-    return _Reply(200, {"ok": False, "error": code, **fields})
+def _fail(code: str, **fields: Any) -> Reply:
+    return Reply(200, {"ok": False, "error": code, **fields})
 
 
 class SlackSandbox:
@@ -186,21 +173,21 @@ class SlackSandbox:
         start_response(f"{reply.status} {_STATUS_TEXT.get(reply.status, 'Status')}", headers)
         return [reply.encoded()]
 
-    def _route(self, req: dict[str, Any]) -> _Reply:
+    def _route(self, req: dict[str, Any]) -> Reply:
         path, method = req["path"], req["method"]
         if path.startswith("/__sandbox__/"):
-            return self._control(req)
+            return control.control(self, req)
         if path == "/" and method == "GET":
-            return _Reply(200, self._page(), "text/html; charset=utf-8")
+            return Reply(200, control.page(self), "text/html; charset=utf-8")
         if path.startswith("/services/") and method == "POST":
             return self._webhook(req)
         if path.startswith("/api/"):
             return self._web_api(path[len("/api/") :], req)
-        return _Reply(404, "<html><body>Not found</body></html>", "text/html; charset=utf-8")
+        return Reply(404, "<html><body>Not found</body></html>", "text/html; charset=utf-8")
 
     # -- Web API -----------------------------------------------------------------------------
 
-    def _web_api(self, name: str, req: dict[str, Any]) -> _Reply:
+    def _web_api(self, name: str, req: dict[str, Any]) -> Reply:
         args = _arguments(req)
         if args is None:
             return _fail("invalid_json")
@@ -220,7 +207,7 @@ class SlackSandbox:
             return self._post_message(args, charset=req["charset"] or not json_body)
         return _fail("unknown_method", req_method=name)
 
-    def _conversations_open(self, args: dict[str, Any]) -> _Reply:
+    def _conversations_open(self, args: dict[str, Any]) -> Reply:
         users = [u for u in str(args.get("users", "")).split(",") if u.strip()]
         if not users and not args.get("channel"):
             return _fail("users_list_not_supplied")
@@ -229,7 +216,7 @@ class SlackSandbox:
         channel_id = str(args.get("channel") or "D" + "".join(u.strip()[1:] for u in users))
         return _ok(channel={"id": channel_id})
 
-    def _post_message(self, args: dict[str, Any], *, charset: bool = True) -> _Reply:
+    def _post_message(self, args: dict[str, Any], *, charset: bool = True) -> Reply:
         with self.lock:
             missing = "chat:write" in self.config["missing_scopes"]
             archived, absent = self.config["archived_channels"], self.config["missing_channels"]
@@ -274,7 +261,7 @@ class SlackSandbox:
 
     # -- incoming webhooks -------------------------------------------------------------------
 
-    def _webhook(self, req: dict[str, Any]) -> _Reply:
+    def _webhook(self, req: dict[str, Any]) -> Reply:
         path = req["path"]
         parts = path.strip("/").split("/")
         with self.lock:
@@ -298,11 +285,11 @@ class SlackSandbox:
             limited.body, limited.content_type = "rate_limited", "text/plain"
             return limited
         self._store(channel, text[:MAX_TEXT], blocks, "webhook", None)
-        return _Reply(200, "ok", "text/plain")
+        return Reply(200, "ok", "text/plain")
 
     # -- shared ------------------------------------------------------------------------------
 
-    def _admit(self, channel: str) -> _Reply | None:
+    def _admit(self, channel: str) -> Reply | None:
         """Token bucket per channel: ``burst`` at once, then ``per_channel_per_second``."""
         with self.lock:
             rate, burst = self.config["per_channel_per_second"], self.config["burst"]
@@ -312,7 +299,7 @@ class SlackSandbox:
             if tokens < 1:
                 wait = max(1, int((1 - tokens) / rate + 0.999))
                 self._buckets[channel] = (tokens, now)
-                return _Reply(
+                return Reply(
                     429, {"ok": False, "error": "ratelimited"}, headers=[("Retry-After", str(wait))]
                 )
             self._buckets[channel] = (tokens - 1, now)
@@ -334,6 +321,10 @@ class SlackSandbox:
             self._messages.append(message)
             return message
 
+    def config_json(self) -> dict[str, Any]:
+        with self.lock:
+            return _jsonable(self.config)
+
     def state(self) -> dict[str, Any]:
         with self.lock:
             return {
@@ -342,46 +333,9 @@ class SlackSandbox:
                 "requests": len(self.requests),
             }
 
-    def _control(self, req: dict[str, Any]) -> _Reply:
-        action, method = req["path"][len("/__sandbox__/") :].strip("/"), req["method"]
-        if action == "messages" and method == "GET":
-            channel = parse_qs(req["query"]).get("channel", [None])[0]
-            return _Reply(200, {"messages": self.messages(channel)})
-        if action == "reset" and method == "POST":
-            self.reset()
-            return _Reply(200, {"status": "reset"})
-        if action == "state" and method == "GET":
-            return _Reply(200, self.state())
-        if action == "config" and method == "GET":
-            return _Reply(200, _jsonable(self.config))
-        if action == "config" and method == "POST":
-            try:
-                changes = json.loads(req["body"] or b"{}")
-                if not isinstance(changes, dict):
-                    raise ValueError("send a JSON object of settings")
-                self.configure(**changes)
-            except (ValueError, TypeError) as exc:
-                return _Reply(400, {"ok": False, "error": str(exc)})
-            return _Reply(200, _jsonable(self.config))
-        return _Reply(404, {"ok": False, "error": "unknown sandbox action"})
 
-    def _page(self) -> str:
-        rows = "".join(
-            f"<tr><td>{html.escape(m['channel'])}</td><td>{html.escape(m['via'])}</td>"
-            f"<td>{html.escape(m['text'])}</td></tr>"
-            for m in reversed(self.messages())
-        )
-        return (
-            "<!doctype html><html><head><meta charset='utf-8'><meta http-equiv='refresh' "
-            "content='5'><title>Slack sandbox</title></head><body><h1>Slack sandbox</h1>"
-            "<p>Messages received, newest first (refreshes every 5 s).</p>"
-            "<table border='1' cellpadding='4'><tr><th>Channel</th><th>Via</th><th>Text</th></tr>"
-            f"{rows or '<tr><td colspan=3>No messages yet.</td></tr>'}</table></body></html>"
-        )
-
-
-def _text(code: str) -> _Reply:
-    return _Reply(WEBHOOK_ERRORS[code], code, "text/plain")
+def _text(code: str) -> Reply:
+    return Reply(WEBHOOK_ERRORS[code], code, "text/plain")
 
 
 def _arguments(req: dict[str, Any]) -> dict[str, Any] | None:

@@ -575,14 +575,3 @@ def test_properties_returns_definitions(records, sleeps, calls):
         == body["results"]
     )
     assert calls.requests[0].url.path == "/crm/v3/properties/contacts"
-
-
-def test_api_version_is_one_setting(records, sleeps, calls):
-    hub = HubSpotClient(
-        ClientConfig(base_url="https://api.hubapi.com"),
-        BearerAuth(TOKEN),
-        transport=mock(lambda r: httpx.Response(200, json={"results": []}), calls),
-        api_version="2026-03",
-    )
-    hub.batch_upsert("contacts", upsert_inputs(1))
-    assert calls.requests[0].url.path == "/crm/2026-03/objects/contacts/batch/upsert"

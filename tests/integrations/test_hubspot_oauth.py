@@ -37,6 +37,24 @@ def test_authorize_url_uses_space_separated_scopes():
     ).startswith("https://app-eu1.hubspot.com/oauth/authorize?")
 
 
+def test_authorize_url_is_encoded_as_hubspots_sdk_encodes_it():
+    # Expected string built by hand from HubSpot's Python SDK, hubspot/utils/oauth.py
+    # (urlencode with quote_via=urllib.parse.quote, which urlencode calls with safe=""):
+    # spaces %20, ':' %3A, '/' %2F.
+    url = oauth.authorize_url(
+        "cid", "https://sy.example/cb", ["oauth", "crm.objects.contacts.read"], "st8",
+        optional_scopes=["crm.objects.deals.read", "crm.objects.owners.read"],
+    )  # fmt: skip
+    assert url == (
+        "https://app.hubspot.com/oauth/authorize?client_id=cid"
+        "&redirect_uri=https%3A%2F%2Fsy.example%2Fcb"
+        "&scope=oauth%20crm.objects.contacts.read"
+        "&optional_scope=crm.objects.deals.read%20crm.objects.owners.read"
+        "&state=st8"
+    )
+    assert "+" not in url
+
+
 def test_exchange_code_posts_a_form_to_v3_and_returns_a_token_set(calls):
     answer = {
         "access_token": "at-1",

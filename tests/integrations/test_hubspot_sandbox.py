@@ -52,7 +52,7 @@ def test_batch_upsert_creates_then_updates_by_email(records):
     assert all(r.rate_limit_remaining is not None for r in records)
 
 
-@pytest.mark.parametrize("mode", ["auto", "whole_batch_400"])
+@pytest.mark.parametrize("mode", ["per_input_207_with_trace_id", "auto", "whole_batch_400"])
 def test_invalid_inputs_are_attributed_by_either_error_mode(records, mode):
     app = sandbox.HubSpotSandbox(batch_error_mode=mode)
     hub = HubSpotClient(
@@ -70,7 +70,7 @@ def test_invalid_inputs_are_attributed_by_either_error_mode(records, mode):
             "objectWriteTraceId": "t2",
         },
     ]
-    if mode == "whole_batch_400":
+    if mode in ("auto", "whole_batch_400"):  # an email upsert fails whole by default
         with pytest.raises(BatchRejected) as rejected:
             hub.batch_upsert("contacts", inputs)
         assert rejected.value.input_indexes == [1, 2]

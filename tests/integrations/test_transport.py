@@ -16,12 +16,12 @@ from integrations.errors import (
     Unreachable,
 )
 from integrations.ratelimit import RateLimitSpec
-from integrations.transport import ClientConfig, Transport, backoff_delay, mask_url, tls_context
+from integrations.transport import ClientConfig, ProviderHTTP, backoff_delay, mask_url, tls_context
 from tests.integrations.conftest import mock, sequence
 
 
 def make(config, handler, records, sleeps, calls=None, **kwargs):
-    return Transport(
+    return ProviderHTTP(
         config,
         BearerAuth("sekrit-token-123"),
         transport=mock(handler, calls),
@@ -95,7 +95,7 @@ def test_timeout_becomes_timed_out_after_retries(config, records, sleeps, calls)
 def test_connection_refused_becomes_unreachable(records, sleeps):
     # A real socket: nothing listens on port 1.
     config = ClientConfig(base_url="http://127.0.0.1:1", max_attempts=2, connect_timeout=1)
-    transport = Transport(
+    transport = ProviderHTTP(
         config, QueryKeyAuth("bw-secret-key"), on_request=records.append, sleep=sleeps.append
     )
     with pytest.raises(Unreachable) as raised:
@@ -256,7 +256,7 @@ def test_clients_share_one_verifying_tls_context(config, monkeypatch):
         real(self, *args, **kwargs)
 
     monkeypatch.setattr(httpx.Client, "__init__", spy)
-    first, second = Transport(config), Transport(config)
+    first, second = ProviderHTTP(config), ProviderHTTP(config)
     first.close()
     second.close()
 

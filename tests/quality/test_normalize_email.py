@@ -17,7 +17,6 @@ from quality.normalize import ValueRejected, normalize_email
         ("mailto:ada@example.com", "ada@example.com"),
         ("ADA@MÜNCHEN.de", "ada@münchen.de"),
         ("ada@xn--mnchen-3ya.de", "ada@münchen.de"),
-        ("ünïcode@example.com", "ünïcode@example.com"),
         ("o'brien@example.ie", "o'brien@example.ie"),
     ],
 )
@@ -39,6 +38,7 @@ def test_valid_emails_are_stripped_and_fully_lowercased(raw, expected):
         ("ada@acme.notarealtld", "known top-level domain"),
         ("Ada Lovelace <ada@example.com>", "angle brackets"),
         ("mailto:", "empty"),
+        ("ünïcode@example.com", "unaccented Latin letters"),  # HubSpot: RFC 2822, ASCII local part
     ],
 )
 def test_invalid_emails_are_rejected_with_a_readable_reason(raw, reason_contains):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from io import StringIO
 
+import httpx
 import pytest
 import yaml
 from django.core.management import call_command
@@ -165,7 +166,9 @@ class TestConfigAsCode:
 def test_the_owner_sync_fills_placeholders_and_archives_the_missing(sandbox):
     connection = HubSpotConnectionFactory()
     Owner.objects.create(hubspot_id="12345")  # placeholder from config
-    Owner.objects.create(hubspot_id="99999", synced_at="2020-01-01T00:00:00Z")  # gone from HubSpot
+    Owner.objects.create(  # synced from this portal before, gone from HubSpot since
+        hubspot_id="99999", hubspot_connection=connection, synced_at="2020-01-01T00:00:00Z"
+    )
     counts = owners_sync(connection=connection)
     alice = Owner.objects.get(hubspot_id="12345")
     assert (alice.name, alice.email, alice.synced_at is not None) == (
@@ -194,3 +197,46 @@ def test_the_hourly_schedule_syncs_owners_of_every_connection_routing_uses(sandb
         "7",
         True,
     )
+
+
+def test_two_portals_keep_their_own_owners(monkeypatch):
+    """Each portal's sync archives only its own missing owners, and routing through one
+    portal never picks an owner synced from the other."""
+    from integrations import registry
+    from pipelines.routing.strategies import territory_owner_pick
+    from sandbox.hubspot import HubSpotSandbox
+    from tests.routing.factories import territory_with_owners
+
+    def portal_with(owners: dict[str, str]) -> HubSpotSandbox:
+        return HubSpotSandbox(
+            owners=[{"id": i, "firstName": n, "email": f"{n.lower()}@example.com"}
+                    for i, n in owners.items()]
+        )  # fmt: skip
+
+    emea, americas = portal_with({"500": "Emma", "501": "Erik"}), portal_with({"700": "Ada"})
+
+    class ByHost(httpx.BaseTransport):
+        def handle_request(self, request):
+            app = emea if request.url.host == "emea.test" else americas
+            return httpx.WSGITransport(app=app).handle_request(request)
+
+    monkeypatch.setitem(registry.TRANSPORT_OVERRIDES, "hubspot", ByHost())
+    eu = HubSpotConnectionFactory(name="hubspot-emea", base_url="http://emea.test")
+    us = HubSpotConnectionFactory(name="hubspot-americas", base_url="http://americas.test")
+
+    assert owners_sync(connection=eu)["created"] == 2
+    assert owners_sync(connection=us) == {"created": 1, "updated": 0, "archived": 0}
+    assert owners_sync(connection=eu)["archived"] == 0  # Ada is not EMEA's to archive
+    assert not Owner.objects.filter(archived=True).exists()
+    assert set(
+        Owner.objects.filter(hubspot_connection=eu).values_list("hubspot_id", flat=True)
+    ) == {
+        "500",
+        "501",
+    }
+
+    ada = Owner.objects.get(hubspot_id="700")
+    emma = Owner.objects.get(hubspot_id="500")
+    mixed = territory_with_owners("Mixed", "round_robin", [ada, emma])
+    picks = {territory_owner_pick(territory=mixed, connection_id=eu.pk).owner_pk for _ in range(4)}
+    assert picks == {emma.pk}  # Ada belongs to the other portal

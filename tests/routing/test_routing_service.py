@@ -200,3 +200,35 @@ def test_a_territory_with_nobody_available_overflows_to_the_fallback(sandbox, ro
     decision = route(routing, contact_seed(sandbox, country="GB"))
     assert (decision.territory.name, decision.owner.hubspot_id) == ("East", "12345")
     assert "EMEA: no owner can take the lead" in decision.territory_reason
+
+
+def test_a_rep_message_slack_refuses_marks_the_decision_not_the_routing(
+    sandbox, routing, owners, monkeypatch, admin_client
+):
+    from django.urls import reverse
+
+    from integrations import registry
+    from pipelines.models import NotificationStatus
+    from sandbox.slack import SlackSandbox
+
+    slack = SlackSandbox(missing_scopes={"chat:write"})
+    monkeypatch.setitem(registry.TRANSPORT_OVERRIDES, "slack", httpx.WSGITransport(app=slack))
+    routing.slack_connection = Connection.objects.create(
+        name="slack", provider="slack", auth_type="bearer", token="xoxb-test", max_attempts=1
+    )
+    routing.slack_channel = "#mql-routing"
+    routing.save()
+    decision = route(routing, contact_seed(sandbox, country="GB", firstname="Jane"))
+    decision.refresh_from_db()
+    assert decision.status == DecisionStatus.ROUTED  # the lead is routed all the same
+    assert not decision.notified
+    assert decision.notification_status == NotificationStatus.FAILED
+    assert "missing_scope" in decision.notification_error
+    assert AuditEvent.objects.filter(action="notification.failed").count() == 1
+    page = admin_client.get(reverse("admin:pipelines_routingdecision_changelist"))
+    assert "Notification failed" in page.content.decode()
+
+    slack.configure(missing_scopes=set())
+    second = route(routing, contact_seed(sandbox, country="GB", firstname="Joe"), key="k2")
+    assert second.notification_status == NotificationStatus.SENT
+    assert [m["channel"] for m in slack.messages()] == ["#mql-routing"]

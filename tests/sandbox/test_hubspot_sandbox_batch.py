@@ -47,7 +47,23 @@ def test_upsert_creates_then_updates_with_new_flag(app, client):
     assert len(app.objects("contacts")) == 4
 
 
-def test_invalid_values_with_trace_ids_give_207_per_input(app, client):
+def test_an_email_upsert_with_a_bad_row_fails_whole_by_default_even_with_trace_ids(app, client):
+    response = client.post(UPSERT, json={"inputs": _bad_batch(trace=True)})
+    assert response.status_code == 400
+    assert response.json()["category"] == "VALIDATION_ERROR"
+    assert app.objects("contacts") == []  # the good rows were not written either
+
+
+def test_results_echo_their_trace_id_unless_withheld(app, client):
+    body = client.post(UPSERT, json={"inputs": _inputs(2)}).json()
+    assert sorted(r["objectWriteTraceId"] for r in body["results"]) == ["rr-0", "rr-1"]
+    app.configure(echo_trace_ids=False)
+    body = client.post(UPSERT, json={"inputs": _inputs(2, start=2)}).json()
+    assert all("objectWriteTraceId" not in r for r in body["results"])
+
+
+def test_invalid_values_with_trace_ids_give_207_per_input_when_configured(app, client):
+    app.configure(batch_error_mode="per_input_207_with_trace_id")
     response = client.post(UPSERT, json={"inputs": _bad_batch(trace=True)})
     assert response.status_code == 207
     body = response.json()
