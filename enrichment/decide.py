@@ -174,11 +174,13 @@ def _letter(run: Run, record: RunRecord, failed: dict, write_error: str | None) 
         errors=errors,
         reason=errors[0][:200] if errors else "",
         identity=record.match_key,
+        # Flat text, as the dead-letter screen shows and edits payloads; reprocessing reads
+        # the company from the record, so an edit here changes nothing it relies on.
         payload={
             "company_id": record.hubspot_id,
             "domain": record.match_key,
-            "sources": sorted(failed),
-            "written": {} if write_error else record.values,
+            "failed_sources": ", ".join(sorted(failed)),
+            "written": "" if write_error else ", ".join(sorted(record.values)),
         },
         source_row=record.raw,
         attempts=1,

@@ -43,7 +43,8 @@ def test_an_apollo_outage_writes_builtwith_and_dead_letters_apollo_only(
         assert props["switchyard_tech_stack"]  # BuiltWith's result is written
         assert not props.get("numberofemployees")  # nothing from Apollo, nothing invented
     letters = DeadLetter.objects.filter(run=run)
-    assert {d.payload["sources"][0] for d in letters} == {"apollo"}
+    assert {d.payload["failed_sources"] for d in letters} == {"apollo"}
+    assert {d.identity for d in letters} == {"acme.com", "globex.com"}
     assert all(d.category.startswith("apollo_") for d in letters)
     builtwith_calls = len(world.builtwith.request_log)
 
