@@ -18,6 +18,7 @@ _READ_ALL = [
     "pipelines.view_*",
     "enrichment.view_*",  # company enrichment runs, rules, cache figures
     "quality.view_*",
+    "monitoring.view_*",
     "integrations.view_connection",
     "integrations.view_requestlog",
     "django_celery_beat.view_*",
@@ -40,6 +41,11 @@ _REVOPS = [
     "quality.add_*",
     "quality.change_*",
     "quality.delete_*",
+    # Alert rules, acknowledging and silencing alerts.
+    "monitoring.add_alertrule",
+    "monitoring.change_alertrule",
+    "monitoring.delete_alertrule",
+    "monitoring.acknowledge_alert",
     # Privacy requests: erase a person, export what we hold about them, see past requests.
     "audit.export_personal_data",
     "audit.perform_privacy_request",

@@ -26,7 +26,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "t
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "monitoring.admin_site.SwitchyardAdminConfig",  # the operations home is the admin index
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "quality",
     "pipelines",
     "enrichment",  # company enrichment (docs/enrichment.md)
+    "monitoring",
 ]
 
 MIDDLEWARE = [
@@ -267,6 +268,14 @@ ENRICHMENT_PENDING_WAIT_SECONDS = env.float("ENRICHMENT_PENDING_WAIT_SECONDS", d
 SWITCHYARD_SANDBOX_SLACK_URL = env.str(
     "SWITCHYARD_SANDBOX_SLACK_URL", default="http://127.0.0.1:8766"
 ).rstrip("/")
+
+# --- Monitoring ------------------------------------------------------------------------------
+# Bearer token(s) a Prometheus scraper sends to /metrics (comma-separated: two while rotating).
+# Empty: /metrics answers 404. Read from METRICS_TOKEN or the file named by METRICS_TOKEN_FILE.
+METRICS_TOKENS = [t.strip() for t in (env_secret("METRICS_TOKEN") or "").split(",") if t.strip()]
+# A connection an authentication alert watches that answered no call for this long gets one
+# "test connection" per evaluation (every minute), so a revoked token is seen while idle. 0: off.
+ALERT_AUTH_PROBE_SECONDS = env_int("ALERT_AUTH_PROBE_SECONDS", 60, minimum=0)
 
 # --- Logging ---------------------------------------------------------------------------------
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")

@@ -168,6 +168,22 @@ class HubSpotClient(ProviderClient):
             if after.isdigit() and int(after) + min(limit, 200) > MAX_SEARCH_RESULTS:
                 after, floor = None, last_id  # restart below the cap from the last id seen
 
+    def search_total(
+        self, object_type: str, *, filter_groups: list[dict[str, Any]] | None = None
+    ) -> int | None:
+        """HubSpot's ``total`` for a search (one call, limit 1): what a full extract should
+        hold. Search never counts archived records and is eventually consistent (§1.2)."""
+        body = {"filterGroups": filter_groups or [], "limit": 1}
+        response = self.http.request(
+            "POST",
+            self._objects("/search"),
+            path_params={"type": object_type},
+            json=body,
+            search=True,
+        )
+        total = (json_or_none(response) or {}).get("total")
+        return total if isinstance(total, int) else None
+
     def batch_read(
         self,
         object_type: str,
@@ -286,18 +302,6 @@ class HubSpotClient(ProviderClient):
         )
 
     # -- company enrichment: counts, property groups, custom properties (docs/enrichment.md) --
-
-    def search_total(self, object_type: str, *, filter_groups: list[dict[str, Any]]) -> int:
-        """HubSpot's ``total`` for a search, from one page of one result: what a run compares
-        with the companies it received (its completeness check)."""
-        response = self.http.request(
-            "POST",
-            self._objects("/search"),
-            path_params={"type": object_type},
-            json={"filterGroups": filter_groups, "limit": 1, "properties": ["hs_object_id"]},
-            search=True,
-        )
-        return int((json_or_none(response) or {}).get("total") or 0)
 
     def property_groups(self, object_type: str) -> list[dict[str, Any]]:
         response = self.http.request(

@@ -27,6 +27,8 @@ from pipelines.mapping import record_transform
 from pipelines.models import RecordState, RunRecord, SkipReason, Workflow
 from pipelines.privacy import emails_suppressed
 from pipelines.services.deliverability import email_domain_accepts_mail
+from quality.rules import has_blocking_error, rule_violations
+from quality.selectors import quality_rule_specs
 from quality.validation import CompiledMapping, MappingRule
 
 FLUSH_ROWS = 5_000
@@ -99,6 +101,11 @@ def inputs_stage(
     mx_check = workflow.mx_check and match_on == "email"
     mx_cache: dict[str, bool] = {}
     targets = {rule.target for rule in rules}
+    # The admin's quality rules (required, format, range, allowed values, cross-field), read
+    # once per pass: an error dead-letters the record, a warning rides along and is counted.
+    quality_specs = quality_rule_specs(
+        workflow_id=workflow.pk, object_type=workflow.destination_object
+    )
     tally = StagingTally()
     clock = time.perf_counter
     for position, staged in inputs:
@@ -115,8 +122,10 @@ def inputs_stage(
             record.values.update({k: v for k, v in staged.overrides.items() if k not in targets})
         else:
             record = record_transform(staged.raw, own_mapping, match_on=match_on)
+        if quality_specs:
+            record.errors.extend(rule_violations(record.values, quality_specs))
         state = RecordState.TRANSFORMED
-        if record.errors:
+        if has_blocking_error(record.errors):
             state = RecordState.DEAD_LETTERED
         elif mx_check:
             domain = record.match_key.rpartition("@")[2]

@@ -8,7 +8,7 @@ import json
 
 import httpx
 import pytest
-from integrations.services_test import connection_test
+from integrations.connection_checks import connection_test
 
 from integrations import registry
 from integrations.models import AuthType, Provider

@@ -9,7 +9,7 @@ import logging
 import pytest
 from django.core import mail
 from django.urls import reverse
-from integrations.services_test import connection_test
+from integrations.connection_checks import connection_test
 
 from config.logging import ErrorMailHandler, RedactingFilter
 from integrations.models import Connection

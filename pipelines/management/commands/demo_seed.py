@@ -39,3 +39,8 @@ class Command(BaseCommand):
 
         for change in enrichment_demo_seed():
             self.stdout.write(f"==> {change}")
+        # Operations home: alert routing to the Slack stand-in, quality, a first evaluation.
+        from monitoring.demo import monitoring_demo_seed
+
+        for change in monitoring_demo_seed():
+            self.stdout.write(f"==> {change}")
