@@ -17,6 +17,7 @@ VIEWER = "Viewer"
 _READ_ALL = [
     "pipelines.view_*",
     "enrichment.view_*",  # company enrichment runs, rules, cache figures
+    "events.view_*",
     "quality.view_*",
     "monitoring.view_*",
     "integrations.view_connection",
@@ -38,6 +39,10 @@ _REVOPS = [
     "pipelines.import_*",
     "enrichment.add_*",  # enrichment rules versions, "Run now"
     "enrichment.change_*",
+    # Event hub: subscriptions, dead-lettered deliveries, chain executions.
+    "events.add_*",
+    "events.change_*",
+    "events.delete_*",
     "quality.add_*",
     "quality.change_*",
     "quality.delete_*",

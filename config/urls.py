@@ -14,6 +14,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
     path("integrations/", include("integrations.urls")),
+    path("hooks/events/", include("events.urls")),
     path("hooks/", include("pipelines.urls")),
     path(settings.ADMIN_URL + "switchyard/enrichment/", include("enrichment.urls")),
     path(settings.ADMIN_URL + "switchyard/", include("pipelines.screens.urls")),

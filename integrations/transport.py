@@ -232,6 +232,7 @@ class Transport:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         data: Mapping[str, str] | None = None,
+        content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         search: bool = False,
         accept: Iterable[int] = (),
@@ -284,6 +285,7 @@ class Transport:
                     params=query or None,
                     json=json,
                     data=data,
+                    content=content,  # bytes sent as signed (a re-serialised body breaks it)
                     headers=request_headers,
                 )
             except httpx.TimeoutException as exc:

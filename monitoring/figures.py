@@ -117,7 +117,7 @@ def _schedules_by_workflow() -> dict[str, PeriodicTask]:
 def _next_run(task: PeriodicTask, now: datetime) -> datetime | None:
     try:
         remaining = task.schedule.remaining_estimate(task.last_run_at or now)
-    except Exception:  # a clocked or solar schedule without an estimate
+    except Exception:  # noqa: BLE001 - a clocked or solar schedule without an estimate
         return None
     return max(now, (task.last_run_at or now) + remaining) if remaining is not None else None
 

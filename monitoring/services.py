@@ -122,6 +122,7 @@ def connections_probe_idle(*, now: datetime) -> int:
     "test connection" call, so a revoked token is seen within a minute or two even when no
     sync is running (one call a minute, far below any provider's daily limit)."""
     from integrations.services_test import connection_test
+
     from monitoring.checks import connections_watched
 
     after = settings.ALERT_AUTH_PROBE_SECONDS
@@ -186,7 +187,7 @@ def _notify(*, alert: Alert, resolved: bool, now: datetime, transport: Any) -> N
     else:
         try:
             sent = alert_channels_send(alert=alert, resolved=resolved, transport=transport)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a failed notification must not stop evaluation
             # Class name only: provider errors may carry a URL, and webhook URLs are secrets.
             logger.warning("alert %s notification failed: %s", alert.pk, type(exc).__name__)
             AlertEvent.objects.create(

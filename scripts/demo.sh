@@ -36,6 +36,10 @@ fi
 for standin in apollo:8767 builtwith:8768 clearbit:8769; do
   python -m "sandbox.${standin%%:*}" --host 127.0.0.1 --port "${standin##*:}" & pids+=($!)
 done
+# Event hub stand-ins: Clay table webhooks that call back, and the finance API receiver.
+python -m sandbox.clay --host 127.0.0.1 --port "${CLAY_PORT:-8770}" & pids+=($!)
+python -m sandbox.finance --host 127.0.0.1 --port "${FINANCE_PORT:-8771}" \
+  --secret "whsec_c3dpdGNoeWFyZC1kZW1vLWZpbmFuY2Uta2V5LTMyYiE=" & pids+=($!)  # = events.demo.DEMO_FINANCE_SIGNING_SECRET
 python - "$SWITCHYARD_SANDBOX_URL" <<'PY'
 import sys, time, urllib.request
 for _ in range(50):  # up to ~10 s
@@ -61,6 +65,7 @@ cat <<MSG
 
   Switchyard is running:  http://127.0.0.1:${PORT}/admin/
   HubSpot sandbox:        ${SWITCHYARD_SANDBOX_URL}
+  Clay / finance:         http://127.0.0.1:${CLAY_PORT:-8770}  http://127.0.0.1:${FINANCE_PORT:-8771}
   Slack sandbox:          ${SWITCHYARD_SANDBOX_SLACK_URL}/  (messages the demo posted)
   Apollo / BuiltWith / Clearbit stand-ins: ports 8767 / 8768 / 8769
   Ctrl-C stops the web server, the worker, beat and the sandbox.

@@ -38,8 +38,9 @@ INSTALLED_APPS = [
     "integrations",
     "quality",
     "pipelines",
-    "enrichment",  # company enrichment (docs/enrichment.md)
     "monitoring",
+    "enrichment",  # company enrichment (docs/enrichment.md)
+    "events",
 ]
 
 MIDDLEWARE = [
@@ -276,6 +277,30 @@ METRICS_TOKENS = [t.strip() for t in (env_secret("METRICS_TOKEN") or "").split("
 # A connection an authentication alert watches that answered no call for this long gets one
 # "test connection" per evaluation (every minute), so a revoked token is seen while idle. 0: off.
 ALERT_AUTH_PROBE_SECONDS = env_int("ALERT_AUTH_PROBE_SECONDS", 60, minimum=0)
+# --- Event hub (docs/events.md) ---------------------------------------------------------------
+# Delay before each attempt of a delivery, seconds (Svix's schedule, about 27.6 h in all); each
+# is jittered ±20 % and a Retry-After longer than it wins. A subscriber may set its own.
+EVENTS_RETRY_SCHEDULE = [
+    int(s)
+    for s in env_list(
+        "EVENTS_RETRY_SCHEDULE", ["0", "5", "300", "1800", "7200", "18000", "36000", "36000"]
+    )
+]
+# A delivery not delivered this long after its event becomes a dead letter.
+EVENTS_DELIVERY_DEADLINE_SECONDS = env_int("EVENTS_DELIVERY_DEADLINE_SECONDS", 28 * 3600, minimum=1)
+# Consecutive failed attempts that pause a subscriber (circuit breaker), and for how long
+# before a single probe is let through.
+EVENTS_BREAKER_FAILURES = env_int("EVENTS_BREAKER_FAILURES", 5, minimum=1)
+EVENTS_BREAKER_COOLDOWN_SECONDS = env_int("EVENTS_BREAKER_COOLDOWN_SECONDS", 30, minimum=1)
+# A claimed delivery whose worker died is put back after this lease.
+EVENTS_LEASE_SECONDS = env_int("EVENTS_LEASE_SECONDS", 60, minimum=5)
+# The Clay and generic HTTP stand-ins the demo points its connections at.
+SWITCHYARD_SANDBOX_CLAY_URL = env.str(
+    "SWITCHYARD_SANDBOX_CLAY_URL", default="http://127.0.0.1:8770"
+)
+SWITCHYARD_SANDBOX_HTTP_URL = env.str(
+    "SWITCHYARD_SANDBOX_HTTP_URL", default="http://127.0.0.1:8771"
+)
 
 # --- Logging ---------------------------------------------------------------------------------
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")

@@ -8,9 +8,9 @@ import json
 
 import httpx
 import pytest
-from integrations.connection_checks import connection_test
 
 from integrations import registry
+from integrations.connection_checks import connection_test
 from integrations.models import AuthType, Provider
 from tests.integrations.conftest import Calls, mock
 from tests.integrations.factories import ConnectionFactory

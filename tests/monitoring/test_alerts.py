@@ -12,10 +12,10 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
+from integrations.services_test import connection_test
 
 from integrations import registry
 from integrations.models import ConnectionStatus, RequestLog
-from integrations.services_test import connection_test
 from monitoring.models import Alert, AlertEvent, AlertEventKind, AlertRule, AlertState
 from monitoring.services import alert_acknowledge, alert_rule_silence, alerts_evaluate
 from pipelines.models import RunStatus

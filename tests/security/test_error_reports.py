@@ -9,9 +9,9 @@ import logging
 import pytest
 from django.core import mail
 from django.urls import reverse
-from integrations.connection_checks import connection_test
 
 from config.logging import ErrorMailHandler, RedactingFilter
+from integrations.connection_checks import connection_test
 from integrations.models import Connection
 
 pytestmark = pytest.mark.django_db
