@@ -292,6 +292,11 @@ def _sources_ask(
         ask = [d for d in domains if d not in cached]
         if not ask:
             continue
+        paused = info.sources.get(source.name, {}).get("paused")
+        if paused:  # rate-limited earlier in this run: asking again would only get 429s
+            for domain in ask:
+                failures.setdefault(domain, {})[source.name] = ("rate_limited", paused)
+            continue
         try:
             client = client_for(
                 source.connection, max_retry_wait=settings.ENRICHMENT_MAX_RETRY_WAIT
@@ -361,3 +366,13 @@ def _outcome_record(
     stats["found"] += len(outcome.found)
     stats["missing"] += len(outcome.missing)
     stats["failed"] = stats.get("failed", 0) + len(outcome.failed)
+    limited = next((f for f in outcome.failed.values() if f.category == "rate_limited"), None)
+    if limited is not None and not stats.get("paused"):
+        # The transport already waited what a worker may wait (ENRICHMENT_MAX_RETRY_WAIT):
+        # the window is longer, so the source sits out the rest of this run.
+        stats["paused"] = limited.message
+        info.notes = [
+            *info.notes,
+            f"{source.name}: rate limited ({limited.message[:120]}); its remaining companies "
+            "in this run are dead-lettered for it, reprocess them once the window resets",
+        ]
