@@ -63,24 +63,54 @@ def _company_values(
     return plan.properties, story, details
 
 
+class WriteQueue:
+    """Decided companies waiting for their HubSpot batch update. Batches go out full (100)
+    across chunks and the remainder at the end, so a run makes ⌈changed / 100⌉ writes; a
+    record's state is saved when its write is done (a record still queued when a worker dies
+    is still staged, and is decided again from the cache)."""
+
+    def __init__(self, run: Run, info: EnrichmentRun, hubspot: Any) -> None:
+        self.run, self.info, self.hubspot = run, info, hubspot
+        self.records: list[RunRecord] = []
+        self.updates: dict[str, dict[str, str]] = {}
+        self.domains: dict[int, str | None] = {}
+        self.failures: dict[str, dict[str, Any]] = {}
+        self.ours: dict[str, EnrichedCompany] = {}
+
+    def flush(self, *, full_only: bool) -> None:
+        ids = list(self.updates)
+        take = (len(ids) // BATCH) * BATCH if full_only else len(ids)
+        sending = {i: self.updates.pop(i) for i in ids[:take]}
+        outcome = companies_update(self.hubspot, sending) if sending else None
+        if outcome:
+            self.info.hubspot_writes += outcome.calls
+        waiting = set(self.updates)
+        settle = [r for r in self.records if r.hubspot_id not in waiting]
+        self.records = [r for r in self.records if r.hubspot_id in waiting]
+        dry_run = bool(self.info.request.get("dry_run"))
+        _states_save(self.run, settle, self.failures, self.domains, outcome, dry_run, self.ours)
+
+
+BATCH = 100  # HubSpot batch update inputs per call
+
+
 def records_decide(
     *,
-    run: Run,
-    info: EnrichmentRun,
-    hubspot: Any,
+    queue: WriteQueue,
     records: list[RunRecord],
     domains: dict[int, str | None],
     answers: dict[str, dict[str, dict]],
     failures: dict[str, dict[str, Any]],
     options: dict[str, set[str]],
 ) -> None:
+    """Decide every record of a chunk and queue its write; full batches go out now."""
+    run, info = queue.run, queue.info
     dry_run = bool(info.request.get("dry_run"))
     ids = [r.hubspot_id for r in records]
     ours = {
         c.company_id: c
         for c in EnrichedCompany.objects.filter(workflow_id=run.workflow_id, company_id__in=ids)
     }
-    updates: dict[str, dict[str, str]] = {}
     for record in records:
         domain = domains[record.pk]
         record.match_key = domain or ""
@@ -99,11 +129,12 @@ def records_decide(
             **details,
         }
         if props and not dry_run:
-            updates[record.hubspot_id] = props
-    outcome = companies_update(hubspot, updates) if updates else None
-    if outcome:
-        info.hubspot_writes += outcome.calls
-    _states_save(run, records, failures, domains, outcome, dry_run, ours)
+            queue.updates[record.hubspot_id] = props
+    queue.records += records
+    queue.domains.update(domains)
+    queue.failures.update(failures)
+    queue.ours.update(ours)
+    queue.flush(full_only=True)
 
 
 def _sources_story(run: Run, answers: dict, failed: dict) -> dict[str, str]:

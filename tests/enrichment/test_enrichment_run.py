@@ -136,3 +136,15 @@ def test_created_or_modified_mode_also_takes_companies_edited_since_the_cursor(w
     EnrichmentSettings.objects.filter(workflow=workflow).update(select_mode="created_or_modified")
     both = run_once(workflow, since=since)
     assert list(both.records.values_list("match_key", flat=True)) == ["edited.com"]
+
+
+def test_writes_go_out_in_full_batches_across_chunks(world, workflow, monkeypatch):
+    from enrichment import services
+
+    monkeypatch.setattr(services, "CHUNK", 70)  # 150 changed companies in 3 chunks
+    seed_companies(world, [f"w{i}.com" for i in range(150)])
+    run = run_once(workflow, since=long_ago())
+    info = EnrichmentRun.objects.get(run=run)
+    assert run.succeeded == 150
+    assert info.hubspot_writes == 2  # ⌈150/100⌉, not one per chunk (3) or more
+    assert run.records.filter(state=RecordState.STAGED).count() == 0
