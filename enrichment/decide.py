@@ -111,6 +111,7 @@ def records_decide(
         c.company_id: c
         for c in EnrichedCompany.objects.filter(workflow_id=run.workflow_id, company_id__in=ids)
     }
+    sources = list(run.workflow.enrichment_sources.values_list("name", flat=True))
     for record in records:
         domain = domains[record.pk]
         record.match_key = domain or ""
@@ -125,7 +126,7 @@ def records_decide(
         record.extras = {
             "domain": domain,
             "fields": story,
-            "sources": _sources_story(run, answers.get(domain, {}), failures.get(domain, {})),
+            "sources": _sources_story(sources, answers.get(domain, {}), failures.get(domain, {})),
             **details,
         }
         if props and not dry_run:
@@ -137,16 +138,16 @@ def records_decide(
     queue.flush(full_only=True)
 
 
-def _sources_story(run: Run, answers: dict, failed: dict) -> dict[str, str]:
+def _sources_story(sources: list[str], answers: dict, failed: dict) -> dict[str, str]:
     story = {}
-    for source in run.workflow.enrichment_sources.all():
-        if source.name in failed:
-            category, message = failed[source.name]
-            story[source.name] = f"failed ({category}): {message}"
-        elif source.name in answers:
-            story[source.name] = "found"
+    for name in sources:
+        if name in failed:
+            category, message = failed[name]
+            story[name] = f"failed ({category}): {message}"
+        elif name in answers:
+            story[name] = "found"
         else:
-            story[source.name] = "no data"
+            story[name] = "no data"
     return story
 
 
