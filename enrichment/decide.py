@@ -63,24 +63,55 @@ def _company_values(
     return plan.properties, story, details
 
 
+class WriteQueue:
+    """Decided companies waiting for their HubSpot batch update. Batches go out full (100)
+    across chunks and the remainder at the end, so a run makes ⌈changed / 100⌉ writes; a
+    record's state is saved when its write is done (a record still queued when a worker dies
+    is still staged, and is decided again from the cache)."""
+
+    def __init__(self, run: Run, info: EnrichmentRun, hubspot: Any) -> None:
+        self.run, self.info, self.hubspot = run, info, hubspot
+        self.records: list[RunRecord] = []
+        self.updates: dict[str, dict[str, str]] = {}
+        self.domains: dict[int, str | None] = {}
+        self.failures: dict[str, dict[str, Any]] = {}
+        self.ours: dict[str, EnrichedCompany] = {}
+
+    def flush(self, *, full_only: bool) -> None:
+        ids = list(self.updates)
+        take = (len(ids) // BATCH) * BATCH if full_only else len(ids)
+        sending = {i: self.updates.pop(i) for i in ids[:take]}
+        outcome = companies_update(self.hubspot, sending) if sending else None
+        if outcome:
+            self.info.hubspot_writes += outcome.calls
+        waiting = set(self.updates)
+        settle = [r for r in self.records if r.hubspot_id not in waiting]
+        self.records = [r for r in self.records if r.hubspot_id in waiting]
+        dry_run = bool(self.info.request.get("dry_run"))
+        _states_save(self.run, settle, self.failures, self.domains, outcome, dry_run, self.ours)
+
+
+BATCH = 100  # HubSpot batch update inputs per call
+
+
 def records_decide(
     *,
-    run: Run,
-    info: EnrichmentRun,
-    hubspot: Any,
+    queue: WriteQueue,
     records: list[RunRecord],
     domains: dict[int, str | None],
     answers: dict[str, dict[str, dict]],
     failures: dict[str, dict[str, Any]],
     options: dict[str, set[str]],
 ) -> None:
+    """Decide every record of a chunk and queue its write; full batches go out now."""
+    run, info = queue.run, queue.info
     dry_run = bool(info.request.get("dry_run"))
     ids = [r.hubspot_id for r in records]
     ours = {
         c.company_id: c
         for c in EnrichedCompany.objects.filter(workflow_id=run.workflow_id, company_id__in=ids)
     }
-    updates: dict[str, dict[str, str]] = {}
+    sources = list(run.workflow.enrichment_sources.values_list("name", flat=True))
     for record in records:
         domain = domains[record.pk]
         record.match_key = domain or ""
@@ -95,27 +126,28 @@ def records_decide(
         record.extras = {
             "domain": domain,
             "fields": story,
-            "sources": _sources_story(run, answers.get(domain, {}), failures.get(domain, {})),
+            "sources": _sources_story(sources, answers.get(domain, {}), failures.get(domain, {})),
             **details,
         }
         if props and not dry_run:
-            updates[record.hubspot_id] = props
-    outcome = companies_update(hubspot, updates) if updates else None
-    if outcome:
-        info.hubspot_writes += outcome.calls
-    _states_save(run, records, failures, domains, outcome, dry_run, ours)
+            queue.updates[record.hubspot_id] = props
+    queue.records += records
+    queue.domains.update(domains)
+    queue.failures.update(failures)
+    queue.ours.update(ours)
+    queue.flush(full_only=True)
 
 
-def _sources_story(run: Run, answers: dict, failed: dict) -> dict[str, str]:
+def _sources_story(sources: list[str], answers: dict, failed: dict) -> dict[str, str]:
     story = {}
-    for source in run.workflow.enrichment_sources.all():
-        if source.name in failed:
-            category, message = failed[source.name]
-            story[source.name] = f"failed ({category}): {message}"
-        elif source.name in answers:
-            story[source.name] = "found"
+    for name in sources:
+        if name in failed:
+            category, message = failed[name]
+            story[name] = f"failed ({category}): {message}"
+        elif name in answers:
+            story[name] = "found"
         else:
-            story[source.name] = "no data"
+            story[name] = "no data"
     return story
 
 
@@ -174,11 +206,13 @@ def _letter(run: Run, record: RunRecord, failed: dict, write_error: str | None) 
         errors=errors,
         reason=errors[0][:200] if errors else "",
         identity=record.match_key,
+        # Flat text, as the dead-letter screen shows and edits payloads; reprocessing reads
+        # the company from the record, so an edit here changes nothing it relies on.
         payload={
             "company_id": record.hubspot_id,
             "domain": record.match_key,
-            "sources": sorted(failed),
-            "written": {} if write_error else record.values,
+            "failed_sources": ", ".join(sorted(failed)),
+            "written": "" if write_error else ", ".join(sorted(record.values)),
         },
         source_row=record.raw,
         attempts=1,

@@ -30,7 +30,7 @@ def _newest_createdate(run: Run) -> datetime | None:
 def _written_anyway(run: Run) -> bool:
     """A record dead-lettered for one source may still have had the others' values written:
     then the run is partial, not a failure."""
-    return DeadLetter.objects.filter(run=run, stage="enrich").exclude(payload__written={}).exists()
+    return DeadLetter.objects.filter(run=run, stage="enrich").exclude(payload__written="").exists()
 
 
 def enrichment_run_finish(*, run_id: int) -> Run:

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from audit.services import audit_event_record
 from enrichment.cache import answers_store, cached_answers
+from enrichment.decide import WriteQueue, records_decide
 from enrichment.models import EnrichmentRun, EnrichmentSettings
 from enrichment.selection import (
     BASE_PROPERTIES,
@@ -120,17 +121,20 @@ def enrichment_run_execute(*, run_id: int, sleep: Any = time.sleep) -> Run:
             _stage(run=run, info=info, config=config, hubspot=hubspot)
         options = _enum_options(hubspot, info.rules.fields)
         records = list(run.records.filter(state=RecordState.STAGED).order_by("position"))
+        queue = WriteQueue(run, info, hubspot)
         for start in range(0, len(records), CHUNK):
             _chunk_enrich(
                 run=run,
                 info=info,
                 config=config,
-                hubspot=hubspot,
+                queue=queue,
                 records=records[start : start + CHUNK],
                 options=options,
                 sleep=sleep,
             )
             Run.objects.filter(pk=run.pk).update(batches_done=start // CHUNK + 1)
+        queue.flush(full_only=False)
+        info.save()
     except (ProviderError, ValueError) as error:
         return _run_fail(run, str(error))
     finally:
@@ -252,20 +256,16 @@ def _chunk_enrich(
     run: Run,
     info: EnrichmentRun,
     config: EnrichmentSettings,
-    hubspot: Any,
+    queue: WriteQueue,
     records: list[RunRecord],
     options: dict[str, set[str]],
     sleep: Any,
 ) -> None:
-    from enrichment.decide import records_decide
-
     domains = {r.pk: _company_domain(r) for r in records}
     wanted = sorted({d for d in domains.values() if d})
     answers, failures = _sources_ask(run=run, info=info, config=config, domains=wanted, sleep=sleep)
     records_decide(
-        run=run,
-        info=info,
-        hubspot=hubspot,
+        queue=queue,
         records=records,
         domains=domains,
         answers=answers,
@@ -291,6 +291,11 @@ def _sources_ask(
                 answers[domain][source.name] = payload
         ask = [d for d in domains if d not in cached]
         if not ask:
+            continue
+        paused = info.sources.get(source.name, {}).get("paused")
+        if paused:  # rate-limited earlier in this run: asking again would only get 429s
+            for domain in ask:
+                failures.setdefault(domain, {})[source.name] = ("rate_limited", paused)
             continue
         try:
             client = client_for(
@@ -361,3 +366,13 @@ def _outcome_record(
     stats["found"] += len(outcome.found)
     stats["missing"] += len(outcome.missing)
     stats["failed"] = stats.get("failed", 0) + len(outcome.failed)
+    limited = next((f for f in outcome.failed.values() if f.category == "rate_limited"), None)
+    if limited is not None and not stats.get("paused"):
+        # The transport already waited what a worker may wait (ENRICHMENT_MAX_RETRY_WAIT):
+        # the window is longer, so the source sits out the rest of this run.
+        stats["paused"] = limited.message
+        info.notes = [
+            *info.notes,
+            f"{source.name}: rate limited ({limited.message[:120]}); its remaining companies "
+            "in this run are dead-lettered for it, reprocess them once the window resets",
+        ]

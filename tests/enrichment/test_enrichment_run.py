@@ -115,3 +115,36 @@ def test_expired_answers_are_purged_and_asked_again(world, workflow):
     calls = world.provider_calls()
     run_once(workflow, since=long_ago(), refresh=False)
     assert world.provider_calls() == calls + 2  # nothing cached any more: asked again
+
+
+def test_created_or_modified_mode_also_takes_companies_edited_since_the_cursor(world, workflow):
+    from datetime import UTC, datetime, timedelta
+
+    old = (datetime.now(UTC) - timedelta(days=90)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    edited, untouched = seed_companies(world, ["edited.com", "untouched.com"])
+    for company_id in (edited, untouched):
+        record = world.hubspot.store.records["companies"][company_id]
+        record["properties"]["createdate"] = old
+        record["properties"]["hs_lastmodifieddate"] = (
+            old
+            if company_id == untouched
+            else (datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+        )
+    since = datetime.now(UTC) - timedelta(days=1)
+    created_only = run_once(workflow, since=since)
+    assert created_only.records_in == 0
+    EnrichmentSettings.objects.filter(workflow=workflow).update(select_mode="created_or_modified")
+    both = run_once(workflow, since=since)
+    assert list(both.records.values_list("match_key", flat=True)) == ["edited.com"]
+
+
+def test_writes_go_out_in_full_batches_across_chunks(world, workflow, monkeypatch):
+    from enrichment import services
+
+    monkeypatch.setattr(services, "CHUNK", 70)  # 150 changed companies in 3 chunks
+    seed_companies(world, [f"w{i}.com" for i in range(150)])
+    run = run_once(workflow, since=long_ago())
+    info = EnrichmentRun.objects.get(run=run)
+    assert run.succeeded == 150
+    assert info.hubspot_writes == 2  # ⌈150/100⌉, not one per chunk (3) or more
+    assert run.records.filter(state=RecordState.STAGED).count() == 0

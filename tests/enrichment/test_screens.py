@@ -129,3 +129,34 @@ def test_an_outsider_is_sent_to_the_login(client, world, workflow, outsider):
     assert response.status_code == 302
     assert "/login/" in response.url
     assert not Run.objects.exists()
+
+
+def test_a_source_dead_letter_is_reprocessed_from_its_screen(
+    client, world, workflow, admin_user, monkeypatch, django_capture_on_commit_callbacks
+):
+    from enrichment.services import enrichment_run_create
+    from pipelines.models import DeadLetter, RunTrigger
+    from tests.enrichment.world import long_ago
+
+    queue: list[int] = []
+    monkeypatch.setattr(tasks.enrichment_run_task, "delay", queue.append)
+    seed_companies(world, ["acme.com"])
+    world.apollo.fail(503)
+    first = enrichment_run_create(workflow=workflow, trigger=RunTrigger.MANUAL, since=long_ago())
+    enrichment_run_execute(run_id=first.pk)
+    letter = DeadLetter.objects.get()
+    client.force_login(admin_user)
+    url = reverse("switchyard:dead-letter", args=[letter.pk])
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "acme.com" in page.content.decode()
+    world.apollo.fail(None)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"action": "reprocess"})
+    assert response.status_code == 302
+    again = Run.objects.get(parent=first)
+    assert queue == [again.pk]
+    enrichment_run_execute(run_id=again.pk)
+    again.refresh_from_db()
+    assert again.status == "success"
+    assert world.companies()["acme.com"]["properties"]["numberofemployees"]

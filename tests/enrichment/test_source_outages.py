@@ -43,7 +43,8 @@ def test_an_apollo_outage_writes_builtwith_and_dead_letters_apollo_only(
         assert props["switchyard_tech_stack"]  # BuiltWith's result is written
         assert not props.get("numberofemployees")  # nothing from Apollo, nothing invented
     letters = DeadLetter.objects.filter(run=run)
-    assert {d.payload["sources"][0] for d in letters} == {"apollo"}
+    assert {d.payload["failed_sources"] for d in letters} == {"apollo"}
+    assert {d.identity for d in letters} == {"acme.com", "globex.com"}
     assert all(d.category.startswith("apollo_") for d in letters)
     builtwith_calls = len(world.builtwith.request_log)
 
@@ -101,3 +102,17 @@ def test_a_spent_daily_budget_stops_calls_and_says_so(world, workflow):
     letters = DeadLetter.objects.filter(run=run)
     assert letters.count() == 5
     assert {d.category for d in letters} == {"apollo_budget_exhausted"}
+
+
+def test_a_rate_limited_source_sits_out_the_rest_of_the_run(world, workflow, monkeypatch):
+    from enrichment import services
+
+    monkeypatch.setattr(services, "CHUNK", 10)
+    seed_companies(world, [f"r{i}.com" for i in range(30)])  # 3 chunks
+    world.apollo.fail(429)
+    run = run_once(workflow, since=long_ago())
+    assert world.apollo.calls("bulk_enrich") == 1  # not once per chunk
+    assert world.builtwith.calls("api.json") == 3  # the other source carried on
+    assert run.dead_lettered == 30
+    info = EnrichmentRun.objects.get(run=run)
+    assert any(n.startswith("apollo: rate limited") for n in info.notes)
