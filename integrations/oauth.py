@@ -111,8 +111,8 @@ def oauth_code_exchange(
 def _portal_learn(connection: Connection) -> None:
     """The portal's time zone, for the daily reset. A failure here must not undo the connect:
     Test connection reads it again."""
+    from integrations.connection_checks import hubspot_portal_learn
     from integrations.registry import client_for
-    from integrations.services_test import hubspot_portal_learn
 
     try:
         with client_for(connection) as client:

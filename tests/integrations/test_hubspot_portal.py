@@ -12,10 +12,10 @@ import httpx
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
-from integrations.services_test import connection_test
 
 from audit.models import AuditEvent
 from integrations import registry
+from integrations.connection_checks import connection_test
 from integrations.errors import RateLimited, seconds_until_midnight
 from integrations.services import connection_save
 from sandbox.hubspot import HubSpotSandbox

@@ -10,10 +10,10 @@ import httpx
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from integrations.services_test import connection_test
 
 from audit.models import AuditEvent
 from integrations import registry
+from integrations.connection_checks import connection_test
 from integrations.errors import ServerError
 from integrations.models import AuthType, ConnectionStatus, Provider
 from integrations.services import connection_save
