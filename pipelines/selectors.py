@@ -16,6 +16,7 @@ from pipelines.models import (
     RunRecord,
     Workflow,
 )
+from pipelines.models.runs import FINISHED_STATUSES
 
 
 def field_mapping_current(*, workflow: Workflow) -> FieldMappingVersion | None:
@@ -75,6 +76,8 @@ def run_progress(*, run_id: int) -> dict[str, Any]:
         "percent": min(percent, 100),
         "finished": run.is_finished,
         "label": label,
+        "stalled": run.stalled_at is not None,
+        "stall_reason": run.stall_reason,
     }
 
 
@@ -111,3 +114,16 @@ def dead_letters_open(
     if run is not None:
         qs = qs.filter(run=run)
     return qs.order_by("-id")
+
+
+def runs_stalled() -> QuerySet[Run]:
+    """Unfinished runs with work pending and no progress for PIPELINE_RUN_STALLED_SECONDS
+    (marked by the runs sweeper; cleared when they move or finish): "sync stopped". Each has
+    ``stalled_at`` (when it was marked) and ``stall_reason`` (the last error, or that no worker
+    is picking its work up)."""
+    return (
+        Run.objects.filter(stalled_at__isnull=False)
+        .exclude(status__in=FINISHED_STATUSES)
+        .select_related("workflow")
+        .order_by("stalled_at")
+    )

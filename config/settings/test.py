@@ -14,3 +14,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Tests run inside one transaction per test: other threads could not see its rows, so the
+# loader claims from this thread. Its threads are tested on PostgreSQL with committed data
+# (tests/pipelines/test_concurrent_loader.py).
+PIPELINE_LOAD_THREADS = 1

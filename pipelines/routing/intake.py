@@ -8,6 +8,7 @@ occurredAt, property), so a redelivered event is acknowledged and never processe
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -149,3 +150,23 @@ def _contact_missing(*, config: RoutingConfig, event: InboundEvent, contact_id: 
         decision_dead_letter(
             decision=decision, category="contact_not_found", message=decision.territory_reason
         )
+
+
+def routing_events_sweep(*, now: Any = None) -> dict[str, int]:
+    """The routing sweeper (beat, every 30 s): HubSpot MQL events stored more than a minute ago
+    and never routed (their task was lost) are sent again, 100 to a task."""
+    from pipelines.claims import wake_up
+    from pipelines.routing.tasks import routing_events_process_task
+
+    quiet = (now or timezone.now()) - timedelta(seconds=60)
+    stranded = list(
+        InboundEvent.objects.filter(
+            source="hubspot", processed_at__isnull=True, received_at__lt=quiet
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:5000]
+    )
+    sent = 0
+    for start in range(0, len(stranded), 100):
+        sent += wake_up(routing_events_process_task, stranded[start : start + 100])
+    return {"sent": sent}

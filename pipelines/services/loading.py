@@ -1,24 +1,24 @@
 """Load one batch: skip unchanged, warehouse upsert, HubSpot batch upsert with error
-isolation, then record every record's outcome, and finish the run if this was the last batch.
+isolation, then write what load_decision decided for every record, and finish the run if this
+was the last batch.
 
-One bad record never fails its batch (ARCHITECTURE.md, Load):
+One bad record never fails its batch:
 - a 207 names failed inputs by objectWriteTraceId (= RunRecord id): those become dead letters;
 - a whole-batch 400 naming values: the blamed inputs become dead letters, the rest is resent;
 - a 400 that names nobody: the batch is bisected until the bad inputs are alone
   (cost: about 2·log2(100) ≈ 14 extra calls per bad record, only on that rare path);
-- 429 TEN_SECONDLY / 5xx / timeouts: the batch task is retried with a countdown, up to
-  PIPELINE_BATCH_MAX_ATTEMPTS, then its records become "retries_exhausted" dead letters;
-- a DAILY 429: the connection and the run pause until the reset (providers.md §1.10: never
-  retry a daily 429 before the reset); the sweeper dispatches the batch again then.
+- what a failed call means for the batch (wait, retry, dead-letter) is decided in
+  pipelines.services.load_decision, and written here in one step (batch_verdict_save).
+
+Batches are claimed from the database (batch_claim_next) by the run's load task
+(pipelines.services.loader); this module loads the batch it is given.
 """
 
 from __future__ import annotations
 
-import os
-import socket
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -27,11 +27,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
-from integrations.errors import ProviderError, RateLimited
+from integrations.errors import ProviderError
 from integrations.hubspot.errors import BatchRejected
+from pipelines.claims import LiveLeases, lease_holder_gone, lease_holder_here, row_claim
 from pipelines.mapping import hubspot_properties, values_hash
 from pipelines.models import (
     BatchState,
@@ -41,52 +42,37 @@ from pipelines.models import (
     RunBatch,
     RunRecord,
     RunStatus,
-    SkipReason,
     SyncedContact,
 )
+from pipelines.services.load_decision import BatchVerdict, HubSpotAnswer, batch_verdict
 from pipelines.services.runs import run_finish
 
-# The longest a batch task sleeps between in-process retries (a 5xx's jittered backoff). A
-# longer wait, such as the 10 s after a ten-secondly 429, goes back to Celery as a countdown,
-# so the pool process loads other batches meanwhile: sleeping through them held a third of
-# the pool idle under 5 % injected 429s (bench/soak.py).
+# The longest a batch waits in-process between retries (a 5xx's jittered backoff). A longer
+# wait, such as the 10 s after HubSpot's ten-secondly 429, goes back to the database as the
+# batch's available_at and the thread loads other batches meanwhile. (Waiting for a slot of
+# our own limiter is separate: up to 10 s in-process, ClientConfig.limiter_max_wait.)
 BATCH_IN_PROCESS_WAIT = 2.0
+
+# Tokens of the batches this process's threads are loading right now (see LiveLeases).
+LIVE_LEASES = LiveLeases()
 
 
 @dataclass
 class BatchOutcome:
-    """What the task should do next: nothing, or retry in ``retry_in`` seconds."""
+    """What became of one try: the batch's state after it, and when it is due again."""
 
     batch_id: int
     retry_in: float | None = None
     state: str = ""
 
 
-@dataclass
-class _Results:
-    succeeded: dict[int, tuple[str, bool]] = field(
-        default_factory=dict
-    )  # record id → (hubspot id, new)
-    failed: dict[int, tuple[str, list[str]]] = field(
-        default_factory=dict
-    )  # record id → (category, messages)
-    unchanged: list[int] = field(default_factory=list)
-
-
 def batch_lease(*, batch_id: int, token: str) -> RunBatch | None:
-    """Take the batch for this worker, or None if it is done, failed, or leased by a live
-    worker (a duplicate delivery: at-least-once means this happens, and it is harmless).
-
-    A lease whose holder was a process on this host that no longer exists is taken over at
-    once: that is a pool process killed mid-batch, whose task Celery re-delivers straight
-    away (task_reject_on_worker_lost). Waiting for the lease to expire would hold the run for
-    the lease plus a sweep (~90 s) per killed process. A holder on another host, or a PID
-    reused meanwhile, is not judged: the lease then simply expires."""
+    """Take this batch for this worker, or None if it is done, failed, or leased by a live
+    worker (a duplicate delivery: harmless). A lease whose holder was a process on this host
+    that no longer exists is taken over at once (a pool process killed mid-batch)."""
     now = timezone.now()
     with transaction.atomic():
-        batch = (
-            RunBatch.objects.select_for_update().select_related("run").filter(pk=batch_id).first()
-        )
+        batch = RunBatch.objects.select_for_update().filter(pk=batch_id).first()
         if batch is None or batch.state in (BatchState.DONE, BatchState.FAILED):
             return None
         if (
@@ -96,36 +82,75 @@ def batch_lease(*, batch_id: int, token: str) -> RunBatch | None:
             and not lease_holder_gone(batch.lease_holder)
         ):
             return None
-        batch.state = BatchState.LEASED
-        batch.lease_token = token
-        batch.lease_holder = lease_holder_here()
-        batch.lease_expires_at = now + timedelta(seconds=settings.PIPELINE_BATCH_LEASE_SECONDS)
-        batch.attempts += 1
-        batch.save(
-            update_fields=["state", "lease_token", "lease_holder", "lease_expires_at", "attempts"]
+        RunBatch.objects.filter(pk=batch_id).update(**_lease_fields(token, now))
+        _run_claimed(batch.run_id, now)
+    return RunBatch.objects.select_related("run__workflow").get(pk=batch_id)
+
+
+def batch_claim_next(*, run_id: int, token: str) -> RunBatch | None:
+    """Claim the run's next due batch (pending and available, or leased with an expired
+    lease), skipping batches other claimers hold; None when nothing is due."""
+    now = timezone.now()
+    due = (
+        RunBatch.objects.filter(run_id=run_id)
+        .filter(
+            Q(state=BatchState.PENDING, available_at__isnull=True)
+            | Q(state=BatchState.PENDING, available_at__lte=now)
+            | Q(state=BatchState.LEASED, lease_expires_at__lt=now)
         )
-        Run.objects.filter(pk=batch.run_id, status=RunStatus.WAITING_FOR_QUOTA).update(
-            status=RunStatus.RUNNING, status_message=""
-        )
-    return batch
+        .order_by("sequence")
+    )
+    batch = row_claim(due, update=_lease_fields(token, now))
+    if batch is None:
+        return None
+    _run_claimed(run_id, now)
+    return RunBatch.objects.select_related("run__workflow").get(pk=batch.pk)
 
 
-def lease_holder_here() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+def _lease_fields(token: str, now: Any) -> dict[str, Any]:
+    return {
+        "state": BatchState.LEASED,
+        "lease_token": token,
+        "lease_holder": lease_holder_here(),
+        "lease_expires_at": now + timedelta(seconds=settings.PIPELINE_BATCH_LEASE_SECONDS),
+        "attempts": F("attempts") + 1,
+    }
 
 
-def lease_holder_gone(holder: str) -> bool:
-    """True only when the holder was a process of this host that has exited."""
-    host, _, pid = holder.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)  # signal 0: existence check, nothing is sent
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # exists, under another user
-        return False
-    return False
+def _run_claimed(run_id: int, now: Any) -> None:
+    """A worker is on the run (its heartbeat), and a run waiting for its quota runs again."""
+    Run.objects.filter(pk=run_id).update(worker_seen_at=now)
+    Run.objects.filter(pk=run_id, status=RunStatus.WAITING_FOR_QUOTA).update(
+        status=RunStatus.RUNNING, status_message=""
+    )
+
+
+def batches_release_orphaned(*, run_id: int) -> int:
+    """Make pending again, at once, the run's batches leased by a process of this host that is
+    gone (killed) or by this process with no live thread behind them (a thread that lost the
+    database mid-batch). The attempt of the second kind is given back: the database failed,
+    not the batch. Returns how many were released."""
+    here = lease_holder_here()
+    live = LIVE_LEASES.snapshot()
+    released = 0
+    leased = RunBatch.objects.filter(run_id=run_id, state=BatchState.LEASED)
+    for pk, token, holder in leased.values_list("pk", "lease_token", "lease_holder"):
+        ours = holder == here and token not in live
+        if not (ours or lease_holder_gone(holder)):
+            continue
+        fields: dict[str, Any] = {
+            "state": BatchState.PENDING,
+            "lease_token": "",
+            "lease_holder": "",
+            "lease_expires_at": None,
+            "last_error": "taken back: its worker stopped before finishing it",
+        }
+        if ours:
+            fields["attempts"] = F("attempts") - 1
+        released += RunBatch.objects.filter(
+            pk=pk, state=BatchState.LEASED, lease_token=token
+        ).update(**fields)
+    return released
 
 
 def _renewer(batch_id: int, token: str) -> Callable[[], None]:
@@ -138,25 +163,51 @@ def _renewer(batch_id: int, token: str) -> Callable[[], None]:
 
 
 def batch_process(*, batch_id: int, transport: httpx.BaseTransport | None = None) -> BatchOutcome:
-    """The batch task's work. Idempotent: records already in a terminal state are never sent
-    or counted again, so a redelivered or re-queued batch changes nothing the second time."""
+    """Lease this batch and load it. Idempotent: records already in a terminal state are
+    never sent or counted again, so a batch run twice changes nothing the second time."""
+    token = str(uuid.uuid4())
+    LIVE_LEASES.add(token)
+    try:
+        batch = batch_lease(batch_id=batch_id, token=token)
+        if batch is None:
+            return BatchOutcome(batch_id=batch_id, state="skipped")
+        return batch_load(batch=batch, token=token, transport=transport)
+    finally:
+        LIVE_LEASES.discard(token)
+
+
+def batch_load_next(
+    *, run_id: int, transport: httpx.BaseTransport | None = None
+) -> BatchOutcome | None:
+    """Claim the run's next due batch and load it; None when nothing is due."""
+    token = str(uuid.uuid4())
+    LIVE_LEASES.add(token)
+    try:
+        batch = batch_claim_next(run_id=run_id, token=token)
+        if batch is None:
+            return None
+        return batch_load(batch=batch, token=token, transport=transport)
+    finally:
+        LIVE_LEASES.discard(token)
+
+
+def batch_load(
+    *, batch: RunBatch, token: str, transport: httpx.BaseTransport | None = None
+) -> BatchOutcome:
+    """Send a leased batch to HubSpot and write the verdict."""
     from integrations.registry import client_for
 
-    token = str(uuid.uuid4())
-    batch = batch_lease(batch_id=batch_id, token=token)
-    if batch is None:
-        return BatchOutcome(batch_id=batch_id, state="skipped")
     started = timezone.now()
     run = batch.run
     workflow = run.workflow
-    # The source row is read only for the few records that fail (_apply): decoding 100 of them
-    # on every batch cost more CPU than the rest of the record.
+    # The source row is read only for the few records that fail (records_outcome_write):
+    # decoding 100 of them on every batch cost more CPU than the rest of the record.
     records = list(
         RunRecord.objects.filter(pk__in=batch.record_ids, state=RecordState.TRANSFORMED)
         .defer("raw", "errors")
         .order_by("position")
     )
-    results = _Results()
+    answer = HubSpotAnswer()
     synced = dict(
         SyncedContact.objects.filter(
             workflow=workflow, match_key__in=[r.match_key for r in records]
@@ -165,29 +216,41 @@ def batch_process(*, batch_id: int, transport: httpx.BaseTransport | None = None
     to_send = []
     for record in records:
         if synced.get(record.match_key) == values_hash(record.values):
-            results.unchanged.append(record.pk)
+            answer.unchanged.append(record.pk)
         else:
             to_send.append(record)
-    error: ProviderError | None = None
     try:
         if to_send and workflow.warehouse_connection_id:
             _warehouse_upsert(workflow, run, to_send)
         if to_send:
-            client = client_for(
+            with_client = client_for(
                 workflow.destination_connection,
                 transport=transport,
                 max_retry_wait=BATCH_IN_PROCESS_WAIT,
             )
             try:
-                _upsert_isolating(client, workflow, to_send, results, _renewer(batch_id, token))
+                _upsert_isolating(with_client, workflow, to_send, answer, _renewer(batch.pk, token))
             finally:
-                client.close()
+                with_client.close()
     except ProviderError as exc:
-        error = exc
+        answer.error = exc
     except (ValueError, ValidationError) as exc:  # a misconfigured connection: retrying cannot help
-        error = ProviderError(f"connection misconfigured: {exc}", permanent=True)
-        error.kind = "configuration"
-    return _record(batch, token, records, results, error, started)
+        answer.error = ProviderError(f"connection misconfigured: {exc}", permanent=True)
+        answer.error.kind = "configuration"
+    verdict = batch_verdict(
+        record_ids=[r.pk for r in records],
+        answer=answer,
+        attempts=batch.attempts,
+        max_attempts=settings.PIPELINE_BATCH_MAX_ATTEMPTS,
+    )
+    return batch_verdict_save(
+        batch=batch,
+        token=token,
+        records=records,
+        verdict=verdict,
+        started=started,
+        error=answer.error,
+    )
 
 
 def _inputs(workflow: Any, group: list[RunRecord]) -> list[dict[str, Any]]:
@@ -205,7 +268,7 @@ def _upsert_isolating(
     client: Any,
     workflow: Any,
     records: list[RunRecord],
-    results: _Results,
+    answer: HubSpotAnswer,
     renew: Callable[[], None],
 ) -> None:
     queue: list[list[RunRecord]] = [records]
@@ -218,35 +281,30 @@ def _upsert_isolating(
             )
         except BatchRejected as rejection:
             blamed = sorted(set(rejection.input_indexes))
+            category = rejection.category or "VALIDATION_ERROR"
             if blamed:
                 for index in blamed:
-                    results.failed[group[index].pk] = (
-                        rejection.category or "VALIDATION_ERROR",
-                        _blame(rejection, group[index]),
-                    )
+                    answer.rejected[group[index].pk] = (category, _blame(rejection, group[index]))
                 rest = [r for i, r in enumerate(group) if i not in blamed]
                 if rest:
                     queue.insert(0, rest)
             elif len(group) == 1:
-                results.failed[group[0].pk] = (
-                    rejection.category or "VALIDATION_ERROR",
-                    _blame(rejection, group[0]),
-                )
+                answer.rejected[group[0].pk] = (category, _blame(rejection, group[0]))
             else:
                 middle = len(group) // 2
                 queue[:0] = [group[:middle], group[middle:]]
             continue
         for success in reply.succeeded:
             if success.index is not None:
-                results.succeeded[group[success.index].pk] = (success.object_id, success.new)
+                answer.loaded[group[success.index].pk] = (success.object_id, success.new)
         for failure in reply.failed:
             if failure.index is not None:
-                results.failed[group[failure.index].pk] = (
+                answer.rejected[group[failure.index].pk] = (
                     failure.category or "VALIDATION_ERROR",
                     [failure.message or "rejected by HubSpot"],
                 )
         for index in reply.unaccounted(len(group)):
-            results.failed.setdefault(
+            answer.rejected.setdefault(
                 group[index].pk,
                 (
                     "no_result",
@@ -304,150 +362,128 @@ def _warehouse_upsert(workflow: Any, run: Run, records: list[RunRecord]) -> None
     )
 
 
-def _record(
+def batch_verdict_save(
+    *,
     batch: RunBatch,
     token: str,
     records: list[RunRecord],
-    results: _Results,
-    error: ProviderError | None,
+    verdict: BatchVerdict,
     started: Any,
+    error: ProviderError | None = None,
 ) -> BatchOutcome:
-    """Write every decided outcome; then either finish the batch or hand it back for later."""
-    max_attempts = settings.PIPELINE_BATCH_MAX_ATTEMPTS
-    undecided = [
-        r
-        for r in records
-        if r.pk not in results.succeeded
-        and r.pk not in results.failed
-        and r.pk not in results.unchanged
-    ]
-    retry_in: float | None = None
-    next_state = BatchState.DONE
-    run_update: dict[str, Any] = {}
-    if error is not None and undecided:
-        if isinstance(error, RateLimited) and error.daily:
-            next_state = BatchState.PENDING
-            _pause_for_quota(batch, error)
-        elif isinstance(error, RateLimited):
-            # Back-pressure, not a failure: wait the portal's window out (10 s after a
-            # ten-secondly 429, as HubSpot's own SDK does, providers.md §1.10) as a Celery
-            # countdown, and do not count it as an attempt, so a 429 storm never exhausts a
-            # batch into dead letters (reliability-security.md F6).
-            next_state = BatchState.PENDING
-            retry_in = _countdown(error, batch.attempts)
-        elif not error.permanent and batch.attempts < max_attempts:
-            next_state = BatchState.PENDING
-            retry_in = _countdown(error, batch.attempts)
-        else:
-            category = error.kind if error.permanent else "retries_exhausted"
-            for record in undecided:
-                results.failed[record.pk] = (category, [str(error)])
-            next_state = BatchState.DONE if error.permanent else BatchState.FAILED
+    """Write a verdict in one transaction: the records that move (each exactly once), their
+    dead letters and sync state, the run's counters, the batch's next state, and the run's
+    finish if this was its last batch. A batch whose lease was taken over meanwhile still
+    writes the records it moved (the state guard keeps them single) but not the batch."""
     now = timezone.now()
+    run = batch.run
     with transaction.atomic():
         # Lock order: this batch, its records, then the run. The run row is locked last and only
         # for the counters, so the batches of one run write their records in parallel and queue
         # only for that short update (locking it first serialized a run's loaders: measured 55 %
-        # of the rate-limit ceiling with 16 loaders). Two loaders of the same batch (a lease
-        # expired) still serialize on the batch row, and the record state guard makes the
-        # second one change nothing.
+        # of the rate-limit ceiling with 16 loaders).
         current = RunBatch.objects.select_for_update().get(pk=batch.pk)
         mine = current.state == BatchState.LEASED and current.lease_token == token
-        run = Run.objects.select_related("workflow").get(pk=batch.run_id)
-        counts = _apply(run, records, results, batch.attempts, now)
-        load_ms = round((now - started).total_seconds() * 1000)
-        run_update = {
+        counts = records_outcome_write(
+            run=run, records=records, outcomes=verdict.records, attempts=batch.attempts, now=now
+        )
+        run_update: dict[str, Any] = {
             "succeeded": F("succeeded") + counts["succeeded"],
             "created": F("created") + counts["created"],
             "skipped": F("skipped") + counts["skipped"],
             "dead_lettered": F("dead_lettered") + counts["dead_lettered"],
             "failed": F("failed") + counts["dead_lettered"],
-            "load_ms": F("load_ms") + load_ms,
+            "load_ms": F("load_ms") + round((now - started).total_seconds() * 1000),
         }
-        if mine and next_state == BatchState.PENDING:
-            available = (
-                now + timedelta(seconds=retry_in) if retry_in is not None else current.available_at
-            )
-            RunBatch.objects.filter(pk=batch.pk).update(
-                state=BatchState.PENDING,
-                lease_token="",
-                lease_holder="",
-                lease_expires_at=None,
-                available_at=available,
-                dispatched_at=available if retry_in is not None else None,
-                last_error=str(error)[:300],
-            )
-            if isinstance(error, RateLimited):
-                # Undo the attempt: waiting for a quota reset or a rate window is not a failed try.
-                RunBatch.objects.filter(pk=batch.pk).update(attempts=F("attempts") - 1)
-        elif mine:
-            RunBatch.objects.filter(pk=batch.pk).update(
-                state=next_state,
-                lease_token="",
-                lease_holder="",
-                lease_expires_at=None,
-                finished_at=now,
-                last_error=str(error)[:300] if error else "",
-            )
+        finished_batch = mine and verdict.batch_state != BatchState.PENDING
+        if mine:
+            RunBatch.objects.filter(pk=batch.pk).update(**_batch_next_fields(verdict, now))
+        if finished_batch:
             run_update["batches_done"] = F("batches_done") + 1
-        run = Run.objects.select_for_update().get(pk=batch.run_id)
+        if finished_batch or any(counts.values()):
+            run_update.update(progress_at=now, stalled_at=None, stall_reason="")
+        locked_run = Run.objects.select_for_update().get(pk=run.pk)
         Run.objects.filter(pk=run.pk).update(**run_update)
-        if mine and next_state != BatchState.PENDING:
-            run.refresh_from_db()
-            if not RunBatch.objects.filter(
-                run=run, state__in=[BatchState.PENDING, BatchState.LEASED]
-            ).exists():
-                run_finish(run=run)
-    return BatchOutcome(batch_id=batch.pk, retry_in=retry_in if mine else None, state=next_state)
+        if mine and verdict.quota_paused:
+            _pause_for_quota(run, error)
+        if mine and verdict.run_deferred and verdict.retry_in is not None:
+            until = now + timedelta(seconds=verdict.retry_in)
+            RunBatch.objects.filter(run_id=run.pk, state=BatchState.PENDING).filter(
+                Q(available_at__isnull=True) | Q(available_at__lt=until)
+            ).update(available_at=until)
+        if (
+            finished_batch
+            and not RunBatch.objects.filter(
+                run_id=run.pk, state__in=[BatchState.PENDING, BatchState.LEASED]
+            ).exists()
+        ):
+            locked_run.refresh_from_db()
+            run_finish(run=locked_run)
+    retry_in = verdict.retry_in if mine else None
+    return BatchOutcome(batch_id=batch.pk, retry_in=retry_in, state=verdict.batch_state)
 
 
-def _apply(
-    run: Run, records: list[RunRecord], results: _Results, attempts: int, now: Any
+def _batch_next_fields(verdict: BatchVerdict, now: Any) -> dict[str, Any]:
+    released = {"lease_token": "", "lease_holder": "", "lease_expires_at": None}
+    if verdict.batch_state != BatchState.PENDING:
+        return {
+            **released,
+            "state": verdict.batch_state,
+            "finished_at": now,
+            "last_error": verdict.last_error,
+        }
+    fields: dict[str, Any] = {
+        **released,
+        "state": BatchState.PENDING,
+        "last_error": verdict.last_error,
+    }
+    if verdict.retry_in is not None:
+        fields["available_at"] = now + timedelta(seconds=verdict.retry_in)
+    if verdict.attempt_refunded:
+        fields["attempts"] = F("attempts") - 1
+    return fields
+
+
+def records_outcome_write(
+    *,
+    run: Run,
+    records: list[RunRecord],
+    outcomes: dict[int, Any],
+    attempts: int,
+    now: Any,
 ) -> dict[str, int]:
-    """Move records out of TRANSFORMED exactly once (the state guard in _records_mark), write
-    dead letters and sync state for the ones that moved. Returns how many moved, for the
+    """Move records out of TRANSFORMED exactly once (the state guard in records_state_move),
+    write dead letters and sync state for the ones that moved. Returns how many moved, for the
     counters."""
-    decided: dict[int, tuple[str, str, str]] = {}  # record id → (state, skip reason, HubSpot id)
-    for pk, (object_id, _new) in results.succeeded.items():
-        decided[pk] = (RecordState.LOADED, "", str(object_id or ""))
-    for pk in results.unchanged:
-        decided[pk] = (RecordState.SKIPPED, SkipReason.UNCHANGED, "")
-    for pk in results.failed:
-        decided[pk] = (RecordState.DEAD_LETTERED, "", "")
-    by_id = {r.pk: r for r in records}
-    decided = {pk: outcome for pk, outcome in decided.items() if pk in by_id}
-    moved = _records_mark(decided=decided, now=now)
-    failed = [
-        pk
-        for pk, (state, _, _) in decided.items()
-        if pk in moved and state == RecordState.DEAD_LETTERED
-    ]
+    moved = records_state_move(
+        decided={pk: (o.state, o.skip_reason, o.hubspot_id) for pk, o in outcomes.items()},
+        now=now,
+    )
+    failed = [pk for pk in moved if outcomes[pk].state == RecordState.DEAD_LETTERED]
     source_rows = (
         dict(RunRecord.objects.filter(pk__in=failed).values_list("pk", "raw")) if failed else {}
     )
+    by_id = {r.pk: r for r in records}
     letters, synced = [], []
     counts = {"succeeded": 0, "created": 0, "skipped": 0, "dead_lettered": 0}
-    for pk, (state, _skip_reason, object_id) in decided.items():
-        if pk not in moved:
-            continue  # already moved by an earlier run of this batch: counted then
-        record = by_id[pk]
-        if state == RecordState.LOADED:
+    for pk in moved:  # the others were moved by an earlier try of this batch: counted then
+        outcome, record = outcomes[pk], by_id[pk]
+        if outcome.state == RecordState.LOADED:
             counts["succeeded"] += 1
-            counts["created"] += int(results.succeeded[pk][1])
+            counts["created"] += int(outcome.created)
             synced.append(
                 SyncedContact(
                     workflow_id=run.workflow_id,
                     match_key=record.match_key,
                     values_hash=values_hash(record.values),
-                    hubspot_id=object_id,
+                    hubspot_id=outcome.hubspot_id,
                     last_synced_at=now,
                     last_run_id=run.pk,
                 )
             )
-        elif state == RecordState.SKIPPED:
+        elif outcome.state == RecordState.SKIPPED:
             counts["skipped"] += 1
         else:
-            category, messages = results.failed[pk]
             counts["dead_lettered"] += 1
             letters.append(
                 DeadLetter(
@@ -455,8 +491,8 @@ def _apply(
                     record=record,
                     workflow_id=run.workflow_id,
                     stage="load",
-                    category=str(category)[:60],
-                    errors=messages,
+                    category=outcome.category,
+                    errors=list(outcome.messages),
                     payload=hubspot_properties(record.values),
                     source_row=source_rows[pk],
                     attempts=attempts,
@@ -472,7 +508,7 @@ def _apply(
     return counts
 
 
-def _records_mark(*, decided: dict[int, tuple[str, str, str]], now: Any) -> set[int]:
+def records_state_move(*, decided: dict[int, tuple[str, str, str]], now: Any) -> set[int]:
     """Move each record still TRANSFORMED to its decided state; returns the ids that moved.
     The state guard is what makes a batch redone after a crash, or loaded twice after its
     lease expired, change nothing the second time: the second UPDATE waits for the first's
@@ -527,19 +563,11 @@ def _records_mark(*, decided: dict[int, tuple[str, str, str]], now: Any) -> set[
     return live
 
 
-def _countdown(error: ProviderError, attempts: int) -> float:
-    """Provider hint first (Retry-After, the 10 s window), else exponential backoff; capped
-    well below Redis's visibility timeout (§2.5: a longer countdown is redelivered in a loop)."""
-    if error.retry_after is not None:
-        return min(float(error.retry_after), 600.0)
-    return float(min(600, 2**attempts * 5))
-
-
-def _pause_for_quota(batch: RunBatch, error: RateLimited) -> None:
+def _pause_for_quota(run: Run, error: ProviderError | None) -> None:
     from integrations.services import connection_pause
 
-    until = timezone.now() + timedelta(seconds=error.retry_after or 3600)
-    run = batch.run
+    retry_after = error.retry_after if error is not None else None
+    until = timezone.now() + timedelta(seconds=retry_after or 3600)
     connection_pause(
         connection_id=run.workflow.destination_connection_id,
         until=until,
