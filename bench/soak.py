@@ -44,8 +44,8 @@ from django.db import connection  # noqa: E402
 from config.celery import app  # noqa: E402
 from pipelines.models import DeadLetter, Run, RunRecord  # noqa: E402
 from pipelines.models.runs import TERMINAL_STATES  # noqa: E402
-from pipelines.services.sweepers import batches_sweep, chunks_sweep, runs_sweep  # noqa: E402
 from pipelines.services.staging import run_create_csv  # noqa: E402
+from pipelines.services.sweepers import batches_sweep, chunks_sweep, runs_sweep  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SWEEP_EVERY = 10  # the beat schedule of pipelines.batches_sweep and chunks_sweep
