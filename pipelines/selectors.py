@@ -13,6 +13,7 @@ from pipelines.models import (
     RecordState,
     Run,
     RunBatch,
+    RunChunk,
     RunRecord,
     Workflow,
 )
@@ -127,3 +128,11 @@ def runs_stalled() -> QuerySet[Run]:
         .select_related("workflow")
         .order_by("stalled_at")
     )
+
+
+def run_rows_staged(*, run_id: int) -> tuple[int, int]:
+    """(rows staged, rows in the file) of a CSV run's chunks; (0, 0) before planning."""
+    rows = RunChunk.objects.filter(run_id=run_id).aggregate(
+        total=Sum("rows"), staged=Sum("rows", filter=Q(staged_at__isnull=False))
+    )
+    return rows["staged"] or 0, rows["total"] or 0
