@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -171,7 +172,64 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
             process.wait()
 
 
+class Supervisor:
+    """What systemd (Restart=always, RestartSec=5) or Docker (restart: unless-stopped) does for
+    the worker and beat in production (docs/operations.md, Processes): start a process again
+    when it exits. Celery's worker can exit on a lost broker connection instead of
+    reconnecting (kombu fails closing the dead connection), so the drills run it supervised."""
+
+    RESTART_AFTER = 5.0
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env, self.processes, self.restarts = env, {}, 0
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def start(self, kind: str, name: str) -> None:
+        with self._lock:
+            self.processes[name] = (kind, celery_start(kind, name, self.env))
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        stop(self.processes[name][1], sig)
+
+    def remove(self, name: str) -> None:
+        with self._lock:
+            _kind, process = self.processes.pop(name)
+        stop(process)
+
+    def wait_restarted(self, name: str, since: float) -> float:
+        while True:
+            with self._lock:
+                started = getattr(self.processes[name][1], "started_at", 0.0)
+            if started > since:
+                return started
+            time.sleep(0.1)
+
+    def _watch(self) -> None:
+        exited: dict[str, float] = {}
+        while not self._stopped.wait(0.2):
+            with self._lock:
+                for name, (kind, process) in list(self.processes.items()):
+                    if process.poll() is None:
+                        continue
+                    exited.setdefault(name, time.monotonic())
+                    if time.monotonic() - exited[name] >= self.RESTART_AFTER:
+                        restarted = celery_start(kind, name, self.env)
+                        restarted.started_at = time.monotonic()
+                        self.processes[name] = (kind, restarted)
+                        self.restarts += 1
+                        del exited[name]
+
+    def stop_all(self) -> None:
+        self._stopped.set()
+        with self._lock:
+            for _kind, process in self.processes.values():
+                stop(process)
+
+
 def main() -> int:  # noqa: PLR0915 - a script: set-up, drills, tear-down in order
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # so the servers are stopped
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--only", default="", help="comma-separated drill names")
@@ -196,7 +254,7 @@ def main() -> int:  # noqa: PLR0915 - a script: set-up, drills, tear-down in ord
         }
     )
     env = {**os.environ}
-    processes: dict[str, subprocess.Popen] = {}
+    supervisor = Supervisor(env)
     results: list[dict] = []
     try:
         import django
@@ -205,16 +263,15 @@ def main() -> int:  # noqa: PLR0915 - a script: set-up, drills, tear-down in ord
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        drills = Drills(args, postgres, redis, env, processes)
-        processes["worker"] = celery_start("worker", "worker-1", env)
-        processes["beat"] = celery_start("beat", "beat-1", env)
+        drills = Drills(args, postgres, redis, supervisor)
+        supervisor.start("worker", "worker")
+        supervisor.start("beat", "beat")
         chosen = [name for name in DRILLS if not args.only or name in args.only.split(",")]
         for name in chosen:
             results.append(drills.run(name))
             print(json.dumps(results[-1]), flush=True)
     finally:
-        for process in processes.values():
-            stop(process)
+        supervisor.stop_all()
         redis.stop()
         try:
             postgres.stop()
@@ -236,13 +293,13 @@ DRILLS = [
 
 
 class Drills:
-    def __init__(self, args, postgres, redis, env, processes) -> None:
+    def __init__(self, args, postgres, redis, supervisor) -> None:
         import pipeline  # bench/pipeline.py: the Clay file and the workflow
 
         from sandbox.hubspot import HubSpotSandbox, serve
 
-        self.args, self.postgres, self.redis, self.env = args, postgres, redis, env
-        self.processes = processes
+        self.args, self.postgres, self.redis = args, postgres, redis
+        self.supervisor = supervisor
         self.pipeline = pipeline
         self.sandbox = HubSpotSandbox(
             rate_limit=pipeline.RATE,
@@ -253,14 +310,14 @@ class Drills:
         )
         self.server, _thread = serve(self.sandbox, "127.0.0.1", args.port_base + 2)
         self.base = f"http://127.0.0.1:{args.port_base + 2}"
-        self.file = Path(env["MEDIA_ROOT"]) / "clay.csv"
+        self.file = Path(os.environ["MEDIA_ROOT"]) / "clay.csv"
         pipeline.clay_csv_write(self.file, args.rows)
 
     # --- the faults: each returns when the fault is cleared -----------------------------
     def worker_kill(self) -> None:
-        stop(self.processes["worker"], signal.SIGKILL)
-        time.sleep(5)
-        self.processes["worker"] = celery_start("worker", "worker-2", self.env)
+        killed_at = time.monotonic()
+        self.supervisor.kill("worker")  # the whole worker: main process and pool
+        self.supervisor.wait_restarted("worker", killed_at)  # a new worker, 5 s later
 
     def redis_kill(self) -> None:
         self.redis.kill()
@@ -281,13 +338,13 @@ class Drills:
         self.sandbox.set_faults({})
 
     def beat_restart(self) -> None:
-        stop(self.processes["beat"])
-        time.sleep(3)
-        self.processes["beat"] = celery_start("beat", "beat-2", self.env)
+        stopped_at = time.monotonic()
+        self.supervisor.kill("beat", signal.SIGTERM)
+        self.supervisor.wait_restarted("beat", stopped_at)
 
     def two_beats(self) -> None:
         # By mistake, a second beat: every sweep is sent twice; a wake-up is harmless twice.
-        self.processes["beat-extra"] = celery_start("beat", "beat-extra", self.env)
+        self.supervisor.start("beat", "beat-extra")
 
     # --- one drill ---------------------------------------------------------------------
     def run(self, name: str) -> dict:
@@ -297,6 +354,7 @@ class Drills:
         from pipelines.services.staging import run_create_csv
 
         self.sandbox.reset()
+        restarts_before = self.supervisor.restarts
         workflow = self.pipeline.workflow_create(self.base, suffix=f"-{name}")
         with self.file.open("rb") as handle:
             run = run_create_csv(
@@ -331,8 +389,8 @@ class Drills:
             "nothing_dead_lettered_by_the_fault": run.failed == 0,
             "recovered_in_time": ended_at - cleared_at < RECOVERY_LIMIT,
         }
-        if "beat-extra" in self.processes:
-            stop(self.processes.pop("beat-extra"))
+        if "beat-extra" in self.supervisor.processes:
+            self.supervisor.remove("beat-extra")
         return {
             "drill": name,
             "ok": all(checks.values()),
@@ -343,6 +401,7 @@ class Drills:
             "fault_lasted_s": round(cleared_at - fault_at, 1),
             "recovered_in_s": round(ended_at - cleared_at, 1),
             "run_s": round(ended_at - started, 1),
+            "process_restarts": self.supervisor.restarts - restarts_before,
         }
 
 
