@@ -101,6 +101,14 @@ def _request_logger(connection_id: int) -> Callable[[RequestRecord], None]:
     return record
 
 
+def limiter_key_for(connection: Connection) -> str:
+    """The budget this connection's calls count against, shared by every worker process and
+    thread (integrations.ratelimit). Everything that shares a budget — the loader's threads,
+    several runs, several workflows — goes through this one key, so the budget's unit (a
+    connection today; a HubSpot portal, whose limit is what HubSpot counts) is decided here."""
+    return f"switchyard:ratelimit:connection:{connection.pk}"
+
+
 def client_config_for(connection: Connection) -> ClientConfig:
     base_url = base_url_for(connection.provider, connection.base_url)
     base_url_validate(base_url)  # again at use: DNS may have changed since the connection was saved
@@ -115,7 +123,7 @@ def client_config_for(connection: Connection) -> ClientConfig:
         max_attempts=connection.max_attempts,
         rate_limit=rate,
         search_rate_limit=HUBSPOT_SEARCH_LIMIT if connection.provider == "hubspot" else None,
-        limiter_key=f"switchyard:ratelimit:connection:{connection.pk}",
+        limiter_key=limiter_key_for(connection),
         limiter_url=settings.REDIS_URL or None,
         timezone=connection.options.get("timezone", "UTC"),
     )

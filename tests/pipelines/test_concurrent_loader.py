@@ -252,3 +252,18 @@ def test_waiting_for_a_daily_quota_is_not_a_stall(workflow, settings):
     Run.objects.filter(pk=run.pk).update(started_at=long_ago, status=RunStatus.WAITING_FOR_QUOTA)
 
     assert runs_sweep()["stalled"] == 0
+
+
+def test_a_load_task_gives_its_process_back_after_its_slice_so_other_runs_take_turns(
+    workflow, sandbox
+):
+    run = staged_run(workflow, 300)
+    ticks = iter(range(100))
+
+    first = run_load(run_id=run.pk, slice_seconds=2.5, clock=lambda: float(next(ticks)))
+
+    # One batch per tick of the fake clock: the slice ends after two batches with one left.
+    assert (first.batches, first.finished, first.wake_in) == (2, False, 0.0)
+    assert RunBatch.objects.filter(run=run, state=BatchState.PENDING).count() == 1
+    last = run_load(run_id=run.pk)
+    assert (last.batches, last.finished, last.wake_in) == (1, True, None)
