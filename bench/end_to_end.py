@@ -32,16 +32,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from faults import PrivatePostgres, PrivateRedis, celery_start, stop  # noqa: E402
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children (the worker's pool), in MB."""
-    total = 0
-    pids = [pid]
+def _family(pid: int) -> list[int]:
     try:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         children = []
-    pids += [int(c) for c in children]
-    for one in pids:
+    return [pid, *(int(c) for c in children)]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (the worker's pool) so far."""
+    total = 0
+    for one in _family(pid):
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (the worker's pool), in MB."""
+    total = 0
+    for one in _family(pid):
         try:
             for line in Path(f"/proc/{one}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -106,12 +120,14 @@ def main() -> int:
         processes["worker"] = celery_start("worker", "worker", env)
         processes["beat"] = celery_start("beat", "beat", env)
         time.sleep(8)  # the worker boots (imports Django and the app) before users start imports
-        peak = [0.0]
+        peak, cpu = [0.0], [0.0]
         done = threading.Event()
+        cpu_before = cpu_seconds(processes["worker"].pid)
 
         def watch_memory() -> None:
             while not done.wait(0.5):
                 peak[0] = max(peak[0], rss_mb(processes["worker"].pid))
+                cpu[0] = cpu_seconds(processes["worker"].pid) - cpu_before
 
         threading.Thread(target=watch_memory, daemon=True).start()
         commands = []
@@ -148,6 +164,10 @@ def main() -> int:
         done.set()
         for result in results:
             result["worker_peak_rss_mb"] = round(peak[0])
+            # Staging, dedupe and loading of every portal's run, per 100-contact batch.
+            result["worker_cpu_ms_per_batch"] = round(
+                cpu[0] * 1000 / (args.rows * args.portals / 100)
+            )
             print(json.dumps(result), flush=True)
     finally:
         for process in processes.values():

@@ -186,7 +186,7 @@ def run_chunk_stage(*, chunk_id: int) -> int:
 
 def run_chunk_stage_next(*, run_id: int) -> bool:
     """Claim the run's next chunk nobody is staging and stage it; False when none is left."""
-    Run.objects.filter(pk=run_id).update(worker_seen_at=timezone.now())  # heartbeat
+    Run.objects.filter(pk=run_id).update(worker_seen_at=timezone.now())  # heartbeat (~1 a second)
     unstaged = RunChunk.objects.filter(run_id=run_id, staged_at__isnull=True).order_by("sequence")
     return _chunk_claim_and_stage(unstaged, run_id=run_id)
 

@@ -119,10 +119,20 @@ def _lease_fields(token: str, now: Any) -> dict[str, Any]:
 
 def _run_claimed(run_id: int, now: Any) -> None:
     """A worker is on the run (its heartbeat), and a run waiting for its quota runs again."""
-    Run.objects.filter(pk=run_id).update(worker_seen_at=now)
+    run_heartbeat(run_id=run_id, now=now)
     Run.objects.filter(pk=run_id, status=RunStatus.WAITING_FOR_QUOTA).update(
         status=RunStatus.RUNNING, status_message=""
     )
+
+
+def run_heartbeat(*, run_id: int, now: Any) -> None:
+    """Stamp the run's heartbeat, at most every few seconds: the run row is also what every
+    batch's save locks for its counters, and an UPDATE whose WHERE does not match locks
+    nothing, so eight threads claiming 19 batches a second do not queue on it."""
+    fresh = now - timedelta(seconds=settings.PIPELINE_WORKER_HEARTBEAT_SECONDS / 4)
+    Run.objects.filter(pk=run_id).filter(
+        Q(worker_seen_at__isnull=True) | Q(worker_seen_at__lt=fresh)
+    ).update(worker_seen_at=now)
 
 
 def batches_release_orphaned(*, run_id: int) -> int:

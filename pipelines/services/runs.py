@@ -74,7 +74,8 @@ def run_prepare(*, run_id: int, dispatch: bool = True) -> Run:
         if run.batches_total == 0:
             return run_finish(run=run)
         if dispatch:
-            transaction.on_commit(lambda: wakeups.run_load_wake(run_id=run_id))
+            for _ in range(settings.PIPELINE_LOAD_TASKS_PER_RUN):
+                transaction.on_commit(lambda: wakeups.run_load_wake(run_id=run_id))
     return run
 
 

@@ -155,12 +155,12 @@ def test_with_dispatch_stagers_are_woken_for_the_run_and_claim_chunks_until_none
     run.refresh_from_db()
     assert run.records_in == 7
     assert run.prepared_at is not None
-    assert loaders == [run.pk]
+    assert loaders == [run.pk, run.pk]  # PIPELINE_LOAD_TASKS_PER_RUN: one per worker process
 
     with django_capture_on_commit_callbacks(execute=True):
         tasks.run_stage_task(run.pk)  # the second wake-up finds nothing left to do
     assert RunRecord.objects.filter(run=run).count() == 7
-    assert loaders == [run.pk]
+    assert loaders == [run.pk, run.pk]
 
 
 def test_a_run_whose_stager_was_lost_is_woken_again_once_its_heartbeat_is_stale(
