@@ -286,6 +286,7 @@ DRILLS = [
     "redis_kill",
     "redis_flush",
     "postgres_restart",
+    "postgres_restart_staging",
     "hubspot_503",
     "beat_restart",
     "two_beats",
@@ -331,6 +332,9 @@ class Drills:
         self.postgres.stop()
         time.sleep(5)
         self.postgres.start()
+
+    def postgres_restart_staging(self) -> None:
+        self.postgres_restart()  # injected while the file is staged (see run())
 
     def hubspot_503(self) -> None:
         self.sandbox.set_faults({"503": 1.0})

@@ -267,3 +267,23 @@ def test_a_load_task_gives_its_process_back_after_its_slice_so_other_runs_take_t
     assert RunBatch.objects.filter(run=run, state=BatchState.PENDING).count() == 1
     last = run_load(run_id=run.pk)
     assert (last.batches, last.finished, last.wake_in) == (1, True, None)
+
+
+def test_the_run_page_shows_a_stalled_run_with_its_reason(workflow, sandbox, client, viewer):
+    from django.urls import reverse
+
+    run = staged_run(workflow, 10)
+    Run.objects.filter(pk=run.pk).update(
+        stalled_at=timezone.now(), stall_reason="No progress; last error: HubSpot 503"
+    )
+    client.force_login(viewer)
+
+    page = client.get(reverse("switchyard:run", args=[run.pk])).content.decode()
+
+    assert 'id="run-stalled"' in page
+    assert "No progress; last error: HubSpot 503" in page
+    run_load(run_id=run.pk)  # it moves and finishes: no longer stalled
+    assert (
+        'id="run-stalled"'
+        not in client.get(reverse("switchyard:run", args=[run.pk])).content.decode()
+    )

@@ -22,6 +22,7 @@ DRILLS = [
     "redis_kill",
     "redis_flush",
     "postgres_restart",
+    "postgres_restart_staging",
     "hubspot_503",
     "beat_restart",
     "two_beats",
