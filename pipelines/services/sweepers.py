@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -116,8 +116,8 @@ def runs_sweep(*, now: Any = None) -> dict[str, int]:
     unprepared = (
         Run.objects.filter(status__in=_OPEN, prepared_at__isnull=True, created_at__lt=quiet)
         .filter(_heartbeat_stale(now))
-        # A CSV run whose chunks are planned and not all staged is chunks_sweep's.
-        .exclude(staged_at__isnull=True, chunks__staged_at__isnull=True, trigger=RunTrigger.CSV)
+        # A run with chunks still to stage is chunks_sweep's; one never planned is ours.
+        .exclude(Exists(RunChunk.objects.filter(run=OuterRef("pk"), staged_at__isnull=True)))
         .values_list("pk", flat=True)
         .distinct()
     )

@@ -287,3 +287,24 @@ def test_the_run_page_shows_a_stalled_run_with_its_reason(workflow, sandbox, cli
         'id="run-stalled"'
         not in client.get(reverse("switchyard:run", args=[run.pk])).content.decode()
     )
+
+
+def test_a_csv_run_whose_first_message_was_lost_is_prepared_by_the_runs_sweeper(
+    workflow, monkeypatch, settings
+):
+    from pipelines import wakeups
+
+    woken: list[int] = []
+    monkeypatch.setattr(wakeups, "run_prepare_wake", lambda *, run_id: woken.append(run_id) or 1)
+    run = run_create_csv(
+        workflow=workflow,
+        file=io.BytesIO(csv_bytes(contact_rows(5))),
+        filename="lost.csv",
+        dispatch=False,  # committed, never published
+    )
+    assert runs_sweep()["prepared"] == 0  # just created: its message may still be on its way
+
+    quiet = timezone.now() - timedelta(seconds=settings.PIPELINE_WORKER_HEARTBEAT_SECONDS + 1)
+    Run.objects.filter(pk=run.pk).update(created_at=quiet)
+    assert runs_sweep()["prepared"] == 1
+    assert woken == [run.pk]
