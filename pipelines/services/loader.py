@@ -28,7 +28,8 @@ from django.db import connections
 from django.utils import timezone
 
 from pipelines.models import BatchState, Run, RunBatch, RunStatus
-from pipelines.services.loading import batch_load_next, batches_release_orphaned
+from pipelines.services.batch_claims import batches_release_orphaned
+from pipelines.services.loading import batch_load_next
 
 # Wake-ups further out than this are left to the sweeper (it wakes every run with due work):
 # a Celery countdown that long sits in Redis as an unacked message, redelivered in a loop.

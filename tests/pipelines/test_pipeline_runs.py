@@ -314,7 +314,7 @@ def test_a_lease_is_judged_abandoned_only_when_its_holder_process_on_this_host_i
     import subprocess
     import sys
 
-    from pipelines.services.loading import lease_holder_gone, lease_holder_here
+    from pipelines.claims import lease_holder_gone, lease_holder_here
 
     here = socket.gethostname()
     finished = subprocess.Popen([sys.executable, "-c", "pass"])  # noqa: S603 - our own interpreter
