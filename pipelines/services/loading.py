@@ -10,7 +10,7 @@ One bad record never fails its batch:
 - what a failed call means for the batch (wait, retry, dead-letter) is decided in
   pipelines.services.load_decision, and written here in one step (batch_verdict_save).
 
-Batches are claimed from the database (batch_claim_next) by the run's load task
+Batches are claimed from the database (batch_claims.batch_claim_next) by the run's load task
 (pipelines.services.loader); this module loads the batch it is given.
 """
 
