@@ -8,7 +8,7 @@ One bad record never fails its batch:
 - a 400 that names nobody: the batch is bisected until the bad inputs are alone
   (cost: about 2·log2(100) ≈ 14 extra calls per bad record, only on that rare path);
 - what a failed call means for the batch (wait, retry, dead-letter) is decided in
-  pipelines.services.load_decision, and written here in one step (batch_verdict_save).
+  pipelines.services.load_decision, and written in one step (load_outcomes.batch_verdict_save).
 
 Batches are claimed from the database (batch_claims.batch_claim_next) by the run's load task
 (pipelines.services.loader); this module loads the batch it is given.
