@@ -228,7 +228,7 @@ PIPELINE_BATCH_MAX_ATTEMPTS = env_int("PIPELINE_BATCH_MAX_ATTEMPTS", 5, minimum=
 # "Work is claimed from the database"). A run whose workers have not claimed anything for this
 # long while work is due gets a new wake-up from the sweeper (every 10 s): a live loader claims
 # a batch every fraction of a second, a stager a chunk every second or two.
-PIPELINE_WORKER_HEARTBEAT_SECONDS = env_int("PIPELINE_WORKER_HEARTBEAT_SECONDS", 20, minimum=1)
+PIPELINE_WORKER_HEARTBEAT_SECONDS = env_int("PIPELINE_WORKER_HEARTBEAT_SECONDS", 10, minimum=1)
 # Batch calls one load task keeps in flight (threads sharing the portal's limiter). Loading waits
 # on HubSpot, so threads, not processes, are the unit of concurrency (measured in
 # docs/operations.md). One load task works a run for at most a slice, then wakes itself again
