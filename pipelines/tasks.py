@@ -12,8 +12,9 @@ are never counted against a batch or a record (pipelines.claims).
 from __future__ import annotations
 
 from celery import shared_task
+from celery.signals import worker_ready
 
-from pipelines.claims import INFRASTRUCTURE_ERRORS, retry_delay
+from pipelines.claims import INFRASTRUCTURE_ERRORS, retry_delay, wake_up
 from pipelines.services.chunks import run_chunk_stage, run_chunk_stage_next
 from pipelines.services.loader import run_load
 from pipelines.services.runs import run_notify, run_prepare
@@ -99,3 +100,11 @@ def clay_events_sweep_task() -> dict[str, int]:
 )
 def run_notify_task(run_id: int) -> None:
     run_notify(run_id=run_id)
+
+
+@worker_ready.connect
+def sweep_when_a_worker_starts(**_kwargs: object) -> None:
+    # A worker that just started (after a crash, a deploy, a lost broker) looks for work
+    # nobody is doing at once, rather than at beat's next sweep: up to 10 s sooner.
+    wake_up(batches_sweep_task)
+    wake_up(chunks_sweep_task)

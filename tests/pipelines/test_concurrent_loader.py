@@ -308,3 +308,13 @@ def test_a_csv_run_whose_first_message_was_lost_is_prepared_by_the_runs_sweeper(
     Run.objects.filter(pk=run.pk).update(created_at=quiet)
     assert runs_sweep()["prepared"] == 1
     assert woken == [run.pk]
+
+
+def test_a_worker_that_starts_sweeps_at_once(monkeypatch):
+    sent = []
+    monkeypatch.setattr(tasks.batches_sweep_task, "delay", lambda: sent.append("batches"))
+    monkeypatch.setattr(tasks.chunks_sweep_task, "delay", lambda: sent.append("chunks"))
+
+    tasks.sweep_when_a_worker_starts(sender=None)
+
+    assert sent == ["batches", "chunks"]
