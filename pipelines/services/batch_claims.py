@@ -12,7 +12,13 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from pipelines.claims import LiveLeases, lease_holder_gone, lease_holder_here, row_claim
+from pipelines.claims import (
+    INFRASTRUCTURE_ERRORS,
+    LiveLeases,
+    lease_holder_gone,
+    lease_holder_here,
+    row_claim,
+)
 from pipelines.models import BatchState, Run, RunBatch, RunStatus
 
 # Tokens of the batches this process's threads are loading right now (see LiveLeases).
@@ -114,3 +120,24 @@ def batches_release_orphaned(*, run_id: int) -> int:
             pk=pk, state=BatchState.LEASED, lease_token=token
         ).update(**fields)
     return released
+
+
+def batch_release_after_infrastructure_error(*, batch_id: int, token: str) -> bool:
+    """The database or Redis (the limiter) failed while this batch was being loaded: make it
+    pending again at once, its attempt given back, so any process can claim it as soon as
+    things are back instead of after the lease. Best effort: when the database itself is
+    down this fails too, and the batch is taken back by this process's next claim
+    (batches_release_orphaned) or when its lease expires."""
+    try:
+        return bool(
+            RunBatch.objects.filter(pk=batch_id, state=BatchState.LEASED, lease_token=token).update(
+                state=BatchState.PENDING,
+                lease_token="",
+                lease_holder="",
+                lease_expires_at=None,
+                attempts=F("attempts") - 1,
+                last_error="our database or Redis failed mid-batch; not counted as an attempt",
+            )
+        )
+    except INFRASTRUCTURE_ERRORS:
+        return False

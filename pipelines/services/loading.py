@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from integrations.errors import ProviderError
 from integrations.hubspot.errors import BatchRejected
+from pipelines.claims import INFRASTRUCTURE_ERRORS
 from pipelines.mapping import hubspot_properties, values_hash
 from pipelines.models import (
     RecordState,
@@ -40,6 +41,7 @@ from pipelines.services.batch_claims import (
     LIVE_LEASES,
     batch_claim_next,
     batch_lease,
+    batch_release_after_infrastructure_error,
 )
 from pipelines.services.load_decision import HubSpotAnswer, batch_verdict
 from pipelines.services.load_outcomes import BatchOutcome, batch_verdict_save
@@ -84,7 +86,11 @@ def batch_load_next(
         batch = batch_claim_next(run_id=run_id, token=token)
         if batch is None:
             return None
-        return batch_load(batch=batch, token=token, transport=transport)
+        try:
+            return batch_load(batch=batch, token=token, transport=transport)
+        except INFRASTRUCTURE_ERRORS:
+            batch_release_after_infrastructure_error(batch_id=batch.pk, token=token)
+            raise
     finally:
         LIVE_LEASES.discard(token)
 

@@ -137,8 +137,15 @@ def test_leases_of_a_killed_process_and_of_a_lost_thread_are_taken_back_at_once(
     assert attempts == {first.pk: 2, second.pk: 1, third.pk: 1}
 
 
-def test_a_database_error_while_saving_is_retried_and_never_spends_an_attempt(
-    workflow, sandbox, monkeypatch, settings
+@pytest.mark.parametrize(
+    ("database_answers", "left_as"),
+    [
+        (True, BatchState.PENDING),  # Redis (the limiter) failed: released at once
+        (False, BatchState.LEASED),  # the database is down: left for this process to take back
+    ],
+)
+def test_an_infrastructure_error_mid_batch_is_retried_and_never_spends_an_attempt(
+    workflow, sandbox, monkeypatch, settings, database_answers, left_as
 ):
     settings.PIPELINE_BATCH_MAX_ATTEMPTS = 1  # one spent attempt would dead-letter the batch
     real_save = loading.batch_verdict_save
@@ -151,15 +158,18 @@ def test_a_database_error_while_saving_is_retried_and_never_spends_an_attempt(
         return real_save(**kwargs)
 
     monkeypatch.setattr(loading, "batch_verdict_save", database_restarting)
+    if not database_answers:
+        monkeypatch.setattr(loading, "batch_release_after_infrastructure_error", lambda **_: False)
     run = staged_run(workflow, 100)
 
     with pytest.raises(OperationalError):
         run_load(run_id=run.pk)
     batch = RunBatch.objects.get(run=run)
-    assert (batch.state, batch.attempts) == (BatchState.LEASED, 1)  # left behind, not failed
+    assert batch.state == left_as
+    assert batch.attempts == (0 if database_answers else 1)
     assert not DeadLetter.objects.exists()
 
-    loaded = run_load(run_id=run.pk)  # the task's retry, once the database is back
+    loaded = run_load(run_id=run.pk)  # the task's retry, once things are back
 
     assert loaded.finished
     assert_invariant(run)
