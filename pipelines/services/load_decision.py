@@ -7,7 +7,7 @@ HubSpot before and writes the verdict after (``batch_verdict_save``). The rules:
   rejected is dead-lettered with HubSpot's category and messages;
 - records HubSpot has not answered for (the call failed) wait for the next try, unless:
 - a DAILY 429 pauses the connection and the run until the reset (HubSpot: never retry a daily
-  429 before it, docs/reference/hubspot.md); not an attempt;
+  429 before it: https://developers.hubspot.com/docs/api/usage-details); not an attempt;
 - a TEN_SECONDLY 429 waits the window out (10 s, or Retry-After); not an attempt, so a 429 storm
   never exhausts a batch into dead letters;
 - HubSpot unavailable (502/503/504, connection refused): an outage, not this batch's fault:
