@@ -44,11 +44,11 @@ from django.db import connection
 from config.celery import app
 from pipelines.models import DeadLetter, Run, RunRecord
 from pipelines.models.runs import TERMINAL_STATES
-from pipelines.services.runs import batches_sweep
 from pipelines.services.staging import run_create_csv
+from pipelines.services.sweepers import batches_sweep, chunks_sweep, runs_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
-SWEEP_EVERY = 30  # the beat schedule of pipelines.batches_sweep
+SWEEP_EVERY = 10  # the beat schedule of pipelines.batches_sweep and chunks_sweep
 
 
 def sandbox_start(port: int, faults: dict[str, float]) -> subprocess.Popen:
@@ -124,7 +124,7 @@ def pool_children(worker: subprocess.Popen) -> list[int]:
 
 
 def run_until_finished(run: Run, *, kill_every: float | None, worker: subprocess.Popen) -> int:
-    """Dispatch is done; sweep every 30 s as beat would, and kill a pool child every
+    """Dispatch is done; sweep every 10 s as beat would, and kill a pool child every
     ``kill_every`` seconds. Returns how many pool processes were killed."""
     started = time.monotonic()
     last_sweep = last_kill = started
@@ -138,6 +138,8 @@ def run_until_finished(run: Run, *, kill_every: float | None, worker: subprocess
             return killed
         if now - last_sweep >= SWEEP_EVERY:
             batches_sweep()
+            chunks_sweep()
+            runs_sweep()
             last_sweep = now
         if kill_every and now - last_kill >= kill_every and (children := pool_children(worker)):
             os.kill(chooser.choice(children), signal.SIGKILL)

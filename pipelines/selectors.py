@@ -15,11 +15,12 @@ from pipelines.models import (
     RecordState,
     Run,
     RunBatch,
+    RunChunk,
     RunRecord,
     RunTrigger,
     Workflow,
 )
-from pipelines.models.runs import BATCH_STATES_OPEN
+from pipelines.models.runs import BATCH_STATES_OPEN, FINISHED_STATUSES
 
 # The audit action of a Slack message that was not delivered (pipelines/services/notifications.py).
 NOTIFICATION_FAILED = "notification.failed"
@@ -80,6 +81,8 @@ def run_progress(*, run_id: int) -> dict[str, Any]:
         "percent": min(percent, 100),
         "finished": run.is_finished,
         "label": label,
+        "stalled": run.stalled_at is not None,
+        "stall_reason": run.stall_reason,
     }
 
 
@@ -127,3 +130,24 @@ def run_record_state_counts(*, run_id: int) -> dict[str, int]:
 def run_batches_open(*, run_id: int) -> QuerySet[RunBatch]:
     """The run's batches still to load (pending or leased): the run finishes when none is left."""
     return RunBatch.objects.filter(run_id=run_id, state__in=BATCH_STATES_OPEN)
+
+
+def runs_stalled() -> QuerySet[Run]:
+    """Unfinished runs with work pending and no progress for PIPELINE_RUN_STALLED_SECONDS
+    (marked by the runs sweeper; cleared when they move or finish): "sync stopped". Each has
+    ``stalled_at`` (when it was marked) and ``stall_reason`` (the last error, or that no worker
+    is picking its work up)."""
+    return (
+        Run.objects.filter(stalled_at__isnull=False)
+        .exclude(status__in=FINISHED_STATUSES)
+        .select_related("workflow")
+        .order_by("stalled_at")
+    )
+
+
+def run_rows_staged(*, run_id: int) -> tuple[int, int]:
+    """(rows staged, rows in the file) of a CSV run's chunks; (0, 0) before planning."""
+    rows = RunChunk.objects.filter(run_id=run_id).aggregate(
+        total=Sum("rows"), staged=Sum("rows", filter=Q(staged_at__isnull=False))
+    )
+    return rows["staged"] or 0, rows["total"] or 0

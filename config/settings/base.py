@@ -257,10 +257,25 @@ PIPELINE_BATCH_LEASE_SECONDS = env_int("PIPELINE_BATCH_LEASE_SECONDS", 60, minim
 # Task-level attempts of one batch (on top of the client's in-process retries) before its
 # records become dead letters with category "retries_exhausted".
 PIPELINE_BATCH_MAX_ATTEMPTS = env_int("PIPELINE_BATCH_MAX_ATTEMPTS", 5, minimum=1)
-# A CSV chunk sent this long ago and still neither staged nor being staged (its row is not
-# locked) is sent again by run_prepare and the sweeper: its message was lost, or its worker
-# was killed (its transaction rolled back). A copy of a chunk still queued is harmless.
-PIPELINE_CHUNK_REDISPATCH_SECONDS = env_int("PIPELINE_CHUNK_REDISPATCH_SECONDS", 60, minimum=1)
+# Work is claimed from the database; a Celery message only wakes a worker up (docs/operations.md,
+# "Work is claimed from the database"). A run whose workers have not claimed anything for this
+# long while work is due gets a new wake-up from the sweeper (every 10 s): a live loader claims
+# a batch every fraction of a second, a stager a chunk every second or two.
+PIPELINE_WORKER_HEARTBEAT_SECONDS = env_int("PIPELINE_WORKER_HEARTBEAT_SECONDS", 10, minimum=1)
+# Batch calls one load task keeps in flight (threads sharing the portal's limiter). Loading waits
+# on HubSpot, so threads, not processes, are the unit of concurrency (measured in
+# docs/operations.md). One load task works a run for at most a slice, then wakes itself again
+# at the back of the queue, so several runs (portals) on few worker processes take turns.
+PIPELINE_LOAD_THREADS = env_int("PIPELINE_LOAD_THREADS", 8, minimum=1)
+PIPELINE_LOAD_SLICE_SECONDS = env_int("PIPELINE_LOAD_SLICE_SECONDS", 30, minimum=1)
+# Load tasks woken per run when its batches are cut: one per worker process by default (a
+# process's threads share one core's worth of Python: about 40 ms of CPU per batch measured,
+# so two processes keep 19 batches/s of a portal's limit fed with room to spare).
+PIPELINE_LOAD_TASKS_PER_RUN = env_int("PIPELINE_LOAD_TASKS_PER_RUN", 2, minimum=1)
+# Staging tasks woken per CSV run; each claims chunks until none is left.
+PIPELINE_STAGE_TASKS_PER_RUN = env_int("PIPELINE_STAGE_TASKS_PER_RUN", 2, minimum=1)
+# A run with work pending and nothing finished for this long is marked stalled ("sync stopped").
+PIPELINE_RUN_STALLED_SECONDS = env_int("PIPELINE_RUN_STALLED_SECONDS", 300, minimum=10)
 # Largest webhook body accepted (bytes); larger → 413. Below DATA_UPLOAD_MAX_MEMORY_SIZE.
 PIPELINE_WEBHOOK_MAX_BYTES = env_int("PIPELINE_WEBHOOK_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
 # Where links in notifications (Slack "see the run") point.

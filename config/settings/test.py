@@ -1,5 +1,7 @@
 """Test settings: the base settings, with speed-ups that change no behaviour under test."""
 
+import os
+
 from config.settings.base import *  # noqa: F403
 from config.settings.base import REDIS_URL
 
@@ -16,3 +18,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Tests run inside one transaction per test: other threads could not see its rows, so the
+# loader claims from this thread. Its threads are tested on PostgreSQL with committed data
+# (tests/pipelines/test_concurrent_loader.py). Worker processes a test or a bench starts set
+# PIPELINE_LOAD_THREADS themselves.
+PIPELINE_LOAD_THREADS = int(os.environ.get("PIPELINE_LOAD_THREADS", "1"))

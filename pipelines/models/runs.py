@@ -100,6 +100,15 @@ class Run(models.Model):
         max_length=10, choices=NotificationStatus.choices, blank=True, default=""
     )
     notification_error = models.CharField(max_length=300, blank=True)
+    # Liveness, kept in the database because the broker may lose every message (docs/operations.md,
+    # "Work is claimed from the database"): a worker stamps worker_seen_at whenever it claims a
+    # chunk or a batch of this run; progress_at moves when one is finished. A run with work
+    # pending and no progress for PIPELINE_RUN_STALLED_SECONDS is marked stalled (stalled_at,
+    # with the reason if known) until it moves again.
+    worker_seen_at = models.DateTimeField(null=True, blank=True)
+    progress_at = models.DateTimeField(null=True, blank=True)
+    stalled_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    stall_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-id"]

@@ -18,6 +18,7 @@ from django.utils import timezone
 from integrations.errors import ProviderError, RateLimited
 from integrations.hubspot.webhooks import event_dedupe_key
 from integrations.inbound import nul_strip
+from integrations.models import ConnectionStatus
 from pipelines.models import DecisionTrigger, InboundEvent, RoutingConfig, RoutingDecision
 from pipelines.routing.leads import leads_fetch
 from pipelines.routing.selectors import properties_needed, routing_setup_load
@@ -187,3 +188,29 @@ def _contact_missing(*, config: RoutingConfig, event: InboundEvent, contact_id: 
         decision_dead_letter(
             decision=decision, category="contact_not_found", message=decision.territory_reason
         )
+
+
+def routing_events_sweep(*, now: Any = None) -> dict[str, int]:
+    """The routing sweeper (beat, every 30 s): HubSpot MQL events stored more than a minute ago
+    and never routed (their task was lost) are sent again, 100 to a task."""
+    from pipelines.claims import wake_up
+    from pipelines.routing.tasks import routing_events_process_task
+
+    now = now or timezone.now()
+    quiet = now - timedelta(seconds=60)
+    stranded = list(
+        InboundEvent.objects.filter(
+            source="hubspot", processed_at__isnull=True, received_at__lt=quiet
+        )
+        # Events parked while their HubSpot connection waits for its quota stay where they are.
+        .exclude(
+            workflow__routing__hubspot_connection__status=ConnectionStatus.WAITING_FOR_QUOTA,
+            workflow__routing__hubspot_connection__paused_until__gt=now,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:5000]
+    )
+    sent = 0
+    for start in range(0, len(stranded), 100):
+        sent += wake_up(routing_events_process_task, stranded[start : start + 100])
+    return {"sent": sent}

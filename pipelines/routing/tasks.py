@@ -53,3 +53,10 @@ def owners_sync_task() -> dict[str, dict[str, int]]:
     from pipelines.routing.owners import owners_sync_for_routing
 
     return owners_sync_for_routing()
+
+
+@shared_task(name="pipelines.routing.events_sweep")
+def routing_events_sweep_task() -> dict[str, int]:
+    from pipelines.routing.intake import routing_events_sweep
+
+    return routing_events_sweep()

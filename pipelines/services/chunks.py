@@ -9,10 +9,12 @@ two chunks stage at once; one process alone does about half the rows per second.
 Why not one task per row or per 100 rows: Celery costs about 1 ms a task here
 (reliability-security.md §5.4). A chunk is CHUNK_ROWS rows, about a second of work.
 
-A chunk task that dies leaves nothing (its transaction rolls back); the chunk is sent again
-once its dispatch is PIPELINE_CHUNK_REDISPATCH_SECONDS old and its row is not locked by a
-worker staging it (run_prepare and the sweeper do that), not after the broker's hour-long
-visibility timeout; a second copy of a task finds the chunk locked or staged and leaves.
+Chunks are claimed from the database (docs/operations.md, "Work is claimed from the
+database"): a staging task is woken for the run, not for a chunk, and stages the next chunk
+nobody holds (SELECT … FOR UPDATE SKIP LOCKED: the chunk's row lock, held for its staging
+transaction, is its lease) until none is left. A staging task that dies leaves nothing (its
+transaction rolls back and PostgreSQL drops its lock); the sweeper wakes a new one when the
+run has unstaged chunks and no worker heartbeat.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import IO
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from integrations.inbound import NUL, nul_strip
@@ -51,10 +54,6 @@ from pipelines.services.staged_records import (
 
 CHUNK_ROWS = 10_000
 CHUNK_BYTES = 8 * 1024 * 1024  # wide rows: a chunk's bytes are read into memory at once
-
-
-def chunk_redispatch_after() -> timedelta:
-    return timedelta(seconds=settings.PIPELINE_CHUNK_REDISPATCH_SECONDS)
 
 
 def _run_format(run: Run, binary: IO[bytes]) -> CsvFormat:
@@ -188,57 +187,85 @@ def _chunk_rows(
 
 
 def run_chunk_stage(*, chunk_id: int) -> int:
-    """Stage one chunk in one transaction; returns its run's id. A chunk already staged, or
-    being staged by another worker (row locked), is left alone, so a duplicate task is a
-    no-op. A chunk that turns out unreadable (the file changed since planning) fails the
-    run and removes what its other chunks staged: a refused file keeps no records."""
+    """Stage this chunk in one transaction; returns its run's id. A chunk already staged, or
+    being staged by another worker (row locked), is left alone."""
+    run_id = RunChunk.objects.values_list("run_id", flat=True).get(pk=chunk_id)
+    _chunk_claim_and_stage(RunChunk.objects.filter(pk=chunk_id), run_id=run_id)
+    return run_id
+
+
+def run_chunk_stage_next(*, run_id: int) -> bool:
+    """Claim the run's next chunk nobody is staging and stage it; False when none is left."""
+    Run.objects.filter(pk=run_id).update(worker_seen_at=timezone.now())  # heartbeat (~1 a second)
+    unstaged = RunChunk.objects.filter(run_id=run_id, staged_at__isnull=True).order_by("sequence")
+    return _chunk_claim_and_stage(unstaged, run_id=run_id)
+
+
+def _chunk_claim_and_stage(chunks: QuerySet[RunChunk], *, run_id: int) -> bool:
+    """Lock the first free chunk of ``chunks`` and stage it, in one transaction. A chunk that
+    turns out unreadable (the file changed since planning) fails the run and removes what its
+    other chunks staged: a refused file keeps no records."""
     with transaction.atomic():
         chunk = (
-            RunChunk.objects.select_for_update(skip_locked=True, of=("self",))
+            chunks.select_for_update(skip_locked=True, of=("self",))
             .select_related("run__workflow", "run__mapping_version")
-            .filter(pk=chunk_id)
             .first()
         )
-        if chunk is None:
-            return RunChunk.objects.values_list("run_id", flat=True).get(pk=chunk_id)
-        run = chunk.run
-        if chunk.staged_at is not None or run.is_finished:
-            return run.pk
-        started = time.perf_counter()
-        rules = mapping_rules(run.mapping_version.rules)
-        writer = RecordWriter(
-            run_id=run.pk, now=timezone.now(), check_suppression=run.workflow.match_on == "email"
-        )
-        try:
-            # A savepoint: a database refusal rolls back this chunk's rows, not the count below.
-            with transaction.atomic(), cyclic_gc_paused(), run.input_file.open("rb") as binary:
-                fmt = _run_format(run, binary)
-                columns = columns_match(fmt.headers, run.mapping_version.rules).matched
-                tally = inputs_stage(
-                    inputs=_chunk_rows(binary, fmt, chunk),
-                    workflow=run.workflow,
-                    rules=rules,
-                    columns=columns,
-                    writer=writer,
-                )
-                writer.flush()
-        except CsvRefused as refused:
-            transaction.set_rollback(True)
-            refusal = refused.message
-        except RowsNotStored as not_stored:
-            refusal = _chunk_failure_count(chunk, not_stored.message)
-        else:
-            refusal = None
-            chunk.records = tally.records
-            chunk.transform_ms = round(tally.transform_seconds * 1000)
-            chunk.stage_ms = max(
-                0, round((time.perf_counter() - started) * 1000) - chunk.transform_ms
+        if chunk is None or chunk.staged_at is not None or chunk.run.is_finished:
+            return False
+        refusal = _chunk_stage(chunk)
+        if refusal is _TRY_AGAIN:
+            return (
+                False  # its rows were rolled back, the failure count kept; the sweeper re-sends it
             )
-            chunk.staged_at = timezone.now()
-            chunk.save(update_fields=["records", "transform_ms", "stage_ms", "staged_at"])
+        if refusal is not None:
+            transaction.set_rollback(True)
     if refusal is not None:
-        run_staging_refuse(run_id=run.pk, message=refusal)
-    return run.pk
+        run_staging_refuse(run_id=run_id, message=refusal)
+        return False
+    Run.objects.filter(pk=run_id).update(
+        progress_at=timezone.now(), stalled_at=None, stall_reason=""
+    )
+    return True
+
+
+# A database refusal seen once: the chunk is left for the re-send (it may have been a passing
+# fault); the same refusal twice fails the run (_chunk_failure_count).
+_TRY_AGAIN = "try again"
+
+
+def _chunk_stage(chunk: RunChunk) -> str | None:
+    """Stage one locked chunk; the refusal message if its rows cannot be read or stored, or
+    _TRY_AGAIN after a first database refusal."""
+    run = chunk.run
+    started = time.perf_counter()
+    rules = mapping_rules(run.mapping_version.rules)
+    writer = RecordWriter(
+        run_id=run.pk, now=timezone.now(), check_suppression=run.workflow.match_on == "email"
+    )
+    try:
+        # A savepoint: a database refusal rolls back this chunk's rows, not the count below.
+        with transaction.atomic(), cyclic_gc_paused(), run.input_file.open("rb") as binary:
+            fmt = _run_format(run, binary)
+            columns = columns_match(fmt.headers, run.mapping_version.rules).matched
+            tally = inputs_stage(
+                inputs=_chunk_rows(binary, fmt, chunk),
+                workflow=run.workflow,
+                rules=rules,
+                columns=columns,
+                writer=writer,
+            )
+            writer.flush()
+    except CsvRefused as refused:
+        return refused.message
+    except RowsNotStored as not_stored:
+        return _chunk_failure_count(chunk, not_stored.message) or _TRY_AGAIN
+    chunk.records = tally.records
+    chunk.transform_ms = round(tally.transform_seconds * 1000)
+    chunk.stage_ms = max(0, round((time.perf_counter() - started) * 1000) - chunk.transform_ms)
+    chunk.staged_at = timezone.now()
+    chunk.save(update_fields=["records", "transform_ms", "stage_ms", "staged_at"])
+    return None
 
 
 def _chunk_failure_count(chunk: RunChunk, message: str) -> str | None:
@@ -272,22 +299,28 @@ def run_staging_refuse(*, run_id: int, message: str) -> None:
 
 
 def run_chunks_dispatch(*, run_id: int) -> int:
-    """Send the stage task for each chunk not staged and not sent within chunk_redispatch_after().
-    Returns how many were sent (after the transaction commits). Call in a transaction."""
-    from pipelines.tasks import run_chunk_stage_task
+    """Wake staging tasks for a run with unstaged chunks and no worker on it (never seen, or
+    no claim within PIPELINE_WORKER_HEARTBEAT_SECONDS): at most one per free chunk, up to
+    PIPELINE_STAGE_TASKS_PER_RUN. Returns how many were woken (after the transaction commits,
+    when called in one)."""
+    from pipelines import wakeups
 
     now = timezone.now()
-    # Locked rows are chunks being staged right now: skipped, they need no task.
-    due = list(
-        RunChunk.objects.select_for_update(skip_locked=True)
-        .filter(run_id=run_id, staged_at__isnull=True)
-        .exclude(dispatched_at__gt=now - chunk_redispatch_after())
-        .values_list("pk", flat=True)
-    )
-    RunChunk.objects.filter(pk__in=due).update(dispatched_at=now)
-    for chunk_id in due:
-        transaction.on_commit(lambda chunk_id=chunk_id: run_chunk_stage_task.delay(chunk_id))
-    return len(due)
+    run = Run.objects.only("worker_seen_at").get(pk=run_id)
+    heartbeat = timedelta(seconds=settings.PIPELINE_WORKER_HEARTBEAT_SECONDS)
+    if run.worker_seen_at is not None and run.worker_seen_at > now - heartbeat:
+        return 0  # a stager claimed a chunk moments ago: it goes on to the next
+    with transaction.atomic():
+        # Locked rows are chunks being staged right now: skipped, they need no task.
+        free = list(
+            RunChunk.objects.select_for_update(skip_locked=True)
+            .filter(run_id=run_id, staged_at__isnull=True)
+            .values_list("pk", flat=True)[: settings.PIPELINE_STAGE_TASKS_PER_RUN]
+        )
+        RunChunk.objects.filter(pk__in=free).update(dispatched_at=now)
+    for _ in free:
+        transaction.on_commit(lambda: wakeups.run_stage_wake(run_id=run_id))
+    return len(free)
 
 
 def run_chunks_staged(*, run: Run) -> tuple[bool, dict[str, int], int]:

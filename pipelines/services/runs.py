@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -20,7 +19,7 @@ from django.utils import timezone
 
 from audit.services import audit_event_record
 from integrations.errors import ProviderError, RequestRejected
-from integrations.models import ConnectionStatus
+from pipelines import wakeups
 from pipelines.csv_files import CsvRefused
 from pipelines.models import (
     BatchState,
@@ -29,13 +28,10 @@ from pipelines.models import (
     RecordState,
     Run,
     RunBatch,
-    RunChunk,
     RunRecord,
     RunStatus,
-    RunTrigger,
     SkipReason,
 )
-from pipelines.models.runs import BATCH_STATES_OPEN, FINISHED_STATUSES
 from pipelines.selectors import run_record_state_counts
 from pipelines.services.dead_letters import dead_letter_describe, dead_letters_settle
 from pipelines.services.staging import run_stage
@@ -81,7 +77,8 @@ def run_prepare(*, run_id: int, dispatch: bool = True) -> Run:
         if run.batches_total == 0:
             return run_finish(run=run)
         if dispatch:
-            transaction.on_commit(lambda: batches_dispatch(run_id=run_id))
+            for _ in range(settings.PIPELINE_LOAD_TASKS_PER_RUN):
+                transaction.on_commit(lambda: wakeups.run_load_wake(run_id=run_id))
     return run
 
 
@@ -221,25 +218,6 @@ def _batches_create_in_database(*, run: Run) -> int:
         return cursor.rowcount
 
 
-def batches_dispatch(*, run_id: int | None = None, batch_ids: list[int] | None = None) -> int:
-    """Send the batch task for pending batches that are due. Marks them dispatched first, so
-    the sweeper does not send them again before the grace period."""
-    from pipelines.tasks import batch_process_task
-
-    now = timezone.now()
-    qs = RunBatch.objects.filter(state=BatchState.PENDING)
-    if run_id is not None:
-        qs = qs.filter(run_id=run_id)
-    if batch_ids is not None:
-        qs = qs.filter(pk__in=batch_ids)
-    qs = qs.exclude(available_at__gt=now)
-    ids = list(qs.values_list("pk", flat=True))
-    RunBatch.objects.filter(pk__in=ids).update(dispatched_at=now)
-    for batch_id in ids:
-        batch_process_task.delay(batch_id)
-    return len(ids)
-
-
 def run_finish(*, run: Run) -> Run:
     """Recount from record states, set status, duration and timings. Call with the run row
     locked (inside the batch's transaction) or alone; a finished run is left as it is."""
@@ -263,6 +241,7 @@ def run_finish(*, run: Run) -> Run:
         run.status = RunStatus.PARTIAL
     run.status_message = ""
     dead_letters_settle(run=run)
+    run.stalled_at, run.stall_reason = None, ""
     run.finished_at = now
     run.duration_ms = round(((now - (run.started_at or run.created_at)).total_seconds()) * 1000)
     run.timings = {
@@ -333,142 +312,21 @@ def run_execute_inline(
     honour_backoff: bool = True,
     sleep: Any = time.sleep,
     max_wait: float = 30.0,
+    threads: int | None = None,
 ) -> Run:
-    """Everything a worker would do, in this process: `import_csv --wait` without a worker,
-    the demo seed, tests. Same services as the tasks. Stops when the run finishes or waits
-    for a daily quota. ``honour_backoff=False`` retries at once (tests must not sleep)."""
-    from pipelines.services.loading import batch_process
+    """Everything a worker would do, in this process: `import_csv --inline`, the demo seed,
+    tests. Same services as the tasks, the same concurrent loader. Stops when the run finishes
+    or waits for a daily quota. ``honour_backoff=False`` retries at once (tests must not sleep)."""
+    from pipelines.services.loader import run_load_inline
 
-    run_prepare(run_id=run_id, dispatch=False)
-    while True:
-        run = Run.objects.get(pk=run_id)
-        pending = RunBatch.objects.filter(run_id=run_id, state=BatchState.PENDING).order_by(
-            "sequence"
-        )
-        now = timezone.now()
-        quota_wait = run.status == RunStatus.WAITING_FOR_QUOTA
-        due = list(
-            (
-                pending
-                if not (honour_backoff or quota_wait)
-                else pending.exclude(available_at__gt=now)
-            ).values_list("pk", flat=True)
-        )
-        if run.is_finished or (quota_wait and not due):
-            return run
-        if not due:
-            waiting = pending.order_by("available_at").first()
-            if waiting is None:  # nothing pending: leased elsewhere, or finished meanwhile
-                return run
-            sleep(min(max_wait, max(0.0, (waiting.available_at - now).total_seconds())))
-            continue
-        for batch_id in due:
-            batch_process(batch_id=batch_id, transport=transport)
-
-
-def batches_sweep(*, now: Any = None) -> dict[str, int]:
-    """The beat task's work ("Re-queue expired batches", every 30 s). Closes every gap the
-    broker leaves (reliability-security.md §2.4-2.5): a worker SIGKILLed mid-batch (lease
-    expired), a message lost between commit and publish or in a Redis restart (pending, due,
-    not dispatched for DISPATCH_GRACE), a run whose last batch died before finishing it."""
-    now = now or timezone.now()
-    grace = timedelta(seconds=DISPATCH_GRACE_SECONDS)
-    expired = list(
-        RunBatch.objects.filter(state=BatchState.LEASED, lease_expires_at__lt=now).values_list(
-            "pk", flat=True
-        )
+    run = run_prepare(run_id=run_id, dispatch=False)
+    if run.is_finished:
+        return run
+    return run_load_inline(
+        run_id=run_id,
+        transport=transport,
+        honour_backoff=honour_backoff,
+        sleep=sleep,
+        max_wait=max_wait,
+        threads=threads,
     )
-    RunBatch.objects.filter(pk__in=expired, state=BatchState.LEASED).update(
-        state=BatchState.PENDING,
-        lease_token="",
-        lease_holder="",
-        lease_expires_at=None,
-        dispatched_at=None,
-        last_error="lease expired: the worker stopped before finishing",
-    )
-    stale = list(
-        RunBatch.objects.filter(state=BatchState.PENDING)
-        .exclude(available_at__gt=now)
-        .exclude(dispatched_at__gt=now - grace)
-        .values_list("pk", flat=True)
-    )
-    dispatched = batches_dispatch(batch_ids=stale) if stale else 0
-    finished = 0
-    for run_id in (
-        Run.objects.filter(
-            status__in=[RunStatus.RUNNING, RunStatus.WAITING_FOR_QUOTA], prepared_at__isnull=False
-        )
-        .exclude(batches__state__in=BATCH_STATES_OPEN)
-        .values_list("pk", flat=True)
-    ):
-        with transaction.atomic():
-            run = Run.objects.select_for_update().get(pk=run_id)
-            finished += int(run_finish(run=run).is_finished)
-    from pipelines.tasks import inbound_events_process_task, run_prepare_task
-
-    unprepared = set(
-        Run.objects.filter(prepared_at__isnull=True, created_at__lt=now - grace)
-        .exclude(status__in=FINISHED_STATUSES)
-        .values_list("pk", flat=True)
-    )
-    for run_id in sorted(unprepared | _runs_with_stalled_chunks(now=now)):
-        run_prepare_task.delay(run_id)
-    from pipelines.models import InboundEvent
-
-    quiet = now - timedelta(seconds=60)
-    for workflow_id in set(
-        InboundEvent.objects.filter(
-            source="clay", run__isnull=True, workflow__isnull=False, received_at__lt=quiet
-        ).values_list("workflow_id", flat=True)
-    ):
-        inbound_events_process_task.delay(workflow_id)
-    # HubSpot MQL events are routed, not staged: re-send the ones whose task never ran.
-    from pipelines.routing.tasks import routing_events_process_task
-
-    # Events parked while their HubSpot connection waits for its quota stay where they are.
-    stranded = list(
-        InboundEvent.objects.filter(
-            source="hubspot", processed_at__isnull=True, received_at__lt=quiet
-        )
-        .exclude(
-            workflow__routing__hubspot_connection__status=ConnectionStatus.WAITING_FOR_QUOTA,
-            workflow__routing__hubspot_connection__paused_until__gt=now,
-        )
-        .order_by("pk")
-        .values_list("pk", flat=True)[:5000]
-    )
-    for start in range(0, len(stranded), 100):
-        routing_events_process_task.delay(stranded[start : start + 100])
-    return {"expired": len(expired), "dispatched": dispatched, "finished": finished}
-
-
-def _runs_with_stalled_chunks(*, now: Any) -> set[int]:
-    """CSV runs whose staging stalled: a chunk sent PIPELINE_CHUNK_REDISPATCH_SECONDS ago and
-    not staged (its task was lost or its worker killed), or every chunk staged but the run not
-    marked staged (the last chunk's worker died between the two). run_prepare picks up both."""
-    from pipelines.services.chunks import chunk_redispatch_after
-
-    staging = Run.objects.filter(staged_at__isnull=True, trigger=RunTrigger.CSV).exclude(
-        status__in=FINISHED_STATUSES
-    )
-    stalled = set(
-        RunChunk.objects.filter(
-            run__in=staging,
-            staged_at__isnull=True,
-            dispatched_at__lt=now - chunk_redispatch_after(),
-        ).values_list("run_id", flat=True)
-    )
-    settled = now - timedelta(seconds=30)
-    stalled |= set(
-        staging.filter(chunks__isnull=False)
-        .exclude(chunks__staged_at__isnull=True)
-        .exclude(chunks__staged_at__gt=settled)
-        .values_list("pk", flat=True)
-    )
-    return stalled
-
-
-# A pending batch sent to the broker but not started after this long is sent again. Long
-# enough that a deep queue is not flooded with copies; short enough that a lost message costs
-# minutes, not the hour of Redis's visibility timeout.
-DISPATCH_GRACE_SECONDS = 10 * 60

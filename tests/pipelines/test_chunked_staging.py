@@ -10,14 +10,15 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from pipelines import tasks
+from pipelines import tasks, wakeups
 from pipelines.csv_files import csv_detect, csv_rows
 from pipelines.models import RecordState, Run, RunChunk, RunRecord, RunStatus
 from pipelines.services import chunks
-from pipelines.services.chunks import run_chunk_stage, run_chunks_dispatch
-from pipelines.services.runs import batches_sweep, run_prepare
+from pipelines.services.chunks import run_chunk_stage, run_chunk_stage_next
+from pipelines.services.runs import run_prepare
 from pipelines.services.staged_records import json_text
 from pipelines.services.staging import csv_run_plan, run_create_csv
+from pipelines.services.sweepers import chunks_sweep
 from tests.pipelines.conftest import assert_invariant, contact_rows, csv_bytes, import_rows
 
 
@@ -129,64 +130,60 @@ def test_the_run_is_not_staged_until_its_last_chunk_is(workflow, small_chunks, s
     assert run.batches_total == 1
 
 
-def test_with_dispatch_each_chunk_goes_to_its_own_task_and_the_last_one_prepares_the_load(
+def test_with_dispatch_stagers_are_woken_for_the_run_and_claim_chunks_until_none_is_left(
     workflow,
     small_chunks,
     monkeypatch,
     django_capture_on_commit_callbacks,
 ):
-    sent: dict[str, list[int]] = {"chunks": [], "batches": []}
-    monkeypatch.setattr(tasks.run_chunk_stage_task, "delay", sent["chunks"].append)
-    monkeypatch.setattr(tasks.batch_process_task, "delay", sent["batches"].append)
+    stagers: list[int] = []
+    loaders: list[int] = []
+    monkeypatch.setattr(wakeups, "run_stage_wake", lambda *, run_id: stagers.append(run_id) or 1)
+    monkeypatch.setattr(
+        wakeups, "run_load_wake", lambda *, run_id, countdown=None: loaders.append(run_id) or 1
+    )
     run = upload(workflow, csv_bytes(contact_rows(7)))
 
     with django_capture_on_commit_callbacks(execute=True):
         run_prepare(run_id=run.pk)
 
-    chunk_ids = list(
-        RunChunk.objects.filter(run=run).order_by("sequence").values_list("pk", flat=True)
-    )
-    assert sent["chunks"] == chunk_ids
-    assert len(chunk_ids) == 3
+    assert RunChunk.objects.filter(run=run).count() == 3
+    assert stagers == [run.pk, run.pk]  # PIPELINE_STAGE_TASKS_PER_RUN wake-ups, not one per chunk
     assert not RunRecord.objects.filter(run=run).exists()  # nothing staged in the caller
-    for chunk_id in chunk_ids:
-        with django_capture_on_commit_callbacks(execute=True):
-            tasks.run_chunk_stage_task(chunk_id)  # what a worker runs
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.run_stage_task(run.pk)  # what a worker runs: every free chunk, then prepare
     run.refresh_from_db()
     assert run.records_in == 7
     assert run.prepared_at is not None
-    assert len(sent["batches"]) == 1
-    assert sent["chunks"] == chunk_ids  # a chunk finishing does not re-send the others
+    assert loaders == [run.pk, run.pk]  # PIPELINE_LOAD_TASKS_PER_RUN: one per worker process
+
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.run_stage_task(run.pk)  # the second wake-up finds nothing left to do
+    assert RunRecord.objects.filter(run=run).count() == 7
+    assert loaders == [run.pk, run.pk]
 
 
-def test_a_chunk_whose_task_was_lost_is_sent_again_by_the_sweeper(
+def test_a_run_whose_stager_was_lost_is_woken_again_once_its_heartbeat_is_stale(
     workflow,
     small_chunks,
     monkeypatch,
     django_capture_on_commit_callbacks,
 ):
-    sent: list[int] = []
-    prepared: list[int] = []
-    monkeypatch.setattr(tasks.run_chunk_stage_task, "delay", sent.append)
-    monkeypatch.setattr(tasks.run_prepare_task, "delay", prepared.append)
+    woken: list[int] = []
+    monkeypatch.setattr(wakeups, "run_stage_wake", lambda *, run_id: woken.append(run_id) or 1)
     run = upload(workflow, csv_bytes(contact_rows(7)))
     with django_capture_on_commit_callbacks(execute=True):
         run_prepare(run_id=run.pk)
-    lost, *recent = RunChunk.objects.filter(run=run).order_by("sequence")
-    RunChunk.objects.filter(pk=lost.pk).update(dispatched_at=timezone.now() - timedelta(minutes=3))
-    sent.clear()
-
-    batches_sweep()
-    assert prepared == [run.pk]  # the sweeper hands the run back to run_prepare…
-    with django_capture_on_commit_callbacks(execute=True):
-        run_prepare(run_id=run.pk)
-    assert sent == [lost.pk]  # …which re-sends only the stalled chunk
+    woken.clear()
+    assert run_chunk_stage_next(run_id=run.pk)  # one chunk staged, then the stager is lost
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert run_chunks_dispatch(run_id=run.pk) == 0  # just sent: not again
-    assert (
-        recent
-    )  # the others were sent within PIPELINE_CHUNK_REDISPATCH_SECONDS and are left to their tasks
+        assert chunks_sweep()["woken"] == 0  # it claimed a chunk just now: still awake
+    Run.objects.filter(pk=run.pk).update(worker_seen_at=timezone.now() - timedelta(minutes=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert chunks_sweep()["woken"] == 2
+    assert woken == [run.pk, run.pk]
+    assert RunChunk.objects.filter(run=run, staged_at__isnull=True).count() == 2
 
 
 def test_a_file_undecodable_far_down_is_refused_before_any_record_is_written(
@@ -334,11 +331,11 @@ def test_a_run_whose_last_chunk_worker_died_before_finishing_it_is_picked_up_by_
     for chunk_id in RunChunk.objects.filter(run=run).values_list("pk", flat=True):
         run_chunk_stage(chunk_id=chunk_id)  # …and the worker dies before run_prepare
 
-    batches_sweep()
+    chunks_sweep()
     assert prepared == []  # just staged: the task that staged it may still be finishing
 
     RunChunk.objects.filter(run=run).update(staged_at=timezone.now() - timedelta(minutes=1))
-    batches_sweep()
+    chunks_sweep()
     assert prepared == [run.pk]
     run = run_prepare(run_id=run.pk, dispatch=False)
     assert run.records_in == 5

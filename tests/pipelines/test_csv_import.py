@@ -170,13 +170,13 @@ def test_dry_run_preview_counts_suppressed_people_apart_and_never_shows_them(wor
     assert lookups == [1000, 201]
 
 
-def test_import_csv_command_with_wait_and_json_prints_the_run_summary(
+def test_import_csv_command_inline_with_json_prints_the_run_summary(
     workflow, sandbox, tmp_path, capsys
 ):
     path = tmp_path / "clay.csv"
     path.write_bytes(SAMPLE_CSV.read_bytes())
 
-    call_command("import_csv", str(path), "--workflow", workflow.slug, "--wait", "--json")
+    call_command("import_csv", str(path), "--workflow", workflow.slug, "--inline", "--json")
 
     summary = json.loads(capsys.readouterr().out)
     assert set(summary) == {
@@ -195,6 +195,24 @@ def test_import_csv_command_with_wait_and_json_prints_the_run_summary(
         == 51
     )
     assert Run.objects.get(pk=summary["run_id"]).status == summary["status"] == "partial"
+
+
+def test_import_csv_wait_without_a_worker_runs_here_and_says_so(
+    workflow, sandbox, tmp_path, capsys, monkeypatch
+):
+    from pipelines.management.commands import import_csv
+
+    monkeypatch.setattr(import_csv, "workers_answering", lambda **_: 0)
+    path = tmp_path / "clay.csv"
+    path.write_bytes(SAMPLE_CSV.read_bytes())
+
+    call_command("import_csv", str(path), "--workflow", workflow.slug, "--wait", "--json")
+
+    captured = capsys.readouterr()
+    assert "No Celery worker answered: running the import in this process" in captured.err
+    summary = json.loads(captured.out)
+    assert summary["records_in"] == 51
+    assert Run.objects.get(pk=summary["run_id"]).is_finished
 
 
 def test_import_csv_dry_run_writes_nothing(workflow, tmp_path, capsys):

@@ -11,11 +11,13 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from pipelines import wakeups
 from pipelines.models import BatchState, Run, RunBatch, RunStatus
 from pipelines.selectors import field_mapping_current, run_progress
 from pipelines.services.mappings import field_mapping_validate, field_mapping_version_create
-from pipelines.services.runs import batches_sweep, run_prepare
+from pipelines.services.runs import run_prepare
 from pipelines.services.staging import run_create_csv
+from pipelines.services.sweepers import batches_sweep, runs_sweep
 from tests.pipelines.conftest import contact_rows, csv_bytes, import_rows
 from tests.pipelines.factories import CLAY_RULES
 
@@ -96,9 +98,11 @@ def test_progress_reports_percent_from_records_in_a_final_state(workflow, sandbo
     assert not progress["finished"]
 
 
-def test_sweeper_redispatches_a_batch_whose_message_was_lost(
-    workflow, sandbox, django_capture_on_commit_callbacks
+def test_sweeper_wakes_a_loader_for_a_run_with_due_batches_and_no_worker_on_it(
+    workflow, sandbox, monkeypatch
 ):
+    woken: list[int] = []
+    monkeypatch.setattr(wakeups, "run_load_wake", lambda *, run_id: woken.append(run_id) or True)
     run = run_create_csv(
         workflow=workflow,
         file=io.BytesIO(csv_bytes(contact_rows(10))),
@@ -106,39 +110,46 @@ def test_sweeper_redispatches_a_batch_whose_message_was_lost(
         dispatch=False,
     )
     run_prepare(run_id=run.pk, dispatch=False)  # committed, never published: the on_commit gap
-    batch = RunBatch.objects.get(run=run)
-    assert batch.dispatched_at is None
 
-    report = batches_sweep()
+    assert batches_sweep()["woken"] == 1
+    assert woken == [run.pk]
 
-    batch.refresh_from_db()
-    assert report["dispatched"] == 1
-    assert batch.dispatched_at is not None
-    assert batches_sweep()["dispatched"] == 0  # not again within the grace period
-    later = timezone.now() + timedelta(minutes=11)
-    assert batches_sweep(now=later)["dispatched"] == 1
+    # A loader claimed from the run a moment ago: it is awake, no second wake-up.
+    Run.objects.filter(pk=run.pk).update(worker_seen_at=timezone.now())
+    assert batches_sweep()["woken"] == 0
+    # Its heartbeat is older than PIPELINE_WORKER_HEARTBEAT_SECONDS: woken again.
+    later = timezone.now() + timedelta(seconds=21)
+    assert batches_sweep(now=later)["woken"] == 1
+    # A batch in backoff is not due: nothing to wake for.
+    RunBatch.objects.filter(run=run).update(available_at=later + timedelta(minutes=5))
+    assert batches_sweep(now=later)["woken"] == 0
+    assert woken == [run.pk, run.pk]
 
 
 def test_sweeper_finishes_a_run_whose_last_batch_died_before_finishing_it(workflow, sandbox):
     run = import_rows(workflow, contact_rows(5))
     Run.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, finished_at=None)
 
-    assert batches_sweep()["finished"] == 1
+    assert runs_sweep()["finished"] == 1
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCESS
     assert RunBatch.objects.get(run=run).state == BatchState.DONE
 
 
-def test_the_sweeper_schedule_is_seeded_by_migration(db):
+def test_each_sweeper_has_its_own_schedule_seeded_by_migration(db):
     from django_celery_beat.models import PeriodicTask
 
-    task = PeriodicTask.objects.get(name="Re-queue expired batches")
-    assert (task.task, task.interval.every, task.interval.period, task.enabled) == (
-        "pipelines.batches_sweep",
-        30,
-        "seconds",
-        True,
-    )
+    schedules = {
+        task.task: (task.interval.every, task.interval.period, task.enabled)
+        for task in PeriodicTask.objects.filter(task__contains="sweep")
+    }
+    assert schedules == {
+        "pipelines.batches_sweep": (10, "seconds", True),
+        "pipelines.chunks_sweep": (10, "seconds", True),
+        "pipelines.runs_sweep": (30, "seconds", True),
+        "pipelines.clay_events_sweep": (30, "seconds", True),
+        "pipelines.routing.events_sweep": (30, "seconds", True),
+    }
 
 
 def test_a_finished_run_posts_its_summary_to_slack_once(
@@ -178,7 +189,8 @@ def test_sweeper_routes_stranded_hubspot_events_and_never_stages_them_as_clay_ro
     from pipelines import tasks as pipeline_tasks
     from pipelines.models import InboundEvent
     from pipelines.routing import tasks as routing_tasks
-    from pipelines.services.runs import batches_sweep
+    from pipelines.routing.intake import routing_events_sweep
+    from pipelines.services.sweepers import clay_events_sweep
 
     routed, staged = [], []
     monkeypatch.setattr(routing_tasks.routing_events_process_task, "delay", routed.append)
@@ -202,7 +214,8 @@ def test_sweeper_routes_stranded_hubspot_events_and_never_stages_them_as_clay_ro
         received_at=old,
     )
 
-    batches_sweep()
+    assert routing_events_sweep() == {"sent": 1}
+    assert clay_events_sweep() == {"woken": 1}
 
     assert routed == [[hubspot.pk]]
     assert staged == [clay.workflow_id]

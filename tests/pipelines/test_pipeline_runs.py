@@ -19,7 +19,8 @@ from pipelines.models import (
     SkipReason,
 )
 from pipelines.services import loading
-from pipelines.services.runs import batches_sweep, run_execute_inline
+from pipelines.services.runs import run_execute_inline
+from pipelines.services.sweepers import batches_sweep
 from tests.pipelines.conftest import (
     SAMPLE_CSV,
     assert_invariant,
@@ -264,7 +265,7 @@ def test_daily_quota_pauses_the_run_and_the_connection_instead_of_dead_lettering
 def test_batch_redone_after_a_crash_changes_nothing_and_duplicates_nothing(
     workflow, sandbox, monkeypatch
 ):
-    real_record = loading._record
+    real_save = loading.batch_verdict_save
     crashed = []
 
     def die_after_hubspot_applied(*args, **kwargs):
@@ -272,9 +273,9 @@ def test_batch_redone_after_a_crash_changes_nothing_and_duplicates_nothing(
         if not crashed:
             crashed.append(True)
             raise SystemExit("worker killed")
-        return real_record(*args, **kwargs)
+        return real_save(*args, **kwargs)
 
-    monkeypatch.setattr(loading, "_record", die_after_hubspot_applied)
+    monkeypatch.setattr(loading, "batch_verdict_save", die_after_hubspot_applied)
     with pytest.raises(SystemExit):
         import_rows(workflow, contact_rows(100))
     batch = RunBatch.objects.get()
@@ -314,7 +315,7 @@ def test_a_lease_is_judged_abandoned_only_when_its_holder_process_on_this_host_i
     import subprocess
     import sys
 
-    from pipelines.services.loading import lease_holder_gone, lease_holder_here
+    from pipelines.claims import lease_holder_gone, lease_holder_here
 
     here = socket.gethostname()
     finished = subprocess.Popen([sys.executable, "-c", "pass"])

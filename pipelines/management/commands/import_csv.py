@@ -1,22 +1,34 @@
-"""`manage.py import_csv FILE --workflow SLUG [--dry-run] [--wait] [--json]`."""
+"""`manage.py import_csv FILE --workflow SLUG [--dry-run] [--wait | --inline] [--json]`.
+
+``--wait`` hands the run to the Celery workers, as an upload through the browser does, and
+waits for them with a progress bar on stderr (rows staged, batches loaded, ETA). ``--inline``
+runs it in this process instead, with the same concurrent loader; ``--wait`` does that too,
+saying so, when no worker answers a ping. Either way stdout gets the same summary.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
 from pipelines.csv_files import CsvRefused, csv_file_check
 from pipelines.models import RunStatus
-from pipelines.selectors import run_summary, workflow_by_slug
+from pipelines.selectors import run_progress, run_rows_staged, run_summary, workflow_by_slug
 from pipelines.services.preview import run_preview_csv
 from pipelines.services.runs import run_execute_inline
 from pipelines.services.staging import run_create_csv
 
 
 class Command(BaseCommand):
-    help = "Import a CSV file through a workflow (Celery runs it; --wait runs it here and waits)."
+    help = (
+        "Import a CSV file through a workflow: the workers run it (--wait waits for them with a "
+        "progress bar), or this process does (--inline)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file")
@@ -25,7 +37,10 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="preview counts and errors, write nothing"
         )
         parser.add_argument(
-            "--wait", action="store_true", help="run the batches in this process and wait"
+            "--wait", action="store_true", help="wait for the workers, with progress on stderr"
+        )
+        parser.add_argument(
+            "--inline", action="store_true", help="run the import in this process, no worker"
         )
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -33,6 +48,13 @@ class Command(BaseCommand):
         workflow = workflow_by_slug(slug=options["workflow"])
         if workflow is None:
             raise CommandError(f"no workflow {options['workflow']!r}")
+        inline = options["inline"]
+        if options["wait"] and not inline and not workers_answering():
+            self.stderr.write(
+                "No Celery worker answered: running the import in this process. Start workers "
+                "as docs/operations.md says to run imports in the background."
+            )
+            inline = True
         path = Path(options["file"])
         if not path.is_file():
             raise CommandError(f"{path}: no such file")
@@ -51,15 +73,17 @@ class Command(BaseCommand):
                     file=handle,
                     filename=path.name,
                     actor_label="command:import_csv",
-                    dispatch=not options["wait"],
+                    dispatch=not inline,
                 )
             except CsvRefused as refused:
                 raise CommandError(
                     f"{path.name}: {refused.message} Nothing was imported."
                 ) from None
-        if options["wait"]:
-            # Without a worker: the same services the tasks call, in this process.
+        if inline:
+            # The same services the tasks call, and the same concurrent loader, in this process.
             run = run_execute_inline(run_id=run.pk)
+        elif options["wait"]:
+            run_wait(run_id=run.pk)
         run.refresh_from_db()
         summary = run_summary(run=run)
         if options["json"]:
@@ -93,3 +117,53 @@ class Command(BaseCommand):
         )
         for error in preview.errors[:50]:
             self.stdout.write(f"  row {error['row']}: {'; '.join(error['messages'])}")
+
+
+def workers_answering(*, timeout: float = 1.5) -> int:
+    """How many Celery workers answer a ping (0 when none, or the broker cannot broadcast)."""
+    from config.celery import app
+
+    try:
+        return len(app.control.ping(timeout=timeout) or [])
+    except Exception:  # noqa: BLE001 - any broker trouble means: do not count on a worker
+        return 0
+
+
+def run_wait(*, run_id: int, out: Any = None, poll: float = 0.5) -> None:
+    """Wait for the workers to finish the run: a staging bar (rows), then a loading bar
+    (batches), each with its rate and ETA (tqdm)."""
+    from tqdm import tqdm
+
+    out = out or sys.stderr
+    bars: dict[str, tqdm] = {}
+    told_stalled = False
+
+    def show(phase: str, done: int, total: int, unit: str) -> None:
+        bar = bars.get(phase)
+        if bar is None:
+            for other in bars.values():
+                other.close()
+            bar = bars[phase] = tqdm(total=total, desc=phase, unit=unit, file=out, leave=True)
+        bar.total = max(total, done)
+        bar.update(done - bar.n)
+
+    try:
+        while True:
+            progress = run_progress(run_id=run_id)
+            if progress["finished"]:
+                if "loading" in bars:
+                    show("loading", progress["batches_total"], progress["batches_total"], "batch")
+                return
+            if progress["batches_total"]:
+                show("loading", progress["batches_done"], progress["batches_total"], "batch")
+            else:
+                rows = run_rows_staged(run_id=run_id)
+                if rows[1]:
+                    show("staging", rows[0], rows[1], "row")
+            if progress["stalled"] and not told_stalled:
+                out.write(f"\nstalled: {progress['stall_reason']}\n")
+            told_stalled = progress["stalled"]
+            time.sleep(poll)
+    finally:
+        for bar in bars.values():
+            bar.close()
