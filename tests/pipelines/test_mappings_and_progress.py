@@ -141,7 +141,9 @@ def test_each_sweeper_has_its_own_schedule_seeded_by_migration(db):
 
     schedules = {
         task.task: (task.interval.every, task.interval.period, task.enabled)
-        for task in PeriodicTask.objects.filter(task__contains="sweep")
+        for task in PeriodicTask.objects.filter(
+            task__startswith="pipelines.", task__contains="sweep"
+        )
     }
     assert schedules == {
         "pipelines.batches_sweep": (10, "seconds", True),
