@@ -222,6 +222,22 @@ def decision_record(
         )
     assessment = lead_assess(config=config, lead=lead, setup=setup)
     kept = None if reroute else owner_current(lead=lead)
+    current_id = str(lead.contact.get("hubspot_owner_id") or "").strip()
+    if not reroute and current_id and kept is None:  # owned by someone not synced here: keep
+        decision, _ = RoutingDecision.objects.get_or_create(
+            dedupe_key=dedupe_key,
+            defaults={
+                "config": config,
+                "trigger": trigger,
+                "triggered_by": user,
+                "inbound_event_id": inbound_event_id,
+                "contact_id": lead.contact_id,
+                "status": DecisionStatus.SKIPPED,
+                "territory_reason": f"Already owned by HubSpot owner {current_id}, who is not "
+                "among the synced owners: kept. Sync owners, or choose re-route.",
+            },
+        )
+        return decision
     try:
         with transaction.atomic():
             started = time.perf_counter()

@@ -40,3 +40,17 @@ def test_configured_to_reroute_it_goes_to_the_rules_owner(sandbox, routing):
 
     assert outcome.decision.owner.hubspot_id == "12345"
     assert _owner_in_hubspot(sandbox, contact) == "12345"
+
+
+def test_an_owner_switchyard_does_not_know_is_kept_too(sandbox, routing):
+    from pipelines.models import Owner
+
+    Owner.objects.filter(hubspot_id="22222").update(hubspot_id="22222-old")  # not synced here
+    contact = contact_seed(sandbox, country="US", state="NY", hubspot_owner_id="22222")
+
+    outcome = _route(routing, contact)
+
+    assert outcome.decision.status == "skipped"
+    assert outcome.decision.owner is None
+    assert "HubSpot owner 22222" in outcome.decision.territory_reason
+    assert _owner_in_hubspot(sandbox, contact) == "22222"
