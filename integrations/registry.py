@@ -37,7 +37,7 @@ PROVIDERS: dict[str, str] = {
     "http": "integrations.http.client.HttpJsonClient",
 }
 
-# HubSpot's limits when the connection sets none (providers.md §1.10): 100 per 10 s on
+# HubSpot's limits when the connection sets none (docs/reference/hubspot.md#rate-limits): 100 per 10 s on
 # Free/Starter private apps (the safe floor), 110 per 10 s for public OAuth apps; search has
 # its own 5 per second that does not count against the 10-second window.
 DEFAULT_RATE_LIMITS: dict[tuple[str, str], RateLimitSpec] = {

@@ -2,7 +2,7 @@
 
 A task carries a run or a batch of up to 100 records, never one record: Celery costs about
 1 ms per task here, so one per record would spend ~100 s of a 100k import on overhead alone
-(reliability-security.md §5.4). acks_late and task_reject_on_worker_lost are set globally
+(docs/reference/reliability.md#task-granularity). acks_late and task_reject_on_worker_lost are set globally
 (config/celery.py); the batch lease and the sweeper make a lost message harmless.
 """
 

@@ -218,7 +218,7 @@ ALLOW_PRIVATE_BASE_URLS = env_bool("ALLOW_PRIVATE_BASE_URLS", DEBUG)
 # --- Pipelines ---------------------------------------------------------------------------------
 # A worker holding a batch renews its lease before every HubSpot call; a batch whose lease
 # expired belonged to a dead worker and is re-queued by the sweeper (every 30 s). Lease + sweep
-# bound the recovery of a SIGKILLed worker (reliability-security.md §2.5, F2).
+# bound the recovery of a SIGKILLed worker (docs/reference/reliability.md#celery-delivery, F2).
 PIPELINE_BATCH_LEASE_SECONDS = env_int("PIPELINE_BATCH_LEASE_SECONDS", 60, minimum=1)
 # Task-level attempts of one batch (on top of the client's in-process retries) before its
 # records become dead letters with category "retries_exhausted".

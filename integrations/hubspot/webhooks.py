@@ -1,7 +1,7 @@
 """HubSpot webhook deliveries: the v3 signature and the idempotency key of an event.
 
 Pure functions (no Django, no I/O) so they can be tested against the reference's vectors.
-Facts from the providers reference (shared/reference/providers.md) §2.3 (signatures) and §2.4 (payloads).
+Facts from docs/reference/hubspot.md#webhook-signatures and #webhook-payloads.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import hmac
 from datetime import datetime
 from typing import Any
 
-# §2.3 step 1: "Reject the request if the timestamp is older than 5 minutes". We also refuse
+# docs/reference/hubspot.md#webhook-signatures step 1: "Reject the request if the timestamp is older than 5 minutes". We also refuse
 # timestamps that far in the future: a clock that wrong is no better than a replay.
 MAX_AGE_MS = 5 * 60 * 1000
 
-# §2.3 step 2: only these percent-escapes are decoded before signing; any other escape stays.
+# docs/reference/hubspot.md#webhook-signatures step 2: only these percent-escapes are decoded before signing; any other escape stays.
 _DECODED_ESCAPES = {
     "%3A": ":",
     "%2F": "/",
@@ -53,9 +53,9 @@ def signature_uri(uri: str) -> str:
 def signature_v3(
     *, client_secret: str, method: str, uri: str, body: bytes, timestamp_ms: int | str
 ) -> str:
-    """base64(HMAC-SHA256(secret, method + uri + body + timestamp)), §2.3 steps 3-5.
+    """base64(HMAC-SHA256(secret, method + uri + body + timestamp)), docs/reference/hubspot.md#webhook-signatures steps 3-5.
 
-    The body is hashed as the raw bytes received: re-encoding breaks non-ASCII bodies (§2.3,
+    The body is hashed as the raw bytes received: re-encoding breaks non-ASCII bodies (docs/reference/hubspot.md#webhook-signatures,
     "two known pitfalls").
     """
     message = (method.upper() + signature_uri(uri)).encode() + body + str(timestamp_ms).encode()
@@ -74,7 +74,7 @@ def signature_v3_valid(
     now: datetime,
 ) -> bool:
     """True only for a fresh (±5 min) request whose signature matches, compared in constant
-    time. A timestamp in epoch *milliseconds* (§2.3: HubSpot uses ms, Slack seconds)."""
+    time. A timestamp in epoch *milliseconds* (docs/reference/hubspot.md#webhook-signatures: HubSpot uses ms, Slack seconds)."""
     if not client_secret or not signature or timestamp_ms is None:
         return False
     try:
@@ -90,7 +90,7 @@ def signature_v3_valid(
 
 
 def event_dedupe_key(event: dict[str, Any]) -> str:
-    """The idempotency key of one event. §2.4: "eventId is not guaranteed to be unique", so
+    """The idempotency key of one event. docs/reference/hubspot.md#webhook-payloads: "eventId is not guaranteed to be unique", so
     the key is (subscriptionId, eventId, objectId, occurredAt, propertyName)."""
     parts = (
         event.get("subscriptionId"),

@@ -1,6 +1,6 @@
-"""Slack: incoming webhook posts and ``chat.postMessage`` (providers.md §6.1-6.2).
+"""Slack: incoming webhook posts and ``chat.postMessage`` (docs/reference/slack.md#incoming-webhooks, #chatpostmessage).
 
-Slack answers most Web API errors with HTTP 200 and ``{"ok": false, "error": ...}`` (§6.2), so
+Slack answers most Web API errors with HTTP 200 and ``{"ok": false, "error": ...}`` (docs/reference/slack.md#chatpostmessage), so
 the parser reads the body on every status. An incoming-webhook URL *is* the credential: it is
 the client's base URL, and the request log only ever sees "/services/{webhook}".
 """
@@ -34,8 +34,8 @@ from integrations.transport import (
 )
 
 DEFAULT_BASE_URL = "https://slack.com/api"
-MAX_BLOCKS = 50  # §6.2
-MAX_TEXT = 40_000  # §6.2: truncated beyond this
+MAX_BLOCKS = 50  # docs/reference/slack.md#chatpostmessage
+MAX_TEXT = 40_000  # docs/reference/slack.md#chatpostmessage: truncated beyond this
 _AUTH = {
     "invalid_auth",
     "not_authed",
@@ -51,7 +51,7 @@ _RETRYABLE = {
     "request_timeout",
     "rollup_error",
 }
-# The destination is gone: disable it and alert, do not retry (§6.1).
+# The destination is gone: disable it and alert, do not retry (docs/reference/slack.md#incoming-webhooks).
 _GONE = {
     "channel_not_found",
     "channel_is_archived",
@@ -66,7 +66,7 @@ def slack_error(
 ) -> ProviderError:
     where = f"Slack {response.request.method} -> {status} {code}"
     if code in ("ratelimited", "rate_limited") or status == 429:
-        # §6.2: "HTTP 429 with Retry-After in seconds"; 1 message/s is the documented pace.
+        # docs/reference/slack.md#chatpostmessage: "HTTP 429 with Retry-After in seconds"; 1 message/s is the documented pace.
         return RateLimited(
             where,
             retry_after=parse_retry_after(response.headers) or 1.0,
@@ -103,7 +103,8 @@ def _parse_api(response: httpx.Response) -> ProviderError | None:
 def _parse_webhook(response: httpx.Response) -> ProviderError | None:
     if response.status_code < 400:
         return None
-    code = response.text.strip()[:64] or str(response.status_code)  # plain-text error (§6.1)
+    # plain-text error (docs/reference/slack.md#incoming-webhooks)
+    code = response.text.strip()[:64] or str(response.status_code)
     return slack_error(code, response.status_code, response, {})
 
 

@@ -1,7 +1,7 @@
 """HubSpot webhook events for routing: stored before the answer, processed by Celery.
 
-providers.md §2.5: verify, store the raw event, answer 2xx fast, work later. Each event of a
-batch is stored as its own InboundEvent under the key of §2.4 (subscription, event, object,
+docs/reference/hubspot.md#webhook-delivery: verify, store the raw event, answer 2xx fast, work later. Each event of a
+batch is stored as its own InboundEvent under the key of docs/reference/hubspot.md#webhook-payloads (subscription, event, object,
 occurredAt, property), so a redelivered event is acknowledged and never processed twice.
 """
 

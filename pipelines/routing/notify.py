@@ -14,7 +14,7 @@ from pipelines.models import RoutingConfig, RoutingDecision
 logger = logging.getLogger(__name__)
 
 # One alert per configuration and kind per quarter hour: when the scoring API is down every
-# lead would otherwise post the same message (Slack allows ~1 message/s, providers.md §6.2).
+# lead would otherwise post the same message (Slack allows ~1 message/s, docs/reference/slack.md#chatpostmessage).
 ALERT_QUIET_SECONDS = 15 * 60
 
 

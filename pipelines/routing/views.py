@@ -20,12 +20,13 @@ logger = logging.getLogger(__name__)
 @csrf_exempt
 @require_POST
 def hubspot_webhook(request: HttpRequest, slug: str) -> HttpResponse:
-    """providers.md §2.5: 401 on a bad signature (HubSpot does not retry it), 400 on a body
+    """docs/reference/hubspot.md#webhook-delivery: 401 on a bad signature (HubSpot does not retry it), 400 on a body
     that is not an array of events (not retried either), 200 once stored."""
     config = routing_config_get(workflow_slug=slug)
     if config is None or not config.workflow.enabled:
         return JsonResponse({"error": "unknown workflow"}, status=404)
-    body = request.body  # the raw bytes: the signature covers them as sent (§2.3)
+    # the raw bytes: the signature covers them as sent (docs/reference/hubspot.md#webhook-signatures)
+    body = request.body
     valid = signature_v3_valid(
         client_secret=config.hubspot_connection.client_secret,
         method=request.method,

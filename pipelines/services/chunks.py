@@ -7,7 +7,7 @@ own task, in its own transaction, and the run is staged when the last chunk is. 
 two chunks stage at once; one process alone does about half the rows per second.
 
 Why not one task per row or per 100 rows: Celery costs about 1 ms a task here
-(reliability-security.md §5.4). A chunk is CHUNK_ROWS rows, about a second of work.
+(docs/reference/reliability.md#task-granularity). A chunk is CHUNK_ROWS rows, about a second of work.
 
 A chunk task that dies leaves nothing (its transaction rolls back); the chunk is sent again
 once its dispatch is PIPELINE_CHUNK_REDISPATCH_SECONDS old and its row is not locked by a

@@ -1,7 +1,7 @@
 """The dead-letter queue: edit, reprocess, ignore, export. Every action is audited.
 
 Reprocessing is a new run linked to the old one (Run.parent), as Hookdeck's bulk retry and
-the Standard Webhooks spec recommend (reliability-security.md §2.3); reprocessing a letter
+the Standard Webhooks spec recommend (docs/reference/reliability.md#dead-letters); reprocessing a letter
 already resolved is a no-op, so a double-click or a retried request does nothing twice.
 """
 
@@ -164,7 +164,7 @@ EXPORT_COLUMNS = [
 def dead_letters_export_csv(*, queryset: QuerySet[DeadLetter]) -> Iterator[str]:
     """CSV lines (header first), streamed. Every cell is escaped against formula injection:
     a value starting with = + - @ tab CR or NUL gets a leading apostrophe, so a spreadsheet
-    shows it as text instead of running it (reliability-security.md §6.1 F9)."""
+    shows it as text instead of running it (docs/reference/reliability.md#fault-tests F9)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 

@@ -1,14 +1,14 @@
 """Load one batch: skip unchanged, warehouse upsert, HubSpot batch upsert with error
 isolation, then record every record's outcome, and finish the run if this was the last batch.
 
-One bad record never fails its batch (ARCHITECTURE.md, Load):
+One bad record never fails its batch (docs/architecture.md, "The journey of a record"):
 - a 207 names failed inputs by objectWriteTraceId (= RunRecord id): those become dead letters;
 - a whole-batch 400 naming values: the blamed inputs become dead letters, the rest is resent;
 - a 400 that names nobody: the batch is bisected until the bad inputs are alone
   (cost: about 2·log2(100) ≈ 14 extra calls per bad record, only on that rare path);
 - 429 TEN_SECONDLY / 5xx / timeouts: the batch task is retried with a countdown, up to
   PIPELINE_BATCH_MAX_ATTEMPTS, then its records become "retries_exhausted" dead letters;
-- a DAILY 429: the connection and the run pause until the reset (providers.md §1.10: never
+- a DAILY 429: the connection and the run pause until the reset (docs/reference/hubspot.md#rate-limits: never
   retry a daily 429 before the reset); the sweeper dispatches the batch again then.
 """
 
@@ -331,9 +331,9 @@ def _record(
             _pause_for_quota(batch, error)
         elif isinstance(error, RateLimited):
             # Back-pressure, not a failure: wait the portal's window out (10 s after a
-            # ten-secondly 429, as HubSpot's own SDK does, providers.md §1.10) as a Celery
+            # ten-secondly 429, as HubSpot's own SDK does, docs/reference/hubspot.md#rate-limits) as a Celery
             # countdown, and do not count it as an attempt, so a 429 storm never exhausts a
-            # batch into dead letters (reliability-security.md F6).
+            # batch into dead letters (fault test F6, docs/reference/reliability.md#fault-tests).
             next_state = BatchState.PENDING
             retry_in = _countdown(error, batch.attempts)
         elif not error.permanent and batch.attempts < max_attempts:
@@ -528,7 +528,7 @@ def _records_mark(*, decided: dict[int, tuple[str, str, str]], now: Any) -> set[
 
 def _countdown(error: ProviderError, attempts: int) -> float:
     """Provider hint first (Retry-After, the 10 s window), else exponential backoff; capped
-    well below Redis's visibility timeout (§2.5: a longer countdown is redelivered in a loop)."""
+    well below Redis's visibility timeout (docs/reference/reliability.md#celery-delivery: a longer countdown is redelivered in a loop)."""
     if error.retry_after is not None:
         return min(float(error.retry_after), 600.0)
     return float(min(600, 2**attempts * 5))

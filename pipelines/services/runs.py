@@ -2,7 +2,7 @@
 
 Completion is tracked in the database, not with a Celery chord: each batch updates the run's
 counters under a row lock on the run, and whichever batch finishes last finishes the run
-(reliability-security.md §2.6). Counters are recomputed from record states at the finish, so
+(docs/reference/reliability.md#resumable-runs). Counters are recomputed from record states at the finish, so
 the invariant records_in = succeeded + dead_lettered + skipped holds by construction.
 """
 
@@ -37,7 +37,8 @@ from pipelines.models.runs import BATCH_STATES_OPEN, FINISHED_STATUSES
 from pipelines.selectors import run_record_state_counts
 from pipelines.services.staging import run_stage
 
-BATCH_SIZE = 100  # HubSpot batch endpoints take at most 100 inputs (providers.md §1.3)
+# HubSpot batch endpoints take at most 100 inputs (docs/reference/hubspot.md#batch-endpoints)
+BATCH_SIZE = 100
 
 
 def run_prepare(*, run_id: int, dispatch: bool = True) -> Run:
@@ -86,7 +87,7 @@ def run_dedupe(*, run: Run) -> int:
     """Merge records of the run sharing a match key. Stated rule: the latest record survives,
     and for every property the latest non-empty value wins; the others become skipped with
     reason "duplicate in run" and point to the survivor. Returns how many were merged away.
-    Also what keeps two inputs with one email out of the same HubSpot call (providers.md §1.3)."""
+    Also what keeps two inputs with one email out of the same HubSpot call (docs/reference/hubspot.md#batch-endpoints)."""
     keys = list(
         RunRecord.objects.filter(run=run, state=RecordState.TRANSFORMED)
         .values("match_key")
@@ -347,7 +348,7 @@ def run_execute_inline(
 
 def batches_sweep(*, now: Any = None) -> dict[str, int]:
     """The beat task's work ("Re-queue expired batches", every 30 s). Closes every gap the
-    broker leaves (reliability-security.md §2.4-2.5): a worker SIGKILLed mid-batch (lease
+    broker leaves (docs/reference/reliability.md#dispatch-after-commit, #celery-delivery): a worker SIGKILLed mid-batch (lease
     expired), a message lost between commit and publish or in a Redis restart (pending, due,
     not dispatched for DISPATCH_GRACE), a run whose last batch died before finishing it."""
     now = now or timezone.now()

@@ -1,8 +1,8 @@
 """Inbound Clay webhook: verify, store, acknowledge; processing happens later in batches.
 
-Clay's HTTP API column does not sign requests (providers.md §5.2), so the default is a
+Clay's HTTP API column does not sign requests (docs/reference/clay.md#http-api-column), so the default is a
 per-connection shared secret in a header, compared in constant time. Senders that can sign
-use Standard Webhooks (reliability-security.md §1.7): ``webhook-id``, ``webhook-timestamp``,
+use Standard Webhooks (docs/reference/reliability.md#inbound-webhooks): ``webhook-id``, ``webhook-timestamp``,
 ``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">``, ±300 s.
 The stored row with a unique dedupe key is what makes replays harmless; the signature window
 only bounds how long a captured request stays usable.

@@ -31,6 +31,6 @@ class Command(BaseCommand):
         )
         for item in demo_pipelines_seed(actor=user):
             self.stdout.write(f"==> created {item}")
-        # MQL routing (issue 5): territories, sandbox owners and rules; see pipelines/routing/demo.py.
+        # MQL routing (docs/routing.md): territories, sandbox owners and rules; see pipelines/routing/demo.py.
         for change in seed_routing():
             self.stdout.write(f"==> {change}")
