@@ -233,6 +233,11 @@ PIPELINE_WEBHOOK_MAX_BYTES = env_int("PIPELINE_WEBHOOK_MAX_BYTES", 5 * 1024 * 10
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # The HubSpot sandbox the demo connections point at.
 SWITCHYARD_SANDBOX_URL = env.str("SWITCHYARD_SANDBOX_URL", default="http://127.0.0.1:8765")
+# The WSGI app `demo_seed` runs its sample imports through, in-process: a dotted path, so the
+# product never imports the sandbox by name (tests/test_layering.py).
+SWITCHYARD_DEMO_HUBSPOT_APP = env.str(
+    "SWITCHYARD_DEMO_HUBSPOT_APP", default="sandbox.hubspot.HubSpotSandbox"
+)
 
 # --- Logging ---------------------------------------------------------------------------------
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from integrations.errors import ProviderError
 from integrations.hubspot.webhooks import event_dedupe_key
+from pipelines.enqueue import ROUTING_EVENTS_PROCESS, enqueue_on_commit
 from pipelines.models import DecisionTrigger, InboundEvent, RoutingConfig, RoutingDecision
 from pipelines.routing.leads import leads_fetch
 from pipelines.routing.selectors import properties_needed, routing_setup_load
@@ -57,9 +58,7 @@ def routing_events_store(*, config: RoutingConfig, events: list[dict[str, Any]])
             ).values_list("pk", flat=True)
         )
         if ids:
-            from pipelines.routing.tasks import routing_events_process_task
-
-            transaction.on_commit(lambda: routing_events_process_task.delay(ids))
+            enqueue_on_commit(ROUTING_EVENTS_PROCESS, ids)
     return ids
 
 

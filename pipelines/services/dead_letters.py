@@ -19,6 +19,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.services import audit_event_record
+from pipelines.enqueue import ROUTING_RUN_REPROCESS, RUN_PREPARE, enqueue_on_commit
 from pipelines.models import DeadLetter, DeadLetterResolution, Run, RunTrigger, WorkflowType
 
 try:  # audit's shared escaping, if the audit app ships it
@@ -107,13 +108,9 @@ def dead_letter_reprocess(
         )
         if dispatch and parent.workflow.type == WorkflowType.MQL_ROUTING:
             # A routing letter is routed again, not loaded (pipelines/routing/reprocess.py).
-            from pipelines.routing.tasks import routing_run_reprocess_task
-
-            transaction.on_commit(lambda: routing_run_reprocess_task.delay(run.pk))
+            enqueue_on_commit(ROUTING_RUN_REPROCESS, run.pk)
         elif dispatch:
-            from pipelines.tasks import run_prepare_task
-
-            transaction.on_commit(lambda: run_prepare_task.delay(run.pk))
+            enqueue_on_commit(RUN_PREPARE, run.pk)
     return run
 
 

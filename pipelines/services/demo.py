@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from integrations.models import AuthType, Connection, Environment, Provider
 from pipelines.models import DeadLetter, Run, Workflow
@@ -89,9 +90,8 @@ def _demo_runs(workflow: Workflow, actor: Any) -> list[str]:
     """Two imports of the sample file (the second is all "unchanged"), and a third whose
     records all became dead letters, one of them ignored, so every review screen has data."""
     from integrations import registry
-    from sandbox.hubspot import HubSpotSandbox
 
-    sandbox = HubSpotSandbox(seed=7)
+    sandbox = import_string(settings.SWITCHYARD_DEMO_HUBSPOT_APP)(seed=7)
     previous = registry.TRANSPORT_OVERRIDE
     registry.TRANSPORT_OVERRIDE = httpx.WSGITransport(app=sandbox)
     try:

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from audit.services import audit_event_record
 from pipelines.csv_files import CsvRefused
+from pipelines.enqueue import RUN_NOTIFY, enqueue_on_commit
 from pipelines.models import (
     BatchState,
     DeadLetter,
@@ -271,9 +272,7 @@ def run_finish(*, run: Run) -> Run:
         },
     )
     if run.workflow.slack_connection_id:
-        from pipelines.tasks import run_notify_task
-
-        transaction.on_commit(lambda: run_notify_task.delay(run.pk))
+        enqueue_on_commit(RUN_NOTIFY, run.pk)
     return run
 
 

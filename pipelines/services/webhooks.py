@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from integrations.models import AuthType, Connection
+from pipelines.enqueue import INBOUND_EVENTS_PROCESS, enqueue_on_commit
 from pipelines.models import InboundEvent, Run, RunTrigger, Workflow
 
 DEFAULT_TOKEN_HEADER = "X-Switchyard-Token"  # noqa: S105 - a header name
@@ -195,13 +196,7 @@ def inbound_event_store(
                 received_at=now,
             )
     if cache.add(f"pipelines:inbound:{workflow.pk}", 1, timeout=PROCESS_DEBOUNCE_SECONDS):
-        from pipelines.tasks import inbound_events_process_task
-
-        transaction.on_commit(
-            lambda: inbound_events_process_task.apply_async(
-                (workflow.pk,), countdown=PROCESS_DEBOUNCE_SECONDS
-            )
-        )
+        enqueue_on_commit(INBOUND_EVENTS_PROCESS, workflow.pk, countdown=PROCESS_DEBOUNCE_SECONDS)
     return Receipt(event=event, duplicate=False)
 
 
