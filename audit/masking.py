@@ -241,3 +241,18 @@ def changes_diff(
         else:
             diff[key] = [mask_structure(old), mask_structure(new)]
     return diff
+
+
+STORED_STRING_MAX = 500  # characters of any one string kept in an event's metadata or diff
+
+
+def cap_strings(value: Any, limit: int = STORED_STRING_MAX) -> Any:
+    """Cut every string in JSON-safe data to `limit` characters, saying how long it was: a
+    refused 5 MB one-line file once stored a 76,547-character reason in a 365-day log."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else f"{value[:limit]}… ({len(value)} characters)"
+    if isinstance(value, dict):
+        return {cap_strings(k, limit): cap_strings(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [cap_strings(v, limit) for v in value]
+    return value

@@ -17,17 +17,25 @@ from audit.services import audit_event_record
 _RECORDED = "_audit_denial_recorded"
 
 
+def _anonymous_record(**fields) -> None:
+    from audit.aggregate import audit_unauthenticated_record
+
+    audit_unauthenticated_record(source="anonymous", **fields)
+
+
 def _record(request: HttpRequest, reason: str) -> None:
     if getattr(request, _RECORDED, False):
         return
     setattr(request, _RECORDED, True)
     match = getattr(request, "resolver_match", None)
-    audit_event_record(
+    known = bool(getattr(request, "user", None) and request.user.is_authenticated)
+    # Anonymous refusals (a login post without its CSRF token...) are aggregated per source
+    # and window: nobody unauthenticated can grow the log one event per request.
+    record = audit_event_record if known else _anonymous_record
+    record(
         action="access.denied",
         request=request,
-        actor_label=""
-        if getattr(request, "user", None) and request.user.is_authenticated
-        else "anonymous",
+        actor_label="" if known else "anonymous",
         object_type="url",
         object_id=(match.view_name if match else "")[:100],
         object_repr=request.path[:200],

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 
+from audit.masking import HASH_PREFIX, hash_personal
 from audit.services import audit_event_record
 
 USERNAME_KEYS = ("username", "email", "login")
@@ -39,10 +40,28 @@ def on_logout(sender, request, user, **kwargs) -> None:
     )
 
 
+def _username_shown(username: str) -> str:
+    """A username that names an account is kept (an auditor follows attacks on it); anything
+    else is hashed: people type passwords into the username box, and the log keeps a year."""
+    from django.contrib.auth import get_user_model
+
+    if not username:
+        return ""
+    model = get_user_model()
+    if model._default_manager.filter(**{model.USERNAME_FIELD: username}).exists():
+        return username
+    return "unknown:" + hash_personal(username).removeprefix(HASH_PREFIX)
+
+
 def on_login_failed(sender, credentials, request=None, **kwargs) -> None:
-    username = _attempted_username(credentials)
-    audit_event_record(
+    from audit.aggregate import audit_unauthenticated_record
+
+    username = _username_shown(_attempted_username(credentials))
+    # Aggregated per client address and username (audit/aggregate.py): a password-guessing
+    # loop writes one event and a count, not one event per guess.
+    audit_unauthenticated_record(
         action="auth.login_failed",
+        source=f"username:{username}",
         actor_label=username or "anonymous",
         request=request,
         metadata={

@@ -16,7 +16,10 @@ VIEWER = "Viewer"
 
 _READ_ALL = [
     "pipelines.view_*",
+    "enrichment.view_*",  # company enrichment runs, rules, cache figures
+    "events.view_*",
     "quality.view_*",
+    "monitoring.view_*",
     "integrations.view_connection",
     "integrations.view_requestlog",
     "django_celery_beat.view_*",
@@ -34,9 +37,20 @@ _REVOPS = [
     "pipelines.delete_*",
     "pipelines.reprocess_*",
     "pipelines.import_*",
+    "enrichment.add_*",  # enrichment rules versions, "Run now"
+    "enrichment.change_*",
+    # Event hub: subscriptions, dead-lettered deliveries, chain executions.
+    "events.add_*",
+    "events.change_*",
+    "events.delete_*",
     "quality.add_*",
     "quality.change_*",
     "quality.delete_*",
+    # Alert rules, acknowledging and silencing alerts.
+    "monitoring.add_alertrule",
+    "monitoring.change_alertrule",
+    "monitoring.delete_alertrule",
+    "monitoring.acknowledge_alert",
     # Privacy requests: erase a person, export what we hold about them, see past requests.
     "audit.export_personal_data",
     "audit.perform_privacy_request",

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from audit.chain import chain_head_hash, chain_lock, event_hash
-from audit.masking import json_safe, mask_structure, scrub_text
+from audit.masking import cap_strings, json_safe, mask_structure, scrub_text
 from config.logging import request_id_var
 
 
@@ -60,8 +60,8 @@ def audit_event_record(
         "object_type": object_type[:100],
         "object_id": str(object_id if object_id is not None else "")[:100],
         "object_repr": scrub_text(str(object_repr))[:200],
-        "changes": mask_structure(json_safe(changes or {})),
-        "metadata": mask_structure(json_safe(meta)),
+        "changes": cap_strings(mask_structure(json_safe(changes or {}))),
+        "metadata": cap_strings(mask_structure(json_safe(meta))),
         "ip_address": _client_ip(request) if request is not None else None,
         "user_agent": (request.headers.get("User-Agent", "")[:300] if request is not None else ""),
         "request_id": (

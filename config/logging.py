@@ -40,3 +40,43 @@ class RequestIdFilter(logging.Filter):
         if not hasattr(record, "request_id"):
             record.request_id = request_id_var.get()
         return True
+
+
+class ErrorMailHandler(logging.Handler):
+    """Error emails to ADMINS (ALERT_EMAILS): opt-in (ERROR_EMAILS), rate-limited, redacted.
+
+    Replaces Django's AdminEmailHandler, which renders its own report from the live exception
+    (frames, request) and so bypasses RedactingFilter: a malformed warehouse DSN once mailed its
+    password. This one sends only the record as the redacting filter left it (message and
+    traceback text), at most ERROR_EMAILS_PER_HOUR mails an hour; the rest are only logged.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from django.conf import settings
+
+        if not getattr(settings, "ERROR_EMAILS", False) or not settings.ADMINS:
+            return
+        try:
+            if not _error_mail_allowed(int(getattr(settings, "ERROR_EMAILS_PER_HOUR", 10))):
+                return
+            from django.core.mail import mail_admins
+
+            text = redact(self.format(record))
+            subject = redact(record.getMessage()).splitlines()[0][:120] if record.msg else "error"
+            mail_admins(f"{record.levelname}: {subject}", text, fail_silently=True)
+        except Exception:  # noqa: BLE001 - a failing mail must never fail the request it reports
+            self.handleError(record)
+
+
+def _error_mail_allowed(per_hour: int) -> bool:
+    """One shared counter per clock hour (the cache: Redis in production)."""
+    import time
+
+    from django.core.cache import cache
+
+    key = f"switchyard:error-mail:{int(time.time() // 3600)}"
+    cache.add(key, 0, timeout=3700)
+    try:
+        return cache.incr(key) <= per_hour
+    except ValueError:  # the key expired between add and incr
+        return False

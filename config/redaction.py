@@ -37,6 +37,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
         re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/]+"),
         "https://hooks.slack.com/services/" + MASK,
     ),
+    # Credentials inside a URL's user information: postgres://user:secret@host.
+    (re.compile(r"(://[^:/@\s]+:)[^@\s/]+@"), rf"\1{MASK}@"),
     # Email addresses are personal data.
     (EMAIL_RE, EMAIL_MASK),
 ]

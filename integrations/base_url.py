@@ -16,10 +16,14 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from integrations.url_path import path_refusal
+
 PROVIDER_DEFAULT_BASE_URLS = {
     "hubspot": "https://api.hubapi.com",
-    "apollo": "https://api.apollo.io",
-    "slack": "https://slack.com",
+    # Endpoint paths are appended to these, so each ends where the provider's paths begin
+    # (docs/connections.md): Apollo's live under /api/v1, Slack's Web API methods under /api.
+    "apollo": "https://api.apollo.io/api/v1",
+    "slack": "https://slack.com/api",
     "builtwith": "https://api.builtwith.com",
     "clearbit": "https://company.clearbit.com",
 }
@@ -73,3 +77,12 @@ def base_url_validate(url: str, *, allow_private: bool | None = None) -> None:
 
 def base_url_for(provider: str, base_url: str) -> str:
     return (base_url or PROVIDER_DEFAULT_BASE_URLS.get(provider, "")).rstrip("/")
+
+
+def relative_path_validate(path: str) -> None:
+    """Raise ValidationError naming the problem when `path` may not be joined onto a base URL
+    (`integrations.url_path.path_refusal`). The validator of every form field and config key
+    that holds such a path; the transport checks again before every request."""
+    reason = path_refusal(path)
+    if reason is not None:
+        raise ValidationError(f"{str(path)[:80]!r}: {reason}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from audit.services import audit_event_record
@@ -54,11 +55,18 @@ def connection_test(
     try:
         client = client_for(connection)
         try:
-            client.ping()
+            # Every client answers one of these; BuiltWith's cheapest authenticated call is
+            # its whoami, the others' is ping (docs/connections.md).
+            probe = getattr(client, "ping", None) or getattr(client, "whoami", None)
+            if probe is None:
+                raise ValueError(f"{connection.provider} connections have no test call")
+            probe()
         finally:
             getattr(client, "close", lambda: None)()
     except ProviderError as error:
         verdict = _verdict_for(error)
+    except ValidationError as error:  # the base URL no longer passes the outbound-address check
+        verdict = Verdict(False, "unsafe_url", f"refused: {'; '.join(error.messages)}")
     except ValueError as error:  # a provider without an outbound client (inbound-only Clay)
         verdict = Verdict(False, "not_testable", str(error))
     else:

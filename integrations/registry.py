@@ -35,6 +35,7 @@ PROVIDERS: dict[str, str] = {
     "builtwith": "integrations.builtwith.client.BuiltWithClient",
     "clearbit": "integrations.clearbit.client.ClearbitClient",
     "http": "integrations.http.client.HttpJsonClient",
+    "clay": "integrations.clay.client.ClayTableClient",  # outbound: rows into a table webhook
 }
 
 # HubSpot's limits when the connection sets none (docs/reference/hubspot.md#rate-limits): 100 per 10 s on
@@ -143,14 +144,21 @@ def client_for(
     *,
     transport: httpx.BaseTransport | None = None,
     max_retry_wait: float | None = None,
+    max_attempts: int | None = None,
 ) -> Any:
     """The provider's client for this connection, with its auth, limits and request log.
     ``max_retry_wait`` caps in-process waits between retries; a longer one is raised with
-    its ``retry_after`` for the caller (a Celery task) to reschedule."""
+    its ``retry_after`` for the caller (a Celery task) to reschedule. ``max_attempts=1``
+    leaves retries to a caller that schedules them itself (event-hub deliveries)."""
     if connection.provider == "warehouse":
         from integrations.warehouse.client import WarehouseClient
 
-        return WarehouseClient(connection.token, connect_timeout=connection.connect_timeout)
+        return WarehouseClient(
+            connection.token,
+            connect_timeout=connection.connect_timeout,
+            allowed_schemas=tuple(settings.WAREHOUSE_ALLOWED_SCHEMAS),
+            table_prefixes=tuple(settings.WAREHOUSE_TABLE_PREFIXES),
+        )
     if connection.provider not in PROVIDERS:
         raise ValueError(f"{connection.provider} connections have no outbound client")
     connection_check_usable(connection)
@@ -161,6 +169,8 @@ def client_for(
     config = client_config_for(connection)
     if max_retry_wait is not None:
         config = dataclasses.replace(config, max_retry_wait=max_retry_wait)
+    if max_attempts is not None:
+        config = dataclasses.replace(config, max_attempts=max_attempts)
     if dotted.endswith("SlackWebhookClient"):
         # The incoming-webhook URL is the credential; it is stored encrypted, never as base_url.
         base_url_validate(connection.token)

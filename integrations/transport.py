@@ -44,6 +44,7 @@ from integrations.errors import (
     redact,
 )
 from integrations.ratelimit import RateLimitSpec, SharedRateLimit
+from integrations.url_path import path_refusal
 
 
 @dataclass
@@ -231,6 +232,7 @@ class Transport:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         data: Mapping[str, str] | None = None,
+        content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         search: bool = False,
         accept: Iterable[int] = (),
@@ -256,6 +258,15 @@ class Transport:
                 **{k: quote(str(v), safe="") for k, v in (path_params or {}).items()}
             )
         )
+        refusal = path_refusal(path)
+        if refusal is not None:
+            # Last line of defence (forms and config apply refuse it first): an absolute or
+            # escaping path would carry this connection's credential to another host.
+            raise RequestRejected(
+                self.mask(f"{self.provider} {method} {path_template}: refused, {refusal}"),
+                permanent=True,
+                category="unsafe_path",
+            )
         accepted = set(accept)
         limiter = self._search_limiter if search else self._limiter
         cfg = self.config
@@ -274,6 +285,7 @@ class Transport:
                     params=query or None,
                     json=json,
                     data=data,
+                    content=content,  # bytes sent as signed (a re-serialised body breaks it)
                     headers=request_headers,
                 )
             except httpx.TimeoutException as exc:

@@ -7,8 +7,11 @@ letters and events are read-only here; their changes are audited by the services
 """
 
 from django.contrib import admin
+from django.db import models
+from django.utils.html import format_html
 
 from audit.admin_mixins import AuditedModelAdmin, ReadOnlyModelAdmin
+from integrations.inbound import json_render
 from pipelines.models import (
     DeadLetter,
     FieldMappingVersion,
@@ -18,6 +21,16 @@ from pipelines.models import (
     SyncedContact,
     Workflow,
 )
+
+_JSON_SUFFIX = "_as_json"
+
+
+def _safe_json_name(model: type[models.Model], name: str) -> str:
+    try:
+        field = model._meta.get_field(name)
+    except Exception:  # noqa: BLE001 - not a model field (a method): shown as it is
+        return name
+    return name + _JSON_SUFFIX if isinstance(field, models.JSONField) else name
 
 
 class FieldMappingVersionInline(admin.TabularInline):
@@ -58,7 +71,29 @@ class WorkRecordAdmin(ReadOnlyModelAdmin):
     """Runs, batches, dead letters, inbound events and sync state are written by the pipeline's
     services only: adding, editing or deleting them here would bypass the record state machine
     and the audit log. Dead letters are fixed and reprocessed on the Dead letters screen;
-    retention and privacy requests remove old and personal rows."""
+    retention and privacy requests remove old and personal rows.
+
+    Stored JSON (payloads, rows) is shown through `json_render`, cut at the parse-time depth
+    limit: Django's own display re-encodes it recursively, and a payload nested 900 levels
+    deep (stored before the limit, or by another path) made the page a 500."""
+
+    def get_readonly_fields(self, request, obj=None):
+        names = super().get_readonly_fields(request, obj)
+        return [_safe_json_name(self.model, name) for name in names]
+
+    def get_fields(self, request, obj=None):
+        return self.get_readonly_fields(request, obj)  # every field here is read-only
+
+    def __getattr__(self, name: str):
+        if name.endswith(_JSON_SUFFIX):
+            field = name.removesuffix(_JSON_SUFFIX)
+
+            @admin.display(description=field.replace("_", " "))
+            def shown(obj) -> str:
+                return format_html("<pre>{}</pre>", json_render(getattr(obj, field)))
+
+            return shown
+        raise AttributeError(name)
 
 
 @admin.register(Run)

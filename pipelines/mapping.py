@@ -33,6 +33,24 @@ def mapping_rules(rules: Sequence[Mapping[str, Any]]) -> list[MappingRule]:
     ]
 
 
+def rule_aliases(rules: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Stored rules → {source column: the other headers that feed it}, the aliases an admin
+    picked in the import wizard (kept in the mapping version, so a run and its reprocessing
+    match columns the same way)."""
+    return {
+        str(rule["from"]): [str(a) for a in rule.get("aliases") or []]
+        for rule in rules
+        if rule.get("aliases")
+    }
+
+
+def columns_match(headers: Sequence[str], rules: Sequence[Mapping[str, Any]]) -> Any:
+    """quality's column matching with the mapping's remembered aliases."""
+    from quality.columns import match_columns
+
+    return match_columns(headers, mapping_rules(rules), aliases=rule_aliases(rules))
+
+
 @dataclass
 class TransformedRecord:
     values: dict[str, Any] = field(default_factory=dict)

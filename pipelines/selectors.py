@@ -7,11 +7,14 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet, Sum
 
 from pipelines.models import (
+    DeadLetter,
     FieldMappingVersion,
+    InboundEvent,
     RecordState,
     Run,
     RunBatch,
     RunRecord,
+    RunTrigger,
     Workflow,
 )
 from pipelines.models.runs import BATCH_STATES_OPEN
@@ -50,15 +53,7 @@ def run_progress(*, run_id: int) -> dict[str, Any]:
     )
     label = f"{done:,} of {run.records_in:,} records"
     if run.staged_at is None and not run.is_finished:
-        # A CSV run's chunks are being staged: count the file's rows read so far.
-        rows = run.chunks.aggregate(
-            total=Sum("rows"), staged=Sum("rows", filter=Q(staged_at__isnull=False))
-        )
-        label = (
-            f"Reading the file: {rows['staged'] or 0:,} of {rows['total']:,} rows"
-            if rows["total"]
-            else "Reading the file…"
-        )
+        label = run_waiting_for(run=run)
     return {
         "run_id": run.pk,
         "status": run.status,
@@ -75,6 +70,28 @@ def run_progress(*, run_id: int) -> dict[str, Any]:
         "finished": run.is_finished,
         "label": label,
     }
+
+
+def run_waiting_for(*, run: Run) -> str:
+    """What a run that has no records yet is waiting for, in words: a CSV run's file being
+    read (rows so far), or the dead letters / webhook events a worker has not staged yet."""
+    if run.trigger == RunTrigger.CSV:
+        rows = run.chunks.aggregate(
+            total=Sum("rows"), staged=Sum("rows", filter=Q(staged_at__isnull=False))
+        )
+        if rows["total"]:
+            return f"Reading the file: {rows['staged'] or 0:,} of {rows['total']:,} rows"
+        return "Reading the file…"
+    if run.trigger == RunTrigger.REPROCESS:
+        letters = DeadLetter.objects.filter(resolved_in_run=run).count()
+        return (
+            f"Waiting for a worker to pick up {letters:,} dead letter{'s' if letters != 1 else ''}"
+            " to reprocess"
+        )
+    if run.trigger == RunTrigger.WEBHOOK:
+        events = InboundEvent.objects.filter(run=run).count()
+        return f"Waiting for a worker to pick up {events:,} webhook request{'s' if events != 1 else ''}"
+    return "Waiting for a worker to start it"
 
 
 def run_summary(*, run: Run) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from audit.services import audit_event_record
+from audit.aggregate import audit_unauthenticated_record
+from integrations.inbound import nul_strip
 from integrations.models import Provider
 from pipelines.selectors import workflow_by_slug
 from pipelines.services.webhooks import (
@@ -63,14 +64,19 @@ def clay_webhook(request: HttpRequest, slug: str) -> JsonResponse:
         payload = webhook_payload_parse(body=body)
     except WebhookRejected as rejected:
         if rejected.audit:
-            audit_event_record(
+            # Unauthenticated: once per sender and window, with a count (audit/aggregate.py).
+            audit_unauthenticated_record(
                 action="webhook.rejected",
+                source=f"connection:{connection.pk}",
                 actor_label=f"webhook:{connection.name}",
                 obj=workflow,
                 metadata={"reason": rejected.message, "connection": connection.name},
                 request=request,
             )
         return _answer(rejected.status, rejected.message)
+    # NUL characters: removed alike on SQLite and PostgreSQL (integrations/inbound.py), so one
+    # bad field never loses the delivery; the answer says so.
+    payload, removed = nul_strip(payload)
     receipt = inbound_event_store(
         workflow=workflow,
         connection=connection,
@@ -82,6 +88,7 @@ def clay_webhook(request: HttpRequest, slug: str) -> JsonResponse:
     if receipt.duplicate:
         return JsonResponse({"status": "duplicate", "event": receipt.event.pk}, status=200)
     count = len(payload) if isinstance(payload, list) else 1
-    return JsonResponse(
-        {"status": "accepted", "event": receipt.event.pk, "records": count}, status=202
-    )
+    answer = {"status": "accepted", "event": receipt.event.pk, "records": count}
+    if removed:
+        answer["warnings"] = [f"{removed} NUL character(s) removed from the text"]
+    return JsonResponse(answer, status=202)

@@ -15,7 +15,7 @@ The admin confirms the result on the sample preview; nothing here is final.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from quality.validation import MappingRule
@@ -97,8 +97,14 @@ class ColumnMatch:
     missing_optional: list[str] = field(default_factory=list)
 
 
-def match_columns(headers: Sequence[str], rules: Sequence[MappingRule]) -> ColumnMatch:
-    """Pair each rule's source column with at most one header, and each header with one rule."""
+def match_columns(
+    headers: Sequence[str],
+    rules: Sequence[MappingRule],
+    aliases: Mapping[str, Sequence[str]] | None = None,
+) -> ColumnMatch:
+    """Pair each rule's source column with at most one header, and each header with one rule.
+    ``aliases`` (rule source → headers an admin picked for it before) are tried right after
+    the exact spelling, before any guess."""
     by_key: dict[str, str] = {}
     for header in headers:
         by_key.setdefault(header_key(header), header)  # first of duplicate headers wins
@@ -119,6 +125,15 @@ def match_columns(headers: Sequence[str], rules: Sequence[MappingRule]) -> Colum
         if source in exact:
             match.matched[source] = source
             taken.add(source)
+    for source in sources:  # the workflow's own aliases, remembered from the wizard
+        if source in match.matched:
+            continue
+        for alias in (aliases or {}).get(source, ()):
+            header = by_key.get(header_key(alias))
+            if header is not None and header not in taken:
+                match.matched[source] = header
+                taken.add(header)
+                break
     for stage in (1, 2, 3):
         for source in sources:
             if source in match.matched:

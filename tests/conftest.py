@@ -11,6 +11,9 @@ from integrations import registry
 from sandbox.hubspot import HubSpotSandbox
 from tests.factories import UserFactory
 
+# The company-enrichment world (stand-ins, connections, workflow) for its suite and the e2e walk.
+pytest_plugins = ["tests.enrichment.world"]
+
 PERSONA_ROLES = {
     "admin": REVOPS_ADMIN,
     "engineer": INTEGRATION_ENGINEER,
@@ -65,3 +68,14 @@ def sandbox(monkeypatch):
     app = HubSpotSandbox(seed=1)
     monkeypatch.setattr(registry, "TRANSPORT_OVERRIDE", httpx.WSGITransport(app=app))
     return app
+
+
+@pytest.fixture(autouse=True)
+def _audit_aggregation_fresh():
+    """Unauthenticated failures are counted per window in the cache (audit/aggregate.py):
+    each test starts with no window open, so its first failure is recorded."""
+    from django.core.cache import cache
+
+    for key in list(cache.get("switchyard:audit:aggregate:pending") or {}):
+        cache.delete(key)
+    cache.delete("switchyard:audit:aggregate:pending")

@@ -24,6 +24,7 @@ _FORBIDDEN = re.compile(
             re.escape("reliability-security" + ".md"),
             re.escape("django-libraries" + ".md"),
             re.escape("ARCHITECTURE" + ".md"),
+            re.escape("quality-monitoring" + ".md"),
             "\u00a7" + r"\s?[0-9A-Z]",  # a numbered section of an outside document
             r"\bissue " + r"\d+",
             r"\b[Tt]he " + r"issue\b",

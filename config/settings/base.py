@@ -26,7 +26,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "t
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "monitoring.admin_site.SwitchyardAdminConfig",  # the operations home is the admin index
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -38,6 +38,9 @@ INSTALLED_APPS = [
     "integrations",
     "quality",
     "pipelines",
+    "monitoring",
+    "enrichment",  # company enrichment (docs/enrichment.md)
+    "events",
 ]
 
 MIDDLEWARE = [
@@ -210,10 +213,23 @@ ADMINS = [
     for address in env_list("ALERT_EMAILS", [])
 ]
 
+# Unauthenticated failures (bad webhook tokens, failed logins, anonymous 403s) are audited
+# once per source and window of this many seconds, with a count (audit/aggregate.py).
+AUDIT_AGGREGATE_SECONDS = env_int("AUDIT_AGGREGATE_SECONDS", 300, minimum=1)
+
+# Error emails to ADMINS are opt-in and at most this many an hour (config/logging.py).
+ERROR_EMAILS = env_bool("ERROR_EMAILS", False)
+ERROR_EMAILS_PER_HOUR = env_int("ERROR_EMAILS_PER_HOUR", 10, minimum=1)
+
 # --- Outbound HTTP -----------------------------------------------------------------------------
 # A user-set base_url may not reach loopback/private/link-local/metadata addresses unless this
 # is on (local fakes: the demo sandbox and tests). Production forces it off.
 ALLOW_PRIVATE_BASE_URLS = env_bool("ALLOW_PRIVATE_BASE_URLS", DEBUG)
+
+# Warehouse tables a workflow may write (integrations/warehouse/tables.py): the warehouse
+# credential usually reaches more than Switchyard's own tables. Empty prefix list: any name.
+WAREHOUSE_ALLOWED_SCHEMAS = env_list("WAREHOUSE_ALLOWED_SCHEMAS", ["public"])
+WAREHOUSE_TABLE_PREFIXES = env_list("WAREHOUSE_TABLE_PREFIXES", ["sy_"])
 
 # --- Pipelines ---------------------------------------------------------------------------------
 # A worker holding a batch renews its lease before every HubSpot call; a batch whose lease
@@ -237,6 +253,58 @@ SWITCHYARD_SANDBOX_URL = env.str("SWITCHYARD_SANDBOX_URL", default="http://127.0
 # product never imports the sandbox by name (tests/test_layering.py).
 SWITCHYARD_DEMO_HUBSPOT_APP = env.str(
     "SWITCHYARD_DEMO_HUBSPOT_APP", default="sandbox.hubspot.HubSpotSandbox"
+)
+# --- Company enrichment (docs/enrichment.md): the stand-ins the demo's connections point at.
+SWITCHYARD_SANDBOX_APOLLO_URL = env.str(
+    "SWITCHYARD_SANDBOX_APOLLO_URL", default="http://127.0.0.1:8767/api/v1"
+)
+SWITCHYARD_SANDBOX_BUILTWITH_URL = env.str(
+    "SWITCHYARD_SANDBOX_BUILTWITH_URL", default="http://127.0.0.1:8768"
+)
+SWITCHYARD_SANDBOX_CLEARBIT_URL = env.str(
+    "SWITCHYARD_SANDBOX_CLEARBIT_URL", default="http://127.0.0.1:8769"
+)
+# Longest in-process wait on a provider's Retry-After during enrichment; longer waits make
+# the source fail for that company (a dead letter to reprocess) rather than hold a worker.
+ENRICHMENT_MAX_RETRY_WAIT = env.float("ENRICHMENT_MAX_RETRY_WAIT", default=5.0)
+# Clearbit's 202 "queued": how often a run asks again, and how long it waits between asks.
+ENRICHMENT_PENDING_ATTEMPTS = env_int("ENRICHMENT_PENDING_ATTEMPTS", 3, minimum=1)
+ENRICHMENT_PENDING_WAIT_SECONDS = env.float("ENRICHMENT_PENDING_WAIT_SECONDS", default=2.0)
+# The Slack stand-in's root (sandbox/slack); the demo's Slack connection uses <root>/api.
+SWITCHYARD_SANDBOX_SLACK_URL = env.str(
+    "SWITCHYARD_SANDBOX_SLACK_URL", default="http://127.0.0.1:8766"
+).rstrip("/")
+
+# --- Monitoring ------------------------------------------------------------------------------
+# Bearer token(s) a Prometheus scraper sends to /metrics (comma-separated: two while rotating).
+# Empty: /metrics answers 404. Read from METRICS_TOKEN or the file named by METRICS_TOKEN_FILE.
+METRICS_TOKENS = [t.strip() for t in (env_secret("METRICS_TOKEN") or "").split(",") if t.strip()]
+# A connection an authentication alert watches that answered no call for this long gets one
+# "test connection" per evaluation (every minute), so a revoked token is seen while idle. 0: off.
+ALERT_AUTH_PROBE_SECONDS = env_int("ALERT_AUTH_PROBE_SECONDS", 60, minimum=0)
+# --- Event hub (docs/events.md) ---------------------------------------------------------------
+# Delay before each attempt of a delivery, seconds (Svix's schedule, about 27.6 h in all); each
+# is jittered ±20 % and a Retry-After longer than it wins. A subscriber may set its own.
+EVENTS_RETRY_SCHEDULE = [
+    int(s)
+    for s in env_list(
+        "EVENTS_RETRY_SCHEDULE", ["0", "5", "300", "1800", "7200", "18000", "36000", "36000"]
+    )
+]
+# A delivery not delivered this long after its event becomes a dead letter.
+EVENTS_DELIVERY_DEADLINE_SECONDS = env_int("EVENTS_DELIVERY_DEADLINE_SECONDS", 28 * 3600, minimum=1)
+# Consecutive failed attempts that pause a subscriber (circuit breaker), and for how long
+# before a single probe is let through.
+EVENTS_BREAKER_FAILURES = env_int("EVENTS_BREAKER_FAILURES", 5, minimum=1)
+EVENTS_BREAKER_COOLDOWN_SECONDS = env_int("EVENTS_BREAKER_COOLDOWN_SECONDS", 30, minimum=1)
+# A claimed delivery whose worker died is put back after this lease.
+EVENTS_LEASE_SECONDS = env_int("EVENTS_LEASE_SECONDS", 60, minimum=5)
+# The Clay and generic HTTP stand-ins the demo points its connections at.
+SWITCHYARD_SANDBOX_CLAY_URL = env.str(
+    "SWITCHYARD_SANDBOX_CLAY_URL", default="http://127.0.0.1:8770"
+)
+SWITCHYARD_SANDBOX_HTTP_URL = env.str(
+    "SWITCHYARD_SANDBOX_HTTP_URL", default="http://127.0.0.1:8771"
 )
 
 # --- Logging ---------------------------------------------------------------------------------
@@ -265,9 +333,21 @@ LOGGING = {
             "formatter": LOG_FORMAT,
             "filters": ["request_id", "redact"],
         },
+        # Opt-in, rate-limited, redacted (config/logging.py: ErrorMailHandler).
+        "error_mail": {
+            "class": "config.logging.ErrorMailHandler",
+            "level": "ERROR",
+            "formatter": "text",
+            "filters": ["request_id", "redact"],
+        },
     },
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "root": {"handlers": ["console", "error_mail"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own defaults (an unfiltered console, AdminEmailHandler) would otherwise stay
+        # attached to these loggers and print or mail unredacted tracebacks: replace them with
+        # nothing and let the records reach the root's redacting handlers.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},

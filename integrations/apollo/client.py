@@ -9,7 +9,6 @@ live headers or usage stats.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -23,16 +22,16 @@ from integrations.errors import (
     RateLimited,
     seconds_until_next,
 )
+from integrations.provider_client import ProviderClient
 from integrations.transport import (
     ClientConfig,
-    RequestRecord,
-    Transport,
     classify_response,
     json_or_none,
     parse_retry_after,
 )
 
 DEFAULT_BASE_URL = "https://api.apollo.io/api/v1"
+MAX_BULK = 10  # bulk organization enrichment and bulk people match (docs/enrichment.md)
 # docs/reference/apollo.md#endpoints: "100 records per page, up to 500 pages"
 MAX_SEARCH_PAGES = 500
 _WINDOW = re.compile(r"per (minute|hour|day)", re.I)
@@ -99,31 +98,22 @@ def _rate_limited(
     )
 
 
-class ApolloClient:
+class ApolloClient(ProviderClient):
+    provider = "Apollo"
+
     def __init__(
         self,
         config: ClientConfig,
-        auth: Any,
+        auth: Any = None,
         *,
-        transport: httpx.BaseTransport | None = None,
-        on_request: Callable[[RequestRecord], None] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], datetime] | None = None,
-        **transport_options: Any,
+        **options: Any,
     ) -> None:
-        self.http = Transport(
-            config,
-            auth,
-            provider="Apollo",
-            transport=transport,
-            on_request=on_request,
-            error_parser=lambda r: parse_error(r, now=now() if now else None),
-            sleep=sleep,
-            **transport_options,
-        )
+        self._now = now
+        super().__init__(config, auth, **options)
 
-    def close(self) -> None:
-        self.http.close()
+    def error_parser(self) -> Callable[[httpx.Response], ProviderError | None]:
+        return lambda r: parse_error(r, now=self._now() if self._now else None)
 
     def ping(self) -> dict[str, Any]:
         """ "Test connection": ``GET /auth/health`` answers ``{"is_logged_in": bool}`` without
@@ -150,6 +140,42 @@ class ApolloClient:
         )
         return (json_or_none(response) or {}).get("organization") or None
 
+    def bulk_enrich_organizations(self, domains: list[str]) -> dict[str, dict[str, Any]]:
+        """Up to 10 organizations per call (``POST /organizations/bulk_enrich``,
+        docs/enrichment.md), 1 credit per organization found. Returns found organizations by
+        the bare domain asked for; a domain missing from the result is a no-match (a skip)."""
+        bare = list(dict.fromkeys(_bare(d) for d in domains if d))
+        if not bare or len(bare) > MAX_BULK:
+            raise ValueError(f"Apollo bulk enrichment takes 1 to {MAX_BULK} domains per call")
+        response = self.http.request(
+            "POST",
+            "/organizations/bulk_enrich",
+            params={"domains[]": bare},  # repeated: domains[]=a.com&domains[]=b.com
+            headers=_JSON,
+        )
+        found: dict[str, dict[str, Any]] = {}
+        for org in (json_or_none(response) or {}).get("organizations") or []:
+            if not isinstance(org, dict):
+                continue
+            keys = {_bare(str(org.get(k) or "")) for k in ("primary_domain", "website_url")}
+            for domain in bare:
+                if domain in keys:
+                    found[domain] = org
+        return found
+
+    def bulk_match_people(self, details: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
+        """Up to 10 people per call (``POST /people/bulk_match``); 1 credit per match.
+        Answers in the order asked, None where nothing matched."""
+        if not details or len(details) > MAX_BULK:
+            raise ValueError(f"Apollo bulk match takes 1 to {MAX_BULK} people per call")
+        response = self.http.request(
+            "POST", "/people/bulk_match", json={"details": details}, headers=_JSON
+        )
+        matches = (json_or_none(response) or {}).get("matches") or []
+        return [m if isinstance(m, dict) else None for m in matches] + [None] * (
+            len(details) - len(matches)
+        )
+
     def search_people(self, *, per_page: int = 100, **filters: Any) -> Iterator[dict[str, Any]]:
         """People API Search (no credits, master key): lazily over pages, at most 500 (docs/reference/apollo.md#endpoints)."""
         page = 1
@@ -165,6 +191,13 @@ class ApolloClient:
             if not people or page >= total_pages:
                 return
             page += 1
+
+
+def _bare(domain: str) -> str:
+    """``https://www.Acme.com/x`` → ``acme.com``: how Apollo wants a domain (no www, no @)."""
+    text = domain.strip().lower().split("@")[-1]
+    text = text.removeprefix("http://").removeprefix("https://").split("/")[0]
+    return text.removeprefix("www.")
 
 
 _JSON = {"Content-Type": "application/json", "Cache-Control": "no-cache"}

@@ -5,17 +5,17 @@ Every fact here is in docs/reference/hubspot.md (cited by section).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
 import httpx
 
-from integrations.errors import RequestRejected
+from integrations.errors import ProviderError, RequestRejected
 from integrations.hubspot.errors import batch_rejection, parse_error
 from integrations.hubspot.types import BatchResult, InputFailure, InputSuccess
-from integrations.transport import ClientConfig, RequestRecord, Transport, json_or_none
+from integrations.provider_client import ProviderClient
+from integrations.transport import ClientConfig, json_or_none
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 # docs/reference/hubspot.md#batch-endpoints: not in the spec; HubSpot answers "must be <= 100"
@@ -27,41 +27,29 @@ MAX_FILTER_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS = 5, 6, 18
 DEAL_TO_CONTACT, DEAL_TO_COMPANY = 3, 341
 
 
-class HubSpotClient:
+class HubSpotClient(ProviderClient):
     """One portal, one credential. ``api_version`` is the only place the version segment lives
     (docs/reference/hubspot.md#base-url-and-versions: date-based versions such as "2026-03" are coming)."""
+
+    provider = "HubSpot"
 
     def __init__(
         self,
         config: ClientConfig,
-        auth: Any,
+        auth: Any = None,
         *,
-        transport: httpx.BaseTransport | None = None,
-        on_request: Callable[[RequestRecord], None] | None = None,
         api_version: str = "v3",
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] | None = None,
-        **transport_options: Any,
+        **options: Any,
     ) -> None:
-        self.config = config
         self.api_version = api_version
-        self.http = Transport(
-            config,
-            auth,
-            provider="HubSpot",
-            transport=transport,
-            on_request=on_request,
-            error_parser=lambda r: parse_error(
-                r, timezone=config.timezone, now=now() if now else None
-            ),
-            sleep=sleep,
-            clock=clock,
-            **transport_options,
-        )
+        self._now = now
+        super().__init__(config, auth, **options)
 
-    def close(self) -> None:
-        self.http.close()
+    def error_parser(self) -> Callable[[httpx.Response], ProviderError | None]:
+        return lambda r: parse_error(
+            r, timezone=self.config.timezone, now=self._now() if self._now else None
+        )
 
     def _objects(self, suffix: str = "") -> str:
         return f"/crm/{self.api_version}/objects/{{type}}{suffix}"
@@ -184,6 +172,22 @@ class HubSpotClient:
             if after.isdigit() and int(after) + min(limit, 200) > MAX_SEARCH_RESULTS:
                 after, floor = None, last_id  # restart below the cap from the last id seen
 
+    def search_total(
+        self, object_type: str, *, filter_groups: list[dict[str, Any]] | None = None
+    ) -> int | None:
+        """HubSpot's ``total`` for a search (one call, limit 1): what a full extract should
+        hold. Search never counts archived records and is eventually consistent (docs/reference/hubspot.md#search)."""
+        body = {"filterGroups": filter_groups or [], "limit": 1}
+        response = self.http.request(
+            "POST",
+            self._objects("/search"),
+            path_params={"type": object_type},
+            json=body,
+            search=True,
+        )
+        total = (json_or_none(response) or {}).get("total")
+        return total if isinstance(total, int) else None
+
     def batch_read(
         self,
         object_type: str,
@@ -299,6 +303,49 @@ class HubSpotClient:
             body["idProperty"] = "email"
         self.http.request(
             "POST", self._objects("/gdpr-delete"), path_params={"type": "contacts"}, json=body
+        )
+
+    # -- company enrichment: counts, property groups, custom properties (docs/enrichment.md) --
+
+    def property_groups(self, object_type: str) -> list[dict[str, Any]]:
+        response = self.http.request(
+            "GET",
+            f"/crm/{self.api_version}/properties/{{type}}/groups",
+            path_params={"type": object_type},
+        )
+        return list((json_or_none(response) or {}).get("results") or [])
+
+    def create_property_group(
+        self, object_type: str, *, name: str, label: str, display_order: int = -1
+    ) -> dict[str, Any]:
+        """``POST /properties/{type}/groups``: needs ``crm.schemas.{type}.write``."""
+        response = self.http.request(
+            "POST",
+            f"/crm/{self.api_version}/properties/{{type}}/groups",
+            path_params={"type": object_type},
+            json={"name": name, "label": label, "displayOrder": display_order},
+            idempotent=False,
+        )
+        return json_or_none(response) or {}
+
+    def create_property(self, object_type: str, definition: dict[str, Any]) -> dict[str, Any]:
+        """``POST /properties/{type}`` with name, label, type, fieldType, groupName."""
+        response = self.http.request(
+            "POST",
+            f"/crm/{self.api_version}/properties/{{type}}",
+            path_params={"type": object_type},
+            json=definition,
+            idempotent=False,
+        )
+        return json_or_none(response) or {}
+
+    def associate_default(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
+        """``PUT /crm/v4/objects/{from}/{id}/associations/default/{to}/{toId}``: the
+        unlabeled default association (contact → company), idempotent."""
+        self.http.request(
+            "PUT",
+            "/crm/v4/objects/{frm}/{frm_id}/associations/default/{to}/{to_id}",
+            path_params={"frm": from_type, "frm_id": from_id, "to": to_type, "to_id": to_id},
         )
 
 

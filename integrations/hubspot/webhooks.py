@@ -12,6 +12,8 @@ import hmac
 from datetime import datetime
 from typing import Any
 
+from integrations.inbound import bounded_int
+
 # docs/reference/hubspot.md#webhook-signatures step 1: "Reject the request if the timestamp is older than 5 minutes". We also refuse
 # timestamps that far in the future: a clock that wrong is no better than a replay.
 MAX_AGE_MS = 5 * 60 * 1000
@@ -63,7 +65,7 @@ def signature_v3(
     return base64.b64encode(digest).decode()
 
 
-def signature_v3_valid(
+def signature_v3_problem(
     *,
     client_secret: str,
     method: str,
@@ -72,21 +74,33 @@ def signature_v3_valid(
     timestamp_ms: int | str | None,
     signature: str | None,
     now: datetime,
-) -> bool:
-    """True only for a fresh (±5 min) request whose signature matches, compared in constant
-    time. A timestamp in epoch *milliseconds* (docs/reference/hubspot.md#webhook-signatures: HubSpot uses ms, Slack seconds)."""
-    if not client_secret or not signature or timestamp_ms is None:
-        return False
-    try:
-        timestamp = int(timestamp_ms)
-    except (TypeError, ValueError):
-        return False
-    if abs(now.timestamp() * 1000 - timestamp) > MAX_AGE_MS:
-        return False
+) -> str | None:
+    """None for a fresh (±5 min) request whose signature matches (compared in constant
+    time), else the reason for the 401. A timestamp in epoch *milliseconds* (docs/reference/hubspot.md#webhook-signatures: HubSpot
+    uses ms, Slack seconds), read as at most 15 digits: a 400-digit header is "not a
+    timestamp", never an OverflowError."""
+    if not client_secret:
+        return "this connection has no client secret configured"
+    if not signature:
+        return f"missing {SIGNATURE_HEADER} header"
+    if timestamp_ms is None or timestamp_ms == "":
+        return f"missing {TIMESTAMP_HEADER} header"
+    timestamp = timestamp_ms if isinstance(timestamp_ms, int) else bounded_int(timestamp_ms)
+    if timestamp is None:
+        return f"{TIMESTAMP_HEADER} is not a millisecond timestamp"
+    if abs(int(now.timestamp() * 1000) - timestamp) > MAX_AGE_MS:
+        return f"{TIMESTAMP_HEADER} is more than 5 minutes off"
     expected = signature_v3(
         client_secret=client_secret, method=method, uri=uri, body=body, timestamp_ms=timestamp
     )
-    return hmac.compare_digest(expected.encode(), signature.strip().encode())
+    if not hmac.compare_digest(expected.encode(), signature.strip().encode("utf-8", "replace")):
+        return "the signature does not match the body"
+    return None
+
+
+def signature_v3_valid(**kwargs: Any) -> bool:
+    """True only when `signature_v3_problem` finds nothing wrong."""
+    return signature_v3_problem(**kwargs) is None
 
 
 def event_dedupe_key(event: dict[str, Any]) -> str:

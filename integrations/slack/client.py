@@ -8,13 +8,11 @@ the client's base URL, and the request log only ever sees "/services/{webhook}".
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from integrations.auth import NoAuth
 from integrations.errors import (
     AuthFailed,
     MissingScope,
@@ -26,8 +24,6 @@ from integrations.errors import (
 from integrations.provider_client import ProviderClient
 from integrations.transport import (
     ClientConfig,
-    RequestRecord,
-    Transport,
     classify_response,
     json_or_none,
     parse_retry_after,
@@ -117,33 +113,19 @@ def _payload(text: str, blocks: list[dict[str, Any]] | None) -> dict[str, Any]:
     return body
 
 
-class SlackWebhookClient:
+class SlackWebhookClient(ProviderClient):
     """Posts to one incoming webhook; ``config.base_url`` is the full hooks.slack.com URL."""
 
-    def __init__(
-        self,
-        config: ClientConfig,
-        auth: Any = None,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        on_request: Callable[[RequestRecord], None] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        **transport_options: Any,
-    ) -> None:
+    provider = "Slack webhook"
+
+    def __init__(self, config: ClientConfig, auth: Any = None, **options: Any) -> None:
         url = httpx.URL(config.base_url)
         self._path = url.path
         origin = dataclasses.replace(config, base_url=f"{url.scheme}://{url.netloc.decode()}")
-        self.http = Transport(
-            origin,
-            auth or NoAuth(),
-            provider="Slack webhook",
-            transport=transport,
-            on_request=on_request,
-            error_parser=_parse_webhook,
-            sleep=sleep,
-            extra_secrets=[url.path, config.base_url],
-            **transport_options,
-        )
+        super().__init__(origin, auth, extra_secrets=[url.path, config.base_url], **options)
+
+    def error_parser(self) -> Callable[[httpx.Response], ProviderError | None]:
+        return _parse_webhook  # plain-text error codes with their HTTP statuses
 
     def post(self, text: str, *, blocks: list[dict[str, Any]] | None = None) -> None:
         # The path is the credential: sent as raw_path, logged as the template.
@@ -155,8 +137,20 @@ class SlackWebhookClient:
             idempotent=False,
         )
 
-    def close(self) -> None:
-        self.http.close()
+    def ping(self) -> bool:
+        """Test connection without posting: Slack answers a payload without text with 400
+        ``no_text`` (or ``invalid_payload``) when the webhook exists, 403/404 when it does not
+        (https://api.slack.com/messaging/webhooks#handling_errors)."""
+        response = self.http.request(
+            "POST", "/services/{webhook}", raw_path=self._path, json={}, accept=(400,)
+        )
+        if response.status_code == 400 and response.text.strip() not in {
+            "no_text",
+            "invalid_payload",
+            "missing_text_or_fallback_or_attachments",
+        }:
+            raise RequestRejected(f"Slack webhook -> 400 {response.text.strip()[:64]}", status=400)
+        return True
 
 
 class SlackClient(ProviderClient):
@@ -179,9 +173,25 @@ class SlackClient(ProviderClient):
         if thread_ts:
             body["thread_ts"] = thread_ts
         # A resend after a lost answer would post the message twice.
-        response = self.http.request("POST", "/chat.postMessage", json=body, idempotent=False)
+        response = self.http.request(
+            "POST", "/chat.postMessage", json=body, headers=_JSON, idempotent=False
+        )
         return json_or_none(response) or {}
 
+    def open_dm(self, user_id: str) -> str:
+        """The id (``D…``) of the app's direct-message conversation with one user
+        (``conversations.open``; scope im:write). Opening an open one returns the same id."""
+        response = self.http.request(
+            "POST", "/conversations.open", json={"users": user_id}, headers=_JSON
+        )
+        return str(((json_or_none(response) or {}).get("channel") or {}).get("id") or "")
+
     def ping(self) -> dict[str, Any]:
+        """``auth.test``: which workspace and bot the token belongs to; no scope needed."""
         response = self.http.request("POST", "/auth.test")
         return json_or_none(response) or {}
+
+
+# Slack reads JSON bodies only with this exact type; without the charset it adds a
+# "missing_charset" warning to the answer (docs/connections.md, Slack).
+_JSON = {"Content-Type": "application/json; charset=utf-8"}

@@ -13,11 +13,12 @@ from collections.abc import Iterable
 from typing import Any
 
 import psycopg
+from psycopg import conninfo, sql
 from psycopg import errors as pg_errors
-from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from integrations.errors import RequestRejected, Unreachable
+from integrations.warehouse.tables import DEFAULT_SCHEMA, table_refusal
 
 # Column types ensure_table may create; anything else is refused rather than interpolated.
 COLUMN_TYPES = {
@@ -38,26 +39,64 @@ def mask_dsn(text: str) -> str:
     return _PASSWORD.sub(r"\1****@", text)
 
 
-def _table(name: str) -> sql.Identifier:
-    """``"schema.table"`` or ``"table"``; each part quoted separately."""
-    parts = name.split(".")
-    if not 1 <= len(parts) <= 2 or not all(parts):
-        raise ValueError("table must be 'table' or 'schema.table'")
-    return sql.Identifier(*parts)
+# libpq's parse errors quote the text they stopped at, which may be the password: name the
+# part from these instead of passing libpq's message on.
+_DSN_PARSE_PROBLEMS = (
+    ("query parameter", "an unknown option in the query string"),
+    ("percent-encoded", "a malformed %-escape in the user, password or database part"),
+    ("IPv6", "the host part (an unclosed IPv6 bracket)"),
+    ('missing "="', "neither a postgres:// URL nor key=value pairs"),
+)
+
+
+def dsn_problem(url: str) -> str | None:
+    """What is wrong with a warehouse DSN, naming the part and never quoting the secret."""
+    try:
+        parts = conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        text = str(exc)
+        for needle, part in _DSN_PARSE_PROBLEMS:
+            if needle in text:
+                return part
+        return "libpq cannot parse it"
+    port = str(parts.get("port") or "5432")
+    if not all(p.isdigit() and 0 < int(p) < 65536 for p in port.split(",")):
+        return "the port is not a number between 1 and 65535"
+    return None
 
 
 class WarehouseClient:
     def __init__(
-        self, url: str, *, connect_timeout: int = 5, application_name: str = "switchyard"
+        self,
+        url: str,
+        *,
+        connect_timeout: int = 5,
+        application_name: str = "switchyard",
+        allowed_schemas: tuple[str, ...] = (DEFAULT_SCHEMA,),
+        table_prefixes: tuple[str, ...] = (),
     ) -> None:
         self._url = url
         self._connect_timeout = connect_timeout
         self._application_name = application_name
+        self._schemas = tuple(allowed_schemas)
+        self._prefixes = tuple(table_prefixes)
+
+    def _table(self, name: str) -> sql.Identifier:
+        """``"schema.table"`` or ``"table"`` (in ``public``), each part quoted separately; a
+        name outside the allow-list is refused before any SQL is sent."""
+        reason = table_refusal(name, schemas=self._schemas, prefixes=self._prefixes)
+        if reason is not None:
+            raise RequestRejected(f"warehouse table refused: {reason}", permanent=True)
+        parts = name.split(".")
+        return sql.Identifier(*(parts if len(parts) == 2 else [DEFAULT_SCHEMA, parts[0]]))
 
     def __repr__(self) -> str:
         return f"WarehouseClient({mask_dsn(self._url)!r})"
 
     def _connect(self) -> psycopg.Connection:
+        problem = dsn_problem(self._url)
+        if problem is not None:
+            raise RequestRejected(f"invalid DSN: {problem}", permanent=True, category="invalid_dsn")
         try:
             return psycopg.connect(
                 self._url,
@@ -88,7 +127,7 @@ class WarehouseClient:
             for name, kind in columns.items()
         )
         statement = sql.SQL("CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY ({}))").format(
-            _table(table), definitions, sql.Identifier(key)
+            self._table(table), definitions, sql.Identifier(key)
         )
         self._run([(statement, None)])
 
@@ -115,7 +154,7 @@ class WarehouseClient:
             else sql.SQL("DO NOTHING")
         )
         statement = sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) {}").format(
-            _table(table),
+            self._table(table),
             sql.SQL(", ").join(map(sql.Identifier, columns)),
             sql.SQL(", ").join(sql.Placeholder() * len(columns)),
             sql.Identifier(key),
@@ -133,7 +172,7 @@ class WarehouseClient:
         target = sql.Identifier(column)
         if json_key:
             target = sql.SQL("{} ->> {}").format(target, sql.Literal(json_key))
-        return sql.SQL("FROM {} WHERE lower(({})::text) = %s").format(_table(table), target)
+        return sql.SQL("FROM {} WHERE lower(({})::text) = %s").format(self._table(table), target)
 
     def rows_matching(
         self, table: str, *, column: str, value: str, json_key: str | None = None

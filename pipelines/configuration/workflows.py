@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from django.core.exceptions import ValidationError
 from pydantic import Field
 
 from integrations.config_schema import (
@@ -16,6 +17,7 @@ from integrations.config_schema import (
     reference,
 )
 from integrations.models import Connection, Provider
+from integrations.warehouse.tables import warehouse_table_validate
 from pipelines.models import Workflow, WorkflowType
 from pipelines.selectors import field_mapping_current
 from pipelines.services.mappings import (
@@ -93,6 +95,11 @@ def workflows_plan(items: list[WorkflowItem]) -> list[dict]:
             raise ConfigPathError(
                 (index, "warehouse"), "`table` is required with a warehouse connection"
             )
+        if warehouse.table:
+            try:
+                warehouse_table_validate(warehouse.table)
+            except ValidationError as refused:
+                raise ConfigPathError((index, "warehouse", "table"), refused.messages[0]) from None
         rules = [rule.model_dump(by_alias=True) for rule in item.mapping]
         for rule_index, rule in enumerate(rules):
             problems = field_mapping_rules_check(rules=[rule])

@@ -10,6 +10,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from integrations.base_url import relative_path_validate
+
 
 class RoutingStrategy(models.TextChoices):
     FIXED = "fixed", "Fixed owner"
@@ -103,6 +105,7 @@ class RoutingConfig(models.Model):
     )
     hubspot_connection = models.ForeignKey(
         "integrations.Connection",
+        limit_choices_to={"provider": "hubspot"},  # a wrong kind is refused where it is chosen
         on_delete=models.PROTECT,
         related_name="+",
         help_text="The portal whose contacts are routed; its client secret verifies webhooks.",
@@ -123,13 +126,19 @@ class RoutingConfig(models.Model):
     )
     scoring_connection = models.ForeignKey(
         "integrations.Connection",
+        limit_choices_to={"provider": "http"},  # a wrong kind is refused where it is chosen
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="+",
         help_text="An HTTP JSON connection to the internal scoring API. Empty: the scoring rules below.",
     )
-    scoring_path = models.CharField(max_length=200, default="/score")
+    scoring_path = models.CharField(
+        max_length=200,
+        default="/score",
+        validators=[relative_path_validate],
+        help_text="A path on the scoring connection's base URL, such as /score (never a URL).",
+    )
     score_field = models.CharField(
         max_length=100, default="score", help_text="Dotted path of the score in the answer."
     )
@@ -141,6 +150,7 @@ class RoutingConfig(models.Model):
     )
     slack_connection = models.ForeignKey(
         "integrations.Connection",
+        limit_choices_to={"provider": "slack"},  # a wrong kind is refused where it is chosen
         on_delete=models.SET_NULL,
         null=True,
         blank=True,

@@ -107,6 +107,7 @@ class RecordSource(models.TextChoices):
     CSV = "csv", "CSV file"
     WEBHOOK = "webhook", "Webhook"
     REPROCESS = "reprocess", "Reprocess"
+    HUBSPOT = "hubspot", "HubSpot search"  # company enrichment selects companies
 
 
 class RecordState(models.TextChoices):
@@ -124,6 +125,8 @@ class SkipReason(models.TextChoices):
     DUPLICATE = "duplicate in run", "Duplicate in run"
     UNCHANGED = "unchanged", "Unchanged since last sync"
     SUPPRESSED = "suppressed", "Suppressed (privacy request)"
+    NO_DOMAIN = "no domain", "No company domain to enrich"  # company enrichment
+    DRY_RUN = "dry run", "Dry run: nothing written"
 
 
 class RunRecord(models.Model):
@@ -285,6 +288,10 @@ class RunChunk(models.Model):
     transform_ms = models.PositiveIntegerField(default=0)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     staged_at = models.DateTimeField(null=True, blank=True)
+    # A database refusal while staging (not a lost task): counted, and the second identical
+    # one fails the run naming the row instead of re-sending the chunk for ever.
+    failures = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["run", "sequence"]
@@ -303,12 +310,17 @@ class RunChunk(models.Model):
 class DeadLetterResolution(models.TextChoices):
     REPROCESSED = "reprocessed", "Reprocessed"
     IGNORED = "ignored", "Ignored"
+    # Same person, same workflow: a newer dead letter replaces this one in the queue…
+    SUPERSEDED = "superseded", "Superseded by a newer failure"
+    # …or a later run synced them, so there is nothing left to fix.
+    SYNCED = "synced", "Synced by a later run"
 
 
 class DeadLetterStage(models.TextChoices):
     TRANSFORM = "transform", "Transform"
     LOAD = "load", "Load"
     ROUTE = "route", "Route"
+    ENRICH = "enrich", "Enrich"  # a company enrichment source failed (enrichment app)
 
 
 class DeadLetter(models.Model):
@@ -327,6 +339,12 @@ class DeadLetter(models.Model):
     )
     category = models.CharField(max_length=60, db_index=True)
     errors = models.JSONField(default=list, help_text="Every message, not just the first.")
+    reason = models.CharField(
+        max_length=200, blank=True, help_text="The first error without the record's values."
+    )
+    identity = models.CharField(
+        max_length=320, blank=True, help_text="Who it is about: email, or a source key."
+    )
     payload = models.JSONField(default=dict, help_text="The record as it would be sent.")
     original_payload = models.JSONField(null=True, blank=True, help_text="Before the first edit.")
     source_row = models.JSONField(default=dict)
@@ -348,7 +366,12 @@ class DeadLetter(models.Model):
         indexes = [
             models.Index(
                 fields=["workflow", "resolution", "-id"], name="pipelines_deadletter_queue_idx"
-            )
+            ),
+            models.Index(
+                fields=["workflow", "identity"],
+                condition=models.Q(resolution=""),
+                name="pipelines_dl_open_identity",
+            ),
         ]
 
     def __str__(self) -> str:

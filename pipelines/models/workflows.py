@@ -5,10 +5,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from integrations.warehouse.tables import warehouse_table_validate
+
 
 class WorkflowType(models.TextChoices):
     CLAY_HUBSPOT_CONTACTS = "clay_hubspot_contacts", "Clay → HubSpot contacts"
     MQL_ROUTING = "mql_routing", "HubSpot MQL routing"
+    COMPANY_ENRICHMENT = "company_enrichment", "HubSpot company enrichment"
 
 
 class Workflow(models.Model):
@@ -24,6 +27,7 @@ class Workflow(models.Model):
     )
     source_connection = models.ForeignKey(
         "integrations.Connection",
+        limit_choices_to={"provider": "clay"},  # a wrong kind is refused where it is chosen
         on_delete=models.PROTECT,
         null=True,
         blank=True,
@@ -32,6 +36,7 @@ class Workflow(models.Model):
     )
     destination_connection = models.ForeignKey(
         "integrations.Connection",
+        limit_choices_to={"provider": "hubspot"},  # a wrong kind is refused where it is chosen
         on_delete=models.PROTECT,
         related_name="+",
         help_text="The HubSpot portal records are written to.",
@@ -42,14 +47,21 @@ class Workflow(models.Model):
     )
     warehouse_connection = models.ForeignKey(
         "integrations.Connection",
+        limit_choices_to={"provider": "warehouse"},  # a wrong kind is refused where it is chosen
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="+",
     )
-    warehouse_table = models.CharField(max_length=200, blank=True)
+    warehouse_table = models.CharField(
+        max_length=200,
+        blank=True,
+        validators=[warehouse_table_validate],
+        help_text="A table in an allowed schema whose name starts with an allowed prefix (sy_…).",
+    )
     slack_connection = models.ForeignKey(
         "integrations.Connection",
+        limit_choices_to={"provider": "slack"},  # a wrong kind is refused where it is chosen
         on_delete=models.SET_NULL,
         null=True,
         blank=True,

@@ -80,9 +80,18 @@ def simulator(model_admin) -> Callable[..., HttpResponse]:
             raise PermissionDenied
         form = SimulatorForm(request.POST or None)
         result, error = None, ""
+        # Only someone who may change routing may make the server call HubSpot or the scoring
+        # API with the connections' credentials (docs/security.md, "Hostile input"); a Viewer
+        # simulates typed properties scored by the built-in rules.
+        outside_calls = model_admin.has_change_permission(request, config)
         if request.method == "POST" and form.is_valid():
             try:
-                if form.cleaned_data["contact_id"]:
+                if form.cleaned_data["contact_id"] and not outside_calls:
+                    error = (
+                        "Reading a contact from HubSpot needs the permission to change routing; "
+                        "fill in the properties instead."
+                    )
+                elif form.cleaned_data["contact_id"]:
                     outcome = contact_route(
                         config=config,
                         contact_id=form.cleaned_data["contact_id"].strip(),
@@ -96,12 +105,13 @@ def simulator(model_admin) -> Callable[..., HttpResponse]:
                         None,
                         form.cleaned_data["company"],
                     )
-                    outcome = lead_preview(config=config, lead=lead)
-                result = {
-                    "json": outcome_json(outcome=outcome),
-                    "outcome": outcome,
-                    "rules": [r.as_json() for r in outcome.assessment.rules],
-                }
+                    outcome = lead_preview(config=config, lead=lead, outside_calls=outside_calls)
+                if not error:
+                    result = {
+                        "json": outcome_json(outcome=outcome),
+                        "outcome": outcome,
+                        "rules": [r.as_json() for r in outcome.assessment.rules],
+                    }
             except (LookupError, ProviderError) as failure:
                 error = str(failure)
         return render(
@@ -115,6 +125,7 @@ def simulator(model_admin) -> Callable[..., HttpResponse]:
                 form=form,
                 result=result,
                 error=error,
+                scoring_offline=bool(config.scoring_connection_id) and not outside_calls,
             ),
         )
 

@@ -23,6 +23,7 @@ from integrations.config_schema import (
 )
 from integrations.errors import ProviderError
 from integrations.models import Connection
+from integrations.url_path import path_refusal
 from pipelines.models import (
     Owner,
     RoutingConfig,
@@ -157,6 +158,21 @@ def _connection_problem(name: str) -> str | None:
     return None
 
 
+def _connection_problem_of(wanted: str):
+    """A connection that must exist and be of one provider: a HubSpot connection chosen as the
+    scoring API has no `call`, and would only fail at the first lead."""
+
+    def problem(name: str) -> str | None:
+        connection = Connection.objects.filter(name=name).first()
+        if connection is None:
+            return f"no connection named {name!r}"
+        if connection.provider != wanted:
+            return f"{name!r} is a {connection.provider} connection, not {wanted}"
+        return None
+
+    return problem
+
+
 def _territory_problem(name: str) -> str | None:
     if not Territory.objects.filter(name=name).exists():
         return f"no territory named {name!r} (define it under `territories:`)"
@@ -168,14 +184,14 @@ TerritoryName = Annotated[str, reference(_territory_problem)]
 
 
 class Scoring(ConfigModel):
-    connection: ConnectionName | None = None
+    connection: Annotated[str, reference(_connection_problem_of("http"))] | None = None
     path: str | None = None
     score_field: str | None = None
     territory_field: str | None = None
 
 
 class SlackNotice(ConfigModel):
-    connection: ConnectionName | None = None
+    connection: Annotated[str, reference(_connection_problem_of("slack"))] | None = None
     channel: str | None = ""
 
 
@@ -192,7 +208,7 @@ class ScoringRuleItem(ConfigModel):
 
 class RoutingItem(ConfigModel):
     workflow: Name
-    hubspot: Annotated[Text, reference(_connection_problem)]
+    hubspot: Annotated[Text, reference(_connection_problem_of("hubspot"))]
     lifecycle_stage: str | None = None
     # a HubSpot lead score; 1000 leaves room for any scoring model we have seen
     deal_threshold: int | None = Field(default=None, ge=0, le=1000)
@@ -230,6 +246,9 @@ def routing_plan(items: list[RoutingItem]) -> list[dict]:
         ):
             if getattr(scoring, key) is not None:
                 fields[column] = getattr(scoring, key)
+        refusal = path_refusal(fields.get("scoring_path", "/score"))
+        if refusal is not None:
+            raise ConfigPathError((index, "scoring", "path"), refusal)
         slack = item.slack or SlackNotice()
         fields["slack_connection"] = (
             Connection.objects.get(name=slack.connection) if slack.connection else None

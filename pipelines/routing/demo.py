@@ -10,6 +10,7 @@ from django.conf import settings
 from integrations.models import Connection, Provider
 from pipelines.configuration import config_apply
 from pipelines.models import Owner
+from pipelines.services.demo import demo_slack_connection
 
 # The sandbox's default owners (sandbox/hubspot/store.py DEFAULT_OWNERS get ids 6166861…).
 SANDBOX_OWNERS = {
@@ -33,6 +34,7 @@ routing:
   deal_threshold: 75
   fallback_territory: East
   portal_id: "62515"
+  slack: {connection: %(slack)s, channel: "#mql-routing"}
   rules:
     - {territory: EMEA, when: {country: {in: [GB, DE, FR, NL, ES, IT, IE, SE]}}}
     - {territory: West, when: {state: {in: [CA, WA, OR, NV, AZ, CO, UT]}}}
@@ -69,6 +71,8 @@ def seed_routing() -> list[str]:
         Owner.objects.update_or_create(
             hubspot_id=hubspot_id, defaults={"first_name": first, "last_name": last, "email": email}
         )
+    slack, _ = demo_slack_connection()
     return config_apply(
-        text=ROUTING_YAML % {"connection": connection.name}, actor_label="demo_seed"
+        text=ROUTING_YAML % {"connection": connection.name, "slack": slack.name},
+        actor_label="demo_seed",
     )

@@ -7,6 +7,7 @@ occurredAt, property), so a redelivered event is acknowledged and never processe
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from integrations.errors import ProviderError
 from integrations.hubspot.webhooks import event_dedupe_key
+from integrations.inbound import nul_strip
 from pipelines.enqueue import ROUTING_EVENTS_PROCESS, enqueue_on_commit
 from pipelines.models import DecisionTrigger, InboundEvent, RoutingConfig, RoutingDecision
 from pipelines.routing.leads import leads_fetch
@@ -33,7 +35,10 @@ def routing_events_store(*, config: RoutingConfig, events: list[dict[str, Any]])
     now = timezone.now()
     rows = {}
     for event in events:
+        event, _removed = nul_strip(event)  # the rule for every store (integrations/inbound.py)
         key = event_dedupe_key(event)
+        if len(key) > 200:  # the column's width: an oversized id is hashed, never cut or refused
+            key = "hubspot:sha256:" + hashlib.sha256(key.encode()).hexdigest()
         rows[key] = InboundEvent(
             source=SOURCE,
             workflow_id=config.workflow_id,

@@ -77,10 +77,13 @@ def lead_assess(
     lead: Lead,
     setup: RoutingSetup | None = None,
     scoring_client: Any = None,
+    outside_calls: bool = True,
 ) -> Assessment:
+    """``outside_calls=False`` (a Viewer's simulation) scores with the built-in rules even
+    when a scoring API is configured: its credential is never used on a Viewer's behalf."""
     started, external = time.perf_counter(), 0.0
     setup = setup or routing_setup_load(config=config)
-    if config.scoring_connection_id:
+    if config.scoring_connection_id and outside_calls:
         api_started = time.perf_counter()
         score = _score_by_api(config=config, lead=lead, client=scoring_client)
         external = time.perf_counter() - api_started
@@ -112,6 +115,10 @@ def _score_by_api(*, config: RoutingConfig, lead: Lead, client: Any) -> Score:
     from integrations.registry import client_for
 
     owned = client is None
+    if client is None and config.scoring_connection.provider != "http":
+        # Chosen before the form refused other kinds: fall back rather than fail every lead.
+        message = f"{config.scoring_connection.name} is not an HTTP JSON connection"
+        return Score(None, "unavailable", error=message)
     try:
         client = client or client_for(config.scoring_connection)
         return score_by_api(
@@ -148,9 +155,9 @@ def owner_choose(
     return pick, territory
 
 
-def lead_preview(*, config: RoutingConfig, lead: Lead) -> Outcome:
+def lead_preview(*, config: RoutingConfig, lead: Lead, outside_calls: bool = True) -> Outcome:
     """What would happen, writing nothing and advancing no round (simulator, --dry-run)."""
-    assessment = lead_assess(config=config, lead=lead)
+    assessment = lead_assess(config=config, lead=lead, outside_calls=outside_calls)
     pick, territory = owner_choose(config=config, assessment=assessment, preview=True)
     owner = Owner.objects.filter(pk=pick.owner_pk).first() if pick and pick.owner_pk else None
     return Outcome(assessment, pick, owner, territory)

@@ -7,8 +7,6 @@ letter remembers which run resolved it. The core services audit every action.
 
 from __future__ import annotations
 
-import json
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -17,6 +15,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from integrations.inbound import json_render
+from pipelines.dead_letter_reasons import (
+    category_label,
+    failed_values,
+    fix_for,
+    source_columns,
+)
 from pipelines.screens.access import (
     EDIT_DEAD_LETTERS,
     EXPORT_PERSONAL_DATA,
@@ -36,6 +41,7 @@ from pipelines.screens.selectors import (
     dead_letter_categories,
     dead_letter_editable_properties,
     dead_letter_get,
+    dead_letter_groups,
     dead_letter_list,
 )
 from pipelines.screens.services import dead_letters_export, dead_letters_reprocess_matching
@@ -63,12 +69,16 @@ def dead_letter_queue(request: HttpRequest) -> HttpResponse:
         for error in bulk_form.non_field_errors():
             messages.error(request, error)
         return redirect(f"{reverse('switchyard:dead-letters')}?{request.GET.urlencode()}")
+    page = page_of(request, dead_letter_list(filters=filters))
+    for letter in page:
+        letter.category_label = category_label(letter.category)
     return render_screen(
         request,
         "pipelines/dead_letter_list.html",
         title="Dead letters",
         filter_form=filter_form,
-        page=page_of(request, dead_letter_list(filters=filters)),
+        page=page,
+        groups=dead_letter_groups(filters=filters) if filters.status != "resolved" else [],
         query=query_without_page(request),
         filter_query=request.GET.urlencode(),
         filters=filters,
@@ -150,19 +160,34 @@ def dead_letter_detail(request: HttpRequest, dead_letter_id: int) -> HttpRespons
                 return redirect("switchyard:run", run_id=run.pk)
         except ValueError as exc:
             error = str(exc)
+    version = letter.run.mapping_version
+    raw = letter.source_row or {}
+    failed = failed_values(
+        errors=letter.record.errors or [],
+        raw=raw,
+        columns=source_columns(raw=raw, rules=version.rules) if version else None,
+    )
+    for name in properties:
+        field = payload_form.fields[f"p_{name}"]
+        if name in failed:
+            field.help_text = f"Failed value: “{failed[name]['value']}” ({failed[name]['message']})"
+            field.widget.attrs["data-failed-value"] = failed[name]["value"]
     return render_screen(
         request,
         "pipelines/dead_letter_detail.html",
         title=f"Dead letter {letter.pk}",
         letter=letter,
+        category_label=category_label(letter.category),
+        fix=fix_for(category=letter.category, reason=letter.reason),
+        failed=failed,
         crumbs=[("Dead letters", reverse("switchyard:dead-letters"))],
         payload_form=payload_form,
         ignore_form=ignore_form,
         error=error,
         status=400 if error else 200,
-        source_row=json.dumps(letter.source_row, indent=2, ensure_ascii=False),
-        payload_json=json.dumps(letter.payload, indent=2, ensure_ascii=False),
-        original_json=json.dumps(letter.original_payload, indent=2, ensure_ascii=False)
+        source_row=json_render(letter.source_row),
+        payload_json=json_render(letter.payload),
+        original_json=json_render(letter.original_payload)
         if letter.original_payload is not None
         else "",
     )

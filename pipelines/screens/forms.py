@@ -3,13 +3,13 @@ decided by the services (quality's transform checks, the portal's property list)
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
 
 from pipelines.models import RunStatus, RunTrigger
 from pipelines.screens.selectors import DeadLetterFilters, workflows_for_screens
+from pipelines.screens.transform_chains import ChainTextError, chain_from_text, chain_to_text
 
 
 class WorkflowChoiceField(forms.ModelChoiceField):
@@ -29,12 +29,79 @@ class ImportUploadForm(forms.Form):
     check_destination = forms.BooleanField(
         required=False,
         label="Ask HubSpot which contacts already exist",
-        help_text="More exact create/update counts, at one HubSpot call per 100 new emails.",
+        help_text="Exact create/update counts, at one HubSpot call per 100 emails to send.",
     )
 
 
 class ImportConfirmForm(forms.Form):
     token = forms.CharField(widget=forms.HiddenInput)
+
+
+NOT_IN_FILE = ""
+KEEP_UNSENT = ""
+
+
+class ImportColumnsForm(forms.Form):
+    """Which column of the file feeds each mapping rule, and where unmapped columns go."""
+
+    token = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(
+        self,
+        *args: Any,
+        sources: list[str],
+        required: set[str],
+        headers: list[str],
+        matched: dict[str, str],
+        unmapped: list[str],
+        properties: list[str],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.sources, self.unmapped = sources, unmapped
+        header_choices = [(h, h) for h in headers]
+        for index, source in enumerate(sources):
+            self.fields[f"col_{index}"] = forms.ChoiceField(
+                label=source,
+                choices=[(NOT_IN_FILE, "— not in this file"), *header_choices],
+                required=source in required,
+                initial=matched.get(source, NOT_IN_FILE),
+                error_messages={
+                    "required": f"{source} is required: pick the column that holds it."
+                },
+            )
+        for index, header in enumerate(unmapped):
+            self.fields[f"extra_{index}"] = forms.CharField(
+                label=header,
+                required=False,
+                max_length=200,
+                widget=forms.TextInput(
+                    attrs={"list": "hubspot-properties", "placeholder": "keep, do not send"}
+                ),
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        picked = [data.get(f"col_{i}") for i in range(len(self.sources))]
+        chosen = [h for h in picked if h]
+        if len(chosen) != len(set(chosen)):
+            raise forms.ValidationError("Each column of the file can feed one mapping column only.")
+        for index, header in enumerate(self.unmapped):
+            if header in chosen and (data.get(f"extra_{index}") or "").strip():
+                raise forms.ValidationError(
+                    f"{header} already feeds a mapping column; send it to one place only."
+                )
+        return data
+
+    def picks(self) -> dict[str, str]:
+        return {s: self.cleaned_data.get(f"col_{i}") or "" for i, s in enumerate(self.sources)}
+
+    def extras(self) -> dict[str, str]:
+        return {
+            header: (self.cleaned_data.get(f"extra_{i}") or "").strip()
+            for i, header in enumerate(self.unmapped)
+            if (self.cleaned_data.get(f"extra_{i}") or "").strip()
+        }
 
 
 class RunFilterForm(forms.Form):
@@ -62,12 +129,21 @@ class DeadLetterFilterForm(forms.Form):
     created_to = forms.DateField(
         required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
     )
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Search",
+        widget=forms.TextInput(attrs={"placeholder": "email or error text", "size": 24}),
+    )
+    reason = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, categories: list[str], **kwargs: Any) -> None:
+        from pipelines.dead_letter_reasons import category_label
+
         super().__init__(*args, **kwargs)
         self.fields["category"].widget.choices = [
             ("", "Any category"),
-            *[(c, c) for c in categories],
+            *[(c, category_label(c)) for c in categories],
         ]
 
     def filters(self) -> DeadLetterFilters:
@@ -82,6 +158,8 @@ class DeadLetterFilterForm(forms.Form):
             status=data["status"] or "open",
             created_from=data["created_from"],
             created_to=data["created_to"],
+            search=(data["q"] or "").strip(),
+            reason=data["reason"] or "",
         )
 
 
@@ -154,35 +232,33 @@ class MappingRuleForm(forms.Form):
         required=False,
         label="Transforms",
         widget=forms.TextInput(attrs={"size": 50, "class": "sy-transforms"}),
-        help_text="Names separated by commas (strip, lower), or JSON with params: "
-        '[{"name": "map_values", "params": {"mapping": {"Yes": "true"}}}]',
+        help_text="Names separated by commas; a value in brackets: "
+        "strip, default(Unknown), map_values(Hot → OPEN; Cold → UNQUALIFIED)",
     )
     required = forms.BooleanField(required=False)
+    # Other headers that feed this rule, picked in the import wizard; kept across edits.
+    aliases = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean_aliases(self) -> list[str]:
+        return [a for a in self.cleaned_data["aliases"].split("\n") if a.strip()]
 
     def clean_transforms(self) -> list[Any]:
-        text = self.cleaned_data["transforms"].strip()
-        if not text:
-            return []
-        if text.startswith("["):
-            try:
-                chain = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise forms.ValidationError(
-                    f"Not valid JSON: {exc.msg} (column {exc.colno})."
-                ) from None
-            if not isinstance(chain, list):
-                raise forms.ValidationError("The chain must be a JSON list.")
-            return chain
-        return [name.strip() for name in text.split(",") if name.strip()]
+        try:
+            return chain_from_text(self.cleaned_data["transforms"])
+        except ChainTextError as exc:
+            raise forms.ValidationError(f"{exc}.") from None
 
     def rule(self) -> dict[str, Any]:
         data = self.cleaned_data
-        return {
+        rule = {
             "from": data["source"],
             "to": data["target"],
             "transforms": data["transforms"],
             "required": data["required"],
         }
+        if data.get("aliases"):
+            rule["aliases"] = data["aliases"]
+        return rule
 
 
 class BaseMappingRuleFormSet(forms.BaseFormSet):
@@ -205,14 +281,14 @@ def mapping_rule_initial(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Stored rules → the editor's rows; a plain chain of names is shown as "strip, lower"."""
     rows = []
     for rule in rules:
-        chain = rule.get("transforms") or []
-        text = ", ".join(chain) if all(isinstance(i, str) for i in chain) else json.dumps(chain)
+        text = chain_to_text(rule.get("transforms") or [])
         rows.append(
             {
                 "source": rule.get("from", ""),
                 "target": rule.get("to", ""),
                 "transforms": text,
                 "required": bool(rule.get("required")),
+                "aliases": "\n".join(rule.get("aliases") or []),
             }
         )
     return rows

@@ -3,6 +3,8 @@ required flag; a preview on the last import's rows; saving makes a new version."
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
@@ -19,6 +21,7 @@ from pipelines.screens.selectors import (
     workflows_for_screens,
 )
 from pipelines.screens.services import MappingRejected, field_mapping_preview, field_mapping_save
+from pipelines.screens.transform_chains import PARAM_FIELDS, ChainTextError, chain_from_text
 from pipelines.selectors import field_mapping_current
 
 
@@ -70,6 +73,8 @@ def mapping_edit(request: HttpRequest, workflow_id: int) -> HttpResponse:
                 )
             return redirect("switchyard:mapping", workflow_id=workflow.pk)
     catalog = hubspot_property_catalog(workflow=workflow)
+    for form in formset.forms:
+        _chain_attach(form)
     return render_screen(
         request,
         "pipelines/mapping_edit.html",
@@ -79,12 +84,29 @@ def mapping_edit(request: HttpRequest, workflow_id: int) -> HttpResponse:
         current=current,
         versions=field_mapping_versions(workflow=workflow),
         formset=formset,
+        readonly_rules=initial,
         note_form=note_form,
         problems=problems,
         catalog=catalog,
         transforms=transform_catalog(),
+        transform_forms={
+            "transforms": [
+                {"name": t["name"], "description": t["description"]} for t in transform_catalog()
+            ],
+            "fields": PARAM_FIELDS,
+        },
         status=400 if problems else 200,
     )
+
+
+def _chain_attach(form) -> None:
+    """Hand the row's chain to the step editor (transform_chain.js) as data; a chain that
+    cannot be read is left as text, with its error, for the person to correct."""
+    try:
+        chain = chain_from_text(form["transforms"].value() or "")
+    except ChainTextError:
+        return
+    form.fields["transforms"].widget.attrs["data-chain"] = json.dumps(chain, ensure_ascii=False)
 
 
 @screen(get=EDIT_MAPPINGS)

@@ -3,13 +3,12 @@ records, each record traced from its source row or event to its HubSpot id."""
 
 from __future__ import annotations
 
-import json
-
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from pipelines.models import RecordState
+from integrations.inbound import json_render
+from pipelines.models import RecordState, RunTrigger
 from pipelines.screens.access import EXPORT_PERSONAL_DATA, VIEW_RUNS, screen
 from pipelines.screens.forms import RunFilterForm
 from pipelines.screens.pages import page_of, query_without_page, render_screen
@@ -20,6 +19,7 @@ from pipelines.screens.selectors import (
     run_record_get,
     run_record_origin,
     run_records,
+    run_reprocess_origins,
 )
 from pipelines.screens.services import run_input_file_open
 from pipelines.selectors import run_progress
@@ -38,12 +38,18 @@ def run_history(request: HttpRequest) -> HttpResponse:
         status=data.get("status", ""),
         trigger=data.get("trigger", ""),
     )
+    page = page_of(request, runs)
+    origins = run_reprocess_origins(
+        run_ids=[run.pk for run in page if run.trigger == RunTrigger.REPROCESS]
+    )
+    for run in page:
+        run.origin_runs = origins.get(run.pk, [])
     return render_screen(
         request,
         "pipelines/run_list.html",
         title="Runs",
         form=form,
-        page=page_of(request, runs),
+        page=page,
         query=query_without_page(request),
     )
 
@@ -66,6 +72,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         timings=timings,
         crumbs=[("Runs", reverse("switchyard:runs"))],
         children=run_children(run=run),
+        origin_runs=run_reprocess_origins(run_ids=[run.pk]).get(run.pk, []),
         states=RecordState.choices,
         state=state,
         dead_letters=run.dead_letters.select_related("resolved_in_run").order_by("id")[
@@ -103,9 +110,9 @@ def run_record_detail(request: HttpRequest, run_id: int, record_id: int) -> Http
             ("Runs", reverse("switchyard:runs")),
             (f"Run {run.pk}", reverse("switchyard:run", args=[run.pk])),
         ],
-        raw=json.dumps(record.raw, indent=2, ensure_ascii=False),
-        values=json.dumps(record.values, indent=2, ensure_ascii=False),
-        extras=json.dumps(record.extras, indent=2, ensure_ascii=False),
+        raw=json_render(record.raw),
+        values=json_render(record.values),
+        extras=json_render(record.extras),
     )
 
 

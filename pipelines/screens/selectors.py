@@ -8,7 +8,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from integrations.errors import ProviderError
@@ -65,8 +65,28 @@ def run_children(*, run: Run) -> QuerySet[Run]:
     return run.children.order_by("id")
 
 
+def run_reprocess_origins(*, run_ids: list[int]) -> dict[int, list[int]]:
+    """For reprocess runs: the runs their dead letters came from, in order. A selection may
+    span several runs, and Run.parent holds only the one most letters came from."""
+    origins: dict[int, list[int]] = {}
+    pairs = (
+        DeadLetter.objects.filter(resolved_in_run_id__in=run_ids)
+        .order_by("resolved_in_run_id", "run_id")
+        .values_list("resolved_in_run_id", "run_id")
+        .distinct()
+    )
+    for reprocess_id, origin_id in pairs:
+        origins.setdefault(reprocess_id, []).append(origin_id)
+    return origins
+
+
 def run_records(*, run: Run, state: str = "") -> QuerySet[RunRecord]:
-    records = RunRecord.objects.filter(run=run).select_related("dead_letter").order_by("position")
+    records = (
+        RunRecord.objects.filter(run=run)
+        .select_related("dead_letter")
+        .annotate(origin_run_id=F("reprocessed_from__run_id"))
+        .order_by("position")
+    )
     return records.filter(state=state) if state else records
 
 
@@ -83,8 +103,10 @@ def run_record_origin(*, record: RunRecord) -> str:
     if record.source == RecordSource.CSV:
         return f"row {record.row_number} of {record.run.input_filename or 'the file'}"
     if record.source == RecordSource.REPROCESS:
-        origin = f"dead letter {record.reprocessed_from_id}"
-        return f"{origin} (row {record.row_number})" if record.row_number else origin
+        letter = record.reprocessed_from
+        source = f"run {letter.run_id}" if letter else "an earlier run"
+        where = f"row {record.row_number} of {source}" if record.row_number else source
+        return f"{where} (dead letter {record.reprocessed_from_id})"
     return f"event {record.event_id}" + (f", item {record.row_number}" if record.row_number else "")
 
 
@@ -99,6 +121,8 @@ class DeadLetterFilters:
     status: str = "open"  # open | resolved | all
     created_from: date | None = None
     created_to: date | None = None
+    search: str = ""  # an email (or part of one) or words of the error
+    reason: str = ""
 
     def as_query(self) -> dict[str, Any]:
         """Back to GET parameters, so links and the export keep the filter."""
@@ -106,6 +130,8 @@ class DeadLetterFilters:
             "workflow": self.workflow_id,
             "run": self.run_id,
             "category": self.category,
+            "q": self.search,
+            "reason": self.reason,
             "status": self.status,
             "created_from": self.created_from,
             "created_to": self.created_to,
@@ -123,6 +149,13 @@ def dead_letter_list(*, filters: DeadLetterFilters) -> QuerySet[DeadLetter]:
         letters = letters.filter(run_id=filters.run_id)
     if filters.category:
         letters = letters.filter(category=filters.category)
+    if filters.reason:
+        letters = letters.filter(reason=filters.reason)
+    if filters.search:
+        term = filters.search.strip()
+        letters = letters.filter(
+            Q(identity__icontains=term) | Q(reason__icontains=term) | Q(errors__icontains=term)
+        )
     if filters.status == "open":
         letters = letters.filter(resolution="")
     elif filters.status == "resolved":
@@ -137,6 +170,29 @@ def dead_letter_list(*, filters: DeadLetterFilters) -> QuerySet[DeadLetter]:
             created_at__lte=datetime.combine(filters.created_to, time.max, tzinfo=tz)
         )
     return letters.order_by("-id")
+
+
+def dead_letter_groups(*, filters: DeadLetterFilters, limit: int = 20) -> list[dict[str, Any]]:
+    """Open letters of the filter grouped by what needs fixing: category and reason, largest
+    first, each with the fix to apply."""
+    from pipelines.dead_letter_reasons import category_label, fix_for
+
+    open_filter = DeadLetterFilters(**{**filters.__dict__, "status": "open"})
+    rows = (
+        dead_letter_list(filters=open_filter)
+        .order_by()
+        .values("category", "reason")
+        .annotate(count=Count("id"))
+        .order_by("-count", "category", "reason")[:limit]
+    )
+    return [
+        {
+            **row,
+            "label": category_label(row["category"]),
+            "fix": fix_for(category=row["category"], reason=row["reason"]),
+        }
+        for row in rows
+    ]
 
 
 def dead_letter_categories() -> list[str]:

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from audit.services import audit_event_record
 from pipelines.csv_files import CsvRefused
-from pipelines.mapping import mapping_rules, record_transform
+from pipelines.mapping import columns_match, mapping_rules, record_transform
 from pipelines.models import DeadLetter, Run, Workflow
 from pipelines.screens.selectors import (
     DeadLetterFilters,
@@ -27,6 +27,7 @@ from pipelines.screens.selectors import (
     field_mapping_sample_rows,
     hubspot_property_catalog,
 )
+from pipelines.selectors import field_mapping_current
 from pipelines.services.dead_letters import dead_letter_reprocess, dead_letters_export_csv
 from pipelines.services.mappings import (
     field_mapping_rules_check,
@@ -34,8 +35,7 @@ from pipelines.services.mappings import (
     field_mapping_version_create,
 )
 from pipelines.services.preview import ImportPreview, run_preview_csv
-from pipelines.services.staging import run_create_csv
-from quality.columns import match_columns
+from pipelines.services.staging import CsvColumnsMissing, run_create_csv
 
 PENDING_DIR = "imports/pending"
 # An upload nobody confirmed is removed after this long (at the next upload, not by a task:
@@ -53,7 +53,9 @@ class PendingImport:
     path: str
     filename: str
     workflow_id: int
-    preview: ImportPreview
+    preview: ImportPreview | None
+    # Set instead of a preview when a required column was not found: the admin picks it.
+    missing: CsvColumnsMissing | None = None
 
 
 def import_upload_create(
@@ -67,9 +69,13 @@ def import_upload_create(
 ) -> PendingImport:
     """Dry-run the file (core preview: detection, column matching, counts, row errors), then
     keep it for the confirm step. A refused file raises CsvRefused and nothing is kept; the
-    refusal is audited too, because an admin asking "did my upload arrive?" needs both."""
+    refusal is audited too, because an admin asking "did my upload arrive?" needs both.
+    A file lacking a required column is kept too: the admin may pick the column that holds it."""
+    missing = None
     try:
         preview = run_preview_csv(workflow=workflow, file=file, check_destination=check_destination)
+    except CsvColumnsMissing as columns_missing:
+        preview, missing = None, columns_missing
     except CsvRefused as refused:
         audit_event_record(
             action="import.refused",
@@ -89,13 +95,70 @@ def import_upload_create(
         request=request,
         metadata={
             "file": filename[:255],
-            "encoding": preview.encoding,
-            "delimiter": preview.delimiter,
-            "records_in": preview.records_in,
-            "invalid": preview.invalid,
+            **(
+                {
+                    "encoding": preview.encoding,
+                    "delimiter": preview.delimiter,
+                    "records_in": preview.records_in,
+                    "invalid": preview.invalid,
+                }
+                if preview
+                else {"missing_columns": missing.columns.missing_required if missing else []}
+            ),
         },
     )
-    return PendingImport(path=path, filename=filename, workflow_id=workflow.pk, preview=preview)
+    return PendingImport(
+        path=path, filename=filename, workflow_id=workflow.pk, preview=preview, missing=missing
+    )
+
+
+def import_preview_again(
+    *, workflow: Workflow, path: str, filename: str, check_destination: bool
+) -> PendingImport:
+    """The kept upload previewed again (after the admin picked its columns). Writes nothing."""
+    if not path.startswith(PENDING_DIR + "/") or not default_storage.exists(path):
+        raise CsvRefused("This upload has expired or was already imported; upload the file again.")
+    with default_storage.open(path, "rb") as upload:
+        try:
+            preview = run_preview_csv(
+                workflow=workflow, file=upload, check_destination=check_destination
+            )
+        except CsvColumnsMissing as missing:
+            return PendingImport(path, filename, workflow.pk, preview=None, missing=missing)
+    return PendingImport(path, filename, workflow.pk, preview=preview)
+
+
+def import_columns_apply(
+    *,
+    workflow: Workflow,
+    picks: Mapping[str, str],
+    extras: Mapping[str, str],
+    actor: Any,
+) -> MappingSaved:
+    """Remember the admin's column choices in the mapping (a new, audited version): a picked
+    header that is not the rule's own name becomes an alias of that rule, tried first at every
+    later import; an unmapped column sent to a property becomes a new rule."""
+    current = field_mapping_current(workflow=workflow)
+    rules = [dict(rule) for rule in (current.rules if current else [])]
+    for rule in rules:
+        header = picks.get(str(rule["from"])) or ""
+        aliases = list(rule.get("aliases") or [])
+        if header and header != rule["from"] and header not in aliases:
+            rule["aliases"] = [header, *aliases]
+    taken = {str(rule["to"]) for rule in rules}
+    for header, target in extras.items():
+        if target in taken:
+            raise MappingRejected([f"{target} is already filled by another column."])
+        rules.append({"from": header, "to": target, "transforms": ["strip"], "required": False})
+        taken.add(target)
+    changed = [s for s, h in picks.items() if h and h != s]
+    note = "Columns picked in the import wizard: " + ", ".join(
+        [f"{h} → {s}" for s, h in picks.items() if h and h != s]
+        + [f"{h} → {t}" for h, t in extras.items()]
+    )
+    if not changed and not extras:
+        return MappingSaved(version=current, created=False)
+    return field_mapping_save(workflow=workflow, rules=rules, note=note[:300], actor=actor)
 
 
 def import_confirm(*, workflow: Workflow, path: str, filename: str, actor: Any) -> Run:
@@ -266,7 +329,7 @@ def field_mapping_preview(
             "rows": [],
         }
     headers = list(dict.fromkeys(key for record in records for key in record.raw))
-    columns = match_columns(headers, compiled).matched
+    columns = columns_match(headers, rules).matched
     targets = list(dict.fromkeys(rule.target for rule in compiled))
     rows = []
     for record in records:

@@ -9,6 +9,7 @@ app_name = "switchyard"
 urlpatterns = [
     path("import/", imports.import_upload, name="import"),
     path("import/start/", imports.import_start, name="import-start"),
+    path("import/columns/", imports.import_columns, name="import-columns"),
     path("runs/", runs.run_history, name="runs"),
     path("runs/<int:run_id>/", runs.run_detail, name="run"),
     path("runs/<int:run_id>/progress.json", runs.run_progress_json, name="run-progress"),

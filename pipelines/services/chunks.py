@@ -29,8 +29,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from integrations.inbound import NUL, nul_strip
 from pipelines.csv_files import CsvFormat, CsvRefused, csv_detect
-from pipelines.mapping import mapping_rules
+from pipelines.mapping import columns_match, mapping_rules
 from pipelines.models import (
     RecordSource,
     RecordState,
@@ -42,11 +43,11 @@ from pipelines.models import (
 )
 from pipelines.services.staged_records import (
     RecordWriter,
+    RowsNotStored,
     StagedInput,
     cyclic_gc_paused,
     inputs_stage,
 )
-from quality.columns import match_columns
 
 CHUNK_ROWS = 10_000
 CHUNK_BYTES = 8 * 1024 * 1024  # wide rows: a chunk's bytes are read into memory at once
@@ -163,6 +164,9 @@ def _chunk_rows(
     width = len(headers)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=fmt.delimiter)
     csv_source = RecordSource.CSV
+    # PostgreSQL cannot store U+0000 and SQLite can: removed on both alike, with a warning on
+    # the record (integrations/inbound.py). One scan of the chunk; rows only when it has one.
+    has_nul = NUL in text
     try:
         for number, cells in enumerate(reader, start=chunk.first_row_number):
             if not "".join(
@@ -172,7 +176,13 @@ def _chunk_rows(
             row = dict(zip(headers, cells, strict=False))
             for extra in range(width, len(cells)):
                 row[f"Column {extra + 1}"] = cells[extra]
-            yield number - 1, StagedInput(raw=row, source=csv_source, row_number=number)
+            removed = 0
+            if has_nul:
+                row, removed = nul_strip(row)
+            yield (
+                number - 1,
+                StagedInput(raw=row, source=csv_source, row_number=number, nul_removed=removed),
+            )
     except csv.Error as exc:
         raise CsvRefused(f"The file could not be read as CSV: {exc}.") from None
 
@@ -200,9 +210,10 @@ def run_chunk_stage(*, chunk_id: int) -> int:
             run_id=run.pk, now=timezone.now(), check_suppression=run.workflow.match_on == "email"
         )
         try:
-            with cyclic_gc_paused(), run.input_file.open("rb") as binary:
+            # A savepoint: a database refusal rolls back this chunk's rows, not the count below.
+            with transaction.atomic(), cyclic_gc_paused(), run.input_file.open("rb") as binary:
                 fmt = _run_format(run, binary)
-                columns = match_columns(fmt.headers, rules).matched
+                columns = columns_match(fmt.headers, run.mapping_version.rules).matched
                 tally = inputs_stage(
                     inputs=_chunk_rows(binary, fmt, chunk),
                     workflow=run.workflow,
@@ -210,10 +221,12 @@ def run_chunk_stage(*, chunk_id: int) -> int:
                     columns=columns,
                     writer=writer,
                 )
-            writer.flush()
+                writer.flush()
         except CsvRefused as refused:
             transaction.set_rollback(True)
             refusal = refused.message
+        except RowsNotStored as not_stored:
+            refusal = _chunk_failure_count(chunk, not_stored.message)
         else:
             refusal = None
             chunk.records = tally.records
@@ -226,6 +239,20 @@ def run_chunk_stage(*, chunk_id: int) -> int:
     if refusal is not None:
         run_staging_refuse(run_id=run.pk, message=refusal)
     return run.pk
+
+
+def _chunk_failure_count(chunk: RunChunk, message: str) -> str | None:
+    """Count a database refusal of this chunk. The first is left to the re-send (it may have
+    been a passing fault); the same refusal twice is the data, and fails the run."""
+    repeated = chunk.failures >= 1 and chunk.last_error == message
+    chunk.failures += 1
+    chunk.last_error = message[:300]
+    chunk.save(update_fields=["failures", "last_error"])
+    return (
+        f"{message} It failed the same way twice; fix that row and upload again."
+        if repeated
+        else None
+    )
 
 
 def run_staging_refuse(*, run_id: int, message: str) -> None:

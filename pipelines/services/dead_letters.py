@@ -15,12 +15,23 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from audit.services import audit_event_record
+from integrations.inbound import nul_strip
+from pipelines import dead_letter_reasons as words
 from pipelines.enqueue import ROUTING_RUN_REPROCESS, RUN_PREPARE, enqueue_on_commit
-from pipelines.models import DeadLetter, DeadLetterResolution, Run, RunTrigger, WorkflowType
+from pipelines.models import (
+    DeadLetter,
+    DeadLetterResolution,
+    RecordState,
+    Run,
+    RunRecord,
+    RunTrigger,
+    SkipReason,
+    WorkflowType,
+)
 
 try:  # audit's shared escaping, if the audit app ships it
     from audit.csv_safety import csv_safe_cell
@@ -30,6 +41,115 @@ except ImportError:  # pipelines-local fallback, same rule (OWASP CSV injection)
     def csv_safe_cell(value: Any) -> str:
         text = "" if value is None else str(value)
         return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+# Workflow kinds with their own run machinery (company enrichment) register how a reprocess
+# run of theirs is created and started: type → handler(workflow, parent, actor) -> Run, and
+# an optional dispatcher(run) called after commit. Filled in by those apps' ready().
+REPROCESS_RUN_CREATORS: dict[str, Any] = {}
+REPROCESS_RUN_DISPATCHERS: dict[str, Any] = {}
+
+
+def dead_letter_describe(
+    *,
+    letter: DeadLetter,
+    match_key: str,
+    match_on: str,
+    record_errors: list[dict[str, Any]],
+    rules: list[dict[str, Any]] | None = None,
+) -> DeadLetter:
+    """Fill a new (unsaved) letter's words before it is written: the category in the one
+    vocabulary, HubSpot's errors as sentences, the reason that groups it, whom it is about."""
+    letter.category = words.category_normalize(letter.category, stage=letter.stage)
+    letter.errors = words.error_sentences(letter.errors)
+    letter.reason = words.reason_of(category=letter.category, errors=letter.errors)
+    columns = (
+        words.source_columns(raw=letter.source_row, rules=rules)
+        if rules and record_errors and not match_key
+        else None
+    )
+    letter.identity = words.identity_of(
+        match_key=match_key,
+        match_on=match_on,
+        errors=record_errors,
+        raw=letter.source_row,
+        columns=columns,
+    )
+    return letter
+
+
+SETTLE_CHUNK = 500
+
+
+def dead_letters_settle(*, run: Run) -> dict[str, int]:
+    """Once a run finishes, the queue keeps one open letter per person and workflow: the run's
+    new letters supersede older open ones of the same identity, and its successes (loaded,
+    or unchanged since a sync) resolve older open letters of that identity. Audited."""
+    now = timezone.now()
+    newest = dict(DeadLetter.objects.filter(run=run).order_by("id").values_list("identity", "pk"))
+    superseded: list[DeadLetter] = []
+    identities = [i for i in newest if i]
+    for start in range(0, len(identities), SETTLE_CHUNK):
+        older = DeadLetter.objects.filter(
+            workflow_id=run.workflow_id,
+            resolution="",
+            identity__in=identities[start : start + SETTLE_CHUNK],
+        ).exclude(run=run)
+        for letter in older.only("pk", "identity"):
+            if letter.pk < newest[letter.identity]:
+                letter.resolution = DeadLetterResolution.SUPERSEDED
+                letter.resolution_note = f"superseded by dead letter {newest[letter.identity]}"
+                letter.resolved_at, letter.resolved_in_run = now, run
+                superseded.append(letter)
+    DeadLetter.objects.bulk_update(
+        superseded,
+        ["resolution", "resolution_note", "resolved_at", "resolved_in_run"],
+        batch_size=SETTLE_CHUNK,
+    )
+    synced = _dead_letters_resolve_synced(run=run, now=now)
+    if superseded or synced:
+        audit_event_record(
+            action="dead_letter.settled",
+            actor_label=f"pipeline:{run.workflow.slug}",
+            obj=run,
+            metadata={
+                "superseded": [d.pk for d in superseded][:1000],
+                "synced": synced[:1000],
+            },
+        )
+    return {"superseded": len(superseded), "synced": len(synced)}
+
+
+def _dead_letters_resolve_synced(*, run: Run, now: Any) -> list[int]:
+    keys = (
+        RunRecord.objects.filter(run=run)
+        .filter(
+            Q(state=RecordState.LOADED)
+            | Q(state=RecordState.SKIPPED, skip_reason=SkipReason.UNCHANGED)
+        )
+        .exclude(match_key="")
+        .values_list("match_key", flat=True)
+        .iterator(chunk_size=5000)
+    )
+    resolved: list[int] = []
+    chunk: list[str] = []
+    for key in [*keys, None]:
+        if key is not None:
+            chunk.append(key)
+        if chunk and (key is None or len(chunk) >= SETTLE_CHUNK):
+            open_letters = DeadLetter.objects.filter(
+                workflow_id=run.workflow_id, resolution="", identity__in=chunk
+            ).exclude(run=run)
+            ids = list(open_letters.values_list("pk", flat=True))
+            DeadLetter.objects.filter(pk__in=ids).update(
+                resolution=DeadLetterResolution.SYNCED,
+                resolution_note=f"synced in run {run.pk}",
+                resolved_at=now,
+                resolved_in_run=run,
+            )
+            resolved += ids
+            chunk = []
+    return resolved
 
 
 def dead_letter_edit(*, dead_letter_id: int, payload: dict[str, Any], actor: Any) -> DeadLetter:
@@ -44,16 +164,23 @@ def dead_letter_edit(*, dead_letter_id: int, payload: dict[str, Any], actor: Any
         before = letter.payload
         if letter.original_payload is None:
             letter.original_payload = before
+        # The NUL rule of every store (integrations/inbound.py): removed, and said so.
+        payload, removed = nul_strip(payload)
         letter.payload = payload
         letter.edited_at = timezone.now()
-        letter.save(update_fields=["payload", "original_payload", "edited_at"])
+        fields = ["payload", "original_payload", "edited_at"]
+        if removed:
+            letter.errors = [*letter.errors, f"{removed} NUL character(s) removed from the edit"]
+            fields.append("errors")
+        letter.save(update_fields=fields)
         changed = sorted(k for k in set(before) | set(payload) if before.get(k) != payload.get(k))
         # Property names only: the values are personal data and the audit log keeps no PII.
         audit_event_record(
             action="dead_letter.edited",
             actor=actor,
             obj=letter,
-            metadata={"properties_changed": changed, "run": letter.run_id},
+            metadata={"properties_changed": changed, "run": letter.run_id}
+            | ({"nul_removed": removed} if removed else {}),
         )
     return letter
 
@@ -90,9 +217,14 @@ def dead_letter_reprocess(
             raise ValueError("reprocess dead letters of one workflow at a time")
         parent_id = Counter(d.run_id for d in open_letters).most_common(1)[0][0]
         parent = Run.objects.get(pk=parent_id)
-        run = run_create(
-            workflow=parent.workflow, trigger=RunTrigger.REPROCESS, actor=actor, parent=parent
-        )
+        kind = parent.workflow.type
+        creator = REPROCESS_RUN_CREATORS.get(kind, None)
+        if creator is not None:
+            run = creator(workflow=parent.workflow, parent=parent, actor=actor)
+        else:
+            run = run_create(
+                workflow=parent.workflow, trigger=RunTrigger.REPROCESS, actor=actor, parent=parent
+            )
         now = timezone.now()
         DeadLetter.objects.filter(pk__in=[d.pk for d in open_letters]).update(
             resolution=DeadLetterResolution.REPROCESSED,
@@ -104,9 +236,15 @@ def dead_letter_reprocess(
             action="dead_letter.reprocessed",
             actor=actor,
             obj=run,
-            metadata={"dead_letters": [d.pk for d in open_letters], "parent_run": parent.pk},
+            metadata={
+                "dead_letters": [d.pk for d in open_letters],
+                "parent_run": parent.pk,
+                "source_runs": sorted({d.run_id for d in open_letters}),
+            },
         )
-        if dispatch and parent.workflow.type == WorkflowType.MQL_ROUTING:
+        if dispatch and kind in REPROCESS_RUN_DISPATCHERS:
+            REPROCESS_RUN_DISPATCHERS[kind](run=run)
+        elif dispatch and parent.workflow.type == WorkflowType.MQL_ROUTING:
             # A routing letter is routed again, not loaded (pipelines/routing/reprocess.py).
             enqueue_on_commit(ROUTING_RUN_REPROCESS, run.pk)
         elif dispatch:

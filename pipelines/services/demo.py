@@ -28,6 +28,9 @@ SAMPLE_CSV = Path(settings.BASE_DIR) / "docs" / "samples" / "clay-contacts.csv"
 # Demo-only values, printed in docs/pipelines.md on purpose: they reach the local sandbox only.
 DEMO_HUBSPOT_TOKEN = "pat-demo-00000000-0000-0000-0000-sandbox00000"  # noqa: S105
 DEMO_CLAY_SECRET = "clay-demo-secret-paste-into-clay-headers"  # noqa: S105
+DEMO_SLACK_TOKEN = "xoxb-demo-sandbox-bot-token"  # noqa: S105 - the Slack stand-in accepts any
+DEMO_SLACK_CONNECTION = "slack-sandbox"
+DEMO_RUNS_CHANNEL = "#revops-runs"
 
 RULES = CLAY_CONTACTS_MAPPING
 
@@ -47,9 +50,24 @@ def _connection(name: str, **fields: Any) -> tuple[Connection, bool]:
     return connection, True
 
 
+def demo_slack_connection() -> tuple[Connection, bool]:
+    """The bot connection to the Slack stand-in (sandbox/slack): run summaries and routing
+    notifications post there, readable at its root page."""
+    return _connection(
+        DEMO_SLACK_CONNECTION,
+        provider=Provider.SLACK,
+        auth_type=AuthType.BEARER,
+        environment=Environment.DEVELOPMENT,
+        base_url=f"{settings.SWITCHYARD_SANDBOX_SLACK_URL}/api",
+        token=DEMO_SLACK_TOKEN,
+    )
+
+
 def demo_pipelines_seed(*, actor: Any = None) -> list[str]:
     """Returns what was created (empty on a second run)."""
     created: list[str] = []
+    slack, new = demo_slack_connection()
+    created += [f"connection {DEMO_SLACK_CONNECTION}"] if new else []
     hubspot, new = _connection(
         "hubspot-main",
         provider=Provider.HUBSPOT,
@@ -83,20 +101,110 @@ def demo_pipelines_seed(*, actor: Any = None) -> list[str]:
         created.append("workflow clay-to-hubspot")
     if not Run.objects.filter(workflow=workflow).exists():
         created += _demo_runs(workflow, actor)
+    elif forgotten := demo_sync_state_align(workflow=workflow):
+        created.append(
+            f"fresh sync state (the HubSpot sandbox restarted empty: the next imports create "
+            f"its {forgotten} contacts again)"
+        )
+    if new:
+        # Linked after the seeded runs, so only runs made during the demo post their summary.
+        Workflow.objects.filter(pk=workflow.pk).update(
+            slack_connection=slack, slack_channel=DEMO_RUNS_CHANNEL
+        )
     return created
 
 
+# --- demo runs and the sandbox they ran against --------------------------------------------
+# The demo's history is loaded through the real pipeline into the HubSpot sandbox the demo
+# connections point at (the live process `make demo` starts), so Switchyard's sync state and
+# the sandbox agree. The history uses other people than the sample file ("+earlier" addresses),
+# so importing docs/samples/clay-contacts.csv afterwards visibly creates contacts.
+HISTORY_ROWS = 20
+
+
+class _LiveSandbox:
+    """The sandbox process at SWITCHYARD_SANDBOX_URL, driven over HTTP (its /__sandbox__/
+    control API), exactly as the demo connection reaches it."""
+
+    def __init__(self, url: str) -> None:
+        self.http = httpx.Client(base_url=url, timeout=5)
+
+    def configure(self, **changes: Any) -> None:
+        body = {k: sorted(v) if isinstance(v, set) else v for k, v in changes.items()}
+        self.http.post("/__sandbox__/config", json=body).raise_for_status()
+
+    def contacts(self) -> int:
+        state = self.http.get("/__sandbox__/state").raise_for_status().json()
+        return int((state.get("objects") or {}).get("contacts", 0))
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _live_sandbox() -> _LiveSandbox | None:
+    """The sandbox process, if one answers; None (seed in-process) otherwise."""
+    sandbox = _LiveSandbox(settings.SWITCHYARD_SANDBOX_URL)
+    try:
+        sandbox.contacts()
+    except (httpx.HTTPError, ValueError):
+        sandbox.close()
+        return None
+    return sandbox
+
+
+def demo_sync_state_align(*, workflow: Workflow) -> int:
+    """The sandbox keeps contacts in memory, so after a restart it is empty while the demo's
+    sync state still says which contacts it holds; imports would then skip them as
+    "unchanged" and create nothing. Forget that sync state when the live sandbox holds no
+    contacts, so both are reset together. Returns how many entries were forgotten."""
+    from pipelines.models import SyncedContact
+
+    sandbox = _live_sandbox()
+    if sandbox is None:
+        return 0
+    try:
+        if sandbox.contacts():
+            return 0
+    finally:
+        sandbox.close()
+    forgotten, _ = SyncedContact.objects.filter(workflow=workflow).delete()
+    return forgotten
+
+
+def _history_files() -> list[tuple[str, bytes]]:
+    """An earlier export (other people than the sample's), the same again (all "unchanged"),
+    and a later one with some rows broken at the source and the rest changed."""
+    lines = SAMPLE_CSV.read_text(encoding="utf-8").splitlines()
+    header, rows = lines[0], [r.replace("@", "+earlier@", 1) for r in lines[1 : HISTORY_ROWS + 1]]
+    earlier = "\n".join([header, *rows]).encode()
+    broken = [
+        r.replace("+earlier@", "+earlier(at)", 1)
+        if i % 9 == 0
+        else r.replace("VP Marketing", "SVP Marketing")
+        for i, r in enumerate(rows)
+    ]
+    return [
+        ("clay-february.csv", earlier),
+        ("clay-february-again.csv", earlier),
+        ("clay-march.csv", "\n".join([header, *broken]).encode()),
+    ]
+
+
 def _demo_runs(workflow: Workflow, actor: Any) -> list[str]:
-    """Two imports of the sample file (the second is all "unchanged"), and a third whose
-    records all became dead letters, one of them ignored, so every review screen has data."""
+    """Three imports so every review screen has data: the third runs while the HubSpot app
+    lacks its write scope, so it leaves validation and "missing_scope" dead letters to
+    reprocess (one of them ignored)."""
     from integrations import registry
 
-    sandbox = import_string(settings.SWITCHYARD_DEMO_HUBSPOT_APP)(seed=7)
+    live = _live_sandbox()
+    sandbox: Any = live or import_string(settings.SWITCHYARD_DEMO_HUBSPOT_APP)(seed=7)
     previous = registry.TRANSPORT_OVERRIDE
-    registry.TRANSPORT_OVERRIDE = httpx.WSGITransport(app=sandbox)
+    if live is None:  # no sandbox process (a shell, a test): seed through one in-process
+        registry.TRANSPORT_OVERRIDE = httpx.WSGITransport(app=sandbox)
     try:
-        data = SAMPLE_CSV.read_bytes()
-        for name in ("clay-contacts.csv", "clay-contacts-again.csv"):
+        for number, (name, data) in enumerate(_history_files(), start=1):
+            if number == 3:
+                sandbox.configure(missing_scopes={"crm.objects.contacts.write"})
             run = run_create_csv(
                 workflow=workflow,
                 file=io.BytesIO(data),
@@ -105,30 +213,15 @@ def _demo_runs(workflow: Workflow, actor: Any) -> list[str]:
                 actor_label="command:demo_seed",
                 dispatch=False,
             )
-            run_execute_inline(run_id=run.pk)
-        # A third file: some rows broken at the source, the rest changed, and the HubSpot app
-        # missing its write scope: validation and "missing_scope" dead letters to reprocess.
-        sandbox.configure(missing_scopes={"crm.objects.contacts.write"})
-        lines = data.decode().splitlines()
-        header, rows = lines[0], lines[1:]
-        broken = [header] + [
-            r.replace("@", "(at)", 1) if i % 9 == 0 else r.replace("VP Marketing", "SVP Marketing")
-            for i, r in enumerate(rows[:20])
-        ]
-        run = run_create_csv(
-            workflow=workflow,
-            file=io.BytesIO("\n".join(broken).encode()),
-            filename="clay-march.csv",
-            actor=actor,
-            actor_label="command:demo_seed",
-            dispatch=False,
-        )
-        run = run_execute_inline(run_id=run.pk)
+            run = run_execute_inline(run_id=run.pk)
         letter = DeadLetter.objects.filter(run=run).order_by("id").first()
         if letter is not None:
             dead_letter_ignore(
                 dead_letter_ids=[letter.pk], reason="demo: test contact", actor=actor
             )
     finally:
+        sandbox.configure(missing_scopes=set())
         registry.TRANSPORT_OVERRIDE = previous
+        if live is not None:
+            live.close()
     return [f"{Run.objects.filter(workflow=workflow).count()} demo runs"]

@@ -45,6 +45,7 @@ from pipelines.models import (
     SyncedContact,
 )
 from pipelines.selectors import run_batches_open
+from pipelines.services.dead_letters import dead_letter_describe
 from pipelines.services.runs import run_finish
 
 # The longest a batch task sleeps between in-process retries (a 5xx's jittered backoff). A
@@ -460,6 +461,12 @@ def _apply(
                     source_row=source_rows[pk],
                     attempts=attempts,
                 )
+            )
+            dead_letter_describe(  # the record passed validation: HubSpot's errors only
+                letter=letters[-1],
+                match_key=record.match_key,
+                match_on=run.workflow.match_on,
+                record_errors=[],
             )
     DeadLetter.objects.bulk_create(letters)
     SyncedContact.objects.bulk_create(

@@ -13,20 +13,25 @@ from integrations.errors import ProviderError
 from pipelines.models import FieldMappingVersion, Workflow
 from quality.transforms import validate_chain
 
-RULE_KEYS = {"from", "to", "transforms", "required"}
+RULE_KEYS = {"from", "to", "transforms", "required", "aliases"}
 
 
 def field_mapping_rules_normalize(rules: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Stored shape: exactly {from, to, transforms, required}, in the given order."""
-    return [
-        {
+    """Stored shape: exactly {from, to, transforms, required}, in the given order, plus
+    "aliases" (other headers that feed the rule) only when there are some."""
+    normalized = []
+    for rule in rules:
+        row = {
             "from": str(rule.get("from", "")).strip(),
             "to": str(rule.get("to", "")).strip(),
             "transforms": list(rule.get("transforms") or []),
             "required": bool(rule.get("required", False)),
         }
-        for rule in rules
-    ]
+        aliases = [str(a).strip() for a in rule.get("aliases") or [] if str(a).strip()]
+        if aliases:
+            row["aliases"] = list(dict.fromkeys(aliases))
+        normalized.append(row)
+    return normalized
 
 
 def field_mapping_rules_check(*, rules: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -43,6 +48,11 @@ def field_mapping_rules_check(*, rules: Sequence[Mapping[str, Any]]) -> list[str
         unknown = set(rule) - RULE_KEYS - {"__line__"}
         if unknown:
             problems.append(f"{where}: unknown key(s) {', '.join(sorted(unknown))}.")
+        aliases = rule.get("aliases")
+        if aliases is not None and (
+            not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases)
+        ):
+            problems.append(f"{where}: 'aliases' must be a list of column names.")
         if not str(rule.get("from") or "").strip():
             problems.append(f"{where}: 'from' (the source column) is required.")
         target = str(rule.get("to") or "").strip()

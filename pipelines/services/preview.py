@@ -22,6 +22,7 @@ from pipelines.services.staging import csv_inspect
 from quality.validation import CompiledMapping
 
 MAX_ERRORS_SHOWN = 500
+MAX_DUPLICATES_SHOWN = 200
 
 
 @dataclass
@@ -39,6 +40,8 @@ class ImportPreview:
     duplicate_in_file: int = 0
     suppressed: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)  # {"row", "messages"}
+    # {"match_key", "rows", "survivor"}: rows merged into one record, the last one survives
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
     sample: list[dict[str, Any]] = field(default_factory=list)  # first rows as they would be sent
 
     def as_dict(self) -> dict[str, Any]:
@@ -64,6 +67,8 @@ def run_preview_csv(
         warnings=inspection.warnings,
     )
     latest: dict[str, dict[str, Any]] = {}
+    first_row: dict[str, int] = {}  # one int per distinct key; rows kept only for duplicates
+    duplicate_rows: dict[str, list[int]] = {}
     mapping = CompiledMapping(rules, inspection.columns.matched)  # once per file, not per row
     pending: list[tuple[int, Any]] = []
 
@@ -79,6 +84,8 @@ def run_preview_csv(
                 preview.sample.append({"row": number, **record.values})
             if record.match_key in latest:
                 preview.duplicate_in_file += 1
+                rows = duplicate_rows.setdefault(record.match_key, [first_row[record.match_key]])
+                rows.append(number)
                 merged = latest[record.match_key]
                 merged.update(
                     {
@@ -89,6 +96,7 @@ def run_preview_csv(
                 )
             else:
                 latest[record.match_key] = dict(record.values)
+                first_row[record.match_key] = number
         pending.clear()
 
     for number, row in csv_rows(file, inspection.format):
@@ -108,6 +116,10 @@ def run_preview_csv(
         if len(pending) >= 1000:
             settle()
     settle()
+    preview.duplicates = [
+        {"match_key": key, "rows": rows, "survivor": rows[-1]}
+        for key, rows in list(duplicate_rows.items())[:MAX_DUPLICATES_SHOWN]
+    ]
     synced = {}
     keys = list(latest)
     for start in range(0, len(keys), 1000):
@@ -118,22 +130,24 @@ def run_preview_csv(
                 ).values_list("match_key", "values_hash")
             )
         )
-    unknown = []
+    unknown, changed = [], []
     for key, values in latest.items():
         if key not in synced:
             unknown.append(key)
         elif synced[key] == values_hash(values):
             preview.unchanged += 1
         else:
-            preview.would_update += 1
-    existing = (
-        _existing_in_destination(workflow, unknown, transport)
-        if check_destination and unknown
-        else set()
-    )
-    preview.would_update += len(existing)
-    preview.would_create += len(unknown) - len(existing)
-    if check_destination is False and unknown:
+            changed.append(key)
+    if check_destination and (unknown or changed):
+        # Every record the run would send is looked up, the changed ones too: a contact
+        # deleted in HubSpot since the last sync is created again by the run's upsert.
+        existing = _existing_in_destination(workflow, unknown + changed, transport)
+        preview.would_update += len(existing)
+        preview.would_create += len(unknown) + len(changed) - len(existing)
+    else:
+        preview.would_update += len(changed)
+        preview.would_create += len(unknown)
+    if not check_destination and unknown:
         preview.warnings.append(
             "Create vs update is judged from Switchyard's own sync history; "
             "contacts created in HubSpot by other tools count as creates."

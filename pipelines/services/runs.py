@@ -36,6 +36,7 @@ from pipelines.models import (
 )
 from pipelines.models.runs import BATCH_STATES_OPEN, FINISHED_STATUSES
 from pipelines.selectors import run_record_state_counts
+from pipelines.services.dead_letters import dead_letter_describe, dead_letters_settle
 from pipelines.services.staging import run_stage
 
 # HubSpot batch endpoints take at most 100 inputs (docs/reference/hubspot.md#batch-endpoints)
@@ -152,6 +153,13 @@ def _dead_letters_for_invalid(run: Run) -> None:
                 attempts=0,
             )
         )
+        dead_letter_describe(
+            letter=buffer[-1],
+            match_key=record.match_key,
+            match_on=run.workflow.match_on,
+            record_errors=record.errors,
+            rules=run.mapping_version.rules if run.mapping_version else None,
+        )
         if len(buffer) >= 1000:
             DeadLetter.objects.bulk_create(buffer)
             buffer = []
@@ -254,6 +262,7 @@ def run_finish(*, run: Run) -> Run:
     else:
         run.status = RunStatus.PARTIAL
     run.status_message = ""
+    dead_letters_settle(run=run)
     run.finished_at = now
     run.duration_ms = round(((now - (run.started_at or run.created_at)).total_seconds()) * 1000)
     run.timings = {

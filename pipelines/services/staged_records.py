@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -19,12 +20,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from django.db import connection
+import psycopg
+from django.db import DatabaseError, connection
 
 from pipelines.mapping import record_transform
 from pipelines.models import RecordState, RunRecord, SkipReason, Workflow
 from pipelines.privacy import emails_suppressed
 from pipelines.services.deliverability import email_domain_accepts_mail
+from quality.rules import has_blocking_error, rule_violations
+from quality.selectors import quality_rule_specs
 from quality.validation import CompiledMapping, MappingRule
 
 FLUSH_ROWS = 5_000
@@ -68,6 +72,11 @@ class StagedInput:
     inbound_event_id: int | None = None
     reprocessed_from_id: int | None = None
     overrides: dict[str, Any] | None = None  # edited dead-letter payload (property → value)
+    # NUL characters removed from the input (integrations/inbound.py): a warning on the record.
+    nul_removed: int = 0
+    # rule source → this input's own header, when it differs from the run's (a reprocess run
+    # mixes rows of files whose columns were matched by alias, e.g. "Work Email" → Email).
+    columns: dict[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -87,22 +96,36 @@ def inputs_stage(
     """Transform and validate each (position, input), hand it to ``writer``. The caller
     flushes the writer and owns the transaction."""
     mapping = CompiledMapping(rules, columns)
+    mappings_by_columns: dict[tuple[tuple[str, str], ...], CompiledMapping] = {}
     match_on = workflow.match_on
     mx_check = workflow.mx_check and match_on == "email"
     mx_cache: dict[str, bool] = {}
     targets = {rule.target for rule in rules}
+    # The admin's quality rules (required, format, range, allowed values, cross-field), read
+    # once per pass: an error dead-letters the record, a warning rides along and is counted.
+    quality_specs = quality_rule_specs(
+        workflow_id=workflow.pk, object_type=workflow.destination_object
+    )
     tally = StagingTally()
     clock = time.perf_counter
     for position, staged in inputs:
         tick = clock()
+        own_mapping, own_columns = mapping, columns
+        if staged.columns is not None:
+            key = tuple(sorted(staged.columns.items()))
+            if key not in mappings_by_columns:
+                mappings_by_columns[key] = CompiledMapping(rules, staged.columns)
+            own_mapping, own_columns = mappings_by_columns[key], staged.columns
         if staged.overrides:
-            row = _with_overrides(staged, rules, columns)
-            record = record_transform(row, mapping, match_on=match_on)
+            row = _with_overrides(staged, rules, own_columns)
+            record = record_transform(row, own_mapping, match_on=match_on)
             record.values.update({k: v for k, v in staged.overrides.items() if k not in targets})
         else:
-            record = record_transform(staged.raw, mapping, match_on=match_on)
+            record = record_transform(staged.raw, own_mapping, match_on=match_on)
+        if quality_specs:
+            record.errors.extend(rule_violations(record.values, quality_specs))
         state = RecordState.TRANSFORMED
-        if record.errors:
+        if has_blocking_error(record.errors):
             state = RecordState.DEAD_LETTERED
         elif mx_check:
             domain = record.match_key.rpartition("@")[2]
@@ -118,6 +141,16 @@ def inputs_stage(
                     }
                 )
                 state = RecordState.DEAD_LETTERED
+        if staged.nul_removed:
+            record.errors.append(
+                {
+                    "source": "row",
+                    "target": "",
+                    "code": "nul_removed",
+                    "level": "warning",
+                    "message": f"{staged.nul_removed} NUL character(s) removed from the text",
+                }
+            )
         tally.transform_seconds += clock() - tick
         tally.records += 1
         writer.add(staged, position, record, state, "")
@@ -144,6 +177,31 @@ def suppressed_event_items_blank(*, writer: RecordWriter) -> None:
 
     if writer.suppressed_items:
         inbound_event_items_erase(items=writer.suppressed_items)
+
+
+class RowsNotStored(Exception):  # noqa: N818 - a refusal, named as the run reports it
+    """The database refused a flush. ``message`` names the row (COPY reports the line it
+    stopped at) or the rows of the flush, and the error class, never a value."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    @classmethod
+    def naming(cls, error: Exception, rows: list[tuple]) -> RowsNotStored:
+        cause = error if isinstance(error, psycopg.Error) else error.__cause__
+        kind = type(cause or error).__name__
+        # Only the line number is read from the context: the rest quotes the row's values.
+        context = str(getattr(getattr(cause, "diag", None), "context", "") or "")
+        line = re.search(r"\bCOPY \S+, line (\d+)", context)
+        numbers = [row[3] for row in rows if row[3] is not None]  # row_number (COLUMNS[3])
+        if line and 0 < int(line.group(1)) <= len(rows) and rows[int(line.group(1)) - 1][3]:
+            where = f"row {rows[int(line.group(1)) - 1][3]}"
+        elif numbers:
+            where = f"one of rows {min(numbers)}-{max(numbers)}"
+        else:
+            where = "one of the records"
+        return cls(f"The database refused {where} ({kind}).")
 
 
 class RecordWriter:
@@ -218,13 +276,16 @@ class RecordWriter:
                     else row
                     for row in self.rows
                 ]
-        if connection.vendor == "postgresql":
-            self._copy()
-        else:
-            RunRecord.objects.bulk_create(
-                [RunRecord(**dict(zip(self.COLUMNS, row, strict=True))) for row in self.rows],
-                batch_size=1000,
-            )
+        try:
+            if connection.vendor == "postgresql":
+                self._copy()
+            else:
+                RunRecord.objects.bulk_create(
+                    [RunRecord(**dict(zip(self.COLUMNS, row, strict=True))) for row in self.rows],
+                    batch_size=1000,
+                )
+        except (DatabaseError, psycopg.Error) as error:  # COPY runs on psycopg's own cursor
+            raise RowsNotStored.naming(error, self.rows) from None
         self.rows = []
 
     def _suppressed(self, row: tuple) -> tuple:

@@ -21,7 +21,7 @@ from django.utils import timezone
 from audit.services import audit_event_record
 from pipelines.csv_files import CsvFormat, CsvRefused, csv_detect
 from pipelines.enqueue import RUN_PREPARE, enqueue_on_commit
-from pipelines.mapping import mapping_rules
+from pipelines.mapping import columns_match, mapping_rules
 from pipelines.models import (
     DeadLetter,
     InboundEvent,
@@ -47,7 +47,16 @@ from pipelines.services.staged_records import (
     inputs_stage,
     suppressed_event_items_blank,
 )
-from quality.columns import ColumnMatch, match_columns
+from quality.columns import ColumnMatch
+
+
+class CsvColumnsMissing(CsvRefused):
+    """A required column was not found; the wizard lets the admin pick it from ``headers``."""
+
+    def __init__(self, message: str, *, headers: list[str], columns: ColumnMatch) -> None:
+        super().__init__(message)
+        self.headers = headers
+        self.columns = columns
 
 
 @dataclass
@@ -64,12 +73,14 @@ def csv_inspect(*, workflow: Workflow, file: IO[bytes]) -> CsvInspection:
     if version is None:
         raise CsvRefused(f"Workflow {workflow.slug} has no field mapping yet; create one first.")
     fmt = csv_detect(file)
-    columns = match_columns(fmt.headers, mapping_rules(version.rules))
+    columns = columns_match(fmt.headers, version.rules)
     if columns.missing_required:
-        raise CsvRefused(
+        raise CsvColumnsMissing(
             "The file lacks required column(s): "
             + ", ".join(columns.missing_required)
-            + f". Columns found: {', '.join(fmt.headers)}."
+            + f". Columns found: {', '.join(fmt.headers)}.",
+            headers=fmt.headers,
+            columns=columns,
         )
     warnings = []
     if columns.unmapped_headers:
@@ -173,8 +184,13 @@ def _event_inputs(run: Run) -> Iterator[StagedInput]:
 
 
 def _reprocess_inputs(run: Run) -> Iterator[StagedInput]:
+    """Each letter's source row, its columns matched as its own file's were (by alias too),
+    so a letter reprocessed in bulk is built exactly as it was at import, or as a single
+    edit-and-reprocess builds it; a run may mix letters of files with different headers."""
+    rules = run.mapping_version.rules
     letters = DeadLetter.objects.filter(resolved_in_run=run).select_related("record").order_by("id")
     for letter in letters.iterator(chunk_size=500):
+        columns = columns_match(list(letter.source_row or {}), rules).matched
         yield StagedInput(
             raw=letter.source_row,
             source=RecordSource.REPROCESS,
@@ -182,6 +198,7 @@ def _reprocess_inputs(run: Run) -> Iterator[StagedInput]:
             event_id=letter.record.event_id,
             reprocessed_from_id=letter.pk,
             overrides=letter.payload if letter.original_payload is not None else None,
+            columns=columns,
         )
 
 
@@ -301,6 +318,7 @@ def _single_pass_stage(*, run_id: int) -> Run:
 
 
 __all__ = [
+    "CsvColumnsMissing",
     "CsvInspection",
     "CsvRefused",
     "StagedInput",

@@ -23,6 +23,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from integrations.inbound import JsonTooDeep, bounded_int, json_loads_bounded
 from integrations.models import AuthType, Connection
 from pipelines.enqueue import INBOUND_EVENTS_PROCESS, enqueue_on_commit
 from pipelines.models import InboundEvent, Run, RunTrigger, Workflow
@@ -74,10 +75,10 @@ def webhook_verify(
                 f"missing {', '.join(n for k, n in names.items() if not headers.get(n))} header",
                 audit=True,
             )
-        try:
-            age = abs((now or time.time()) - int(stamp))
-        except ValueError:
-            raise WebhookRejected(401, "the timestamp header is not a number", audit=True) from None
+        seconds = bounded_int(stamp)  # at most 15 digits: 400 digits is no timestamp
+        if seconds is None:
+            raise WebhookRejected(401, "the timestamp header is not a number", audit=True)
+        age = abs(int(now or time.time()) - seconds)
         if age > TOLERANCE_SECONDS:
             raise WebhookRejected(401, "the timestamp is more than 5 minutes off", audit=True)
         signed = f"{event_id}.{stamp}.".encode() + body
@@ -121,7 +122,9 @@ def _key(secret: str) -> bytes:
 def webhook_payload_parse(*, body: bytes) -> Any:
     """A JSON object or a non-empty array of objects. Raises WebhookRejected(400) naming the problem."""
     try:
-        payload = json.loads(body)
+        payload = json_loads_bounded(body)
+    except JsonTooDeep as deep:
+        raise WebhookRejected(400, f"the body is {deep} (the limit)") from None
     except UnicodeDecodeError:
         raise WebhookRejected(400, "the body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:

@@ -50,12 +50,43 @@ def create_property(sb: HubSpotSandbox, req: Request, type_: str) -> Reply:
         "string",
     }:
         raise validation_error(f"Invalid property type {body.get('type')!r}")
+    group = str(body.get("groupName") or "")
+    if group and group not in sb.store.groups[obj]:
+        # HubSpot refuses a property whose group does not exist (docs/sandbox.md).
+        raise validation_error(
+            f"Property group {group!r} does not exist", context={"groupName": [group]}
+        )
     unique = sum(1 for p in sb.store.properties[obj].values() if p["hasUniqueValue"])
     if body.get("hasUniqueValue") and unique >= MAX_UNIQUE_PROPERTIES:
         raise validation_error(f"At most {MAX_UNIQUE_PROPERTIES} unique properties per object")
     prop = custom_property(body)
     sb.store.add_property(obj, prop)
     return Reply(201, prop)
+
+
+def list_groups(sb: HubSpotSandbox, req: Request, type_: str) -> Reply:
+    """GET /crm/v3/properties/{type}/groups → {results: [PropertyGroup]}."""
+    return Reply(200, {"results": list(sb.store.groups[object_type(type_)].values())})
+
+
+def create_group(sb: HubSpotSandbox, req: Request, type_: str) -> Reply:
+    """POST /crm/v3/properties/{type}/groups: ``name`` and ``label`` required,
+    ``displayOrder`` optional (-1 = after the positive ones)."""
+    obj = object_type(type_)
+    body = req.json_object()
+    name, label = str(body.get("name") or ""), str(body.get("label") or "")
+    if not name or not label or not name.replace("_", "").isalnum() or name != name.lower():
+        raise validation_error("A property group needs a lower-case name and a label")
+    if name in sb.store.groups[obj]:
+        raise ApiError(409, error_body(f"A group named '{name}' already exists.", "CONFLICT"))
+    group = {
+        "name": name,
+        "label": label,
+        "displayOrder": int(body.get("displayOrder", -1)),
+        "archived": False,
+    }
+    sb.store.groups[obj][name] = group
+    return Reply(201, group)
 
 
 def _owner_page(owners: list[dict[str, Any]], req: Request, default_limit: int) -> Reply:

@@ -44,6 +44,8 @@ ROUTES = [
     _r("GET", f"/crm/v3/objects/{_OBJ}/(?P<object_id>[^/]+)", objects.read_object, "read"),
     _r("PATCH", f"/crm/v3/objects/{_OBJ}/(?P<object_id>[^/]+)", objects.update_object, "write"),
     _r("DELETE", f"/crm/v3/objects/{_OBJ}/(?P<object_id>[^/]+)", objects.archive_object, "write"),
+    _r("GET", f"/crm/v3/properties/{_OBJ}/groups", catalog.list_groups, "schema-read"),
+    _r("POST", f"/crm/v3/properties/{_OBJ}/groups", catalog.create_group, "schema-write"),
     _r("GET", f"/crm/v3/properties/{_OBJ}", catalog.list_properties, "schema-read"),
     _r("POST", f"/crm/v3/properties/{_OBJ}", catalog.create_property, "schema-write"),
     _r("GET", f"/crm/v3/properties/{_OBJ}/(?P<name>[^/]+)", catalog.read_property, "schema-read"),

@@ -59,6 +59,19 @@ class CrmStore:
 
     def reset(self) -> None:
         self.properties = default_properties()
+        # Property groups per object, seeded from the groups the default properties use.
+        self.groups: dict[str, dict[str, dict[str, Any]]] = {
+            obj: {
+                p["groupName"]: {
+                    "name": p["groupName"],
+                    "label": p["groupName"].replace("information", " information").title(),
+                    "displayOrder": -1,
+                    "archived": False,
+                }
+                for p in props.values()
+            }
+            for obj, props in self.properties.items()
+        }
         for obj, names in self._unique_seed.items():
             for name in names:
                 if name in self.properties[obj]:

@@ -1,4 +1,4 @@
-// Field-mapping editor: add rows to the formset, append a transform to the row being edited,
+// Field-mapping editor: add rows to the formset (transform_chain.js edits each chain),
 // and preview the unsaved rows on the last import (POST to a JSON endpoint; nothing saved).
 (function () {
   "use strict";
@@ -6,32 +6,11 @@
   if (!form) return;
   const body = document.querySelector("#mapping-rules tbody");
   const total = form.querySelector("input[name='rules-TOTAL_FORMS']");
-  let lastTransforms = null;
 
   document.getElementById("add-rule").addEventListener("click", function () {
     const html = document.getElementById("empty-rule").innerHTML.replaceAll("__prefix__", total.value);
     body.insertAdjacentHTML("beforeend", html);
     total.value = String(Number(total.value) + 1);
-  });
-
-  form.addEventListener("focusin", function (event) {
-    if (event.target.classList.contains("sy-transforms")) lastTransforms = event.target;
-  });
-  document.getElementById("transform-picker").addEventListener("change", function (event) {
-    const name = event.target.value;
-    event.target.value = "";
-    if (!name || !lastTransforms) return;
-    const text = lastTransforms.value.trim();
-    if (text.startsWith("[")) {
-      try {
-        const chain = JSON.parse(text);
-        chain.push(name);
-        lastTransforms.value = JSON.stringify(chain);
-      } catch (error) { lastTransforms.value = text; }
-    } else {
-      lastTransforms.value = text ? text + ", " + name : name;
-    }
-    lastTransforms.focus();
   });
 
   function cell(row, text, tag) {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -59,3 +60,21 @@ def login_as(live_server, context):
         return user
 
     return _login
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture
+def screenshot(page):
+    """Save what the admin sees for the docs: docs/screenshots/<name>.png, a part of the page
+    (a locator) or the viewport, at a small size."""
+    page.set_viewport_size({"width": 1100, "height": 760})
+
+    def _shot(name: str, locator=None) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        (locator or page).screenshot(path=str(path))
+        return path
+
+    return _shot

@@ -34,7 +34,7 @@ def test_an_auditor_filters_the_log_and_downloads_a_csv_export(live_server, page
         object_id="3",
     )
 
-    page.goto(f"{live_server.url}/admin/")
+    page.goto(f"{live_server.url}/admin/models/")
     page.click("tr.model-auditevent a[href$='/audit/auditevent/']")
     # The three above and the auditor's own login.
     expect(page.locator("tr.audit-event")).to_have_count(4)

@@ -51,9 +51,9 @@ def test_import_fix_the_dead_letter_and_reprocess_it(
     workflow = WorkflowFactory(slug="clay-contacts", name="Clay contacts")
     login_as(make_persona("admin"))
 
-    # Upload from the admin index's Switchyard panel.
+    # Upload from the operations home's links.
     page.goto(f"{live_server.url}/admin/")
-    page.locator("#switchyard-panel").get_by_role("link", name="Import a CSV").click()
+    page.locator("#ops-links").get_by_role("link", name="Import a CSV").click()
     page.select_option("#id_workflow", str(workflow.pk))
     page.set_input_files(
         "#id_file",

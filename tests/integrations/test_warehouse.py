@@ -91,7 +91,7 @@ def test_identifiers_and_types_are_validated_before_any_connection():
         warehouse.upsert("t", [{"a": 1}], key="id")
     with pytest.raises(ValueError, match="same columns"):
         warehouse.upsert("t", [{"id": 1, "a": 1}, {"id": 2}], key="id")
-    with pytest.raises(ValueError, match="schema.table"):
+    with pytest.raises(RequestRejected, match="schema.table"):
         warehouse.upsert("a.b.c", [{"id": 1}], key="id")
     assert warehouse.upsert("t", [], key="id") == 0
 

@@ -130,7 +130,7 @@ def test_partial_207_dead_letters_only_the_rejected_inputs(db, settings, tmp_pat
     letters = list(DeadLetter.objects.filter(run=run).order_by("record__row_number"))
     assert [d.record.row_number for d in letters] == [5, 122]
     assert letters[0].stage == "load"
-    assert letters[0].category == "VALIDATION_ERROR"
+    assert letters[0].category == "rejected"  # HubSpot's VALIDATION_ERROR, in our words
     assert "Bogus" in letters[0].errors[0]
     assert letters[0].payload["lifecyclestage"] == "Bogus"
     assert letters[0].attempts == 1

@@ -31,6 +31,21 @@ class Command(BaseCommand):
         )
         for item in demo_pipelines_seed(actor=user):
             self.stdout.write(f"==> created {item}")
-        # MQL routing (docs/routing.md): territories, sandbox owners and rules; see pipelines/routing/demo.py.
+        # MQL routing: territories, sandbox owners and rules; see pipelines/routing/demo.py.
         for change in seed_routing():
+            self.stdout.write(f"==> {change}")
+        # Company enrichment: stand-in connections and the workflow (enrichment/demo.py).
+        from enrichment.demo import enrichment_demo_seed
+
+        for change in enrichment_demo_seed():
+            self.stdout.write(f"==> {change}")
+        # Event hub: stand-in connections, the deal-won fan-out and the lead-alert chain.
+        from events.demo import demo_events_seed
+
+        for change in demo_events_seed():
+            self.stdout.write(f"==> {change}")
+        # Operations home: alert routing to the Slack stand-in, quality, a first evaluation.
+        from monitoring.demo import monitoring_demo_seed
+
+        for change in monitoring_demo_seed():
             self.stdout.write(f"==> {change}")

@@ -1,0 +1,1 @@
+"""Clay: rows into a table's webhook source (outbound)."""

@@ -1,0 +1,5 @@
+"""A Clay table-webhook stand-in (stdlib WSGI). See docs/sandbox.md, "Clay stand-in"."""
+
+from .app import ClaySandbox
+
+__all__ = ["ClaySandbox"]
