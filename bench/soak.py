@@ -1,4 +1,4 @@
-"""Soak benchmark (reliability-security.md §3.3, F15): a Clay import through real Celery workers
+"""Soak benchmark (docs/reference/reliability.md#fault-tests, F15): a Clay import through real Celery workers
 while HubSpot misbehaves and worker processes die, against the same import without faults.
 
     DATABASE_URL=postgres://… REDIS_URL=redis://… .venv/bin/python bench/soak.py [--rows 100000]
@@ -12,7 +12,7 @@ Two runs of the same generated file, each into its own HubSpot sandbox process (
    lease and the sweeper, which this script runs every 30 s as beat would).
 
 Printed: each run's time and rows/s, the soak's share of the calm throughput (target >= 70 %),
-and the invariants of §3.2 checked on the soak run: conservation (records in = succeeded +
+and the invariants of docs/reference/reliability.md#invariants checked on the soak run: conservation (records in = succeeded +
 dead-lettered + skipped, records in counted from the file), every record in exactly one
 terminal state, destination truth (every valid email in HubSpot exactly once, nothing else),
 dead letters explainable (stage, category, message, attempts; the file's invalid rows), and
@@ -195,7 +195,8 @@ def one_run(
 
 
 def invariants(result: dict, path: Path) -> list[tuple[str, bool, str]]:
-    """§3.2's checks on one run; (name, passed, detail)."""
+    """The invariants (docs/reference/reliability.md#invariants) checked on one run; (name,
+    passed, detail)."""
     import csv
 
     run: Run = result["run"]

@@ -6,8 +6,8 @@
 Each request goes through the whole Django stack (middleware, the view, the constant-time
 token check, JSON parsing, the InboundEvent INSERT with its unique dedupe key, the Celery
 publish on commit) via the in-process test client, so the figure is our server time without
-the network. Clay sends one request per row, in bursts (providers.md §5.2), and the target is
-a p99 under 50 ms (reliability-security.md §5.3 measured ~21 ms saturated on 2 cores). The
+the network. Clay sends one request per row, in bursts (docs/reference/clay.md#http-api-column), and the target is
+a p99 under 50 ms (docs/reference/reliability.md#webhook-latency measured ~21 ms saturated on 2 cores). The
 baseline in the same run is Django's own floor: /healthz through the same stack.
 A throwaway test database is created and destroyed.
 """

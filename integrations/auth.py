@@ -70,7 +70,7 @@ class BasicAuth:
 
 
 class QueryKeyAuth:
-    """A key in the query string (BuiltWith ``KEY=``, providers.md §7.1). The ProviderHTTP masks it
+    """A key in the query string (BuiltWith ``KEY=``, docs/reference/builtwith.md). The ProviderHTTP masks it
     in everything it logs or raises; prefer a header wherever the provider allows one."""
 
     def __init__(self, value: str, name: str = "KEY") -> None:

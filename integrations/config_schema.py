@@ -157,12 +157,18 @@ def path_text(section: str, loc: Loc) -> str:
     return text
 
 
+# pydantic's wording where it would name our classes ("instance of Timeouts").
+_MESSAGES = {
+    "extra_forbidden": "unknown key",
+    "missing": "is required",
+    "model_type": "must be a mapping (key: value lines)",
+    "dict_type": "must be a mapping (key: value lines)",
+    "list_type": "must be a list (- item lines)",
+}
+
+
 def _message(error: dict) -> str:
-    if error["type"] == "extra_forbidden":
-        return "unknown key"
-    if error["type"] == "missing":
-        return "is required"
-    return error["msg"]
+    return _MESSAGES.get(error["type"], error["msg"])
 
 
 def config_validate(adapter: TypeAdapter, raw: Any, *, section: str) -> Any:

@@ -80,7 +80,7 @@ class MissingScope(ProviderError):
 
 class RateLimited(ProviderError):
     """429 (and HubSpot's 423). ``daily`` means the account's day budget is spent: pause the
-    connection until ``retry_after`` instead of retrying (reliability-security.md §2.2)."""
+    connection until ``retry_after`` instead of retrying (docs/reference/reliability.md#retries-and-backoff)."""
 
     kind = "rate_limited"
 
@@ -124,7 +124,7 @@ class RequestRejected(ProviderError):
 def seconds_until_midnight(now: datetime, timezone: str = "UTC") -> float:
     """Seconds from ``now`` (aware) to the next midnight in ``timezone``.
 
-    HubSpot's daily limit "resets at midnight in the account's time zone" (providers.md §1.10).
+    HubSpot's daily limit "resets at midnight in the account's time zone" (docs/reference/hubspot.md#rate-limits).
     """
     local = now.astimezone(ZoneInfo(timezone))
     next_midnight = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -133,7 +133,7 @@ def seconds_until_midnight(now: datetime, timezone: str = "UTC") -> float:
 
 
 def seconds_until_next(now: datetime, unit: str) -> float:
-    """Seconds to the next UTC minute/hour boundary (Apollo's fixed windows, providers.md §4.2)."""
+    """Seconds to the next UTC minute/hour boundary (Apollo's fixed windows, docs/reference/apollo.md#rate-limits)."""
     now = now.astimezone(ZoneInfo("UTC"))
     if unit == "minute":
         boundary = now.replace(second=0, microsecond=0) + timedelta(minutes=1)

@@ -2,7 +2,7 @@
 
 HubSpot access tokens live 30 minutes (`expires_in`); "Unauthorized (401) requests are not a
 valid indicator that a new access token must be retrieved", so we refresh from the expiry we
-stored, a margin ahead of it (providers.md §2.2). Concurrent workers must not both refresh:
+stored, a margin ahead of it (docs/reference/hubspot.md#oauth). Concurrent workers must not both refresh:
 the refresh happens under a row lock on the connection, and the second worker, once it gets
 the lock, finds a fresh token and uses it.
 """

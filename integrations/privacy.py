@@ -1,7 +1,7 @@
 """Personal data held outside Switchyard, in the providers' CRMs: HubSpot's GDPR delete.
 
 Registered with audit.privacy from IntegrationsConfig.ready(). This app knows connections,
-not workflows (ARCHITECTURE.md: integrations never imports pipelines), so the store covers
+not workflows (docs/architecture.md: integrations never imports pipelines), so the store covers
 every HubSpot connection that is not disabled: a person erased from Switchyard must also go
 from every portal we may have written them to. The warehouse tables are named by workflows,
 so their store is registered by pipelines (pipelines/privacy_stores.py).

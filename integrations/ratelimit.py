@@ -1,10 +1,10 @@
 """A provider rate limit shared by every worker process, kept in Redis.
 
 Why a moving window (timestamp log) and not a token bucket: HubSpot counts requests in a
-*rolling* 10 s (providers.md §1.10, "TEN_SECONDLY_ROLLING"). A bucket of capacity 190 refilling
-at 19/s admits 380 requests in the first 10 s (reliability-security.md §5.1, "Limiter design
+*rolling* 10 s (docs/reference/hubspot.md#rate-limits, "TEN_SECONDLY_ROLLING"). A bucket of capacity 190 refilling
+at 19/s admits 380 requests in the first 10 s (docs/reference/reliability.md#rate-limiter, "Limiter design
 caveat"); a moving window never admits more than N in any window. We use `limits`'
-MovingWindowRateLimiter (django-libraries.md §A4, measured exact across 4 processes).
+MovingWindowRateLimiter (docs/reference/libraries.md#shared-rate-limit, measured exact across 4 processes).
 
 Cost: one Redis round trip per request (≈0.07 ms measured), one list of N timestamps per key.
 The window uses each worker's wall clock (`time.time()` inside `limits`), so hosts must be
@@ -12,7 +12,7 @@ NTP-synchronised; a skew of s seconds lets at most a few extra requests through 
 
 When the window is full, ``acquire`` sleeps if the slot frees within ``max_wait``; otherwise it
 raises ``RateLimited(retry_after=...)`` so a Celery task can ``retry(countdown=...)`` rather
-than block a worker (django-libraries.md §A4 recommendation).
+than block a worker (docs/reference/libraries.md#shared-rate-limit recommendation).
 """
 
 from __future__ import annotations

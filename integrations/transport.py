@@ -1,8 +1,8 @@
 """One HTTP transport under every provider client: timeouts, retries, rate limits, request log.
 
 Shape after healthchecks' integrations (a small class per provider over one shared transport,
-typed errors with ``permanent``). Retry policy, from reliability-security.md §2.1-2.2 and
-providers.md §1.9-1.10:
+typed errors with ``permanent``). Retry policy, from docs/reference/reliability.md#retries-and-backoff and
+docs/reference/hubspot.md#errors, #rate-limits:
 
 - retry 429, 5xx, timeouts and connection errors, at most ``max_attempts`` attempts in all;
 - wait ``Retry-After`` (or the provider's hint) when given, else full jitter
@@ -66,7 +66,7 @@ class ClientConfig:
     limiter_max_wait: float = 10.0
     # Longest in-process sleep for a provider hint (Retry-After...) before raising instead.
     max_retry_wait: float = 60.0
-    # The account's time zone, where HubSpot's daily limit resets (providers.md §1.10).
+    # The account's time zone, where HubSpot's daily limit resets (docs/reference/hubspot.md#rate-limits).
     timezone: str = "UTC"
 
 
@@ -95,15 +95,15 @@ def mask_url(url: str | httpx.URL) -> str:
 def backoff_delay(
     retry: int, base: float, cap: float, uniform: Callable[[float, float], float] = random.uniform
 ) -> float:
-    """Full jitter (AWS, via reliability-security.md §2.2): ``uniform(0, min(cap, base*2**retry))``
+    """Full jitter (AWS, via docs/reference/reliability.md#retries-and-backoff): ``uniform(0, min(cap, base*2**retry))``
     where ``retry`` is 0 for the first retry."""
     return uniform(0.0, min(cap, base * 2**retry))
 
 
 _REMAINING = (
-    "X-HubSpot-RateLimit-Remaining",  # providers.md §1.10
-    "X-RateLimit-Remaining",  # Clearbit, §7.2
-    "x-minute-requests-left",  # Apollo, §4.2
+    "X-HubSpot-RateLimit-Remaining",  # docs/reference/hubspot.md#rate-limits
+    "X-RateLimit-Remaining",  # Clearbit, docs/reference/clearbit.md
+    "x-minute-requests-left",  # Apollo, docs/reference/apollo.md#rate-limits
 )
 _MAX = ("X-HubSpot-RateLimit-Max", "X-RateLimit-Limit", "x-rate-limit-minute")
 
@@ -258,7 +258,7 @@ class ProviderHTTP:
         ``idempotent=False`` (a create, a chat message) retries only failures that prove the
         request was not applied (connect errors, 429, 423, 477). A read timeout or a 5xx may
         have been applied, so it is raised at once with ``context["maybe_applied"] = True``:
-        a blind resend would duplicate the record (ARCHITECTURE.md: nothing duplicated).
+        a blind resend would duplicate the record (docs/reference/reliability.md#invariants).
         """
         path = (
             raw_path
@@ -359,7 +359,8 @@ class ProviderHTTP:
         if error.permanent or attempt >= cfg.max_attempts:
             return None
         if isinstance(error, RateLimited) and error.daily:
-            return None  # never spin on a spent daily budget (reliability-security.md §2.2)
+            # never spin on a spent daily budget (docs/reference/reliability.md#retries-and-backoff)
+            return None
         if error.retry_after is not None:
             if error.retry_after > cfg.max_retry_wait:
                 return None  # hours-long hint: let the task reschedule with a countdown
@@ -367,8 +368,8 @@ class ProviderHTTP:
         return backoff_delay(attempt - 1, cfg.backoff_base, cfg.backoff_cap, self._uniform)
 
     def _note_window(self, response: httpx.Response, remaining: int | None) -> None:
-        """HubSpot says Remaining=0: hold the next request for the interval (providers.md
-        §1.10). Costs at most one interval of idle time; saves a 429 and its backoff."""
+        """HubSpot says Remaining=0: hold the next request for the interval
+        (docs/reference/hubspot.md#rate-limits). Costs at most one interval of idle time; saves a 429 and its backoff."""
         if remaining != 0:
             return
         interval_ms = response.headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")

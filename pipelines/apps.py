@@ -12,4 +12,6 @@ class PipelinesConfig(AppConfig):
         sections_register()
         # Until audit.privacy exists this registers nothing (see pipelines/privacy.py).
         privacy_register()
-        from pipelines.routing import tasks  # noqa: F401 - routing's task
+        # Register every task name pipelines.enqueue sends, in web processes too.
+        from pipelines import tasks  # noqa: F401
+        from pipelines.routing import tasks as routing_tasks  # noqa: F401

@@ -1,6 +1,6 @@
 """Reading an uploaded CSV as a stream: detect encoding and delimiter, refuse what is not a
 CSV, yield rows with their line numbers. Never reads the whole file into memory
-(reliability-security.md §5.2: a 1M-row file must stay under 300 MB RSS).
+(docs/reference/reliability.md#csv-ingest: a 1M-row file must stay under 300 MB RSS).
 
 Pure: works on any binary file object (an UploadedFile, a FieldFile, open(path, "rb")).
 """

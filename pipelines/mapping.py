@@ -113,8 +113,8 @@ def values_hash(values: Mapping[str, Any]) -> str:
 
 
 def hubspot_properties(values: Mapping[str, Any]) -> dict[str, str]:
-    """HubSpot takes strings (providers.md §1.1). None means "empty in the source": the key is
-    left out so a blank cell never clears what HubSpot already has (§1.8: omitting a key
+    """HubSpot takes strings (docs/reference/hubspot.md#objects-and-properties). None means "empty in the source": the key is
+    left out so a blank cell never clears what HubSpot already has (docs/reference/hubspot.md#value-formats: omitting a key
     leaves the value unchanged; an empty string would clear it)."""
     return {
         key: value

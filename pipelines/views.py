@@ -2,7 +2,7 @@
 
 Order: 405 → 404 → 413 (Content-Length, before reading) → 415 → bounded read (413) → 401 →
 400 → store → 202. Django's own body limit answers 400 (RequestDataTooBig), not 413, so the
-body is read here with an explicit bound (reliability-security.md §1.7).
+body is read here with an explicit bound (docs/reference/reliability.md#inbound-webhooks).
 """
 
 from __future__ import annotations

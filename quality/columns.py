@@ -1,7 +1,7 @@
 """Match a CSV's headers to a mapping's source columns, for the import wizard.
 
 Apollo's headers are stable Title Case but differ from other tools' ("Person Linkedin Url",
-"# Employees"); Clay's are whatever the user named them (providers.md §4.4, §5.3). Matching
+"# Employees"); Clay's are whatever the user named them (docs/reference/apollo.md#csv-export, docs/reference/clay.md#csv-export). Matching
 goes in three passes, each only over what earlier passes left, so a better match always wins:
 
 1. same name, ignoring case, spaces and punctuation ("work email" = "Work-Email");

@@ -126,7 +126,7 @@ def _phone_e164(text: str, region: str | None) -> tuple[bool, str]:
             )
         return False, "not a valid phone number: it does not look like one"
     # is_possible_number only checks the length; "555-2671" is possible in the US but not a
-    # number anyone can dial, so gate on validity (django-libraries.md §A5). Checking the
+    # number anyone can dial, so gate on validity (docs/reference/libraries.md#phone-numbers). Checking the
     # country code's main region first gives the same answer as is_valid_number for most
     # numbers without its search through every region sharing the code (+44: GB, GG, IM, JE).
     main_region = phonenumbers.region_code_for_country_code(number.country_code)

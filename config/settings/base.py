@@ -252,7 +252,7 @@ WAREHOUSE_TABLE_PREFIXES = env_list("WAREHOUSE_TABLE_PREFIXES", ["sy_"])
 # --- Pipelines ---------------------------------------------------------------------------------
 # A worker holding a batch renews its lease before every HubSpot call; a batch whose lease
 # expired belonged to a dead worker and is re-queued by the sweeper (every 30 s). Lease + sweep
-# bound the recovery of a SIGKILLed worker (reliability-security.md §2.5, F2).
+# bound the recovery of a SIGKILLed worker (docs/reference/reliability.md#celery-delivery, F2).
 PIPELINE_BATCH_LEASE_SECONDS = env_int("PIPELINE_BATCH_LEASE_SECONDS", 60, minimum=1)
 # Task-level attempts of one batch (on top of the client's in-process retries) before its
 # records become dead letters with category "retries_exhausted".
@@ -280,6 +280,11 @@ PIPELINE_RUN_STALLED_SECONDS = env_int("PIPELINE_RUN_STALLED_SECONDS", 300, mini
 PIPELINE_WEBHOOK_MAX_BYTES = env_int("PIPELINE_WEBHOOK_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
 # Where links in notifications (Slack "see the run") point.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The WSGI app `demo_seed` runs its sample imports through, in-process: a dotted path, so the
+# product never imports the sandbox by name (tests/test_layering.py).
+SWITCHYARD_DEMO_HUBSPOT_APP = env.str(
+    "SWITCHYARD_DEMO_HUBSPOT_APP", default="sandbox.hubspot.HubSpotSandbox"
+)
 # --- Company enrichment (docs/enrichment.md): the stand-ins the demo's connections point at.
 SWITCHYARD_SANDBOX_APOLLO_URL = env.str(
     "SWITCHYARD_SANDBOX_APOLLO_URL", default="http://127.0.0.1:8767/api/v1"

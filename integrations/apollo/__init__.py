@@ -1,4 +1,4 @@
-"""Apollo.io people and organization enrichment (providers.md §4)."""
+"""Apollo.io people and organization enrichment (docs/reference/apollo.md)."""
 
 from integrations.apollo.client import ApolloClient
 

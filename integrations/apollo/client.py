@@ -1,8 +1,8 @@
-"""Apollo.io client: people match, organization enrichment, people API search (providers.md §4).
+"""Apollo.io client: people match, organization enrichment, people API search (docs/reference/apollo.md).
 
-Auth is the ``X-Api-Key`` header (§4: ``x-api-key``; pass ``HeaderAuth("X-Api-Key", key)``) or
+Auth is the ``X-Api-Key`` header (docs/reference/apollo.md: ``x-api-key``; pass ``HeaderAuth("X-Api-Key", key)``) or
 an OAuth ``BearerAuth``. Limits are plan-dependent fixed windows per minute, hour and day
-(§4.2): never hard-coded here; the caller configures ``ClientConfig.rate_limit`` from the
+(docs/reference/apollo.md#rate-limits): never hard-coded here; the caller configures ``ClientConfig.rate_limit`` from the
 live headers or usage stats.
 """
 
@@ -32,9 +32,10 @@ from integrations.transport import (
 
 DEFAULT_BASE_URL = "https://api.apollo.io/api/v1"
 MAX_BULK = 10  # bulk organization enrichment and bulk people match (docs/enrichment.md)
-MAX_SEARCH_PAGES = 500  # §4.1: "100 records per page, up to 500 pages"
+# docs/reference/apollo.md#endpoints: "100 records per page, up to 500 pages"
+MAX_SEARCH_PAGES = 500
 _WINDOW = re.compile(r"per (minute|hour|day)", re.I)
-# Header pairs (window, requests-left). Daily has two spellings in the wild (§4.2, §8.5).
+# Header pairs (window, requests-left). Daily has two spellings in the wild (docs/reference/apollo.md#rate-limits).
 _LEFT_HEADERS = (
     ("day", "x-daily-requests-left"),
     ("day", "x-24-hour-requests-left"),
@@ -52,7 +53,7 @@ def parse_error(response: httpx.Response, *, now: datetime | None = None) -> Pro
     where = f"Apollo {response.request.method} -> {status}"
     if status == 429:
         return _rate_limited(response, body, where, now or datetime.now(UTC))
-    if status == 401:  # text/plain "Invalid access credentials." (§4.3)
+    if status == 401:  # text/plain "Invalid access credentials." (docs/reference/apollo.md#errors)
         return AuthFailed(f"{where}: credentials rejected", status=status)
     if status == 403:
         code = body.get("error_code")
@@ -73,8 +74,8 @@ def _rate_limited(
     response: httpx.Response, body: dict[str, Any], where: str, now: datetime
 ) -> RateLimited:
     """Which window ran out decides the wait: per minute → retry in-process after the window;
-    per hour/day → pause the connection until the window resets (§4.3), not a quick retry.
-    The windows are fixed (§4.2); we assume they align with UTC boundaries. Cost if they do
+    per hour/day → pause the connection until the window resets (docs/reference/apollo.md#errors), not a quick retry.
+    The windows are fixed (docs/reference/apollo.md#rate-limits); we assume they align with UTC boundaries. Cost if they do
     not: one more 429, which pauses again."""
     window = None
     if match := _WINDOW.search(str(body.get("message", ""))):
@@ -116,7 +117,7 @@ class ApolloClient(ProviderClient):
 
     def ping(self) -> dict[str, Any]:
         """ "Test connection": ``GET /auth/health`` answers ``{"is_logged_in": bool}`` without
-        spending credits. NOT in providers.md (seen in public Apollo clients): if it proves
+        spending credits. Not in Apollo's docs (seen in public Apollo clients): if it proves
         wrong, switch to ``enrich_organization("apollo.io")`` at the cost of a credit."""
         body = json_or_none(self.http.request("GET", "/auth/health", headers=_JSON)) or {}
         if body.get("is_logged_in") is False:
@@ -125,14 +126,14 @@ class ApolloClient(ProviderClient):
 
     def match_person(self, **params: Any) -> dict[str, Any] | None:
         """People enrichment, one person (``email``, ``first_name``, ``last_name``, ``domain``,
-        ``linkedin_url``...). Consumes credits. No match is ``None`` (a skip, §4.3)."""
+        ``linkedin_url``...). Consumes credits. No match is ``None`` (a skip, docs/reference/apollo.md#errors)."""
         if not any(params.values()):
             raise ValueError("match_person needs at least one identifying field")
         response = self.http.request("POST", "/people/match", json=params, headers=_JSON)
         return (json_or_none(response) or {}).get("person") or None
 
     def enrich_organization(self, domain: str) -> dict[str, Any] | None:
-        """Organization by bare domain (no ``www.``, no ``@``, §4.1). No match is ``None``."""
+        """Organization by bare domain (no ``www.``, no ``@``, docs/reference/apollo.md#endpoints). No match is ``None``."""
         bare = domain.strip().lower().removeprefix("www.").split("@")[-1]
         response = self.http.request(
             "GET", "/organizations/enrich", params={"domain": bare}, headers=_JSON
@@ -176,7 +177,7 @@ class ApolloClient(ProviderClient):
         )
 
     def search_people(self, *, per_page: int = 100, **filters: Any) -> Iterator[dict[str, Any]]:
-        """People API Search (no credits, master key): lazily over pages, at most 500 (§4.1)."""
+        """People API Search (no credits, master key): lazily over pages, at most 500 (docs/reference/apollo.md#endpoints)."""
         page = 1
         while page <= MAX_SEARCH_PAGES:
             body = {**filters, "page": page, "per_page": min(per_page, 100)}

@@ -1,4 +1,4 @@
-"""BuiltWith technology lookup by domain (providers.md §7.1)."""
+"""BuiltWith technology lookup by domain (docs/reference/builtwith.md)."""
 
 from integrations.builtwith.client import BuiltWithClient
 

@@ -1,4 +1,4 @@
-"""BuiltWith Domain API (providers.md §7.1).
+"""BuiltWith Domain API (docs/reference/builtwith.md).
 
 The API key travels as the ``KEY`` query parameter on every call (HTTPS only): pass
 ``QueryKeyAuth(key)``. The request log records path templates only and every message the
@@ -15,8 +15,9 @@ from integrations.provider_client import ProviderClient
 from integrations.transport import ClientConfig, json_or_none
 
 DEFAULT_BASE_URL = "https://api.builtwith.com"
-MAX_LOOKUP_DOMAINS = 16  # §7.1: up to 16 domains per lookup
-_FAST = {"HIDETEXT": "yes", "NOMETA": "yes", "NOPII": "yes", "NOATTR": "yes"}  # §7.1 speed flags
+MAX_LOOKUP_DOMAINS = 16  # docs/reference/builtwith.md: up to 16 domains per lookup
+# docs/reference/builtwith.md speed flags
+_FAST = {"HIDETEXT": "yes", "NOMETA": "yes", "NOPII": "yes", "NOATTR": "yes"}
 
 
 class BuiltWithClient(ProviderClient):

@@ -1,4 +1,4 @@
-"""Clearbit company lookup, legacy keys only (providers.md §7.2)."""
+"""Clearbit company lookup, legacy keys only (docs/reference/clearbit.md)."""
 
 from integrations.clearbit.client import ClearbitClient, LookupPending
 

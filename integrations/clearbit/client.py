@@ -1,7 +1,7 @@
-"""Clearbit Company API, for existing ("legacy") keys only (providers.md §7.2).
+"""Clearbit Company API, for existing ("legacy") keys only (docs/reference/clearbit.md).
 
 HubSpot bought Clearbit; no new keys are issued and the free tools are gone, so nothing in
-Switchyard should depend on this client for new installs (§7.2 recommendation).
+Switchyard should depend on this client for new installs (docs/reference/clearbit.md recommendation).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from integrations.provider_client import ProviderClient
 from integrations.transport import json_or_none
 
 DEFAULT_BASE_URL = "https://company.clearbit.com"
-PENDING_RETRY_AFTER = 30.0  # §7.2: 202 means "queued, retry later"; no documented delay
+# docs/reference/clearbit.md: 202 means "queued, retry later"; no documented delay
+PENDING_RETRY_AFTER = 30.0
 
 
 class LookupPending(ProviderError):
@@ -42,7 +43,7 @@ class ClearbitClient(ProviderClient):
         return json_or_none(response) or None
 
     def ping(self) -> bool:
-        """ "Test connection": there is no free endpoint in providers.md §7.2, so this looks up
+        """ "Test connection": there is no free endpoint in docs/reference/clearbit.md, so this looks up
         clearbit.com itself (one lookup of quota; 202/404 still prove the key works)."""
         try:
             self.company("clearbit.com")

@@ -1,4 +1,4 @@
-"""HubSpot CRM v3 client (providers.md §1-2)."""
+"""HubSpot CRM v3 client (docs/reference/hubspot.md)."""
 
 from integrations.hubspot.client import HubSpotClient
 from integrations.hubspot.errors import BatchRejected

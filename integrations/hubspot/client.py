@@ -1,6 +1,6 @@
 """HubSpot CRM v3 client: contacts, companies, deals, owners, properties.
 
-Every fact here is from the providers reference (shared/reference/providers.md) §1 (cited by section).
+Every fact here is in docs/reference/hubspot.md (cited by section).
 """
 
 from __future__ import annotations
@@ -21,16 +21,18 @@ from integrations.transport import ClientConfig, json_or_none
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 # Date versions ship in March and September (/crm/objects/2026-03/...).
 DATE_VERSION = re.compile(r"20\d\d-(03|09)")
-MAX_BATCH_INPUTS = 100  # §1.3 and §8.1: not in the spec; HubSpot answers "must be <= 100"
-MAX_SEARCH_RESULTS = 10_000  # §1.2: paging past 10,000 is a 400
-MAX_FILTER_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS = 5, 6, 18  # §1.2, conservative
-# HUBSPOT_DEFINED association type ids, deal → contact / company (§1.5; verify per portal, §8.7).
+# docs/reference/hubspot.md#batch-endpoints: not in the spec; HubSpot answers "must be <= 100"
+MAX_BATCH_INPUTS = 100
+MAX_SEARCH_RESULTS = 10_000  # docs/reference/hubspot.md#search: paging past 10,000 is a 400
+# docs/reference/hubspot.md#search, conservative
+MAX_FILTER_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS = 5, 6, 18
+# HUBSPOT_DEFINED association type ids, deal → contact / company (docs/reference/hubspot.md#associations; verify per portal).
 DEAL_TO_CONTACT, DEAL_TO_COMPANY = 3, 341
 
 
 class HubSpotClient(ProviderClient):
     """One portal, one credential. ``api_version`` is the only place the version segment lives
-    (§1.0: date-based versions such as "2026-03" are coming)."""
+    (docs/reference/hubspot.md#base-url-and-versions: date-based versions such as "2026-03" are coming)."""
 
     provider = "HubSpot"
 
@@ -94,19 +96,20 @@ class HubSpotClient(ProviderClient):
     ) -> Iterator[dict[str, Any]]:
         """Every object, lazily: the next page is fetched only when the caller gets there."""
         params: dict[str, Any] = {
-            "limit": min(limit, 100),  # §1.1: max 100 [2nd]
+            # docs/reference/hubspot.md#objects-and-properties: max 100 (third-party source)
+            "limit": min(limit, 100),
             "properties": ",".join(properties),
             "archived": str(archived).lower(),
         }
         yield from self._pages(self._objects(), {"type": object_type}, params)
 
     def owners(self) -> Iterator[dict[str, Any]]:
-        """Active owners, then archived ones (each carries ``archived``), §1.6."""
+        """Active owners, then archived ones (each carries ``archived``), docs/reference/hubspot.md#owners."""
         for archived in ("false", "true"):
             yield from self._pages(self._path("owners"), {}, {"limit": 100, "archived": archived})
 
     def properties(self, object_type: str) -> list[dict[str, Any]]:
-        """Property definitions (§1.7: one call, no paging)."""
+        """Property definitions (docs/reference/hubspot.md#properties: one call, no paging)."""
         response = self.http.request(
             "GET", self._path("properties", "/{type}"), path_params={"type": object_type}
         )
@@ -122,7 +125,8 @@ class HubSpotClient(ProviderClient):
             body = json_or_none(response) or {}
             yield from body.get("results") or []
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
-            if not after:  # §1.4: stop when paging or paging.next is absent
+            # docs/reference/hubspot.md#paging: stop when paging or paging.next is absent
+            if not after:
                 return
 
     def search(
@@ -136,13 +140,13 @@ class HubSpotClient(ProviderClient):
     ) -> Iterator[dict[str, Any]]:
         """Search lazily over every page, past HubSpot's 10,000-result cap.
 
-        The cap (§1.2: "paging beyond 10,000 will result in a 400") is lifted by splitting:
+        The cap (docs/reference/hubspot.md#search: "paging beyond 10,000 will result in a 400") is lifted by splitting:
         results are sorted by ``hs_object_id`` ascending, and when the next ``after`` would pass
         10,000 the query restarts at ``after=0`` with ``hs_object_id GT <last id>`` added to
-        every filter group (the workaround §1.2 names). Cost: one extra filter per group, so the
-        caller gets one filter less per group (≤5 per group, ≤18 in all, §1.2), and custom
+        every filter group (the workaround docs/reference/hubspot.md#search names). Cost: one extra filter per group, so the
+        caller gets one filter less per group (≤5 per group, ≤18 in all, docs/reference/hubspot.md#search), and custom
         ``sorts`` are refused because the split needs the id order. Search is eventually
-        consistent (§1.2): do not use it to dedupe inside a run; use batch_read/batch_upsert.
+        consistent (docs/reference/hubspot.md#search): do not use it to dedupe inside a run; use batch_read/batch_upsert.
         """
         if sorts and sorts != [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]:
             raise ValueError("search() sorts by hs_object_id to lift the 10,000 cap; sort locally")
@@ -160,7 +164,7 @@ class HubSpotClient(ProviderClient):
             body: dict[str, Any] = {
                 "filterGroups": _with_floor(groups, floor),
                 "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
-                "limit": min(limit, 200),  # §1.2: "up to 200"
+                "limit": min(limit, 200),  # docs/reference/hubspot.md#search: "up to 200"
             }
             if properties:
                 body["properties"] = properties
@@ -190,7 +194,7 @@ class HubSpotClient(ProviderClient):
         self, object_type: str, *, filter_groups: list[dict[str, Any]] | None = None
     ) -> int | None:
         """HubSpot's ``total`` for a search (one call, limit 1): what a full extract should
-        hold. Search never counts archived records and is eventually consistent (§1.2)."""
+        hold. Search never counts archived records and is eventually consistent (docs/reference/hubspot.md#search)."""
         body = {"filterGroups": filter_groups or [], "limit": 1}
         response = self.http.request(
             "POST",
@@ -231,12 +235,12 @@ class HubSpotClient(ProviderClient):
     def batch_upsert(
         self, object_type: str, inputs: list[dict[str, Any]], *, id_property: str = "email"
     ) -> BatchResult:
-        """Create-or-update ≤100 inputs matched on ``id_property`` (§1.3). Each input is
+        """Create-or-update ≤100 inputs matched on ``id_property`` (docs/reference/hubspot.md#batch-endpoints). Each input is
         ``{"id": <match value>, "properties": {...}, "objectWriteTraceId": <RunRecord id>}``.
-        Duplicates in one batch make HubSpot reject it (§1.3), so they are refused here."""
+        Duplicates in one batch make HubSpot reject it (docs/reference/hubspot.md#batch-endpoints), so they are refused here."""
         _check_size(inputs)
         if id_property == "hs_object_id":
-            raise ValueError("hs_object_id is not allowed as idProperty; use batch_update (§1.3)")
+            raise ValueError("hs_object_id is not allowed as idProperty; use batch_update")
         keys = [str(i.get("id", "")).lower() for i in inputs]
         if len(set(keys)) != len(keys):
             raise ValueError("duplicate match keys in one upsert batch; dedupe before load")
@@ -247,7 +251,7 @@ class HubSpotClient(ProviderClient):
         self, object_type: str, inputs: list[dict[str, Any]], *, id_property: str = "email"
     ) -> BatchResult:
         """Create ≤100 objects. Give each input a unique ``objectWriteTraceId`` or HubSpot
-        fails the whole batch instead of answering 207 (§1.3). An existing e-mail fails the
+        fails the whole batch instead of answering 207 (docs/reference/hubspot.md#batch-endpoints). An existing e-mail fails the
         whole request with 409 → BatchRejected(existing_id=...). Prefer batch_upsert."""
         _check_size(inputs)
         return self._write(
@@ -263,10 +267,10 @@ class HubSpotClient(ProviderClient):
         self, object_type: str, inputs: list[dict[str, Any]], *, id_property: str | None = None
     ) -> BatchResult:
         """Update ≤100 objects by object id (``{"id": "512", "properties": {...}}``). An
-        ``id_property`` must be a custom unique property: ``email`` fails (§1.3)."""
+        ``id_property`` must be a custom unique property: ``email`` fails (docs/reference/hubspot.md#batch-endpoints)."""
         _check_size(inputs)
         if id_property in ("email", "hs_object_id"):
-            raise ValueError(f"batch/update cannot match on {id_property}; use batch_upsert (§1.3)")
+            raise ValueError(f"batch/update cannot match on {id_property}; use batch_upsert")
         sent = [{**i, "idProperty": id_property} if id_property else i for i in inputs]
         return self._write("/batch/update", object_type, sent, id_property=id_property)
 
@@ -297,7 +301,7 @@ class HubSpotClient(ProviderClient):
     def create_deal(
         self, properties: dict[str, str], *, contact_id: str, company_id: str | None = None
     ) -> dict[str, Any]:
-        """Create a deal associated inline with a contact (type 3) and company (341), §1.5."""
+        """Create a deal associated inline with a contact (type 3) and company (341), docs/reference/hubspot.md#associations."""
         associations = [_association(contact_id, DEAL_TO_CONTACT)]
         if company_id:
             associations.append(_association(company_id, DEAL_TO_COMPANY))
@@ -311,7 +315,7 @@ class HubSpotClient(ProviderClient):
         return json_or_none(response) or {}
 
     def gdpr_delete_contact(self, email_or_id: str) -> None:
-        """Permanently delete a contact (204). Unknown e-mails get blocklisted by HubSpot (§1.1)."""
+        """Permanently delete a contact (204). Unknown e-mails get blocklisted by HubSpot (docs/reference/hubspot.md#objects-and-properties)."""
         body: dict[str, str] = {"objectId": email_or_id}
         if "@" in email_or_id:
             body["idProperty"] = "email"
@@ -371,7 +375,7 @@ def parse_batch(
     default_new: bool = False,
 ) -> BatchResult:
     """200/201/207 → per-input results, matched back by objectWriteTraceId, then by the id or
-    ``id_property`` value (§1.3: "Match failures back to inputs through context.ids and/or the
+    ``id_property`` value (docs/reference/hubspot.md#batch-endpoints: "Match failures back to inputs through context.ids and/or the
     input's objectWriteTraceId")."""
     body = json_or_none(response) or {}
     by_trace = {
@@ -452,7 +456,7 @@ def _with_floor(groups: list[dict[str, Any]], last_id: str | None) -> list[dict[
     floor = {"propertyName": "hs_object_id", "operator": "GT", "value": last_id}
     if not groups:
         return [{"filters": [floor]}]
-    # Groups are ORed, filters ANDed (§1.2): the floor must be in every group.
+    # Groups are ORed, filters ANDed (docs/reference/hubspot.md#search): the floor must be in every group.
     return [{**g, "filters": [*g.get("filters", []), floor]} for g in groups]
 
 

@@ -1,4 +1,4 @@
-"""Reading HubSpot's error bodies (providers.md §1.9-1.10) into typed errors."""
+"""Reading HubSpot's error bodies (docs/reference/hubspot.md#errors, #rate-limits) into typed errors."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ class BatchRejected(RequestRejected):
 
 def _scopes(body: dict[str, Any]) -> list[str]:
     """Scopes named in a 403 body. HubSpot puts them in ``errors[].context`` under keys such as
-    ``requiredGranularScopes`` (context maps str → [str], providers.md §1.9); we take any
+    ``requiredGranularScopes`` (context maps str → [str], docs/reference/hubspot.md#errors); we take any
     context key that mentions "scope" so a renamed key still works."""
     found: list[str] = []
     contexts = [body.get("context") or {}]
@@ -106,7 +106,7 @@ def parse_error(
             policy = match.group(1)
         policy = policy.upper() if policy else None
         if policy == "DAILY":
-            # Retrying before the reset only burns calls and errors (≤5% error budget, §1.10).
+            # Retrying before the reset only burns calls and errors (≤5% error budget, docs/reference/hubspot.md#rate-limits).
             wait = seconds_until_midnight(now or datetime.now(UTC), timezone)
             return RateLimited(
                 f"{where} daily limit reached",
@@ -117,7 +117,8 @@ def parse_error(
                 context=context,
             )
         if retry_after is None and policy == "SECONDLY":
-            retry_after = 1.0  # search: 5/s per account (§1.2); the SDK waits 1 s × attempt
+            # search: 5/s per account (docs/reference/hubspot.md#search); the SDK waits 1 s × attempt
+            retry_after = 1.0
         if retry_after is None and policy == "TEN_SECONDLY_ROLLING":
             interval = response.headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")
             retry_after = float(interval) / 1000 if interval and interval.isdigit() else 10.0
@@ -129,7 +130,7 @@ def parse_error(
             context=context,
         )
     if status == 423:
-        # "Locked" on high-volume upserts: "include a delay of at least 2 seconds" (§1.9).
+        # "Locked" on high-volume upserts: "include a delay of at least 2 seconds" (docs/reference/hubspot.md#errors).
         return RateLimited(
             f"{where} locked",
             policy="LOCKED",
@@ -139,7 +140,7 @@ def parse_error(
             context=context,
         )
     if status == 477:
-        # Migration in progress; Retry-After "up to 24 h" (§1.9). Long waits go to Celery.
+        # Migration in progress; Retry-After "up to 24 h" (docs/reference/hubspot.md#errors). Long waits go to Celery.
         return ServerError(
             f"{where} migration in progress",
             status=477,

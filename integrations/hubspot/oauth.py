@@ -1,8 +1,8 @@
-"""HubSpot OAuth 2.0 against the v3 token endpoint (providers.md §2.2).
+"""HubSpot OAuth 2.0 against the v3 token endpoint (docs/reference/hubspot.md#oauth).
 
 Pure functions: the lead's token storage calls them and persists the TokenSet. v1 is deprecated
 on 2027-02-16, so only v3 is used. Refresh from ``expires_at`` (30 min tokens); a 401 on an API
-call is "not a valid indicator that a new access token must be retrieved" (§2.2).
+call is "not a valid indicator that a new access token must be retrieved" (docs/reference/hubspot.md#oauth).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def authorize_url(
     optional_scopes: list[str] | None = None,
     base: str = "https://app.hubspot.com",
 ) -> str:
-    """The consent URL; scopes are space-separated (§2.2). EU portals: app-eu1.hubspot.com.
+    """The consent URL; scopes are space-separated (docs/reference/hubspot.md#oauth). EU portals: app-eu1.hubspot.com.
     Encoded as HubSpot's own SDK does (``urlencode(..., quote_via=quote)``): a space is
     ``%20``, never ``+`` (docs/connections.md, HubSpot OAuth)."""
     params = {"client_id": client_id, "redirect_uri": redirect_uri, "scope": " ".join(scopes)}
@@ -166,7 +166,7 @@ def _token_call(
         extra_secrets=secrets,
         **transport_options,
     ) as http:
-        # Form-encoded, all parameters in the body (§2.2), never in the query string.
+        # Form-encoded, all parameters in the body (docs/reference/hubspot.md#oauth), never in the query string.
         response = http.request("POST", TOKEN_PATH, data=form)
     body: dict[str, Any] = json_or_none(response) or {}
     if not body.get("access_token"):

@@ -1,4 +1,4 @@
-"""Per-input results of HubSpot batch calls (providers.md §1.3)."""
+"""Per-input results of HubSpot batch calls (docs/reference/hubspot.md#batch-endpoints)."""
 
 from __future__ import annotations
 

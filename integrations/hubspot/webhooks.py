@@ -1,7 +1,7 @@
 """HubSpot webhook deliveries: the v3 signature and the idempotency key of an event.
 
 Pure functions (no Django, no I/O) so they can be tested against the reference's vectors.
-Facts from the providers reference (shared/reference/providers.md) §2.3 (signatures) and §2.4 (payloads).
+Facts from docs/reference/hubspot.md#webhook-signatures and #webhook-payloads.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import Any
 
 from integrations.inbound import bounded_int
 
-# §2.3 step 1: "Reject the request if the timestamp is older than 5 minutes". We also refuse
+# docs/reference/hubspot.md#webhook-signatures step 1: "Reject the request if the timestamp is older than 5 minutes". We also refuse
 # timestamps that far in the future: a clock that wrong is no better than a replay.
 MAX_AGE_MS = 5 * 60 * 1000
 
-# §2.3 step 2: only these percent-escapes are decoded before signing; any other escape stays.
+# docs/reference/hubspot.md#webhook-signatures step 2: only these percent-escapes are decoded before signing; any other escape stays.
 _DECODED_ESCAPES = {
     "%3A": ":",
     "%2F": "/",
@@ -55,9 +55,9 @@ def signature_uri(uri: str) -> str:
 def signature_v3(
     *, client_secret: str, method: str, uri: str, body: bytes, timestamp_ms: int | str
 ) -> str:
-    """base64(HMAC-SHA256(secret, method + uri + body + timestamp)), §2.3 steps 3-5.
+    """base64(HMAC-SHA256(secret, method + uri + body + timestamp)), docs/reference/hubspot.md#webhook-signatures steps 3-5.
 
-    The body is hashed as the raw bytes received: re-encoding breaks non-ASCII bodies (§2.3,
+    The body is hashed as the raw bytes received: re-encoding breaks non-ASCII bodies (docs/reference/hubspot.md#webhook-signatures,
     "two known pitfalls").
     """
     message = (method.upper() + signature_uri(uri)).encode() + body + str(timestamp_ms).encode()
@@ -76,7 +76,7 @@ def signature_v3_problem(
     now: datetime,
 ) -> str | None:
     """None for a fresh (±5 min) request whose signature matches (compared in constant
-    time), else the reason for the 401. A timestamp in epoch *milliseconds* (§2.3: HubSpot
+    time), else the reason for the 401. A timestamp in epoch *milliseconds* (docs/reference/hubspot.md#webhook-signatures: HubSpot
     uses ms, Slack seconds), read as at most 15 digits: a 400-digit header is "not a
     timestamp", never an OverflowError."""
     if not client_secret:
@@ -104,7 +104,7 @@ def signature_v3_valid(**kwargs: Any) -> bool:
 
 
 def event_dedupe_key(event: dict[str, Any]) -> str:
-    """The idempotency key of one event. §2.4: "eventId is not guaranteed to be unique", so
+    """The idempotency key of one event. docs/reference/hubspot.md#webhook-payloads: "eventId is not guaranteed to be unique", so
     the key is (subscriptionId, eventId, objectId, occurredAt, propertyName)."""
     parts = (
         event.get("subscriptionId"),

@@ -1,4 +1,4 @@
-"""Slack notifications: incoming webhooks and chat.postMessage (providers.md §6)."""
+"""Slack notifications: incoming webhooks and chat.postMessage (docs/reference/slack.md)."""
 
 from integrations.slack.client import SlackClient, SlackWebhookClient
 

@@ -2,7 +2,7 @@
 
 Create-if-missing only: an admin may retune or disable it in the django-celery-beat admin,
 and a later migrate must not undo that. Lease 60 s + sweep 30 s bound the recovery of a
-SIGKILLed worker to about 90 s (reliability-security.md §2.5, F2).
+SIGKILLed worker to about 90 s (docs/reference/reliability.md#celery-delivery, F2).
 """
 
 from django.db import migrations

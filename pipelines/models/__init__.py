@@ -1,7 +1,7 @@
 """Pipelines models, split by topic. Import from here: `from pipelines.models import Run`."""
 
 from pipelines.models.events import InboundEvent
-from pipelines.models.routing import (  # MQL routing (issue 5)
+from pipelines.models.routing import (  # MQL routing (docs/routing.md)
     DecisionStatus,
     DecisionTrigger,
     Owner,

@@ -1,4 +1,4 @@
-"""Inbound webhook events, stored before they are answered (reliability-security.md §1.7)."""
+"""Inbound webhook events, stored before they are answered (docs/reference/reliability.md#inbound-webhooks)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ class InboundEvent(models.Model):
     """One inbound delivery (a single record or an array), kept verbatim.
 
     ``dedupe_key`` is unique: the sender's event id when it sends one, else a hash of the
-    connection and the body (Clay sends no id, providers.md §5.2). The unique constraint, not a
+    connection and the body (Clay sends no id, docs/reference/clay.md#http-api-column). The unique constraint, not a
     cache, is what makes a replay harmless. Generic on purpose: the HubSpot webhook receiver
     reuses it with source="hubspot".
     """

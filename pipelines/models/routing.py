@@ -1,7 +1,7 @@
 """MQL routing: territories, their owners and rules, scoring rules, and every decision made.
 
 Models hold single-row invariants only; the engine is in pipelines/routing/ (rules.py is
-pure, services.py acts). Owner ids are HubSpot owner ids (providers.md §1.6: the value of
+pure, services.py acts). Owner ids are HubSpot owner ids (docs/reference/hubspot.md#owners: the value of
 ``hubspot_owner_id`` is the owner's ``id``, not its ``userId``).
 """
 
@@ -21,7 +21,7 @@ class RoutingStrategy(models.TextChoices):
 
 
 class Owner(models.Model):
-    """A HubSpot owner of one portal, synced from GET /crm/v3/owners (§1.6) through that
+    """A HubSpot owner of one portal, synced from GET /crm/v3/owners (docs/reference/hubspot.md#owners) through that
     portal's connection. A row named in config before the first sync is a placeholder (no
     connection, ``synced_at`` empty) that the first sync listing it adopts; the sync marks the
     owners *its* portal archived or no longer lists as ``archived``, and routing skips them.

@@ -2,7 +2,7 @@
 
 State lives here, not in the broker: a batch has a state and a lease, a record moves through
 staged → transformed → loaded | dead_lettered | skipped and never back, so redoing a batch
-after a crash changes nothing the second time (reliability-security.md §2.5-2.6).
+after a crash changes nothing the second time (docs/reference/reliability.md#celery-delivery, #resumable-runs).
 """
 
 from __future__ import annotations
@@ -348,7 +348,7 @@ class DeadLetterStage(models.TextChoices):
 
 class DeadLetter(models.Model):
     """A record that could not be delivered, with every reason. Nothing is dropped: it waits
-    here until an admin edits and reprocesses it, or ignores it (reliability-security.md §2.3)."""
+    here until an admin edits and reprocesses it, or ignores it (docs/reference/reliability.md#dead-letters)."""
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="dead_letters")
     record = models.OneToOneField(RunRecord, on_delete=models.CASCADE, related_name="dead_letter")

@@ -1,4 +1,4 @@
-"""Demo data for MQL routing: the issue's territories and rules, with the sandbox's owners.
+"""Demo data for MQL routing: the territories and rules of docs/routing.md, with the sandbox's owners.
 
 Idempotent (config apply is). Called from `manage.py demo_seed`.
 """

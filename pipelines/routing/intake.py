@@ -1,7 +1,7 @@
 """HubSpot webhook events for routing: stored before the answer, processed by Celery.
 
-providers.md §2.5: verify, store the raw event, answer 2xx fast, work later. Each event of a
-batch is stored as its own InboundEvent under the key of §2.4 (subscription, event, object,
+docs/reference/hubspot.md#webhook-delivery: verify, store the raw event, answer 2xx fast, work later. Each event of a
+batch is stored as its own InboundEvent under the key of docs/reference/hubspot.md#webhook-payloads (subscription, event, object,
 occurredAt, property), so a redelivered event is acknowledged and never processed twice.
 """
 
@@ -19,6 +19,7 @@ from integrations.errors import ProviderError, RateLimited
 from integrations.hubspot.webhooks import event_dedupe_key
 from integrations.inbound import nul_strip
 from integrations.models import ConnectionStatus
+from pipelines.enqueue import ROUTING_EVENTS_PROCESS, enqueue_on_commit
 from pipelines.models import DecisionTrigger, InboundEvent, RoutingConfig, RoutingDecision
 from pipelines.routing.leads import leads_fetch
 from pipelines.routing.selectors import properties_needed, routing_setup_load
@@ -69,9 +70,7 @@ def routing_events_store(*, config: RoutingConfig, events: list[dict[str, Any]])
             ).values_list("pk", flat=True)
         )
         if ids:
-            from pipelines.routing.tasks import routing_events_process_task
-
-            transaction.on_commit(lambda: routing_events_process_task.delay(ids))
+            enqueue_on_commit(ROUTING_EVENTS_PROCESS, ids)
     return ids
 
 

@@ -2,7 +2,7 @@
 
 The company is found through the contact's ``associatedcompanyid`` (HubSpot's "primary
 associated company ID" contact property), so no per-contact association call is needed:
-one batch read of contacts, then one of their companies (providers.md §1.3, ≤100 inputs).
+one batch read of contacts, then one of their companies (docs/reference/hubspot.md#batch-endpoints, ≤100 inputs).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ COMPANY_PROPERTIES = [
     "state",
     "city",
 ]
-BATCH = 100  # providers.md §1.3: max inputs per call
+BATCH = 100  # docs/reference/hubspot.md#batch-endpoints: max inputs per call
 CATALOG_SECONDS = 600
 
 
@@ -76,7 +76,7 @@ def leads_fetch(
 
 
 def property_catalog(*, connection: Any) -> dict[str, set[str]]:
-    """Property names per object type (§1.7: one call per type, no paging), cached briefly
+    """Property names per object type (docs/reference/hubspot.md#properties: one call per type, no paging), cached briefly
     so saving ten rules costs two calls, not twenty."""
     from integrations.registry import client_for
 

@@ -38,7 +38,7 @@ STANDARD_PROPERTIES = {
 
 
 def owners_sync(*, connection: Any, actor_label: str = "routing: owner sync") -> dict[str, int]:
-    """Mirror GET /crm/v3/owners (providers.md §1.6) of this connection's portal: names,
+    """Mirror GET /crm/v3/owners (docs/reference/hubspot.md#owners) of this connection's portal: names,
     e-mails, archived state. Owners this portal no longer lists are marked archived (kept, so
     old decisions still name them); another portal's owners are left alone."""
     from integrations.registry import client_for
@@ -113,7 +113,7 @@ def rule_problems(*, config: RoutingConfig | None, conditions: Any) -> list[str]
         return [str(error)]
     if config is None:
         return []
-    # HubSpot's default properties exist in every portal (providers.md §1.7), and the named
+    # HubSpot's default properties exist in every portal (docs/reference/hubspot.md#properties), and the named
     # fields read only those: only other contact.x / company.x names need asking HubSpot.
     custom = {
         (obj, prop)

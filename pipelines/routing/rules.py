@@ -22,7 +22,7 @@ from quality.countries import region_for_country
 OPERATORS = ("equals", "in", "contains", "range", "is_empty")
 
 # Named fields a RevOps admin thinks in, and where each is read from (first non-empty wins).
-# HubSpot property names: contacts/companies default properties (providers.md §1.7).
+# HubSpot property names: contacts/companies default properties (docs/reference/hubspot.md#properties).
 NAMED_FIELDS: dict[str, tuple[str, ...]] = {
     "country": ("contact.country", "company.country"),
     "state": ("contact.state", "company.state"),

@@ -1,6 +1,6 @@
 """Routing one lead: assess (score, territory), choose an owner, record the decision, act.
 
-Order matters for idempotency (the issue's "a retried webhook never creates a second deal"):
+Order matters for idempotency (a retried webhook must never create a second deal):
 the decision is written under its unique key *before* anything is done in HubSpot, each
 action sets its flag on the decision when done, and a redelivery or task retry finds the row
 and resumes where it stopped. The deal is created at most once per contact and configuration.
@@ -97,7 +97,7 @@ def lead_assess(
     assessment = Assessment(lead, score, results)
     by_name = setup.territories
     if score.source == "unavailable":
-        # The issue: "If the scoring API fails after retries, use the fallback territory".
+        # The rule (docs/routing.md): if the scoring API fails after retries, use the fallback territory.
         assessment.territory = config.fallback_territory
         assessment.territory_reason = f"The scoring API failed ({score.error}): fallback territory."
     elif score.territory and score.territory in by_name:
@@ -553,7 +553,7 @@ def lead_assess_from(decision: RoutingDecision, lead: Lead) -> Assessment:
 
 
 def outcome_json(*, outcome: Outcome) -> dict[str, Any]:
-    """The shape `manage.py route --json` prints (the issue's contract)."""
+    """The shape `manage.py route --json` prints (its documented contract, docs/routing.md)."""
     from pipelines.routing.selectors import decision_explanation
 
     decision = outcome.decision

@@ -53,7 +53,7 @@ def _refusal_before_reading(request: HttpRequest, limit: int) -> JsonResponse | 
 
 @csrf_exempt
 def hubspot_webhook(request: HttpRequest, slug: str) -> HttpResponse:
-    """providers.md §2.5: 401 on a bad signature (HubSpot does not retry it), 400 on a body
+    """docs/reference/hubspot.md#webhook-delivery: 401 on a bad signature (HubSpot does not retry it), 400 on a body
     that is not an array of events (not retried either), 200 once stored."""
     if request.method != "POST":
         response = _answer(405, "use POST")
@@ -66,7 +66,8 @@ def hubspot_webhook(request: HttpRequest, slug: str) -> HttpResponse:
     refused = _refusal_before_reading(request, limit)
     if refused is not None:
         return refused
-    body = request.read(limit + 1)  # the raw bytes: the signature covers them as sent (§2.3)
+    # the raw bytes: the signature covers them as sent (docs/reference/hubspot.md#webhook-signatures)
+    body = request.read(limit + 1)
     if len(body) > limit:
         return _answer(413, f"body larger than {limit} bytes")
     problem = signature_v3_problem(

@@ -7,7 +7,7 @@ own task, in its own transaction, and the run is staged when the last chunk is. 
 two chunks stage at once; one process alone does about half the rows per second.
 
 Why not one task per row or per 100 rows: Celery costs about 1 ms a task here
-(reliability-security.md §5.4). A chunk is CHUNK_ROWS rows, about a second of work.
+(docs/reference/reliability.md#task-granularity). A chunk is CHUNK_ROWS rows, about a second of work.
 
 Chunks are claimed from the database (docs/operations.md, "Work is claimed from the
 database"): a staging task is woken for the run, not for a chunk, and stages the next chunk

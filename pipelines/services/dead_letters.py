@@ -1,7 +1,7 @@
 """The dead-letter queue: edit, reprocess, ignore, export. Every action is audited.
 
 Reprocessing is a new run linked to the old one (Run.parent), as Hookdeck's bulk retry and
-the Standard Webhooks spec recommend (reliability-security.md §2.3); reprocessing a letter
+the Standard Webhooks spec recommend (docs/reference/reliability.md#dead-letters); reprocessing a letter
 already resolved is a no-op, so a double-click or a retried request does nothing twice.
 """
 
@@ -21,6 +21,7 @@ from django.utils import timezone
 from audit.services import audit_event_record
 from integrations.inbound import nul_strip
 from pipelines import dead_letter_reasons as words
+from pipelines.enqueue import ROUTING_RUN_REPROCESS, RUN_PREPARE, enqueue_on_commit
 from pipelines.models import (
     DeadLetter,
     DeadLetterResolution,
@@ -245,13 +246,9 @@ def dead_letter_reprocess(
             REPROCESS_RUN_DISPATCHERS[kind](run=run)
         elif dispatch and parent.workflow.type == WorkflowType.MQL_ROUTING:
             # A routing letter is routed again, not loaded (pipelines/routing/reprocess.py).
-            from pipelines.routing.tasks import routing_run_reprocess_task
-
-            transaction.on_commit(lambda: routing_run_reprocess_task.delay(run.pk))
+            enqueue_on_commit(ROUTING_RUN_REPROCESS, run.pk)
         elif dispatch:
-            from pipelines.tasks import run_prepare_task
-
-            transaction.on_commit(lambda: run_prepare_task.delay(run.pk))
+            enqueue_on_commit(RUN_PREPARE, run.pk)
     return run
 
 
@@ -302,7 +299,7 @@ EXPORT_COLUMNS = [
 def dead_letters_export_csv(*, queryset: QuerySet[DeadLetter]) -> Iterator[str]:
     """CSV lines (header first), streamed. Every cell is escaped against formula injection:
     a value starting with = + - @ tab CR or NUL gets a leading apostrophe, so a spreadsheet
-    shows it as text instead of running it (reliability-security.md §6.1 F9)."""
+    shows it as text instead of running it (docs/reference/reliability.md#fault-tests F9)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from integrations.models import AuthType, Connection, Environment, Provider
 from pipelines.models import DeadLetter, Run, Workflow
@@ -194,10 +195,9 @@ def _demo_runs(workflow: Workflow, actor: Any) -> list[str]:
     lacks its write scope, so it leaves validation and "missing_scope" dead letters to
     reprocess (one of them ignored)."""
     from integrations import registry
-    from sandbox.hubspot import HubSpotSandbox
 
     live = _live_sandbox()
-    sandbox: Any = live or HubSpotSandbox(seed=7)
+    sandbox: Any = live or import_string(settings.SWITCHYARD_DEMO_HUBSPOT_APP)(seed=7)
     previous = registry.TRANSPORT_OVERRIDE
     if live is None:  # no sandbox process (a shell, a test): seed through one in-process
         registry.TRANSPORT_OVERRIDE = httpx.WSGITransport(app=sandbox)

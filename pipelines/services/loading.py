@@ -2,7 +2,7 @@
 isolation, then write what load_decision decided for every record, and finish the run if this
 was the last batch.
 
-One bad record never fails its batch:
+One bad record never fails its batch (docs/architecture.md, "The journey of a record"):
 - a 207 names failed inputs by objectWriteTraceId (= RunRecord id): those become dead letters;
 - a whole-batch 400 naming values: the blamed inputs become dead letters, the rest is resent;
 - a 400 that names nobody: the batch is bisected until the bad inputs are alone

@@ -75,7 +75,7 @@ def field_mapping_validate(
     """Every problem with ``rules`` for this workflow, as sentences; [] when valid.
 
     Checks the shape and transform chains, then the destination's real property list
-    (providers.md §1.7): the property exists, is writable (not readOnlyValue, not calculated),
+    (docs/reference/hubspot.md#properties): the property exists, is writable (not readOnlyValue, not calculated),
     and map_values outputs are valid enumeration option *values* (write value, never label).
     If HubSpot cannot be reached the property check is reported as skipped, not as valid.
     """

@@ -2,7 +2,7 @@
 
 Completion is tracked in the database, not with a Celery chord: each batch updates the run's
 counters under a row lock on the run, and whichever batch finishes last finishes the run
-(reliability-security.md §2.6). Counters are recomputed from record states at the finish, so
+(docs/reference/reliability.md#resumable-runs). Counters are recomputed from record states at the finish, so
 the invariant records_in = succeeded + dead_lettered + skipped holds by construction.
 """
 
@@ -21,6 +21,7 @@ from audit.services import audit_event_record
 from integrations.errors import ProviderError, RequestRejected
 from pipelines import wakeups
 from pipelines.csv_files import CsvRefused
+from pipelines.enqueue import RUN_NOTIFY, enqueue_on_commit
 from pipelines.models import (
     BatchState,
     DeadLetter,
@@ -36,7 +37,8 @@ from pipelines.selectors import run_record_state_counts
 from pipelines.services.dead_letters import dead_letter_describe, dead_letters_settle
 from pipelines.services.staging import run_stage
 
-BATCH_SIZE = 100  # HubSpot batch endpoints take at most 100 inputs (providers.md §1.3)
+# HubSpot batch endpoints take at most 100 inputs (docs/reference/hubspot.md#batch-endpoints)
+BATCH_SIZE = 100
 
 
 def run_prepare(*, run_id: int, dispatch: bool = True) -> Run:
@@ -86,7 +88,7 @@ def run_dedupe(*, run: Run) -> int:
     """Merge records of the run sharing a match key. Stated rule: the latest record survives,
     and for every property the latest non-empty value wins; the others become skipped with
     reason "duplicate in run" and point to the survivor. Returns how many were merged away.
-    Also what keeps two inputs with one email out of the same HubSpot call (providers.md §1.3)."""
+    Also what keeps two inputs with one email out of the same HubSpot call (docs/reference/hubspot.md#batch-endpoints)."""
     keys = list(
         RunRecord.objects.filter(run=run, state=RecordState.TRANSFORMED)
         .values("match_key")
@@ -260,9 +262,7 @@ def run_finish(*, run: Run) -> Run:
         },
     )
     if run.workflow.slack_connection_id:
-        from pipelines.tasks import run_notify_task
-
-        transaction.on_commit(lambda: run_notify_task.delay(run.pk))
+        enqueue_on_commit(RUN_NOTIFY, run.pk)
     return run
 
 

@@ -4,7 +4,7 @@ writer that puts the results in the database.
 Used by both stagers: a CSV run's chunks (pipelines.services.chunks) and the single pass of
 webhook and reprocess runs (pipelines.services.staging). Writes go out with COPY on
 PostgreSQL and bulk_create elsewhere, FLUSH_ROWS at a time: COPY stages about 150k rows/s
-against bulk_create's 18.7k (reliability-security.md §5.2, measured), which is what leaves
+against bulk_create's 18.7k (docs/reference/reliability.md#csv-ingest, measured), which is what leaves
 time for the transform.
 """
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from audit.services import audit_event_record
 from pipelines.csv_files import CsvFormat, CsvRefused, csv_detect
+from pipelines.enqueue import RUN_PREPARE, enqueue_on_commit
 from pipelines.mapping import columns_match, mapping_rules
 from pipelines.models import (
     DeadLetter,
@@ -162,9 +163,7 @@ def run_create_csv(
             },
         )
         if dispatch:
-            from pipelines.tasks import run_prepare_task
-
-            transaction.on_commit(lambda: run_prepare_task.delay(run.pk))
+            enqueue_on_commit(RUN_PREPARE, run.pk)
     return run
 
 

@@ -1,8 +1,8 @@
 """Inbound Clay webhook: verify, store, acknowledge; processing happens later in batches.
 
-Clay's HTTP API column does not sign requests (providers.md §5.2), so the default is a
+Clay's HTTP API column does not sign requests (docs/reference/clay.md#http-api-column), so the default is a
 per-connection shared secret in a header, compared in constant time. Senders that can sign
-use Standard Webhooks (reliability-security.md §1.7): ``webhook-id``, ``webhook-timestamp``,
+use Standard Webhooks (docs/reference/reliability.md#inbound-webhooks): ``webhook-id``, ``webhook-timestamp``,
 ``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">``, ±300 s.
 The stored row with a unique dedupe key is what makes replays harmless; the signature window
 only bounds how long a captured request stays usable.
@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from integrations.inbound import JsonTooDeep, bounded_int, json_loads_bounded
 from integrations.models import AuthType, Connection
+from pipelines.enqueue import INBOUND_EVENTS_PROCESS, enqueue_on_commit
 from pipelines.models import InboundEvent, Run, RunTrigger, Workflow
 
 DEFAULT_TOKEN_HEADER = "X-Switchyard-Token"  # noqa: S105 - a header name
@@ -198,13 +199,7 @@ def inbound_event_store(
                 received_at=now,
             )
     if cache.add(f"pipelines:inbound:{workflow.pk}", 1, timeout=PROCESS_DEBOUNCE_SECONDS):
-        from pipelines.tasks import inbound_events_process_task
-
-        transaction.on_commit(
-            lambda: inbound_events_process_task.apply_async(
-                (workflow.pk,), countdown=PROCESS_DEBOUNCE_SECONDS
-            )
-        )
+        enqueue_on_commit(INBOUND_EVENTS_PROCESS, workflow.pk, countdown=PROCESS_DEBOUNCE_SECONDS)
     return Receipt(event=event, duplicate=False)
 
 

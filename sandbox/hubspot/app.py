@@ -159,7 +159,7 @@ class HubSpotSandbox:
             }
 
     def create_record(self, obj: str, values: dict[str, str | None]) -> dict[str, Any]:
-        """Used by handlers: create, and hide from search for ``search_lag_ms`` (§1.2)."""
+        """Used by handlers: create, and hide from search for ``search_lag_ms`` (docs/reference/hubspot.md#search)."""
         rec = self.store.create(obj, values)
         rec["visibleAt"] = time.monotonic() + self.config.search_lag_ms / 1000
         return rec
@@ -251,7 +251,7 @@ class HubSpotSandbox:
 
     # --- pieces ---------------------------------------------------------------------
     def _authenticate(self, req: Request) -> _Principal | Reply:
-        """Bearer tokens (§2.1): static tokens (any, or the configured set) and OAuth
+        """Bearer tokens (docs/reference/hubspot.md#private-app-tokens): static tokens (any, or the configured set) and OAuth
         access tokens this sandbox issued. OAuth calls share one bucket per app."""
         header = req.headers.get("authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else ""
@@ -310,7 +310,8 @@ class HubSpotSandbox:
         self, principal: _Principal, is_search: bool, now: float
     ) -> list[tuple[str, str]]:
         if is_search and not self.config.search_rate_headers:
-            return []  # §1.10 [2nd]: not returned on search responses
+            # docs/reference/hubspot.md#rate-limits (third-party source): not returned on search responses
+            return []
         return self.limits.headers(principal.key, now, daily=not principal.oauth)
 
     def _too_many(self, policy: str, retry_after: float, headers: list[tuple[str, str]]) -> Reply:

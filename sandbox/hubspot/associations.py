@@ -1,5 +1,5 @@
 """Associations: inline on create (v3), read back with ``associations=``, and the v4
-endpoints of providers.md §1.5 (default associate, batch create, list, labels)."""
+endpoints of docs/reference/hubspot.md#associations (default associate, batch create, list, labels)."""
 
 from __future__ import annotations
 
@@ -164,7 +164,7 @@ def batch_associate(sb: HubSpotSandbox, req: Request, frm: str, to: str, mode: s
 
 
 def list_v4(sb: HubSpotSandbox, req: Request, frm: str, frm_id: str, to: str) -> Reply:
-    """GET /crm/v4/objects/{from}/{id}/associations/{to} (not in the reference's §1.5 list;
+    """GET /crm/v4/objects/{from}/{id}/associations/{to} (not in the reference's docs/reference/hubspot.md#associations list;
     shape as HubSpot's v4 API returns it)."""
     frm, to = object_type(frm), object_type(to)
     if sb.store.find(frm, frm_id) is None:
@@ -187,7 +187,7 @@ def list_v4(sb: HubSpotSandbox, req: Request, frm: str, frm_id: str, to: str) ->
 
 
 def labels(sb: HubSpotSandbox, req: Request, frm: str, to: str) -> Reply:
-    """GET /crm/v4/associations/{from}/{to}/labels (§1.5: read the type ids, cache them)."""
+    """GET /crm/v4/associations/{from}/{to}/labels (docs/reference/hubspot.md#associations: read the type ids, cache them)."""
     frm, to = object_type(frm), object_type(to)
     results = [
         {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": label}

@@ -1,4 +1,4 @@
-"""Batch endpoints (providers.md §1.3): read, create, update, upsert, archive.
+"""Batch endpoints (docs/reference/hubspot.md#batch-endpoints): read, create, update, upsert, archive.
 
 Invalid values fail the whole batch with 400 VALIDATION_ERROR, unless the batch runs in
 multi-status mode (every input carries a unique ``objectWriteTraceId``, or the sandbox is
@@ -22,8 +22,9 @@ from .schema import SINGULAR, email_is_valid, iso_now
 if TYPE_CHECKING:
     from .app import HubSpotSandbox
 
-MAX_INPUTS = 100  # §1.3 [2nd], enforced as §8.1 asks
-MAX_HISTORY_INPUTS = 50  # §1.3: batch read with propertiesWithHistory
+MAX_INPUTS = 100  # docs/reference/hubspot.md#batch-endpoints (third-party source), enforced
+# docs/reference/hubspot.md#batch-endpoints: batch read with propertiesWithHistory
+MAX_HISTORY_INPUTS = 50
 
 
 def _inputs(req: Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -32,7 +33,7 @@ def _inputs(req: Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     if not isinstance(inputs, list) or not all(isinstance(i, dict) for i in inputs):
         raise validation_error("Invalid input JSON: inputs must be a list of objects")
     if len(inputs) > MAX_INPUTS:
-        # reliability-security.md §5.1: "Batch input size must be <= 100".
+        # docs/reference/hubspot.md#batch-endpoints: "Batch input size must be <= 100".
         raise validation_error(
             f"Batch input size must be <= {MAX_INPUTS}", context={"size": [str(len(inputs))]}
         )
@@ -54,7 +55,7 @@ def _multi_status(
 
 
 def _envelope(results: list[Any], errors: list[dict[str, Any]], ok: int) -> Reply:
-    """BatchResponseSimplePublic…[WithErrors] (§1.3)."""
+    """BatchResponseSimplePublic…[WithErrors] (docs/reference/hubspot.md#batch-endpoints)."""
     now = iso_now()
     body: dict[str, Any] = {
         "status": "COMPLETE",
@@ -102,7 +103,7 @@ def _duplicates(keys: list[str]) -> None:
         seen.add(key)
     dupes = sorted(repeated)
     if dupes:
-        # §1.3: two inputs resolving to the same record make HubSpot reject the batch.
+        # docs/reference/hubspot.md#batch-endpoints: two inputs resolving to the same record make HubSpot reject the batch.
         raise validation_error(
             f"Duplicate IDs found in batch input: [{', '.join(dupes)}]. IDs must be unique",
             context={"ids": dupes},
@@ -175,7 +176,8 @@ def batch_create(sb: HubSpotSandbox, req: Request, type_: str) -> Reply:
         emails = [c["email"] for c, _, _ in ready if c.get("email")]
         for email in emails:
             existing = sb.store.find(obj, email, "email")
-            if existing:  # §1.3: the whole request fails; only the first conflict is named
+            # docs/reference/hubspot.md#batch-endpoints: the whole request fails; only the first conflict is named
+            if existing:
                 raise conflict(sb, existing["id"], email)
         _duplicates(emails)
     results = []
@@ -193,7 +195,7 @@ def batch_update(sb: HubSpotSandbox, req: Request, type_: str) -> Reply:
     unique = {n for n, p in sb.store.properties[obj].items() if p.get("hasUniqueValue")}
     for item in inputs:
         id_property = item.get("idProperty")
-        # §1.3: a per-input idProperty only for hasUniqueValue properties (email is not one).
+        # docs/reference/hubspot.md#batch-endpoints: a per-input idProperty only for hasUniqueValue properties (email is not one).
         if id_property and id_property != "hs_object_id" and id_property not in unique:
             raise non_unique_id_property(sb, obj, id_property)
     _duplicates([f"{i.get('idProperty') or ''}:{i.get('id')}".lstrip(":") for i in inputs])

@@ -1,4 +1,4 @@
-"""Properties API (providers.md §1.7) and Owners (§1.6)."""
+"""Properties API (docs/reference/hubspot.md#properties) and Owners (docs/reference/hubspot.md#owners)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from .schema import custom_property
 if TYPE_CHECKING:
     from .app import HubSpotSandbox
 
-MAX_UNIQUE_PROPERTIES = 10  # §1.3: at most 10 hasUniqueValue properties per object
+# docs/reference/hubspot.md#batch-endpoints: at most 10 hasUniqueValue properties per object
+MAX_UNIQUE_PROPERTIES = 10
 
 
 def list_properties(sb: HubSpotSandbox, req: Request, type_: str) -> Reply:
-    """GET /crm/v3/properties/{type} → {results: [Property]}; no paging (§1.7)."""
+    """GET /crm/v3/properties/{type} → {results: [Property]}; no paging (docs/reference/hubspot.md#properties)."""
     obj = object_type(type_)
     archived = req.flag("archived")
     results = [p for p in sb.store.properties[obj].values() if p["archived"] == archived]
@@ -106,7 +107,7 @@ def _owner_page(owners: list[dict[str, Any]], req: Request, default_limit: int) 
 
 
 def list_owners(sb: HubSpotSandbox, req: Request) -> Reply:
-    """GET /crm/v3/owners?email=&after=&limit=(default 100)&archived=false (§1.6)."""
+    """GET /crm/v3/owners?email=&after=&limit=(default 100)&archived=false (docs/reference/hubspot.md#owners)."""
     archived = req.flag("archived")
     email = (req.arg("email") or "").lower()
     owners = [

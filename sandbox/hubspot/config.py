@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 from zoneinfo import ZoneInfo
 
-# Kinds of injected fault. Status codes are those of providers.md §1.9 (423 Locked for
+# Kinds of injected fault. Status codes are those of docs/reference/hubspot.md#errors (423 Locked for
 # high-volume upserts, 477 Migration in Progress with Retry-After, 5xx processing limits).
 FAULT_KINDS = ("429", "423", "477", "500", "502", "503", "504", "timeout")
 BATCH_ERROR_MODES = ("auto", "whole_batch_400", "per_input_207_with_trace_id")
@@ -17,9 +17,10 @@ TIMEOUT_MODES = ("504", "drop")
 
 @dataclass
 class SandboxConfig:
-    rate_limit: int = 190  # Professional/Enterprise private app (§1.10)
+    # Professional/Enterprise private app (docs/reference/hubspot.md#rate-limits)
+    rate_limit: int = 190
     window_seconds: float = 10.0
-    search_per_second: int = 5  # §1.2
+    search_per_second: int = 5  # docs/reference/hubspot.md#search
     daily_limit: int | None = 1_000_000  # Enterprise; None = unlimited
     latency_ms: float = 0.0
     fault_rates: dict[str, float] = field(default_factory=dict)
@@ -29,11 +30,14 @@ class SandboxConfig:
     batch_error_mode: str = "auto"
     tokens: set[str] | None = None  # None = any non-empty bearer token
     missing_scopes: set[str] = field(default_factory=set)
-    search_lag_ms: float = 0.0  # search is eventually consistent (§1.2)
-    search_rate_headers: bool = False  # §1.10: headers said to be absent on search
-    retry_after_on_429: bool = False  # §1.10: Retry-After not promised on CRM 429s
-    conflict_category: str = "CONFLICT"  # or OBJECT_ALREADY_EXISTS (newer 409, §1.3)
-    access_token_ttl: int = 1800  # §2.2: expires_in = 1800 s
+    search_lag_ms: float = 0.0  # search is eventually consistent (docs/reference/hubspot.md#search)
+    # docs/reference/hubspot.md#rate-limits: headers said to be absent on search
+    search_rate_headers: bool = False
+    # docs/reference/hubspot.md#rate-limits: Retry-After not promised on CRM 429s
+    retry_after_on_429: bool = False
+    # or OBJECT_ALREADY_EXISTS (newer 409, docs/reference/hubspot.md#batch-endpoints)
+    conflict_category: str = "CONFLICT"
+    access_token_ttl: int = 1800  # docs/reference/hubspot.md#oauth: expires_in = 1800 s
     portal_id: int = 62515
     # The account's time zone (account-info's timeZone): where the daily limit resets.
     time_zone: str = "US/Eastern"

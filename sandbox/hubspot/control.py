@@ -1,4 +1,4 @@
-"""Endpoints outside the CRM API: the OAuth server (providers.md §2.2) and the sandbox's own
+"""Endpoints outside the CRM API: the OAuth server (docs/reference/hubspot.md#oauth) and the sandbox's own
 control surface under ``/__sandbox__/`` (config, reset, state, seed, log)."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """HubSpot error bodies and the exception that carries them out of a handler.
 
-Shapes follow providers.md §1.9 (``Error``: status, message, correlationId, category,
-optional context{str: [str]}, errors[], links) and §1.10 (429 bodies).
+Shapes follow docs/reference/hubspot.md#errors (``Error``: status, message, correlationId, category,
+optional context{str: [str]}, errors[], links) and docs/reference/hubspot.md#rate-limits (429 bodies).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def error_body(
     errors: list[dict[str, Any]] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """The ``Error`` schema of providers.md §1.9, with the ``status: "error"`` real bodies carry."""
+    """The ``Error`` schema of docs/reference/hubspot.md#errors, with the ``status: "error"`` real bodies carry."""
     body: dict[str, Any] = {
         "status": "error",
         "message": message,
@@ -72,7 +72,7 @@ def not_found(message: str, **kwargs: Any) -> ApiError:
 
 
 class PropertyProblem:
-    """One invalid property value, rendered the way HubSpot reports it (providers.md §1.8:
+    """One invalid property value, rendered the way HubSpot reports it (docs/reference/hubspot.md#value-formats:
     ``Property values were not valid: [{"isValid":false,…,"error":"INVALID_EMAIL","name":"email"}]``).
     """
 
@@ -98,7 +98,7 @@ def property_problems_message(problems: list[PropertyProblem]) -> str:
 def property_problems_error(
     problems: list[PropertyProblem], *, trace_id: str | None = None, input_id: str | None = None
 ) -> dict[str, Any]:
-    """A ``StandardError`` (providers.md §1.3) naming every bad value of one input."""
+    """A ``StandardError`` (docs/reference/hubspot.md#batch-endpoints) naming every bad value of one input."""
     context: dict[str, list[str]] = {"propertyName": sorted({p.name for p in problems})}
     if trace_id is not None:
         context["objectWriteTraceId"] = [trace_id]

@@ -1,4 +1,4 @@
-"""OAuth 2.0 as HubSpot runs it (providers.md §2.2): authorize (auto-consent), the v3 token
+"""OAuth 2.0 as HubSpot runs it (docs/reference/hubspot.md#oauth): authorize (auto-consent), the v3 token
 endpoint (v1 path also served), introspection, revocation, and v1 token metadata.
 
 The reference gives paths and the success body (AccessTokenResponse) but not the OAuth error
@@ -116,7 +116,7 @@ class OAuthState:
             if refresh_token not in self.refresh:
                 return self._error("BAD_REFRESH_TOKEN", "missing or unknown refresh token")
         scopes = self.refresh[refresh_token]["scopes"]
-        # Up to 300 characters (§2.2); 200 here exercises columns sized for real tokens.
+        # Up to 300 characters (docs/reference/hubspot.md#oauth); 200 here exercises columns sized for real tokens.
         access = "CO" + secrets.token_urlsafe(150)[:198]
         self.access[access] = AccessToken(
             access, self.client_id, scopes, time.time() + ttl, refresh_token
@@ -175,7 +175,7 @@ class OAuthState:
         return False
 
     def metadata(self, token: str) -> dict[str, Any] | None:
-        """GET /oauth/v1/access-tokens/{token} (§2.2)."""
+        """GET /oauth/v1/access-tokens/{token} (docs/reference/hubspot.md#oauth)."""
         info = self.access.get(token)
         if info is None or info.expires_at <= time.time():
             return None

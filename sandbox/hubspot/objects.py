@@ -1,4 +1,4 @@
-"""Single-record CRM endpoints (providers.md §1.1): list, read, create, update, archive,
+"""Single-record CRM endpoints (docs/reference/hubspot.md#objects-and-properties): list, read, create, update, archive,
 GDPR delete; plus the write checks the batch endpoints share."""
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from .schema import SINGULAR, TYPE_ID, validate_properties
 if TYPE_CHECKING:
     from .app import HubSpotSandbox
 
-MAX_LIST_LIMIT = 100  # §1.1 / §8.1: not in the spec, enforced as the reference asks
+# docs/reference/hubspot.md#paging: not in the spec (third-party source), enforced
+MAX_LIST_LIMIT = 100
 
 
 def check_write(
@@ -31,7 +32,7 @@ def check_write(
     if obj == "contacts":
         for email in {cleaned.get("email"), (extra_email or "").lower() or None} - {None}:
             if email in sb.store.blocklist:
-                # §1.1: a GDPR-deleted email is blocklisted "and prevent[ed] from being used in
+                # docs/reference/hubspot.md#objects-and-properties: a GDPR-deleted email is blocklisted "and prevent[ed] from being used in
                 # the future"; the exact error HubSpot gives is not in the reference.
                 problems.append(
                     PropertyProblem(
@@ -44,7 +45,7 @@ def check_write(
 
 
 def problems_400(problems: list[PropertyProblem]) -> ApiError:
-    """Whole-request 400 VALIDATION_ERROR naming every bad value (§1.8 message form)."""
+    """Whole-request 400 VALIDATION_ERROR naming every bad value (docs/reference/hubspot.md#value-formats message form)."""
     return validation_error(
         property_problems_message(problems),
         context={"propertyName": sorted({p.name for p in problems})},
@@ -53,7 +54,7 @@ def problems_400(problems: list[PropertyProblem]) -> ApiError:
 
 
 def conflict(sb: HubSpotSandbox, existing_id: str, email: str) -> ApiError:
-    """409 for an existing email (§1.3): the 2021 CONFLICT body or the newer
+    """409 for an existing email (docs/reference/hubspot.md#batch-endpoints): the 2021 CONFLICT body or the newer
     OBJECT_ALREADY_EXISTS one, per ``conflict_category``."""
     message = f"Contact already exists. Existing ID: {existing_id}"
     if sb.config.conflict_category == "OBJECT_ALREADY_EXISTS":
@@ -76,7 +77,8 @@ def conflict(sb: HubSpotSandbox, existing_id: str, email: str) -> ApiError:
 
 
 def _page_link(after: str) -> dict[str, Any]:
-    return {"next": {"after": after, "link": f"?after={after}"}}  # §1.4 NextPage
+    # docs/reference/hubspot.md#paging NextPage
+    return {"next": {"after": after, "link": f"?after={after}"}}
 
 
 def list_objects(sb: HubSpotSandbox, req: Request, type_: str) -> Reply:
@@ -180,7 +182,7 @@ def archive_object(sb: HubSpotSandbox, req: Request, type_: str, object_id: str)
 
 
 def gdpr_delete(sb: HubSpotSandbox, req: Request) -> Reply:
-    """POST /crm/v3/objects/contacts/gdpr-delete → 204 (§1.1). Permanently removes the
+    """POST /crm/v3/objects/contacts/gdpr-delete → 204 (docs/reference/hubspot.md#objects-and-properties). Permanently removes the
     contact (archived or not); an email not found is added to the blocklist."""
     body = req.json_object()
     object_id = str(body.get("objectId") or "")
@@ -202,7 +204,7 @@ def gdpr_delete(sb: HubSpotSandbox, req: Request) -> Reply:
 
 
 def non_unique_id_property(sb: HubSpotSandbox, obj: str, prop: str) -> ApiError:
-    """§1.3: upsert/update by a property without hasUniqueValue is a whole-batch 400."""
+    """docs/reference/hubspot.md#batch-endpoints: upsert/update by a property without hasUniqueValue is a whole-batch 400."""
     return validation_error(
         f"Unable to perform update/upsert by non-unique {TYPE_ID[obj]} property {prop} "
         f"in portal ID {sb.config.portal_id}",

@@ -1,8 +1,8 @@
 """Exact rolling-window rate limits, the search per-second limit and the daily budget.
 
-providers.md §1.10 / reliability-security.md §5.1: burst limit N per rolling 10 s per app,
+docs/reference/hubspot.md#rate-limits / docs/reference/reliability.md#rate-limiter: burst limit N per rolling 10 s per app,
 daily budget per account (none for OAuth calls), search 5/s per account with its own
-SECONDLY policy and no charge against the 10 s bucket (§1.2 "x-hubspot-rate-limit-exemptions").
+SECONDLY policy and no charge against the 10 s bucket (docs/reference/hubspot.md#search "x-hubspot-rate-limit-exemptions").
 A request that is refused is not counted.
 """
 
@@ -23,7 +23,7 @@ class Verdict:
 
 
 class RateLimits:
-    """Sliding-window logs (exact, not a token bucket: §5.1 "limiter design caveat")."""
+    """Sliding-window logs (exact, not a token bucket: docs/reference/reliability.md#rate-limiter)."""
 
     def __init__(
         self,
@@ -95,7 +95,7 @@ class RateLimits:
         return Verdict(True, None, remaining)
 
     def headers(self, key: str, now: float, *, daily: bool) -> list[tuple[str, str]]:
-        """The X-HubSpot-RateLimit-* headers (providers.md §1.10); daily ones not for OAuth."""
+        """The X-HubSpot-RateLimit-* headers (docs/reference/hubspot.md#rate-limits); daily ones not for OAuth."""
         out = [
             ("X-HubSpot-RateLimit-Max", str(self.rate_limit)),
             (
@@ -120,7 +120,7 @@ def _seconds_to_midnight(time_zone: str) -> float:
 
 
 def rate_limit_body(policy: str, correlation: str, request_id: str) -> dict[str, str]:
-    """429 bodies of providers.md §1.10: the documented errorType/policyName form, plus the
+    """429 bodies of docs/reference/hubspot.md#rate-limits: the documented errorType/policyName form, plus the
     newer ``category: RATE_LIMITS`` field, so a client must cope with both."""
     message = {
         "DAILY": "You have reached your daily limit.",

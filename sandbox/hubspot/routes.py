@@ -1,5 +1,5 @@
 """The route table: method, path pattern, handler, and the scope each call needs
-(providers.md §2.2 scope table)."""
+(docs/reference/hubspot.md#oauth scope table)."""
 
 from __future__ import annotations
 

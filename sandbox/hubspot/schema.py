@@ -1,7 +1,7 @@
 """Default property definitions per object type, and validation of written values.
 
-Shapes follow providers.md §1.7 (Property: name, label, type, fieldType, options[],
-hasUniqueValue, modificationMetadata.readOnlyValue, …); value rules follow §1.8.
+Shapes follow docs/reference/hubspot.md#properties (Property: name, label, type, fieldType, options[],
+hasUniqueValue, modificationMetadata.readOnlyValue, …); value rules follow docs/reference/hubspot.md#value-formats.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ SINGULAR = {"contacts": "CONTACT", "companies": "COMPANY", "deals": "DEAL"}
 TYPE_ID = {v: k for k, v in OBJECT_TYPE_IDS.items()}
 
 # Contacts keep `lastmodifieddate`; companies and deals use `hs_lastmodifieddate` (HubSpot's
-# real naming). The set returned by default is providers.md §1.1.
+# real naming). The set returned by default is docs/reference/hubspot.md#objects-and-properties.
 LAST_MODIFIED = {
     "contacts": "lastmodifieddate",
     "companies": "hs_lastmodifieddate",
@@ -42,7 +42,7 @@ LIFECYCLE_STAGES = [
     ("Customer", "customer"),
     ("Evangelist", "evangelist"),
     ("Other", "other"),
-]  # providers.md §1.8
+]  # docs/reference/hubspot.md#value-formats
 LEAD_STATUSES = [
     ("New", "NEW"),
     ("Open", "OPEN"),
@@ -109,7 +109,7 @@ def _prop(
     unique: bool = False,
     owner: bool = False,
 ) -> dict[str, Any]:
-    """One ``Property`` (providers.md §1.7)."""
+    """One ``Property`` (docs/reference/hubspot.md#properties)."""
     prop: dict[str, Any] = {
         "name": name,
         "label": label,
@@ -198,7 +198,7 @@ def default_properties() -> dict[str, dict[str, dict[str, Any]]]:
         # HubSpot-defined: the id of the contact's primary company (routing reads it to fetch the
         # company in one batch read instead of one associations call per contact).
         _prop("associatedcompanyid", "Primary Associated Company ID", "number", "number"),
-        # Derived by HubSpot; writing them is an error (providers.md §1.7, §1.8).
+        # Derived by HubSpot; writing them is an error (docs/reference/hubspot.md#properties, docs/reference/hubspot.md#value-formats).
         _prop("hs_calculated_phone_number", "Calculated Phone Number", read_only=True),
         _prop(
             "hs_additional_emails",
@@ -212,7 +212,7 @@ def default_properties() -> dict[str, dict[str, dict[str, Any]]]:
     companies = [
         *_system("companies"),
         _prop("name", "Company name", group="companyinformation"),
-        # Not unique in HubSpot: upsert by domain is refused unless made unique (§1.3).
+        # Not unique in HubSpot: upsert by domain is refused unless made unique (docs/reference/hubspot.md#batch-endpoints).
         _prop("domain", "Company Domain Name", group="companyinformation"),
         _prop("website", "Website URL", group="companyinformation"),
         _prop(
@@ -286,7 +286,7 @@ def default_properties() -> dict[str, dict[str, dict[str, Any]]]:
 
 
 def custom_property(body: dict[str, Any]) -> dict[str, Any]:
-    """A property created through ``POST /crm/v3/properties/{type}`` (providers.md §1.7)."""
+    """A property created through ``POST /crm/v3/properties/{type}`` (docs/reference/hubspot.md#properties)."""
     prop = _prop(
         str(body["name"]),
         str(body.get("label") or body["name"]),
@@ -311,7 +311,7 @@ def iso_now() -> str:
 
 
 def iso(moment: datetime) -> str:
-    """Responses use ISO 8601 with milliseconds and Z (providers.md §1.8)."""
+    """Responses use ISO 8601 with milliseconds and Z (docs/reference/hubspot.md#value-formats)."""
     return (
         moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     )
@@ -378,7 +378,7 @@ def email_is_valid(value: str) -> bool:
 
 
 def coerce(value: Any) -> str | None:
-    """Requests may send JSON numbers or booleans; HubSpot stores strings (providers.md §1.1)."""
+    """Requests may send JSON numbers or booleans; HubSpot stores strings (docs/reference/hubspot.md#objects-and-properties)."""
     if value is None:
         return None
     if isinstance(value, bool):
@@ -406,7 +406,8 @@ def check_value(
     if type_ == "enumeration":
         allowed = [o["value"] for o in prop["options"]]
         parts = raw.split(";") if prop["fieldType"] == "checkbox" else [raw]
-        bad = [p for p in parts if p not in allowed]  # case-sensitive (§1.7)
+        # case-sensitive (docs/reference/hubspot.md#properties)
+        bad = [p for p in parts if p not in allowed]
         if bad:
             return raw, PropertyProblem(
                 name,
@@ -421,12 +422,14 @@ def check_value(
             return raw, PropertyProblem(name, "INVALID_DECIMAL", f"{raw} is not a valid decimal")
         return raw, None
     if type_ == "bool":
-        if raw not in ("true", "false"):  # `True` is not valid (§1.7)
+        # `True` is not valid (docs/reference/hubspot.md#properties)
+        if raw not in ("true", "false"):
             return raw, PropertyProblem(name, "INVALID_BOOLEAN", f"{raw} is not a valid boolean")
         return raw, None
     if type_ == "date":
         ms = to_epoch_ms(raw)
-        if ms is None or ms % 86_400_000 != 0:  # epoch ms must be midnight UTC (§1.8)
+        # epoch ms must be midnight UTC (docs/reference/hubspot.md#value-formats)
+        if ms is None or ms % 86_400_000 != 0:
             return raw, PropertyProblem(
                 name,
                 "INVALID_DATE",
@@ -446,7 +449,7 @@ def check_value(
 def validate_properties(
     catalogue: dict[str, dict[str, Any]], values: Any, owner_ids: set[str]
 ) -> tuple[dict[str, str | None], list[PropertyProblem]]:
-    """Check a ``properties`` object of a write. Empty string clears a value (§1.8).
+    """Check a ``properties`` object of a write. Empty string clears a value (docs/reference/hubspot.md#value-formats).
 
     Returns the cleaned values (None = clear) and every problem found, not just the first.
     """

@@ -1,7 +1,7 @@
-"""POST /crm/v3/objects/{type}/search (providers.md §1.2).
+"""POST /crm/v3/objects/{type}/search (docs/reference/hubspot.md#search).
 
 Filter groups are ORed, filters inside a group ANDed; ``after`` is a numeric offset and
-paging to 10,000 or beyond is a 400 (§1.2, §1.4). Limits: ≤5 groups, ≤6 filters per group,
+paging to 10,000 or beyond is a 400 (docs/reference/hubspot.md#search, docs/reference/hubspot.md#paging). Limits: ≤5 groups, ≤6 filters per group,
 ≤18 filters in total (the reference's conservative intersection), ``limit`` ≤ 200.
 """
 
@@ -164,7 +164,7 @@ def search(sb: HubSpotSandbox, req: Request, type_: str) -> Reply:
     if not 1 <= limit <= MAX_LIMIT:
         raise validation_error(f"limit must be between 1 and {MAX_LIMIT}")
     if offset >= RESULT_CAP:
-        # §1.2: "Attempting to page beyond 10,000 will result in a 400 error."
+        # docs/reference/hubspot.md#search: "Attempting to page beyond 10,000 will result in a 400 error."
         raise validation_error(
             f"Search results are capped at {RESULT_CAP:,}; paging beyond {RESULT_CAP:,} is not "
             f"possible (after={offset}). Narrow the query, e.g. by hs_object_id or a date window.",
@@ -188,7 +188,8 @@ def search(sb: HubSpotSandbox, req: Request, type_: str) -> Reply:
             continue
         hits.append(rec)
     for sort in reversed(body.get("sorts") or []):
-        if isinstance(sort, str):  # the spec types sorts as string[] (§1.2 spec quirk)
+        # the spec types sorts as string[] (docs/reference/hubspot.md#search spec quirk)
+        if isinstance(sort, str):
             name, descending = sort.lstrip("-"), sort.startswith("-")
         else:
             name = sort.get("propertyName", "")

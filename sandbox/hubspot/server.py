@@ -17,8 +17,8 @@ class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
 
 class _Handler(ServerHandler):
     def handle_error(self) -> None:
-        # A "drop" fault closes the socket without any response (reliability-security.md
-        # §3.3 F7: "a sandbox mode that commits the write then drops the connection").
+        # A "drop" fault closes the socket without any response (fault test F7 of
+        # docs/reference/reliability.md#fault-tests: "applied but the response lost").
         if isinstance(sys.exc_info()[1], ConnectionDropped):
             self.close()
             return

@@ -17,7 +17,7 @@ from .schema import (
     iso_now,
 )
 
-# HUBSPOT_DEFINED association types (providers.md §1.5): (from, typeId) → (to, inverse typeId,
+# HUBSPOT_DEFINED association types (docs/reference/hubspot.md#associations): (from, typeId) → (to, inverse typeId,
 # v3 type name, label). One-way ids; the inverse is stored alongside so both sides read back.
 ASSOCIATION_TYPES: dict[tuple[str, int], tuple[str, int, str, str | None]] = {
     ("contacts", 279): ("companies", 280, "contact_to_company_unlabeled", None),
@@ -94,7 +94,8 @@ class CrmStore:
     def indexed_properties(self, obj: str) -> set[str]:
         names = {n for n, p in self.properties[obj].items() if p.get("hasUniqueValue")}
         if obj == "contacts":
-            names.add("email")  # contacts are unique by email (providers.md §1.3)
+            # contacts are unique by email (docs/reference/hubspot.md#batch-endpoints)
+            names.add("email")
         return names
 
     def _rebuild_indexes(self) -> None:
@@ -168,7 +169,8 @@ class CrmStore:
         now = iso_now()
         for name, value in values.items():
             if value is None:
-                rec["properties"].pop(name, None)  # empty string clears (providers.md §1.8)
+                # empty string clears (docs/reference/hubspot.md#value-formats)
+                rec["properties"].pop(name, None)
             else:
                 rec["properties"][name] = value
         if obj == "contacts" and rec["properties"].get("email"):
@@ -184,7 +186,7 @@ class CrmStore:
         rec["archivedAt"] = iso_now()
 
     def purge(self, obj: str, rec: dict[str, Any]) -> None:
-        """Permanent delete (GDPR, providers.md §1.1): the record and its associations go."""
+        """Permanent delete (GDPR, docs/reference/hubspot.md#objects-and-properties): the record and its associations go."""
         self._index_record(obj, rec, remove=True)
         self.records[obj].pop(rec["id"], None)
         for key in self.associations.pop((obj, rec["id"]), {}):
@@ -209,7 +211,7 @@ class CrmStore:
 
     # --- owners -------------------------------------------------------------------------
     def add_owner(self, owner: dict[str, Any]) -> dict[str, Any]:
-        """Add an owner; missing fields get defaults (PublicOwner, providers.md §1.6)."""
+        """Add an owner; missing fields get defaults (PublicOwner, docs/reference/hubspot.md#owners)."""
         n = len(self.owners) + 1
         now = iso_now()
         full = {
@@ -240,7 +242,7 @@ class CrmStore:
         *,
         everything: bool = False,
     ) -> dict[str, Any]:
-        """A ``SimplePublicObject`` (providers.md §1.1): all values strings, ids strings.
+        """A ``SimplePublicObject`` (docs/reference/hubspot.md#objects-and-properties): all values strings, ids strings.
 
         With no requested properties, the default set plus createdate/hs_object_id/last
         modified; requested-but-unset properties come back as null.

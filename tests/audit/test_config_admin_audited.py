@@ -1,5 +1,5 @@
 """Every configuration change made in the admin is an audit event with its diff, inline rows
-included (issue 6: SOC 2 CC8.1). Driven through the admin as Erin, the integration engineer."""
+included (SOC 2 CC8.1, docs/security.md). Driven through the admin as Erin, the integration engineer."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The issue's erasure, with the real stores: a person seeded everywhere Switchyard keeps them
+"""Erasure (docs/security.md, "Privacy requests"), with the real stores: a person seeded everywhere Switchyard keeps them
 (staged records, the import file, dead letters, webhook payloads, sync state, routing
 decisions, the warehouse table, HubSpot) is gone from all of it, and stays out."""
 

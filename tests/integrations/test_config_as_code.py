@@ -127,7 +127,7 @@ _VALID = "connections:\n  - {name: good-one, provider: apollo}\n"
         ),
         (
             "  - name: x\n    provider: hubspot\n    timeouts: fast\n",
-            "line 5: connections[1].timeouts: Input should be a valid dictionary",
+            "line 5: connections[1].timeouts: must be a mapping",
         ),
         (
             "  - name: x\n    provider: hubspot\n    max_attempts: 0\n",

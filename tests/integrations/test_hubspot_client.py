@@ -1,4 +1,4 @@
-"""HubSpotClient against providers.md §1; HTTP stubbed with httpx.MockTransport."""
+"""HubSpotClient against docs/reference/hubspot.md; HTTP stubbed with httpx.MockTransport."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def upsert_inputs(n: int) -> list[dict]:
     ]
 
 
-# -- rate limits and quirks (§1.9, §1.10) ----------------------------------------------------
+# -- rate limits and quirks (docs/reference/hubspot.md#errors, #rate-limits) ---------------------
 
 
 def test_daily_429_is_not_retried_and_waits_for_the_portal_midnight(records, sleeps, calls):
@@ -158,7 +158,7 @@ def test_ping_401_is_auth_failed(records, sleeps):
 
 
 def test_ping_403_names_the_missing_scope(records, sleeps):
-    # Body shape: the Error schema of §1.9, with the scopes in errors[].context (str → [str]).
+    # Body shape: the Error schema of docs/reference/hubspot.md#errors, with the scopes in errors[].context (str → [str]).
     body = {
         "status": "error",
         "category": "MISSING_SCOPES",
@@ -178,7 +178,7 @@ def test_ping_403_names_the_missing_scope(records, sleeps):
     assert raised.value.permanent
 
 
-# -- batches (§1.3) ---------------------------------------------------------------------------
+# -- batches (docs/reference/hubspot.md#batch-endpoints) -------------------------------------------
 
 
 def test_more_than_100_inputs_are_refused_before_sending(records, sleeps, calls):
@@ -421,7 +421,7 @@ def test_request_log_has_templates_and_no_secret_or_email(records, sleeps):
     assert "?" not in text
 
 
-# -- paging and search (§1.2, §1.4) -----------------------------------------------------------
+# -- paging and search (docs/reference/hubspot.md#search, #paging) --------------------------------
 
 
 def test_list_objects_is_lazy(records, sleeps, calls):
@@ -537,7 +537,7 @@ def test_search_is_lazy_and_validates_filters(records, sleeps, calls):
         )
 
 
-# -- deals, GDPR, properties (§1.1, §1.5, §1.7) ---------------------------------------------
+# -- deals, GDPR, properties (docs/reference/hubspot.md#associations, #properties) ----------------
 
 
 def test_create_deal_associates_contact_and_company(records, sleeps, calls):

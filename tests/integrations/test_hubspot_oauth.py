@@ -1,4 +1,4 @@
-"""HubSpot OAuth v3 token calls (providers.md §2.2)."""
+"""HubSpot OAuth v3 token calls (docs/reference/hubspot.md#oauth)."""
 
 from __future__ import annotations
 

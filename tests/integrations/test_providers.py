@@ -1,4 +1,5 @@
-"""Apollo, Slack, BuiltWith, Clearbit and the generic JSON client (providers.md §4, §6, §7)."""
+"""Apollo, Slack, BuiltWith, Clearbit and the generic JSON client (docs/reference/apollo.md,
+slack.md, builtwith.md, clearbit.md)."""
 
 from __future__ import annotations
 

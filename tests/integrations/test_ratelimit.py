@@ -1,4 +1,4 @@
-"""The shared moving-window limiter (reliability-security.md §5.1, django-libraries.md §A4)."""
+"""The shared moving-window limiter (docs/reference/reliability.md#rate-limiter, docs/reference/libraries.md#shared-rate-limit)."""
 
 from __future__ import annotations
 

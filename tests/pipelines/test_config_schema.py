@@ -82,7 +82,7 @@ def test_a_single_routing_mapping_names_its_key_without_a_list_index(threshold, 
 
 
 def test_a_routing_section_of_the_wrong_kind_is_refused():
-    with pytest.raises(ConfigError, match="routing: Input should be a valid list"):
+    with pytest.raises(ConfigError, match="routing: must be a list"):
         config_apply(text="routing: fast\n")
 
 

@@ -96,4 +96,6 @@ def test_by_default_one_bad_value_rejects_the_whole_email_upsert_and_the_rest_is
     assert (run.status, run.succeeded, run.dead_lettered) == (RunStatus.PARTIAL, 59, 1)
     assert upsert_calls(sandbox) == 2  # refused whole once, resent without the bad row
     assert "person7@acme-analytics.com" not in sandbox_emails(sandbox)
-    assert DeadLetter.objects.get(run=run).category == "rejected"  # HubSpot's VALIDATION_ERROR, in our words
+    assert (
+        DeadLetter.objects.get(run=run).category == "rejected"
+    )  # HubSpot's VALIDATION_ERROR, in our words

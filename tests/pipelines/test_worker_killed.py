@@ -1,4 +1,4 @@
-"""F2 of reliability-security.md §6.1: a whole worker process SIGKILLed mid-batch.
+"""F2 of docs/reference/reliability.md#fault-tests: a whole worker process SIGKILLed mid-batch.
 
 Real PostgreSQL, real Redis, a real `celery worker`, the sandbox served on a port. Redis keeps
 the killed worker's message unacked for the visibility timeout (2 h); recovery must come from

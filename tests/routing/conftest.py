@@ -1,4 +1,4 @@
-"""Routing fixtures: a HubSpot sandbox with owners and companies, and the issue's example
+"""Routing fixtures: a HubSpot sandbox with owners and companies, and the example
 configuration (East round robin, West fixed, EMEA weighted; rules by country and state)."""
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def owners(db) -> dict[str, object]:
 
 @pytest.fixture
 def routing(owners):
-    """The issue's example configuration, built with factories."""
+    """The example configuration of docs/routing.md, built with factories."""
     return routing_example(owners)
 
 

@@ -129,7 +129,7 @@ def owners_example() -> dict[str, Owner]:
 
 
 def routing_example(owners: dict[str, Owner]) -> RoutingConfig:
-    """The issue's example: East round robin, West fixed, EMEA weighted; rules by country/state."""
+    """The example of docs/routing.md: East round robin, West fixed, EMEA weighted; rules by country/state."""
     east = territory_with_owners(
         "East", RoutingStrategy.ROUND_ROBIN, [owners["12345"], owners["23456"]]
     )

@@ -1,4 +1,4 @@
-"""`manage.py route`, config as code (the issue's YAML, as written), and the owner sync."""
+"""`manage.py route`, config as code (the YAML of docs/routing.md, as written), and the owner sync."""
 
 from __future__ import annotations
 

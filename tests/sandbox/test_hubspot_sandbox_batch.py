@@ -1,4 +1,4 @@
-"""Contract: batch endpoints and search (providers.md §1.2, §1.3, §1.4)."""
+"""Contract: batch endpoints and search (docs/reference/hubspot.md#search, docs/reference/hubspot.md#batch-endpoints, docs/reference/hubspot.md#paging)."""
 
 from __future__ import annotations
 

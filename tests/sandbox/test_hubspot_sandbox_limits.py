@@ -1,5 +1,6 @@
 """Contract: auth, scopes, rate limits, fault knobs and control endpoints
-(providers.md §1.9, §1.10, §2.1; reliability-security.md §3.3, §5.1)."""
+(docs/reference/hubspot.md#errors, #rate-limits, #private-app-tokens;
+docs/reference/reliability.md#fault-tests, #rate-limiter)."""
 
 from __future__ import annotations
 

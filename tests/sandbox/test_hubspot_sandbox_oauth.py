@@ -1,4 +1,4 @@
-"""Contract: OAuth 2.0 token exchange, refresh, introspection, expiry (providers.md §2.2)."""
+"""Contract: OAuth 2.0 token exchange, refresh, introspection, expiry (docs/reference/hubspot.md#oauth)."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def test_code_exchange_refresh_and_use(make_sandbox):
     with client_for(app, token=token["access_token"]) as api:
         used = api.get("/crm/v3/objects/contacts")
         assert used.status_code == 200
-        # §1.10: daily headers are absent for OAuth calls.
+        # docs/reference/hubspot.md#rate-limits: daily headers are absent for OAuth calls.
         assert "X-HubSpot-RateLimit-Max" in used.headers
         assert "X-HubSpot-RateLimit-Daily" not in used.headers
         # The token carries only the granted scopes.

@@ -1,5 +1,6 @@
 """Contract: single-record endpoints, list paging, properties, owners, associations
-(providers.md §1.1, §1.4–§1.7, §1.9)."""
+(docs/reference/hubspot.md#objects-and-properties, #paging, #associations, #owners,
+#properties, #errors)."""
 
 from __future__ import annotations
 
@@ -154,7 +155,7 @@ def test_gdpr_delete_purges_and_blocklists_unknown_emails(app, client):
 
 def test_properties_catalogue(client):
     body = client.get("/crm/v3/properties/contacts").json()
-    assert set(body) == {"results"}  # no paging (§1.7)
+    assert set(body) == {"results"}  # no paging (docs/reference/hubspot.md#properties)
     by_name = {p["name"]: p for p in body["results"]}
     for name in (
         "email",
