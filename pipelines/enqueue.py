@@ -20,6 +20,8 @@ from django.db import transaction
 # The registered names of the tasks the services send (pipelines/tasks.py,
 # pipelines/routing/tasks.py).
 RUN_PREPARE = "pipelines.run_prepare"
+RUN_STAGE = "pipelines.run_stage"
+RUN_LOAD = "pipelines.run_load"
 RUN_NOTIFY = "pipelines.run_notify"
 INBOUND_EVENTS_PROCESS = "pipelines.inbound_events_process"
 ROUTING_EVENTS_PROCESS = "pipelines.routing.events_process"

@@ -192,9 +192,11 @@ def _contact_missing(*, config: RoutingConfig, event: InboundEvent, contact_id: 
 def routing_events_sweep(*, now: Any = None) -> dict[str, int]:
     """The routing sweeper (beat, every 30 s): HubSpot MQL events stored more than a minute ago
     and never routed (their task was lost) are sent again, 100 to a task."""
-    from pipelines.claims import wake_up
-    from pipelines.routing.tasks import routing_events_process_task
+    from celery import current_app
 
+    from pipelines.claims import wake_up
+
+    routing_events_process_task = current_app.tasks[ROUTING_EVENTS_PROCESS]
     now = now or timezone.now()
     quiet = now - timedelta(seconds=60)
     stranded = list(

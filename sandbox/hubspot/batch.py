@@ -76,7 +76,7 @@ def _trace(item: dict[str, Any]) -> str | None:
 
 
 def _echo(sb: HubSpotSandbox, out: dict[str, Any], trace: str | None) -> dict[str, Any]:
-    """A result carries its input's objectWriteTraceId (SimplePublicObject, §1.1)."""
+    """A result carries its input's objectWriteTraceId (SimplePublicObject, docs/reference/hubspot.md#batch-endpoints)."""
     if trace is not None and sb.config.echo_trace_ids:
         out["objectWriteTraceId"] = trace
     return out

@@ -41,7 +41,7 @@ class SandboxConfig:
     portal_id: int = 62515
     # The account's time zone (account-info's timeZone): where the daily limit resets.
     time_zone: str = "US/Eastern"
-    # Results carry their input's objectWriteTraceId (§1.1); off to exercise the fallback.
+    # Results carry their input's objectWriteTraceId (docs/reference/hubspot.md#batch-endpoints); off to exercise the fallback.
     echo_trace_ids: bool = True
 
     def update(self, changes: dict[str, Any]) -> None:
