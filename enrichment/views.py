@@ -124,7 +124,10 @@ def configure(request: HttpRequest, workflow_id: int) -> HttpResponse:
                 settings_fields={
                     "select_mode": data["select_mode"],
                     "cache_ttl_hours": data["cache_ttl_hours"],
-                    "cron": f"{data['minute']} {data['hour']} * * *",
+                    # The form sets the time of day; days and months set in YAML are kept.
+                    "cron": " ".join(
+                        [str(data["minute"]), str(data["hour"]), *config.cron.split()[2:5]]
+                    ),
                     "timezone": data["timezone"],
                     "notify_min_score": data["notify_min_score"],
                 },

@@ -83,6 +83,19 @@ def test_an_admin_adds_a_score_rule_with_forms_and_gets_a_new_version(
     )
 
 
+def test_the_form_changes_the_time_of_day_and_keeps_the_weekdays(
+    client, world, workflow, admin_user
+):
+    from enrichment.models import EnrichmentSettings
+
+    EnrichmentSettings.objects.filter(workflow=workflow).update(cron="0 6 * * 1-5")
+    client.force_login(admin_user)
+    response = client.post(reverse("enrichment:configure", args=[workflow.pk]), form_data(workflow))
+    assert response.status_code == 302
+    workflow.enrichment.refresh_from_db()
+    assert workflow.enrichment.cron == "30 7 * * 1-5"
+
+
 def test_a_between_rule_without_bounds_is_refused_on_the_form(client, world, workflow, admin_user):
     client.force_login(admin_user)
     data = form_data(
