@@ -154,7 +154,7 @@ def connections_create(dsn: str) -> None:
         ("account-signals", "clay_table", "clay-bench", {}),
         ("invoice", "http", "finance-bench", {"path": "/invoices"}),
         ("onboarding-task", "hubspot_task", "hubspot-bench", {"subject": "Onboard {id}"}),
-        ("event-log", "warehouse", "warehouse-bench", {"table": "bench_deal_events"}),
+        ("event-log", "warehouse", "warehouse-bench", {"table": "sy_bench_deal_events"}),
     ]:
         Subscriber.objects.create(
             subscription=subscription,
@@ -360,7 +360,7 @@ def main() -> None:
             )
         )
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*), count(DISTINCT event_id) FROM bench_deal_events")
+            cursor.execute("SELECT count(*), count(DISTINCT event_id) FROM sy_bench_deal_events")
             total, distinct = cursor.fetchone()
         checks.append(("warehouse: each once", total == distinct == n, f"{total} rows"))
         for name in ("sales-channel", "account-signals", "onboarding-task", "event-log"):

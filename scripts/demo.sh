@@ -12,6 +12,8 @@ SANDBOX_PORT="${SANDBOX_PORT:-8765}"
 export SWITCHYARD_SANDBOX_URL="http://127.0.0.1:${SANDBOX_PORT}"
 SLACK_SANDBOX_PORT="${SLACK_SANDBOX_PORT:-8766}"
 export SWITCHYARD_SANDBOX_SLACK_URL="http://127.0.0.1:${SLACK_SANDBOX_PORT}"
+# The deal-won example logs to the warehouse table deal_events (docs/events.md): allow it.
+export WAREHOUSE_TABLE_PREFIXES="${WAREHOUSE_TABLE_PREFIXES:-sy_,deal_}"
 # Company enrichment stand-ins (docs/sandbox.md).
 export SWITCHYARD_SANDBOX_APOLLO_URL="http://127.0.0.1:8767/api/v1"
 export SWITCHYARD_SANDBOX_BUILTWITH_URL="http://127.0.0.1:8768"

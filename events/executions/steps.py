@@ -47,18 +47,21 @@ def step_run(
             client.row_send(step_input["row"], idempotency_key=key)
             return {"sent": True}
         if kind == "hubspot_update":
+            # A finding Clay did not return renders empty; HubSpot would clear the property
+            # with it, so an empty value is left out instead (docs/events.md, "Chains").
+            properties = {k: v for k, v in step_input["properties"].items() if v not in ("", None)}
             result = client.batch_update(
                 step_input["object_type"],
                 [
                     {
                         "id": step_input["object_id"],
-                        "properties": step_input["properties"],
+                        "properties": properties,
                         "objectWriteTraceId": key,
                     }
                 ],
             )
             _raise_failures(result)
-            return {"id": step_input["object_id"], "properties": step_input["properties"]}
+            return {"id": step_input["object_id"], "properties": properties}
     finally:
         client.close()
     raise ValueError(f"unknown step kind {kind!r}")

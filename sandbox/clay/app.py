@@ -8,7 +8,7 @@ Routes:
   POST /_control/reset           forget rows
 
 A row carrying ``callback_url`` gets, ``callback_delay`` seconds later, a POST to that URL
-with ``{"summary": ..., "score": ...}`` built from the row (``callback_sender`` is injectable
+with ``{"summary", "score", "employees", "industry"}`` built from the row (``callback_sender`` is injectable
 so tests can deliver the callback in-process).
 """
 
@@ -51,6 +51,7 @@ class ClaySandbox:
             "summary": f"{company}: 240 employees, hiring 12 engineers, uses HubSpot",
             "score": 87,
             "employees": 240,
+            "industry": "Computer Software",
         }
 
     def __call__(self, environ: dict, start: Callable) -> list[bytes]:

@@ -180,3 +180,5 @@ def test_lead_alert_chain_stops_at_clay_and_resumes_from_there(
     second_alert, second_reply = hub.slack.messages[2:]
     assert second_reply["thread_ts"] == second_alert["ts"]
     assert len(hub.clay.rows["priority"]) == 2
+    updated = hub.hubspot.sandbox.store.records["contacts"][contact]["properties"]
+    assert updated["industry"] == "Computer Software"  # from Clay's findings

@@ -198,3 +198,15 @@ def test_a_new_definition_version_leaves_running_executions_on_theirs(hub, chain
     execution.refresh_from_db()
     assert execution.definition.version == 1
     assert execution.definition.steps[-1]["text"].startswith("Clay research:")
+
+
+def test_a_finding_clay_did_not_return_does_not_clear_the_hubspot_property(hub, chain):
+    record = hub.hubspot.sandbox.store.records["contacts"][chain]
+    hub.hubspot.sandbox.store.update("contacts", record, {"industry": "Retail"})
+    hub.clay.findings = lambda row: {"summary": "no industry found"}
+    execution = start(chain)
+
+    assert execution.state == ExecutionState.SUCCEEDED
+    properties = hub.hubspot.sandbox.store.records["contacts"][chain]["properties"]
+    assert properties["industry"] == "Retail"
+    assert properties["hs_lead_status"] == "IN_PROGRESS"
