@@ -383,5 +383,9 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # redis-py gives this logger its own unfiltered stdout handler unless the name already
+        # exists (redis/utils.py, _set_info_logger): declaring it here keeps its records on the
+        # root's redacting handlers.
+        "push_response": {"handlers": [], "level": "INFO", "propagate": True},
     },
 }
