@@ -62,7 +62,9 @@ COMPANIES = [
 ]
 
 
-def _connection(name: str, provider: str, auth_type: str, base_url: str, token: str) -> Connection:
+def _connection(
+    name: str, provider: str, auth_type: str, base_url: str, token: str, **limits: int
+) -> Connection:
     from integrations.services import connection_save
 
     existing = Connection.objects.filter(name=name).first()
@@ -75,6 +77,7 @@ def _connection(name: str, provider: str, auth_type: str, base_url: str, token: 
             auth_type=auth_type,
             environment=Environment.DEVELOPMENT,
             base_url=base_url,
+            **limits,
         ),
         secrets={"token": token},
         actor_label="command:demo_seed",
@@ -97,6 +100,9 @@ def enrichment_demo_seed() -> list[str]:
         AuthType.API_KEY,
         settings.SWITCHYARD_SANDBOX_BUILTWITH_URL,
         DEMO_KEYS["builtwith"],
+        # The stand-in allows 10 requests a second, as a BuiltWith plan does; stay below it.
+        rate_limit_requests=8,
+        rate_limit_seconds=1,
     )
     clearbit = _connection(
         "clearbit-main",

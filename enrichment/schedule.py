@@ -44,15 +44,16 @@ def enrichment_schedule_save(*, workflow: Workflow, cron: str, tz: str, enabled:
         defaults={
             "task": "enrichment.scheduled",
             "crontab": crontab,
-            "args": json.dumps([workflow.slug]),
+            "kwargs": json.dumps({"workflow": workflow.slug}),
             "enabled": enabled,
             "description": "Enriches the companies created since the last run (docs/enrichment.md).",
         },
     )
     if created:
         return True
-    if task.crontab_id == crontab.pk and task.enabled == enabled:
+    kwargs = json.dumps({"workflow": workflow.slug})
+    if task.crontab_id == crontab.pk and task.enabled == enabled and task.kwargs == kwargs:
         return False
-    task.crontab, task.enabled = crontab, enabled
+    task.crontab, task.enabled, task.args, task.kwargs = crontab, enabled, "[]", kwargs
     task.save()
     return True

@@ -16,9 +16,12 @@ def enrichment_run_task(run_id: int) -> str:
 
 
 @shared_task(name="enrichment.scheduled")
-def enrichment_scheduled_task(workflow_slug: str) -> int:
-    """What django-celery-beat calls at the workflow's schedule: one incremental run."""
-    workflow = Workflow.objects.get(slug=workflow_slug)
+def enrichment_scheduled_task(workflow_slug: str = "", *, workflow: str = "") -> int:
+    """What django-celery-beat calls at the workflow's schedule: one incremental run. The beat
+    entry names the workflow in its kwargs ({"workflow": slug}), as every workflow schedule
+    does, so the operations home can show its next run; a positional slug (entries made
+    before) still works."""
+    workflow = Workflow.objects.get(slug=workflow or workflow_slug)
     run = enrichment_run_create(
         workflow=workflow, trigger=RunTrigger.SCHEDULE, actor_label="schedule"
     )

@@ -92,7 +92,16 @@ def world(sandbox, monkeypatch, settings) -> World:
     monkeypatch.setitem(registry.TRANSPORT_OVERRIDES, "slack", httpx.WSGITransport(app=slack))
     _connection("hubspot-main", "hubspot", "private_app", "pat-sandbox")
     _connection("apollo-main", "apollo", "api_key", "apollo-key")
-    _connection("builtwith-main", "builtwith", "api_key", "bw-key")
+    # The stand-in answers 429 past 10 requests a second, as a BuiltWith plan would; the
+    # connection is configured below it, as docs/enrichment.md tells admins to do.
+    _connection(
+        "builtwith-main",
+        "builtwith",
+        "api_key",
+        "bw-key",
+        rate_limit_requests=8,
+        rate_limit_seconds=1,
+    )
     _connection("clearbit-main", "clearbit", "bearer", "sk_clearbit")
     _connection("slack-main", "slack", "bearer", "xoxb-1")
     return World(sandbox, apollo, builtwith, clearbit, slack)

@@ -262,9 +262,11 @@ def test_an_idle_connection_is_probed_so_a_revoked_token_alerts_without_a_sync(
     hubspot = HubSpotConnectionFactory(name="hubspot-main", token="pat-good")
     rule("auth_failure", "critical", slack_connection=slack_connection, slack_channel="#alerts")
     assert alerts_evaluate().opened == []  # probed: the token works
-    assert RequestLog.objects.filter(connection=hubspot, status=200).count() == 1
+    # One Test connection: the ping, and the account-info read that learns the portal.
+    probed = RequestLog.objects.filter(connection=hubspot, status=200).count()
+    assert probed == 2
     assert alerts_evaluate().opened == []  # answered a minute ago: not probed again
-    assert RequestLog.objects.filter(connection=hubspot).count() == 1
+    assert RequestLog.objects.filter(connection=hubspot).count() == probed
 
     sandbox.config.update({"tokens": ["pat-rotated"]})  # the portal revoked our token
     RequestLog.objects.update(created_at=timezone.now() - timedelta(minutes=2))
