@@ -22,7 +22,8 @@ import re
 from typing import Any
 
 from django.core.files.base import ContentFile
-from django.db.models import Q, QuerySet
+from django.db.models import CharField, Q, QuerySet, Value
+from django.db.models.functions import Cast, Concat
 
 from pipelines.models import (
     DeadLetter,
@@ -209,6 +210,8 @@ class DeadLetterStore:
     def _letters(self, email: str) -> QuerySet:
         return DeadLetter.objects.filter(
             Q(record__match_key=email)
+            # An address refused as invalid has no match key; the letter still names it.
+            | Q(identity=email.strip().lower())
             | Q(payload__email__iexact=email)
             | Q(record__raw__contact__email__iexact=email)
         )
@@ -227,9 +230,19 @@ class DeadLetterStore:
         ]
 
     def erase(self, email: str) -> int:
-        ids = list(self._letters(email).values_list("pk", flat=True))
-        return DeadLetter.objects.filter(pk__in=ids).update(
-            payload={}, original_payload=None, source_row={}, errors=["erased on request"]
+        letters = list(self._letters(email).values_list("pk", "record_id"))
+        # A letter's identity names the person too; the record of a refused address can only
+        # be found through it, so that record is blanked here, before the identity goes.
+        RunRecord.objects.filter(
+            pk__in=[record_id for _, record_id in letters], match_key=""
+        ).update(raw={}, values={}, extras={}, errors=[], event_id="")
+        return DeadLetter.objects.filter(pk__in=[pk for pk, _ in letters]).update(
+            payload={},
+            original_payload=None,
+            source_row={},
+            errors=["erased on request"],
+            # Unique per letter, so erased letters are never taken for one person.
+            identity=Concat(Value("erased:"), Cast("pk", output_field=CharField())),
         )
 
 
@@ -439,7 +452,10 @@ class RunRecordStore:
 
     def _records(self, email: str) -> QuerySet:
         routing = Q(run__workflow__type=WorkflowType.MQL_ROUTING, raw__contact__email__iexact=email)
-        return RunRecord.objects.filter(Q(match_key=email) | routing)
+        # A record whose address was refused as invalid has no match key; its dead letter's
+        # identity is the address as given (pipelines.dead_letter_reasons.identity_of).
+        refused = Q(match_key="", dead_letter__identity=email.strip().lower())
+        return RunRecord.objects.filter(Q(match_key=email) | routing | refused)
 
     def find(self, email: str) -> list[dict[str, Any]]:
         return [

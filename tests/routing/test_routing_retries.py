@@ -16,9 +16,9 @@ from pipelines.routing import tasks
 from pipelines.routing.intake import (
     ROUTING_MAX_COUNTDOWN,
     routing_events_store,
+    routing_events_sweep,
     routing_retry_plan,
 )
-from pipelines.services import runs
 from tests.routing.conftest import contact_seed, mql_event
 
 pytestmark = pytest.mark.django_db
@@ -64,10 +64,10 @@ def test_a_spent_daily_quota_parks_the_events_until_the_portals_midnight(
     assert 0 < hours <= 24
     assert InboundEvent.objects.get(pk=event_id).processed_at is None  # parked, not lost
     sent = stranded_dispatches(monkeypatch)
-    runs.batches_sweep()
+    routing_events_sweep()
     assert sent == []  # the sweeper leaves parked events alone while the connection waits
 
     connection.paused_until = timezone.now() - timedelta(seconds=1)  # the reset has passed
     connection.save()
-    runs.batches_sweep()
+    routing_events_sweep()
     assert sent == [[event_id]]
