@@ -25,6 +25,7 @@ from events.intake import (
 from events.models import EventSourceKind
 from integrations import standard_webhooks
 from integrations.hubspot.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_v3_valid
+from integrations.inbound import BodyRefused, webhook_body_read
 from integrations.models import Connection
 from pipelines.services.webhooks import WebhookRejected, webhook_verify
 
@@ -36,22 +37,10 @@ def _answer(status: int, message: str) -> JsonResponse:
 
 
 def _body(request: HttpRequest) -> bytes | JsonResponse:
-    limit = settings.PIPELINE_WEBHOOK_MAX_BYTES
     try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return _answer(400, "Content-Length is not a number")
-    if declared > limit:
-        return _answer(413, f"body larger than {limit} bytes")
-    content_type = request.content_type or ""
-    if content_type != "application/json" and not content_type.endswith("+json"):
-        return _answer(
-            415, f"Content-Type must be application/json, not {content_type or 'missing'}"
-        )
-    body = request.read(limit + 1)
-    if len(body) > limit:
-        return _answer(413, f"body larger than {limit} bytes")
-    return body
+        return webhook_body_read(request, limit=settings.PIPELINE_WEBHOOK_MAX_BYTES)
+    except BodyRefused as refused:
+        return _answer(refused.status, refused.message)
 
 
 def _rejected(request: HttpRequest, connection: Connection, reason: str) -> JsonResponse:

@@ -11,6 +11,9 @@ Each function turns one class of hostile input into a clear refusal or a safe va
   bounded at parse time (``JSON_MAX_DEPTH``) with the limit named in the refusal.
 - ``json_render``: stored payloads written before that bound (or by another path) are shown
   cut at the same depth instead of raising.
+- ``webhook_body_read``: a webhook body is refused from its headers (length, content type,
+  required signature headers) before a byte is read, then read to at most the limit, so an
+  unauthenticated sender cannot make the server buffer megabytes.
 - ``nul_strip``: PostgreSQL text and jsonb cannot hold U+0000 (COPY fails with
   ``UntranslatableCharacter``; jsonb refuses ``\\u0000``) while SQLite can. NUL characters are
   removed from every key and value, on every database alike, and the caller records a warning.
@@ -112,3 +115,35 @@ def nul_strip(value: Any) -> tuple[Any, int]:
             total += n
         return (items, total) if total else (value, 0)
     return value, 0
+
+
+class BodyRefused(Exception):
+    """A webhook body refused before or while reading it: the HTTP status and the reason."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def webhook_body_read(request: Any, *, limit: int, required_headers: tuple[str, ...] = ()) -> bytes:
+    """The raw body of a JSON webhook (signatures cover the bytes as sent), or BodyRefused:
+    400 for a Content-Length that is not a number, 413 above ``limit`` (declared or read),
+    401 for a missing signature header, 415 for a body that is not JSON."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise BodyRefused(400, "Content-Length is not a number") from None
+    if declared > limit:
+        raise BodyRefused(413, f"body larger than {limit} bytes")
+    missing = [name for name in required_headers if not request.headers.get(name)]
+    if missing:
+        raise BodyRefused(401, f"missing {' and '.join(missing)} header")
+    content_type = request.content_type or ""
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        raise BodyRefused(
+            415, f"Content-Type must be application/json, not {content_type or 'missing'}"
+        )
+    body = request.read(limit + 1)
+    if len(body) > limit:
+        raise BodyRefused(413, f"body larger than {limit} bytes")
+    return body

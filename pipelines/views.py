@@ -12,7 +12,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from audit.aggregate import audit_unauthenticated_record
-from integrations.inbound import nul_strip
+from integrations.inbound import BodyRefused, nul_strip, webhook_body_read
 from integrations.models import Provider
 from pipelines.selectors import workflow_by_slug
 from pipelines.services.webhooks import (
@@ -46,19 +46,9 @@ def clay_webhook(request: HttpRequest, slug: str) -> JsonResponse:
         (connection.options or {}).get("max_body_bytes") or settings.PIPELINE_WEBHOOK_MAX_BYTES
     )
     try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return _answer(400, "Content-Length is not a number")
-    if declared > limit:
-        return _answer(413, f"body larger than {limit} bytes")
-    content_type = request.content_type or ""
-    if content_type != "application/json" and not content_type.endswith("+json"):
-        return _answer(
-            415, f"Content-Type must be application/json, not {content_type or 'missing'}"
-        )
-    body = request.read(limit + 1)
-    if len(body) > limit:
-        return _answer(413, f"body larger than {limit} bytes")
+        body = webhook_body_read(request, limit=limit)
+    except BodyRefused as refused:
+        return _answer(refused.status, refused.message)
     try:
         event_id = webhook_verify(connection=connection, headers=request.headers, body=body)
         payload = webhook_payload_parse(body=body)
