@@ -103,9 +103,7 @@ def test_emit_deliveries_and_redeliver_from_the_command_line(hub, tmp_path):
         "attempts",
         "last_error",
     }
-    assert (
-        "422" in dead["last_error"] or "amount" in dead["last_error"].lower() or dead["last_error"]
-    )
+    assert "422" in dead["last_error"] or "amount" in dead["last_error"].lower()
 
     out = StringIO()
     call_command("events", "redeliver", "--dead-letters", "--subscriber", "invoice", stdout=out)
