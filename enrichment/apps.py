@@ -6,6 +6,9 @@ class EnrichmentConfig(AppConfig):
     verbose_name = "Company enrichment"
 
     def ready(self) -> None:
-        from enrichment import hooks
+        from enrichment import (
+            hooks,
+            tasks,  # noqa: F401 - "enrichment.run" is sent by name
+        )
 
         hooks.hooks_register()

@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_event_record
@@ -34,6 +33,7 @@ from enrichment.sources import FETCHERS, Budget, SourceOutcome
 from enrichment.usage import usage_record
 from integrations.errors import ProviderError
 from integrations.registry import client_for
+from pipelines.enqueue import enqueue_on_commit
 from pipelines.models import (
     DeadLetter,
     RecordSource,
@@ -102,9 +102,7 @@ def enrichment_run_create(
 
 
 def enrichment_run_dispatch(*, run: Run) -> None:
-    from enrichment.tasks import enrichment_run_task
-
-    transaction.on_commit(lambda: enrichment_run_task.delay(run.pk))
+    enqueue_on_commit("enrichment.run", run.pk)
 
 
 def enrichment_run_execute(*, run_id: int, sleep: Any = time.sleep) -> Run:

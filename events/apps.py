@@ -7,4 +7,11 @@ class EventsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from events import config_sections, receivers  # noqa: F401 - registers section, signals
+        # The tasks the hub wakes by name (events.wakeups) must be registered in every process
+        # that sends them, the web process included, not only in workers that autodiscover them.
+        from events import (  # noqa: F401 - registers section, signals
+            config_sections,
+            receivers,
+            tasks,  # noqa: F401
+        )
+        from events.executions import tasks as execution_tasks  # noqa: F401

@@ -98,7 +98,7 @@ def subscriber_resume(*, subscriber_id: int, actor: object) -> None:
         subscriber.paused_reason = ""
         subscriber.save()
         audit_event_record(action="event_subscriber.resumed", actor=actor, obj=subscriber)
-    from events.tasks import subscribers_wake
+    from events.wakeups import subscribers_wake
 
     subscribers_wake(subscriber_ids=[subscriber_id])
 

@@ -277,7 +277,7 @@ def _failure_record(delivery: Delivery, error: ProviderError) -> str:
             fields={"subscriber": subscriber.name, "category": outcome.category},
         )
     elif outcome.next_attempt_at is not None:
-        from events.tasks import subscriber_wake_later
+        from events.wakeups import subscriber_wake_later
 
         subscriber_wake_later(subscriber_id=subscriber.pk, at=outcome.next_attempt_at)
     return outcome.state

@@ -193,10 +193,10 @@ def events_store(
             continue
         stored.append(event)
     if stored and fan_out_later:
-        from events.tasks import events_fan_out_task
+        from events.wakeups import FAN_OUT
+        from pipelines.enqueue import enqueue_on_commit
 
-        ids = [e.pk for e in stored]
-        transaction.on_commit(lambda: events_fan_out_task.delay(ids))
+        enqueue_on_commit(FAN_OUT, [e.pk for e in stored])
     return StoredBatch(events=stored, duplicates=duplicates)
 
 

@@ -95,7 +95,7 @@ def _redeliver(queryset: QuerySet[Delivery], *, actor: Any) -> int:
                 object_id=",".join(map(str, ids))[:100],
                 metadata={"deliveries": ids[:500], "count": len(ids)},
             )
-        from events.tasks import subscribers_wake
+        from events.wakeups import subscribers_wake
 
         subscribers_wake(subscriber_ids=sorted({sid for _, sid in rows}), debounce=False)
     return len(ids)

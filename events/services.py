@@ -30,7 +30,7 @@ def events_emit(*, source: str, payload: Any) -> EmitResult:
     for event in batch.events:
         woken.update(event_fan_out(event_id=event.pk))
     from events.executions.engine import executions_start_for_events
-    from events.tasks import subscribers_wake
+    from events.wakeups import subscribers_wake
 
     subscribers_wake(subscriber_ids=sorted(woken), debounce=False)
     executions_start_for_events(event_ids=[e.pk for e in batch.events])

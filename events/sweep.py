@@ -37,7 +37,7 @@ def deliveries_sweep(*, now=None) -> dict[str, int]:  # noqa: ANN001 - datetime 
         .values_list("subscriber_id", flat=True)
         .distinct()
     )
-    from events.tasks import subscribers_wake
+    from events.wakeups import subscribers_wake
 
     subscribers_wake(subscriber_ids=sorted(woken | due), debounce=False)
     from events.executions.engine import executions_sweep

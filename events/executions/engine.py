@@ -33,6 +33,7 @@ from events.models import (
 )
 from integrations.errors import ProviderError
 from integrations.models import Connection
+from pipelines.enqueue import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -245,11 +246,9 @@ def _execution_finish(execution: Execution) -> None:
 
 
 def _advance_later(execution_id: int, countdown: float = 0) -> None:
-    from events.executions.tasks import execution_advance_task
+    from events.wakeups import EXECUTION_ADVANCE
 
-    transaction.on_commit(
-        lambda: execution_advance_task.apply_async((execution_id,), countdown=countdown)
-    )
+    enqueue_on_commit(EXECUTION_ADVANCE, execution_id, countdown=countdown)
 
 
 class ExecutionRefused(ValueError):
