@@ -38,6 +38,7 @@ from integrations.config_schema import (
     ConfigPathError,
     Name,
     choice,
+    config_dump,
     config_error_at,
     config_problem,
     config_validate,
@@ -318,45 +319,64 @@ def _subscription_apply(plan: dict) -> list[str]:
     return changes
 
 
-def events_export() -> dict:
-    subscriptions = []
-    for subscription in Subscription.objects.prefetch_related(
-        "conditions", "subscribers__connection"
-    ):
-        trigger = {
-            key: getattr(subscription, attr)
-            for key, attr in (
-                ("source", "source"),
-                ("type", "event_type"),
-                ("object", "object_type"),
-                ("property", "property_name"),
-                ("from", "from_value"),
-                ("to", "to_value"),
-            )
-            if getattr(subscription, attr)
-        }
-        conditions = [
-            {"field": c.field, "op": c.operator, "value": c.value}
-            for c in subscription.conditions.all()
-        ]
-        if conditions:
-            trigger["conditions"] = conditions
-        subscribers = [
-            {"name": s.name, "kind": s.kind, "connection": s.connection.name, **(s.options or {})}
-            | ({} if s.ordered else {"ordered": False})
-            for s in subscription.subscribers.all()
-        ]
-        subscriptions.append(
-            {"name": subscription.name, "trigger": trigger, "subscribers": subscribers}
-            | ({} if subscription.enabled else {"enabled": False})
+def events_export() -> Any:
+    """The section as stored, printed through EventsSection (the models apply validates with),
+    so a key the schema does not declare cannot reach the file."""
+    subscriptions = [
+        _subscription_export(subscription)
+        for subscription in Subscription.objects.prefetch_related(
+            "conditions", "subscribers__connection"
         )
+    ]
     workflows = []
     for name in sorted(set(WorkflowDefinition.objects.values_list("name", flat=True))):
         latest = WorkflowDefinition.objects.filter(name=name).order_by("-version").first()
         workflows.append(
-            {"name": name, "trigger": latest.trigger_subscription, "steps": latest.steps}
+            WorkflowItem.model_construct(
+                name=name,
+                trigger=latest.trigger_subscription,
+                steps=[StepItem.model_construct(**step) for step in latest.steps],
+            )
         )
-    return {"subscriptions": subscriptions, "workflows": workflows}
+    section = EventsSection.model_construct(subscriptions=subscriptions, workflows=workflows)
+    return config_dump(_ADAPTER, section)
+
+
+def _subscription_export(subscription: Subscription) -> SubscriptionItem:
+    trigger = {
+        key: getattr(subscription, attr)
+        for key, attr in (
+            ("source", "source"),
+            ("type", "event_type"),
+            ("object", "object_type"),
+            ("property", "property_name"),
+            ("from_", "from_value"),
+            ("to", "to_value"),
+        )
+        if getattr(subscription, attr)
+    }
+    conditions = [
+        ConditionItem.model_construct(field=c.field, op=c.operator, value=c.value)
+        for c in subscription.conditions.all()
+    ]
+    if conditions:
+        trigger["conditions"] = conditions
+    subscribers = [
+        SubscriberItem.model_construct(
+            name=s.name,
+            kind=s.kind,
+            connection=s.connection.name,
+            **(s.options or {}),
+            **({} if s.ordered else {"ordered": False}),
+        )
+        for s in subscription.subscribers.all()
+    ]
+    return SubscriptionItem.model_construct(
+        name=subscription.name,
+        trigger=TriggerItem.model_construct(**trigger),
+        subscribers=subscribers,
+        **({} if subscription.enabled else {"enabled": False}),
+    )
 
 
 section_register(Section("events", events_validate, events_apply, events_export))

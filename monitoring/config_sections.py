@@ -1,4 +1,5 @@
-"""The `alerts:` section of `manage.py config export|apply`:
+"""The `alerts:` section of `manage.py config export|apply`, declared by AlertItem (the engine
+is integrations/config_schema.py):
 
     alerts:
       - {name: hubspot-auth, severity: critical, kind: auth_failure, connection: hubspot-main,
@@ -6,157 +7,140 @@
       - {name: sync-stopped, severity: critical, kind: sync_stopped, workflow: clay-to-hubspot,
          expected_every_minutes: 60, notify: {email: [ops@example.com]}}
 
-Validate names the line and key of the first problem and writes nothing; apply is idempotent
-(a rule is matched by name) and returns the changes. Rules not in the file are left alone.
+The section runs after `connections:` and `workflows:` (pipelines/configuration/sections.py),
+so a rule may name what the same file defines. An error names the line and key path of the
+first problem and writes nothing; apply is idempotent (a rule is matched by name) and returns
+the changes. Rules not in the file are left alone.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from typing import Annotated, Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator
 
-from integrations.config_sections import ConfigError
+from integrations.config_schema import (
+    ConfigModel,
+    ConfigPathError,
+    Name,
+    choice,
+    config_problem,
+    reference,
+)
 from integrations.models import Connection, Provider
 from monitoring.models import CONNECTION_KINDS, AlertKind, AlertRule, Severity
 from pipelines.models import Workflow
 
-_TOP_KEYS = {
-    "name",
-    "severity",
-    "kind",
-    "workflow",
-    "connection",
-    "threshold_percent",
-    "expected_every_minutes",
-    "failing_minutes",
-    "notify",
-    "enabled",
-    "__line__",
-}
-_NOTIFY_KEYS = {"slack", "email", "__line__"}
-_SLACK_KEYS = {"connection", "channel", "__line__"}
+# A month: longer than that, "expected every" or "failing for" no longer describes an alert.
+_MONTH_MINUTES = 60 * 24 * 31
+_FAILING_MINUTES_DEFAULT = 60
 
 
-def _fail(line: int | None, where: str, message: str) -> None:
-    raise ConfigError(line, f"{where}: {message}")
+def _connection_problem(name: str) -> str | None:
+    if not Connection.objects.filter(name=name).exists():
+        return f"no connection {name!r} (define it under `connections:`)"
+    return None
 
 
-def _number(item: dict, key: str, where: str, *, low: float, high: float) -> float | None:
-    value = item.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        _fail(item.get("__line__"), f"{where}.{key}", f"must be a number from {low:g} to {high:g}")
-    return value
+def _slack_connection_problem(name: str) -> str | None:
+    connection = Connection.objects.filter(name=name).first()
+    if connection is None:
+        return f"no Slack connection named {name!r} (define it under `connections:`)"
+    if connection.provider != Provider.SLACK:
+        return f"no Slack connection named {name!r} (it is a {connection.provider} connection)"
+    return None
 
 
-def _notify(item: dict, where: str) -> dict[str, Any]:
-    line = item.get("__line__")
-    notify = item.get("notify") or {}
-    if not isinstance(notify, dict):
-        _fail(line, f"{where}.notify", "must be a mapping with `slack` and/or `email`")
-    line = notify.get("__line__", line)
-    if set(notify) - _NOTIFY_KEYS:
-        _fail(
-            line,
-            f"{where}.notify",
-            f"unknown key(s) {', '.join(sorted(set(notify) - _NOTIFY_KEYS))}",
-        )
-    fields: dict[str, Any] = {"slack_connection": None, "slack_channel": "", "email_to": ""}
-    slack = notify.get("slack")
-    if slack is not None:
-        if not isinstance(slack, dict) or set(slack) - _SLACK_KEYS or not slack.get("connection"):
-            _fail(line, f"{where}.notify.slack", 'must be {connection: NAME, channel: "#name"}')
-        connection = Connection.objects.filter(name=str(slack["connection"])).first()
-        if connection is None or connection.provider != Provider.SLACK:
-            _fail(
-                line,
-                f"{where}.notify.slack.connection",
-                f"no Slack connection named {slack['connection']!r}",
-            )
-        fields["slack_connection"] = connection
-        fields["slack_channel"] = str(slack.get("channel") or "")
-    emails = notify.get("email")
-    if emails is not None:
-        emails = [emails] if isinstance(emails, str) else emails
-        if not isinstance(emails, list) or not emails:
-            _fail(line, f"{where}.notify.email", "must be a list of addresses")
-        for address in emails:
-            try:
-                validate_email(str(address))
-            except ValidationError:
-                _fail(line, f"{where}.notify.email", f"{address!r} is not an email address")
-        fields["email_to"] = ", ".join(str(a) for a in emails)
-    return fields
+def _workflow_problem(slug: str) -> str | None:
+    if not Workflow.objects.filter(slug=slug).exists():
+        return f"no workflow {slug!r} (define it under `workflows:`)"
+    return None
 
 
-def _scope(item: dict, where: str, kind: str) -> dict[str, Any]:
-    line = item.get("__line__")
-    workflow = connection = None
-    if item.get("workflow"):
-        if kind in CONNECTION_KINDS:
-            _fail(line, f"{where}.workflow", f"a {kind} rule watches a connection, not a workflow")
-        workflow = Workflow.objects.filter(slug=str(item["workflow"])).first()
-        if workflow is None:
-            _fail(
-                line,
-                f"{where}.workflow",
-                f"no workflow {item['workflow']!r} (define it under `workflows:`)",
-            )
-    if item.get("connection"):
-        if kind not in CONNECTION_KINDS:
-            _fail(
-                line, f"{where}.connection", f"a {kind} rule watches a workflow, not a connection"
-            )
-        connection = Connection.objects.filter(name=str(item["connection"])).first()
-        if connection is None:
-            _fail(
-                line,
-                f"{where}.connection",
-                f"no connection {item['connection']!r} (define it under `connections:`)",
-            )
-    return {"workflow": workflow, "connection": connection}
+def _email_check(address: str) -> str:
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise config_problem(f"{address!r} is not an email address") from None
+    return address
 
 
-def alerts_validate(items: Any) -> list[dict]:
-    if not isinstance(items, list):
-        raise ConfigError(None, "`alerts` must be a list")
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+class SlackTarget(ConfigModel):
+    connection: Annotated[str, reference(_slack_connection_problem)]
+    channel: str = ""
+
+
+class Notify(ConfigModel):
+    slack: SlackTarget | None = None
+    # one address or a list of them
+    email: (
+        Annotated[
+            list[Annotated[str, AfterValidator(_email_check)]],
+            BeforeValidator(_one_or_many),
+            Field(min_length=1),
+        ]
+        | None
+    ) = None
+
+
+class AlertItem(ConfigModel):
+    name: Name
+    severity: Annotated[str, choice(Severity.values)]
+    kind: Annotated[str, choice(AlertKind.values)]
+    workflow: Annotated[str, reference(_workflow_problem)] | None = None
+    connection: Annotated[str, reference(_connection_problem)] | None = None
+    threshold_percent: float | None = Field(default=None, ge=0, le=100)
+    expected_every_minutes: int | None = Field(default=None, ge=1, le=_MONTH_MINUTES)
+    failing_minutes: int = Field(default=_FAILING_MINUTES_DEFAULT, ge=1, le=_MONTH_MINUTES)
+    notify: Notify | None = None
+    enabled: bool = True
+
+    @field_validator("workflow")
+    @classmethod
+    def _workflow_for_workflow_kinds(cls, value: str | None, info: ValidationInfo) -> Any:
+        kind = info.data.get("kind")
+        if value and kind in CONNECTION_KINDS:
+            raise config_problem(f"a {kind} rule watches a connection, not a workflow")
+        return value
+
+    @field_validator("connection")
+    @classmethod
+    def _connection_for_connection_kinds(cls, value: str | None, info: ValidationInfo) -> Any:
+        kind = info.data.get("kind")
+        if value and kind is not None and kind not in CONNECTION_KINDS:
+            raise config_problem(f"a {kind} rule watches a workflow, not a connection")
+        return value
+
+
+def alerts_plan(items: list[AlertItem]) -> list[dict]:
     plans, seen = [], set()
     for index, item in enumerate(items):
-        where = f"alerts[{index}]"
-        if not isinstance(item, dict):
-            raise ConfigError(None, f"{where} must be a mapping")
-        line = item.get("__line__")
-        if set(item) - _TOP_KEYS:
-            _fail(line, where, f"unknown key(s) {', '.join(sorted(set(item) - _TOP_KEYS))}")
-        name = str(item.get("name") or "")
-        if not re.fullmatch(r"[-a-zA-Z0-9_]+", name):
-            _fail(line, f"{where}.name", "is required (letters, digits, - and _)")
-        if name in seen:
-            _fail(line, f"{where}.name", f"rule {name!r} appears twice")
-        seen.add(name)
-        severity, kind = item.get("severity"), item.get("kind")
-        if severity not in Severity.values:
-            _fail(line, f"{where}.severity", f"must be one of {', '.join(Severity.values)}")
-        if kind not in AlertKind.values:
-            _fail(line, f"{where}.kind", f"must be one of {', '.join(AlertKind.values)}")
+        if item.name in seen:
+            raise ConfigPathError((index, "name"), f"rule {item.name!r} appears twice")
+        seen.add(item.name)
+        notify = item.notify or Notify()
         fields = {
-            "severity": severity,
-            "kind": kind,
-            **_scope(item, where, kind),
-            "threshold_percent": _number(item, "threshold_percent", where, low=0, high=100),
-            "expected_every_minutes": _number(
-                item, "expected_every_minutes", where, low=1, high=60 * 24 * 31
-            ),
-            "failing_minutes": _number(item, "failing_minutes", where, low=1, high=60 * 24 * 31)
-            or 60,
-            **_notify(item, where),
-            "enabled": bool(item.get("enabled", True)),
+            "severity": item.severity,
+            "kind": item.kind,
+            "workflow": Workflow.objects.get(slug=item.workflow) if item.workflow else None,
+            "connection": Connection.objects.get(name=item.connection) if item.connection else None,
+            "threshold_percent": item.threshold_percent,
+            "expected_every_minutes": item.expected_every_minutes,
+            "failing_minutes": item.failing_minutes,
+            "slack_connection": Connection.objects.get(name=notify.slack.connection)
+            if notify.slack
+            else None,
+            "slack_channel": notify.slack.channel if notify.slack else "",
+            "email_to": ", ".join(notify.email or []),
+            "enabled": item.enabled,
         }
-        plans.append({"name": name, "fields": fields})
+        plans.append({"name": item.name, "fields": fields})
     return plans
 
 
@@ -188,7 +172,7 @@ def alerts_apply(plans: list[dict], *, actor_label: str) -> list[str]:
     return changes
 
 
-def alerts_export() -> list[dict]:
+def alerts_export() -> list[AlertItem]:
     items = []
     for rule in AlertRule.objects.select_related("workflow", "connection", "slack_connection"):
         item: dict[str, Any] = {"name": rule.name, "severity": rule.severity, "kind": rule.kind}
@@ -199,25 +183,18 @@ def alerts_export() -> list[dict]:
         for key in ("threshold_percent", "expected_every_minutes"):
             if getattr(rule, key) is not None:
                 item[key] = getattr(rule, key)
-        if rule.failing_minutes != 60:
+        if rule.failing_minutes != _FAILING_MINUTES_DEFAULT:
             item["failing_minutes"] = rule.failing_minutes
         notify: dict[str, Any] = {}
         if rule.slack_connection:
-            notify["slack"] = {
-                "connection": rule.slack_connection.name,
-                "channel": rule.slack_channel,
-            }
+            notify["slack"] = SlackTarget.model_construct(
+                connection=rule.slack_connection.name, channel=rule.slack_channel
+            )
         if rule.email_to:
             notify["email"] = [a.strip() for a in rule.email_to.split(",")]
         if notify:
-            item["notify"] = notify
+            item["notify"] = Notify.model_construct(**notify)
         if not rule.enabled:
             item["enabled"] = False
-        items.append(item)
+        items.append(AlertItem.model_construct(**item))
     return items
-
-
-def alerts_section_register() -> None:
-    from pipelines.configuration import Section, section_register
-
-    section_register(Section("alerts", alerts_validate, alerts_apply, alerts_export))

@@ -35,8 +35,13 @@ ALLOWED = {
     "enrichment": {"config", "audit", "integrations", "quality", "pipelines"},
     "events": {"config", "audit", "integrations", "pipelines"},
 }
-# The wiring, allowed to name every app: the URLconf, and the demo command seeding them all.
-WIRING = {"config/urls.py", "pipelines/management/commands/demo_seed.py"}
+# The wiring, allowed to name every app: the URLconf, the demo command seeding them all, and
+# the one place every app's config section registers in order.
+WIRING = {
+    "config/urls.py",
+    "pipelines/management/commands/demo_seed.py",
+    "pipelines/configuration/sections.py",
+}
 # quality's normalizers and transforms are pure: nothing of ours, no database.
 PURE = ("addresses", "columns", "countries", "errors", "normalize", "transforms", "validation")
 

@@ -44,8 +44,9 @@ class Section:
 
 # The order `config apply` runs the sections and `config export` prints them: a section may
 # refer to names an earlier one defines (workflows and routing name connections; routing names
-# territories). Sections not listed here run after these, in the order they registered.
-SECTION_ORDER = ("connections", "workflows", "territories", "routing")
+# territories; alerts name connections and workflows). Sections not listed here run after
+# these, in the order they registered.
+SECTION_ORDER = ("connections", "workflows", "territories", "routing", "alerts")
 
 SECTIONS: list[Section] = []
 

@@ -13,6 +13,7 @@ from integrations.config_sections import (
     connections_export,
     connections_plan,
 )
+from monitoring.config_sections import AlertItem, alerts_apply, alerts_export, alerts_plan
 from pipelines.configuration import schema_section, section_register
 from pipelines.configuration.workflows import (
     WorkflowItem,
@@ -68,5 +69,14 @@ def sections_register() -> None:
             apply=routing_apply,
             export=routing_export,
             one_or_many=True,
+        )
+    )
+    section_register(
+        schema_section(
+            "alerts",
+            schema=AlertItem,
+            plan=alerts_plan,
+            apply=alerts_apply,
+            export=alerts_export,
         )
     )

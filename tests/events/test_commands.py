@@ -6,6 +6,7 @@ import json
 from io import StringIO
 
 import pytest
+import yaml
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -135,3 +136,53 @@ def test_a_chain_with_a_reply_to_an_unknown_step_is_refused_at_its_line(hub):
     assert "events.workflows[0].steps[4].thread_of: no earlier step 'nowhere'" in str(error.value)
     assert error.value.line == 20  # the reply step's line
     assert not Subscription.objects.exists()
+
+
+def test_the_export_goes_through_the_schema_and_applying_it_changes_nothing(hub):
+    text = (
+        DEAL_WON_YAML.replace("to: closedwon", "from: appointmentscheduled, to: closedwon").replace(
+            "path: /invoices}", "path: /invoices, ordered: false}"
+        )
+        + """\
+  workflows:
+    - name: won-alert
+      trigger: deal-won-fanout
+      steps:
+        - {name: alert, kind: slack_message, connection: slack-main, channel: "#sales", text: "Won {dealname}"}
+        - {name: wait, kind: wait_callback, timeout_seconds: 900}
+"""
+    )
+    config_apply(text=text)
+    exported = config_export()
+    assert config_apply(text=exported) == []
+    events = yaml.safe_load(exported)["events"]
+    assert events["subscriptions"][0]["trigger"] == {
+        "source": "hubspot-main",
+        "object": "deal",
+        "property": "dealstage",
+        "from": "appointmentscheduled",
+        "to": "closedwon",
+    }
+    assert {
+        "name": "invoice",
+        "kind": "http",
+        "connection": "finance-api",
+        "path": "/invoices",
+        "ordered": False,
+    } in events["subscriptions"][0]["subscribers"]
+    assert events["workflows"] == [
+        {
+            "name": "won-alert",
+            "trigger": "deal-won-fanout",
+            "steps": [
+                {
+                    "name": "alert",
+                    "kind": "slack_message",
+                    "connection": "slack-main",
+                    "channel": "#sales",
+                    "text": "Won {dealname}",
+                },
+                {"name": "wait", "kind": "wait_callback", "timeout_seconds": 900},
+            ],
+        }
+    ]
