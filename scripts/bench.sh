@@ -28,6 +28,14 @@ if command -v initdb >/dev/null && command -v redis-server >/dev/null; then
 else
   echo "==> bench/end_to_end.py skipped: needs initdb and redis-server for its private servers"
 fi
+if [[ "${DATABASE_URL:-}" == postgres* ]]; then
+  # A scratch database beside DATABASE_URL's (<name>_screens_bench), seeded in SQL and dropped.
+  echo "==> bench/screens.py (list and detail pages, cold and warm)"
+  "$PYTHON" bench/screens.py --records "${BENCH_SCREENS_RECORDS:-1000000}" \
+    --letters "${BENCH_SCREENS_LETTERS:-100000}"
+else
+  echo "==> bench/screens.py skipped: seeds a scratch PostgreSQL database (set DATABASE_URL)"
+fi
 if [[ "${DATABASE_URL:-}" == postgres* && -n "${REDIS_URL:-}" ]]; then
   echo "==> bench/soak.py"
   "$PYTHON" bench/soak.py

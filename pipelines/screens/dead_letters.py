@@ -35,7 +35,7 @@ from pipelines.screens.forms import (
     DeadLetterIgnoreForm,
     DeadLetterPayloadForm,
 )
-from pipelines.screens.pages import page_of, query_without_page, render_screen
+from pipelines.screens.pages import keyset_page, query_without_page, render_screen
 from pipelines.screens.selectors import (
     DeadLetterFilters,
     dead_letter_categories,
@@ -69,7 +69,7 @@ def dead_letter_queue(request: HttpRequest) -> HttpResponse:
         for error in bulk_form.non_field_errors():
             messages.error(request, error)
         return redirect(f"{reverse('switchyard:dead-letters')}?{request.GET.urlencode()}")
-    page = page_of(request, dead_letter_list_page(filters=filters))
+    page = keyset_page(request, dead_letter_list_page(filters=filters))
     for letter in page:
         letter.category_label = category_label(letter.category)
     return render_screen(

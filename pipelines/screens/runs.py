@@ -11,7 +11,7 @@ from integrations.inbound import json_render
 from pipelines.models import RecordState, RunTrigger
 from pipelines.screens.access import EXPORT_PERSONAL_DATA, VIEW_RUNS, screen
 from pipelines.screens.forms import RunFilterForm
-from pipelines.screens.pages import page_of, query_without_page, render_screen
+from pipelines.screens.pages import keyset_page, query_without_page, render_screen
 from pipelines.screens.selectors import (
     run_children,
     run_get,
@@ -39,7 +39,7 @@ def run_history(request: HttpRequest) -> HttpResponse:
         status=data.get("status", ""),
         trigger=data.get("trigger", ""),
     )
-    page = page_of(request, runs)
+    page = keyset_page(request, runs)
     origins = run_reprocess_origins(
         run_ids=[run.pk for run in page if run.trigger == RunTrigger.REPROCESS]
     )
@@ -79,9 +79,11 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         dead_letters=run.dead_letters.select_related("resolved_in_run").order_by("id")[
             :DEAD_LETTERS_SHOWN
         ],
-        page=page_of(
+        page=keyset_page(
             request,
             run_records(run=run, state=state),
+            key="position",
+            newest_first=False,
             count=run_records_count(run=run, state=state),
         ),
         query=query_without_page(request),

@@ -1,5 +1,6 @@
 """List and detail pages read only what they show: the dead-letter queue never loads the JSON
-of letters or records, and a finished run's page counts its records from its counters."""
+of letters or records, a finished run's page counts its records from its counters, and every
+list pages by key (newer/older links) rather than OFFSET, keeping its filter."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
+
+from pipelines.models import DeadLetter, Run, RunRecord
 
 pytestmark = pytest.mark.django_db
 
@@ -37,3 +41,115 @@ def test_a_finished_runs_page_does_not_count_its_records(client, admin_user, fin
     assert not [q for q in sql if "COUNT(" in q.upper() and "pipelines_runrecord" in q]
     records = next(q for q in sql if "pipelines_runrecord" in q and "LIMIT" in q)
     assert '"raw"' not in records
+
+
+def _add_letters(run, count: int, *, category: str = "validation") -> list[int]:
+    """`count` more dead-lettered records in `run`, returned as letter ids, oldest first."""
+    now = timezone.now()
+    start = run.records.count()
+    records = RunRecord.objects.bulk_create(
+        RunRecord(
+            run=run,
+            position=start + i + 1,
+            source="csv",
+            row_number=start + i + 2,
+            state="dead_lettered",
+            created_at=now,
+            updated_at=now,
+        )
+        for i in range(count)
+    )
+    letters = DeadLetter.objects.bulk_create(
+        DeadLetter(
+            run=run,
+            record=record,
+            workflow=run.workflow,
+            category=category,
+            errors=["email: not an address"],
+            reason="email: not an address",
+        )
+        for record in records
+    )
+    return [letter.pk for letter in letters]
+
+
+def _walk(client, url: str, params: dict[str, str]) -> list[list[int]]:
+    """Every page of a list, following its "older" links."""
+    pages, query = [], dict(params)
+    while True:
+        response = client.get(url, query)
+        page = response.context["page"]
+        pages.append([item.pk for item in page])
+        if page.older is None:
+            return pages
+        assert f"before={page.older}" in response.content.decode()
+        query = {**params, "before": str(page.older)}
+
+
+def test_the_queue_pages_by_id_keeping_its_filter(client, admin_user, finished_run):
+    client.force_login(admin_user)
+    wanted = _add_letters(finished_run, 120, category="retries_exhausted")
+    _add_letters(finished_run, 7)  # another category: never on these pages
+    url = reverse("switchyard:dead-letters")
+    filters = {"category": "retries_exhausted", "status": "open"}
+
+    with CaptureQueriesContext(connection) as queries:
+        pages = _walk(client, url, filters)
+
+    assert [len(p) for p in pages] == [50, 50, 20]
+    assert [pk for p in pages for pk in p] == sorted(wanted, reverse=True)
+    sql = " ".join(q["sql"] for q in queries.captured_queries).upper()
+    assert "OFFSET" not in sql
+    back = client.get(url, {**filters, "after": str(pages[2][0])}).context["page"]
+    assert [letter.pk for letter in back] == pages[1]
+    assert back.newer == pages[1][0]  # and further up to the first page
+
+
+def test_a_runs_records_page_by_position_with_the_state_filter(client, admin_user, finished_run):
+    client.force_login(admin_user)
+    _add_letters(finished_run, 60)
+    finished_run.records_in += 60
+    finished_run.dead_lettered += 60
+    finished_run.save(update_fields=["records_in", "dead_lettered"])
+    url = reverse("switchyard:run", args=[finished_run.pk])
+
+    with CaptureQueriesContext(connection) as queries:
+        pages = _walk(client, url, {"state": "dead_lettered"})
+
+    positions = list(
+        finished_run.records.filter(state="dead_lettered")
+        .order_by("position")
+        .values_list("pk", flat=True)
+    )
+    assert [pk for p in pages for pk in p] == positions
+    assert [len(p) for p in pages] == [50, 11]
+    sql = " ".join(q["sql"] for q in queries.captured_queries).upper()
+    assert "OFFSET" not in sql
+    assert "61 in all" in client.get(url, {"state": "dead_lettered"}).content.decode()
+
+
+def test_the_runs_list_pages_by_id_keeping_its_filter(client, admin_user, finished_run):
+    client.force_login(admin_user)
+    Run.objects.bulk_create(
+        Run(workflow=finished_run.workflow, trigger="csv", status="success") for _ in range(55)
+    )
+    Run.objects.bulk_create(
+        Run(workflow=finished_run.workflow, trigger="csv", status="failure") for _ in range(3)
+    )
+
+    pages = _walk(client, reverse("switchyard:runs"), {"status": "success"})
+
+    assert [len(p) for p in pages] == [50, 5]
+    ids = [pk for p in pages for pk in p]
+    assert ids == list(
+        Run.objects.filter(status="success").order_by("-id").values_list("pk", flat=True)
+    )
+
+
+def test_a_page_key_that_is_not_a_number_shows_the_first_page(client, admin_user, dead_letter):
+    client.force_login(admin_user)
+
+    response = client.get(reverse("switchyard:dead-letters"), {"before": "1 OR 1=1"})
+
+    assert response.status_code == 200
+    assert [letter.pk for letter in response.context["page"]] == [dead_letter.pk]
