@@ -138,6 +138,9 @@ class RequestLog(models.Model):
     attempt = models.PositiveSmallIntegerField(default=1)
     rate_limit_remaining = models.IntegerField(null=True, blank=True)
     rate_limit_max = models.IntegerField(null=True, blank=True)
+    # The daily budget's headers when the provider sends them (HubSpot private apps, Apollo).
+    daily_remaining = models.IntegerField(null=True, blank=True)
+    daily_max = models.IntegerField(null=True, blank=True)
     error_category = models.CharField(max_length=60, blank=True)
 
     class Meta:

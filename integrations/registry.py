@@ -95,6 +95,8 @@ def _request_logger(connection_id: int) -> Callable[[RequestRecord], None]:
                 attempt=entry.attempt,
                 rate_limit_remaining=entry.rate_limit_remaining,
                 rate_limit_max=entry.rate_limit_max,
+                daily_remaining=entry.daily_remaining,
+                daily_max=entry.daily_max,
                 error_category=(entry.error_category or "")[:60],
             )
         except Exception:  # the log must never fail the call it describes

@@ -82,6 +82,8 @@ class RequestRecord:
     rate_limit_remaining: int | None
     error_category: str | None
     rate_limit_max: int | None = None
+    daily_remaining: int | None = None
+    daily_max: int | None = None
 
 
 _QUERY_SECRET = re.compile(r"(?i)\b(KEY|api_key|apikey|hapikey|access_token|token)=[^&\s#\"']+")
@@ -106,6 +108,14 @@ _REMAINING = (
     "x-minute-requests-left",  # Apollo, docs/reference/apollo.md#rate-limits
 )
 _MAX = ("X-HubSpot-RateLimit-Max", "X-RateLimit-Limit", "x-rate-limit-minute")
+# The daily budget: HubSpot's pair (absent for OAuth calls, docs/reference/hubspot.md#rate-limits)
+# and Apollo's two spellings (docs/reference/apollo.md#rate-limits).
+_DAILY_REMAINING = (
+    "X-HubSpot-RateLimit-Daily-Remaining",
+    "x-daily-requests-left",
+    "x-24-hour-requests-left",
+)
+_DAILY_MAX = ("X-HubSpot-RateLimit-Daily", "x-rate-limit-daily", "x-rate-limit-24-hour")
 
 
 def rate_limit_remaining(
@@ -398,6 +408,7 @@ class ProviderHTTP:
     ) -> None:
         if self._on_request is None:
             return
+        headers = response.headers if response is not None else {}
         self._on_request(
             RequestRecord(
                 method=method.upper(),
@@ -407,9 +418,9 @@ class ProviderHTTP:
                 attempt=attempt,
                 rate_limit_remaining=remaining,
                 error_category=error.kind if error is not None else None,
-                rate_limit_max=rate_limit_remaining(response.headers, _MAX)
-                if response is not None
-                else None,
+                rate_limit_max=rate_limit_remaining(headers, _MAX),
+                daily_remaining=rate_limit_remaining(headers, _DAILY_REMAINING),
+                daily_max=rate_limit_remaining(headers, _DAILY_MAX),
             )
         )
 

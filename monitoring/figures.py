@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db.models import Count, Q, Sum
 from django_celery_beat.models import PeriodicTask
 
-from integrations.models import Connection, ConnectionStatus, Provider, RequestLog
+from integrations.models import AuthType, Connection, ConnectionStatus, Provider, RequestLog
 from pipelines.models import DeadLetter, Run, RunStatus, Workflow
 from pipelines.models.runs import FINISHED_STATUSES
 
@@ -24,47 +25,118 @@ QUOTA_PROVIDERS = (Provider.HUBSPOT, Provider.APOLLO, Provider.SLACK)
 
 @dataclass(frozen=True)
 class Quota:
-    connection: str
+    """One budget: a HubSpot portal (every connection to it spends the same calls) or one
+    connection of another provider. ``window`` names the figure ``used_percent`` gives."""
+
+    connection: str  # the row's label: "portal <id> (names)" or the connection's name
     provider: str
     window: str  # "10-second" or "daily"
     used_percent: float | None
     remaining: int | None
     limit: int | None
     read_at: datetime | None
+    portal: str = ""  # the metrics label: the portal id for HubSpot, else the connection name
+    daily_used_percent: float | None = None
+    daily_known: bool = True  # False: the provider sends these connections no daily figure
 
 
 QUOTA_FRESH = timedelta(minutes=2)
 
 
-def quota_for_connection(*, connection: Connection, now: datetime) -> Quota:
-    """Share of the provider's rate limit in use: a connection paused for its daily quota is
-    at 100 % of its daily budget; otherwise the newest rate-limit headers logged in the last
-    two minutes give the 10-second window's use, (max - remaining) / max."""
-    if connection.status == ConnectionStatus.WAITING_FOR_QUOTA:
-        return Quota(connection.name, connection.provider, "daily", 100.0, 0, None, now)
+def _portal_label(connections: list[Connection]) -> tuple[str, str]:
+    first = connections[0]
+    if first.provider == Provider.HUBSPOT and first.portal_id:
+        names = ", ".join(c.name for c in connections)
+        return f"portal {first.portal_id} ({names})", first.portal_id
+    return first.name, first.name
+
+
+def _start_of_day(connection: Connection, now: datetime) -> datetime:
+    """HubSpot's daily limit resets at midnight in the portal's time zone; others at UTC's."""
+    try:
+        zone = ZoneInfo(connection.portal_timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _daily_used(connections: list[Connection], now: datetime) -> float | None:
     last = (
         RequestLog.objects.filter(
-            connection=connection,
+            connection__in=connections,
+            created_at__gte=_start_of_day(connections[0], now),
+            daily_max__gt=0,
+            daily_remaining__isnull=False,
+        )
+        .order_by("-created_at", "-id")
+        .only("daily_max", "daily_remaining")
+        .first()
+    )
+    if last is None:
+        return None
+    return round(100.0 * max(0, last.daily_max - last.daily_remaining) / last.daily_max, 1)
+
+
+def quota_for_connections(*, connections: list[Connection], now: datetime) -> Quota:
+    """Share of one budget in use. A connection paused for its daily quota puts the budget at
+    100 % of its daily limit; otherwise the newest rate-limit headers any of the connections
+    logged in the last two minutes give the 10-second window's use, (max - remaining) / max,
+    and the newest daily headers logged since the day's reset give the daily use."""
+    label, portal = _portal_label(connections)
+    provider = connections[0].provider
+    # HubSpot sends OAuth calls no daily headers, Slack has no daily limit at all: then the
+    # daily figure is unknown rather than 0 %.
+    daily_known = provider == Provider.APOLLO or (
+        provider == Provider.HUBSPOT and any(c.auth_type != AuthType.OAUTH for c in connections)
+    )
+    if any(c.status == ConnectionStatus.WAITING_FOR_QUOTA for c in connections):
+        return Quota(label, provider, "daily", 100.0, 0, None, now, portal, 100.0, True)
+    daily = _daily_used(connections, now)
+    last = (
+        RequestLog.objects.filter(
+            connection__in=connections,
             created_at__gte=now - QUOTA_FRESH,
             rate_limit_max__isnull=False,
             rate_limit_remaining__isnull=False,
         )
-        .order_by("-created_at")
+        .order_by("-created_at", "-id")
         .only("rate_limit_max", "rate_limit_remaining", "created_at")
         .first()
     )
     if last is None or not last.rate_limit_max:
-        return Quota(connection.name, connection.provider, "10-second", None, None, None, None)
+        return Quota(
+            label, provider, "10-second", None, None, None, None, portal, daily, daily_known
+        )
     used = max(0, last.rate_limit_max - last.rate_limit_remaining)
     return Quota(
-        connection.name,
-        connection.provider,
+        label,
+        provider,
         "10-second",
         round(100.0 * used / last.rate_limit_max, 1),
         last.rate_limit_remaining,
         last.rate_limit_max,
         last.created_at,
+        portal,
+        daily,
+        daily_known,
     )
+
+
+def sharing_budget(connection: Connection) -> list[Connection]:
+    """The connections spending the same budget: all connections to one HubSpot portal
+    (integrations.registry.limiter_key_for keys the shared limiter the same way)."""
+    if connection.provider == Provider.HUBSPOT and connection.portal_id:
+        return list(
+            Connection.objects.filter(
+                provider=Provider.HUBSPOT, portal_id=connection.portal_id
+            ).order_by("name")
+        )
+    return [connection]
+
+
+def quota_for_connection(*, connection: Connection, now: datetime) -> Quota:
+    """The budget ``connection`` spends, shared with the other connections to its portal."""
+    return quota_for_connections(connections=sharing_budget(connection), now=now)
 
 
 # --- workflows -------------------------------------------------------------------------------
@@ -168,12 +240,18 @@ def workflow_statuses(*, now: datetime) -> list[WorkflowStatus]:
 
 
 def quotas(*, now: datetime) -> list[Quota]:
-    """API quota use per connection. HubSpot counts limits per portal; until connections
-    record their portal, the connection stands for its portal."""
-    return [
-        quota_for_connection(connection=c, now=now)
-        for c in Connection.objects.filter(provider__in=QUOTA_PROVIDERS).order_by("name")
-    ]
+    """API quota use per budget: one row per HubSpot portal (every connection to it
+    together), one per connection of another provider or to a portal not yet learned."""
+    groups: dict[tuple[str, str], list[Connection]] = {}
+    for connection in Connection.objects.filter(provider__in=QUOTA_PROVIDERS).order_by("name"):
+        key = (
+            ("portal", connection.portal_id)
+            if connection.provider == Provider.HUBSPOT and connection.portal_id
+            else ("connection", str(connection.pk))
+        )
+        groups.setdefault(key, []).append(connection)
+    rows = [quota_for_connections(connections=group, now=now) for group in groups.values()]
+    return sorted(rows, key=lambda quota: quota.connection)
 
 
 # --- quality trend ---------------------------------------------------------------------------

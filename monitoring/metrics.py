@@ -4,8 +4,9 @@ Every figure is computed from the database at scrape time by a custom collector 
 registry per request, so web servers, workers and beat share one truth without
 prometheus-client's multiprocess directory (docs/operations.md, "Prometheus"). Counters are
 totals over the rows kept (a retention purge reads as a counter reset, which rate()
-handles). Labels are bounded: workflow slug, connection name (the portal until connections
-carry their portal id), provider, status, error category — never emails, ids or names.
+handles). Labels are bounded: workflow slug, portal (HubSpot's portal id; for other providers
+and portals not yet learned, the connection's name), provider, status, error category — never
+emails, record ids or people's names.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from integrations.models import Connection, RequestLog
-from monitoring.figures import QUOTA_PROVIDERS, quota_for_connection
+from integrations.models import Connection, Provider, RequestLog
+from monitoring.figures import quotas
 from monitoring.models import Alert, AlertState, Severity
 from pipelines.models import DeadLetter, Run, RunStatus, Workflow
 from pipelines.models.runs import FINISHED_STATUSES
@@ -137,19 +138,31 @@ def _quality(slugs: dict[int, str]) -> Iterator[Metric]:
     yield score
 
 
+def _portal_labels() -> dict[int, tuple[str, str]]:
+    """(provider, portal) per connection id: HubSpot's portal id once known (every connection
+    to one portal spends one budget), else the connection's name."""
+    return {
+        pk: (provider, portal_id if provider == Provider.HUBSPOT and portal_id else name)
+        for pk, provider, portal_id, name in Connection.objects.values_list(
+            "pk", "provider", "portal_id", "name"
+        )
+    }
+
+
 def _integrations() -> Iterator[Metric]:
     requests = CounterMetricFamily(
         "switchyard_api_requests",
-        "Outbound API calls by connection (portal) and HTTP status class.",
+        "Outbound API calls by portal (HubSpot) or connection and HTTP status class.",
         labels=["provider", "portal", "status_class"],
     )
-    names = dict(Connection.objects.values_list("pk", "name"))
-    providers = dict(Connection.objects.values_list("pk", "provider"))
+    labels = _portal_labels()
+    counts: dict[tuple[str, str, str], int] = {}  # connections to one portal sum into one series
     for row in RequestLog.objects.values("connection_id", "status").annotate(n=Count("id")):
         status = row["status"]
-        status_class = f"{status // 100}xx" if status else "no_answer"
-        cid = row["connection_id"]
-        requests.add_metric([providers[cid], names[cid], status_class], row["n"])
+        key = (*labels[row["connection_id"]], f"{status // 100}xx" if status else "no_answer")
+        counts[key] = counts.get(key, 0) + row["n"]
+    for key, n in counts.items():
+        requests.add_metric(list(key), n)
     yield requests
     quota = GaugeMetricFamily(
         "switchyard_api_quota_used_ratio",
@@ -157,12 +170,18 @@ def _integrations() -> Iterator[Metric]:
         "budget is spent).",
         labels=["provider", "portal"],
     )
-    now = timezone.now()
-    for connection in Connection.objects.filter(provider__in=QUOTA_PROVIDERS):
-        reading = quota_for_connection(connection=connection, now=now)
+    daily = GaugeMetricFamily(
+        "switchyard_api_daily_quota_used_ratio",
+        "Share of the provider's daily budget in use, when its replies say.",
+        labels=["provider", "portal"],
+    )
+    for reading in quotas(now=timezone.now()):
         if reading.used_percent is not None:
-            quota.add_metric([connection.provider, connection.name], reading.used_percent / 100)
+            quota.add_metric([reading.provider, reading.portal], reading.used_percent / 100)
+        if reading.daily_used_percent is not None:
+            daily.add_metric([reading.provider, reading.portal], reading.daily_used_percent / 100)
     yield quota
+    yield daily
     alerts = GaugeMetricFamily(
         "switchyard_alerts_open", "Open alerts by severity.", labels=["severity"]
     )

@@ -8,6 +8,7 @@ import os
 import pytest
 from playwright.sync_api import expect
 
+from integrations.models import RequestLog
 from monitoring.models import Alert, AlertRule
 from monitoring.services import alerts_evaluate
 from pipelines.models import RunStatus
@@ -15,7 +16,7 @@ from quality.services import run_quality_measure
 from tests.conftest import make_persona
 from tests.factories import PASSWORD
 from tests.monitoring.conftest import add_records, finished_run
-from tests.pipelines.factories import WorkflowFactory
+from tests.pipelines.factories import HubSpotConnectionFactory, WorkflowFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SHOTS = os.environ.get("E2E_SCREENSHOTS", "")
@@ -32,6 +33,12 @@ def test_admin_lands_on_the_operations_home_and_acknowledges_an_alert(live_serve
     finished_run(broken, status=RunStatus.FAILURE, minutes_ago=90, message="HubSpot 401")
     AlertRule.objects.create(name="workflow-failing", severity="critical", kind="workflow_failing")
     alerts_evaluate()
+    for name in ("hubspot-syncs", "hubspot-routing"):  # two connections to one portal
+        RequestLog.objects.create(
+            connection=HubSpotConnectionFactory(name=name, portal_id="777010"), method="GET",
+            path_template="/crm/v3/objects/{type}", status=200, rate_limit_max=190,
+            rate_limit_remaining=57, daily_max=250_000, daily_remaining=200_000,
+        )  # fmt: skip
     make_persona("admin")
 
     page.goto(f"{live_server.url}/admin/login/")
@@ -47,6 +54,11 @@ def test_admin_lands_on_the_operations_home_and_acknowledges_an_alert(live_serve
     quality = page.locator("tr.ops-quality[data-workflow='clay-to-hubspot']")
     expect(quality.locator(".ops-score")).to_have_text("98.0 %")  # 74 of 75 emails, all well-formed
     expect(quality.locator("svg polyline")).to_have_count(1)
+    quota = page.locator("tr.ops-quota-row[data-portal='777010']")
+    expect(quota).to_have_count(1)  # one row for the portal, not one per connection
+    expect(quota).to_contain_text("portal 777010 (hubspot-routing, hubspot-syncs)")
+    expect(quota.locator(".ops-quota-burst")).to_have_text("70 %")
+    expect(quota.locator(".ops-quota-daily")).to_have_text("20 %")
     if SHOTS:
         page.screenshot(path=f"{SHOTS}/operations-home.png", full_page=True)
 

@@ -142,6 +142,7 @@ def test_ping_reports_limits(records, sleeps, calls):
     }
     assert calls.requests[0].headers["Authorization"] == f"Bearer {TOKEN}"
     assert records[0].rate_limit_max == 190
+    assert (records[0].daily_max, records[0].daily_remaining) == (650000, 649000)
 
 
 def test_ping_401_is_auth_failed(records, sleeps):

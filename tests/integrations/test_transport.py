@@ -263,3 +263,19 @@ def test_clients_share_one_verifying_tls_context(config, monkeypatch):
     assert built[0] is built[1] is tls_context()
     assert tls_context().verify_mode == ssl.CERT_REQUIRED
     assert tls_context().check_hostname
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        # Apollo spells its daily pair two ways (docs/reference/apollo.md#rate-limits).
+        ({"x-rate-limit-daily": "2000", "x-daily-requests-left": "1500"}, (2000, 1500)),
+        ({"x-rate-limit-24-hour": "2000", "x-24-hour-requests-left": "1999"}, (2000, 1999)),
+        ({"x-minute-requests-left": "5"}, (None, None)),  # no daily pair: nothing invented
+    ],
+)
+def test_daily_budget_headers_are_recorded(config, records, sleeps, headers, expected):
+    make(config, lambda r: httpx.Response(200, headers=headers), records, sleeps).request(
+        "GET", "/things"
+    )
+    assert (records[0].daily_max, records[0].daily_remaining) == expected
