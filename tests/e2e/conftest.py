@@ -62,18 +62,20 @@ def login_as(live_server, context):
     return _login
 
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture
-def screenshot(page):
-    """Save what the admin sees for the docs: docs/screenshots/<name>.png, a part of the page
-    (a locator) or the viewport, at a small size."""
+def screenshot(page, tmp_path):
+    """Save what the admin sees, a part of the page (a locator) or the viewport, at a small
+    size. Into the test's temporary folder by default, so `make test` leaves the tree as it
+    was; `E2E_DOCS_SCREENSHOTS=1 make test` refreshes docs/screenshots/<name>.png instead."""
     page.set_viewport_size({"width": 1100, "height": 760})
+    folder = DOCS_SCREENSHOTS if os.environ.get("E2E_DOCS_SCREENSHOTS") else tmp_path
 
     def _shot(name: str, locator=None) -> Path:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{name}.png"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.png"
         (locator or page).screenshot(path=str(path))
         return path
 
