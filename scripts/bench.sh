@@ -25,6 +25,8 @@ if command -v initdb >/dev/null && command -v redis-server >/dev/null; then
   "$PYTHON" bench/end_to_end.py --port-base "${BENCH_PORT_BASE:-9720}"
   echo "==> bench/end_to_end.py (three portals)"
   "$PYTHON" bench/end_to_end.py --portals 3 --port-base "${BENCH_PORT_BASE:-9720}"
+  echo "==> bench/faults.py (each fault at 30 %: time from the fault clearing to the run's end)"
+  "$PYTHON" bench/faults.py --port-base "${BENCH_PORT_BASE:-9720}"
 else
   echo "==> bench/end_to_end.py skipped: needs initdb and redis-server for its private servers"
 fi
