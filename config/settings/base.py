@@ -7,6 +7,7 @@ Every variable is documented in .env.example.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -272,6 +273,14 @@ PIPELINE_LOAD_SLICE_SECONDS = env_int("PIPELINE_LOAD_SLICE_SECONDS", 30, minimum
 # process's threads share one core's worth of Python: about 40 ms of CPU per batch measured,
 # so two processes keep 19 batches/s of a portal's limit fed with room to spare).
 PIPELINE_LOAD_TASKS_PER_RUN = env_int("PIPELINE_LOAD_TASKS_PER_RUN", 2, minimum=1)
+# Worker pool processes when `celery -A config worker` is started without --concurrency: two
+# per core (at least four). Staging is CPU work and holds a process while it runs; loading
+# waits on HubSpot in threads and needs little CPU; with one process per core, the stagers of
+# a big file took every process and loading could not start until the whole file was staged
+# (docs/operations.md, "Staging and loading overlap"). A pool process costs ~150 MB.
+CELERY_WORKER_CONCURRENCY = env_int(
+    "CELERY_WORKER_CONCURRENCY", max(4, 2 * (os.cpu_count() or 1)), minimum=1
+)
 # Staging tasks woken per CSV run; each claims chunks until none is left.
 PIPELINE_STAGE_TASKS_PER_RUN = env_int("PIPELINE_STAGE_TASKS_PER_RUN", 2, minimum=1)
 # A run with work pending and nothing finished for this long is marked stalled ("sync stopped").

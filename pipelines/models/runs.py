@@ -307,6 +307,12 @@ class RunChunk(models.Model):
     )
     rows = models.PositiveIntegerField(help_text="CSV rows in the slice, blank ones included.")
     records = models.PositiveIntegerField(default=0, help_text="Records staged from it.")
+    duplicate_keys = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Match keys of its rows that occur more than once in the file: "
+        "held back until the whole file is staged and deduplicated.",
+    )
     stage_ms = models.PositiveIntegerField(default=0)
     transform_ms = models.PositiveIntegerField(default=0)
     dispatched_at = models.DateTimeField(null=True, blank=True)

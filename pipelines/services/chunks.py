@@ -29,20 +29,28 @@ from typing import IO
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
+from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from integrations.inbound import NUL, nul_strip
 from pipelines.csv_files import CsvFormat, CsvRefused, csv_detect
 from pipelines.mapping import columns_match, mapping_rules
 from pipelines.models import (
+    BatchState,
     RecordSource,
     RecordState,
     Run,
+    RunBatch,
     RunChunk,
     RunRecord,
     RunStatus,
     SkipReason,
+)
+from pipelines.services.batch_cuts import (
+    MatchKeys,
+    chunk_batches_cut,
+    chunk_duplicate_keys,
 )
 from pipelines.services.staged_records import (
     RecordWriter,
@@ -107,12 +115,17 @@ def run_chunks_plan(*, run: Run) -> int:
         offsets, rows = [0], [1]  # bytes read, rows read (the header is row 1)
         reader = csv.reader(_file_lines(binary, fmt, offsets, rows), delimiter=fmt.delimiter)
         start, first_row, in_chunk = 0, 2, 0
+        headers, width = fmt.headers, len(fmt.headers)
+        match_keys = _plan_match_keys(run, headers)
+        row_keys: list[tuple[int, str]] = []  # (chunk index, match key) of every row
         try:
             next(reader, None)  # the header
             start = offsets[0]
-            for _cells in reader:
+            for cells in reader:
                 rows[0] += 1
                 in_chunk += 1
+                row, _removed = _csv_row(headers, cells, width, has_nul=NUL in "".join(cells))
+                row_keys.append((len(chunks), match_keys.of(row)))
                 if in_chunk >= CHUNK_ROWS or offsets[0] - start >= CHUNK_BYTES:
                     chunks.append(
                         RunChunk(
@@ -140,6 +153,9 @@ def run_chunks_plan(*, run: Run) -> int:
                     rows=in_chunk,
                 )
             )
+    held = chunk_duplicate_keys(row_keys)
+    for index, chunk in enumerate(chunks):
+        chunk.duplicate_keys = held.get(index, [])
     RunChunk.objects.bulk_create(chunks)
     return len(chunks)
 
@@ -172,18 +188,32 @@ def _chunk_rows(
                 cells
             ).strip():  # blank line, or only blank cells (~1 µs less than any())
                 continue
-            row = dict(zip(headers, cells, strict=False))
-            for extra in range(width, len(cells)):
-                row[f"Column {extra + 1}"] = cells[extra]
-            removed = 0
-            if has_nul:
-                row, removed = nul_strip(row)
+            row, removed = _csv_row(headers, cells, width, has_nul=has_nul)
             yield (
                 number - 1,
                 StagedInput(raw=row, source=csv_source, row_number=number, nul_removed=removed),
             )
     except csv.Error as exc:
         raise CsvRefused(f"The file could not be read as CSV: {exc}.") from None
+
+
+def _csv_row(
+    headers: list[str], cells: list[str], width: int, *, has_nul: bool
+) -> tuple[dict[str, str], int]:
+    """A CSV row as a record's raw input (cells past the header named "Column N"), and how
+    many NUL characters were removed from it. The plan's match keys read rows the same way."""
+    row = dict(zip(headers, cells, strict=False))
+    for extra in range(width, len(cells)):
+        row[f"Column {extra + 1}"] = cells[extra]
+    if has_nul:
+        return nul_strip(row)
+    return row, 0
+
+
+def _plan_match_keys(run: Run, headers: list[str]) -> MatchKeys:
+    rules = run.mapping_version.rules
+    columns = columns_match(headers, rules).matched
+    return MatchKeys(mapping_rules(rules), columns, match_on=run.workflow.match_on)
 
 
 def run_chunk_stage(*, chunk_id: int) -> int:
@@ -265,7 +295,28 @@ def _chunk_stage(chunk: RunChunk) -> str | None:
     chunk.stage_ms = max(0, round((time.perf_counter() - started) * 1000) - chunk.transform_ms)
     chunk.staged_at = timezone.now()
     chunk.save(update_fields=["records", "transform_ms", "stage_ms", "staged_at"])
+    _chunk_load_early(chunk)
     return None
+
+
+def _chunk_load_early(chunk: RunChunk) -> None:
+    """The chunk's records whose key is not held go to batches in its transaction, and the
+    loader is woken once it commits (docs/operations.md, "Staging and loading overlap"): as
+    many load tasks as a run gets for its first batches, one more for each later chunk (in
+    case the loaders ran out of work and left; a load task with nothing due ends at once)."""
+    from pipelines import wakeups
+
+    cut = chunk_batches_cut(chunk=chunk)
+    if not cut:
+        return
+    run_id = chunk.run_id
+    before = Run.objects.values_list("batches_total", flat=True).get(pk=run_id)
+    Run.objects.filter(pk=run_id).update(batches_total=F("batches_total") + cut)
+    Run.objects.filter(pk=run_id, status=RunStatus.PENDING).update(
+        status=RunStatus.RUNNING, started_at=Coalesce("started_at", Now())
+    )
+    for _ in range(settings.PIPELINE_LOAD_TASKS_PER_RUN if before == 0 else 1):
+        transaction.on_commit(lambda: wakeups.run_load_wake(run_id=run_id))
 
 
 def _chunk_failure_count(chunk: RunChunk, message: str) -> str | None:
@@ -283,13 +334,26 @@ def _chunk_failure_count(chunk: RunChunk, message: str) -> str | None:
 
 
 def run_staging_refuse(*, run_id: int, message: str) -> None:
-    """The file cannot be imported after all: the run fails with the reason, and whatever was
-    staged from it is removed, so a refused file leaves no records."""
+    """The file cannot be imported after all: the run fails with the reason, nothing more of
+    it loads, and whatever was staged from it is removed, so a refused file leaves no
+    records. Records its earlier chunks already sent to HubSpot (staging and loading
+    overlap) stay, with those a loader is sending right now: they are the run's history."""
     with transaction.atomic():
         run = Run.objects.select_for_update().get(pk=run_id)
         if run.staged_at is not None or run.is_finished:
             return
-        RunRecord.objects.filter(run=run).delete()
+        RunBatch.objects.filter(run=run, state=BatchState.PENDING).update(
+            state=BatchState.FAILED, last_error="the file was refused"
+        )
+        in_flight: set[int] = set()
+        for ids in RunBatch.objects.filter(run=run, state=BatchState.LEASED).values_list(
+            "record_ids", flat=True
+        ):
+            in_flight.update(ids)
+        unsent = RunRecord.objects.filter(run=run, dead_letter__isnull=True).exclude(
+            state=RecordState.LOADED
+        )
+        unsent.exclude(pk__in=in_flight).delete()
         run.status, run.status_message, run.finished_at = (
             RunStatus.FAILURE,
             message[:300],

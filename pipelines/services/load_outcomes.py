@@ -91,6 +91,7 @@ def batch_verdict_save(
             ).update(available_at=until)
         if (
             finished_batch
+            and locked_run.prepared_at is not None  # else later chunks are still staging
             and not RunBatch.objects.filter(
                 run_id=run.pk, state__in=[BatchState.PENDING, BatchState.LEASED]
             ).exists()

@@ -33,12 +33,11 @@ from pipelines.models import (
     RunStatus,
     SkipReason,
 )
+from pipelines.models.runs import BATCH_STATES_OPEN
 from pipelines.selectors import run_record_state_counts
+from pipelines.services.batch_cuts import BATCH_SIZE, run_batches_cut_rest
 from pipelines.services.dead_letters import dead_letter_describe, dead_letters_settle
 from pipelines.services.staging import run_stage
-
-# HubSpot batch endpoints take at most 100 inputs (docs/reference/hubspot.md#batch-endpoints)
-BATCH_SIZE = 100
 
 
 def run_prepare(*, run_id: int, dispatch: bool = True) -> Run:
@@ -67,7 +66,12 @@ def run_prepare(*, run_id: int, dispatch: bool = True) -> Run:
         run_dedupe(run=run)
         dedupe_ms = round((time.perf_counter() - tick) * 1000)
         _dead_letters_for_invalid(run)
-        run.batches_total = _batches_create(run=run)
+        if run.chunks.exists():
+            # A CSV run's chunks cut their batches as they staged; the held duplicates now.
+            run_batches_cut_rest(run=run)
+            run.batches_total = RunBatch.objects.filter(run=run).count()
+        else:
+            run.batches_total = _batches_create(run=run)
         counts = run_record_state_counts(run_id=run.pk)
         run.dead_lettered = counts.get(RecordState.DEAD_LETTERED, 0)
         run.skipped = counts.get(RecordState.SKIPPED, 0)
@@ -76,8 +80,8 @@ def run_prepare(*, run_id: int, dispatch: bool = True) -> Run:
         run.save(
             update_fields=["dead_lettered", "skipped", "batches_total", "prepared_at", "timings"]
         )
-        if run.batches_total == 0:
-            return run_finish(run=run)
+        if not RunBatch.objects.filter(run=run, state__in=BATCH_STATES_OPEN).exists():
+            return run_finish(run=run)  # nothing to load, or all loaded while staging
         if dispatch:
             for _ in range(settings.PIPELINE_LOAD_TASKS_PER_RUN):
                 transaction.on_commit(lambda: wakeups.run_load_wake(run_id=run_id))

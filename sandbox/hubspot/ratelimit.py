@@ -8,6 +8,7 @@ A request that is refused is not counted.
 
 from __future__ import annotations
 
+from bisect import bisect_right, insort
 from collections import deque
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -41,7 +42,7 @@ class RateLimits:
         self.reset()
 
     def reset(self) -> None:
-        self._windows: dict[str, deque[float]] = {}
+        self._windows: dict[str, list[float]] = {}  # arrival times, sorted
         self._search: deque[float] = deque()
         self.daily_used = 0
         self._day = self._today()
@@ -62,12 +63,16 @@ class RateLimits:
         return max(self.daily_limit - self.daily_used, 0)
 
     def burst_used(self, key: str, now: float) -> int:
+        """Requests counted in the rolling window ending at ``now``: arrivals in
+        (now - window, now]. Requests are handled in parallel after their latency, so they
+        are not counted in arrival order; the log is kept sorted, or a request handled late
+        would stay counted after its window had passed (and refuse calls HubSpot admits)."""
         window = self._windows.get(key)
-        if window is None:
+        if not window:
             return 0
-        while window and window[0] <= now - self.window_seconds:
-            window.popleft()
-        return len(window)
+        # Arrivals older than the window plus a second of slack are no longer needed.
+        del window[: bisect_right(window, now - self.window_seconds - 1.0)]
+        return bisect_right(window, now) - bisect_right(window, now - self.window_seconds)
 
     def admit(self, key: str, now: float, *, search: bool, daily: bool) -> Verdict:
         """Charge one request to the right buckets, or say which policy refuses it."""
@@ -83,13 +88,12 @@ class RateLimits:
             remaining = self.search_per_second - len(self._search)
         else:
             used = self.burst_used(key, now)
-            window = self._windows.setdefault(key, deque())
+            window = self._windows.setdefault(key, [])
             if used >= self.rate_limit:
-                return Verdict(
-                    False, "TEN_SECONDLY_ROLLING", 0, window[0] + self.window_seconds - now
-                )
-            window.append(now)
-            remaining = self.rate_limit - len(window)
+                oldest = window[bisect_right(window, now - self.window_seconds)]
+                return Verdict(False, "TEN_SECONDLY_ROLLING", 0, oldest + self.window_seconds - now)
+            insort(window, now)
+            remaining = self.rate_limit - used - 1
         if daily:
             self.daily_used += 1
         return Verdict(True, None, remaining)

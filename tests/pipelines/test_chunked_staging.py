@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from pipelines import tasks, wakeups
 from pipelines.csv_files import csv_detect, csv_rows
-from pipelines.models import RecordState, Run, RunChunk, RunRecord, RunStatus
+from pipelines.models import RecordState, Run, RunBatch, RunChunk, RunRecord, RunStatus
 from pipelines.services import chunks
 from pipelines.services.chunks import run_chunk_stage, run_chunk_stage_next
 from pipelines.services.runs import run_prepare
@@ -52,6 +52,18 @@ def staged(run: Run) -> list[tuple[int, str, str, str]]:
         for number, raw in RunRecord.objects.filter(run=run)
         .order_by("position")
         .values_list("row_number", "raw")
+    ]
+
+
+def batched(run: Run) -> list[int]:
+    """Positions of the run's records in its batches, in the batches' (loading) order."""
+    positions = dict(RunRecord.objects.filter(run=run).values_list("pk", "position"))
+    return [
+        positions[pk]
+        for ids in RunBatch.objects.filter(run=run)
+        .order_by("sequence")
+        .values_list("record_ids", flat=True)
+        for pk in ids
     ]
 
 
@@ -121,13 +133,15 @@ def test_the_run_is_not_staged_until_its_last_chunk_is(workflow, small_chunks, s
     for chunk_id in ids[:-1]:
         run_chunk_stage(chunk_id=chunk_id)
     assert Run.objects.get(pk=run.pk).staged_at is None
-    assert not run.batches.exists()
+    # Loading overlaps staging: each staged chunk's records are in batches already.
+    assert batched(run) == [1, 2, 3, 4, 5, 6]
 
     run_chunk_stage(chunk_id=ids[-1])
     run = run_prepare(run_id=run.pk, dispatch=False)
     assert run.staged_at is not None
     assert run.prepared_at is not None
-    assert run.batches_total == 1
+    assert run.batches_total == 3
+    assert batched(run) == [1, 2, 3, 4, 5, 6, 7]  # every record in exactly one batch
 
 
 def test_with_dispatch_stagers_are_woken_for_the_run_and_claim_chunks_until_none_is_left(
@@ -155,12 +169,14 @@ def test_with_dispatch_stagers_are_woken_for_the_run_and_claim_chunks_until_none
     run.refresh_from_db()
     assert run.records_in == 7
     assert run.prepared_at is not None
-    assert loaders == [run.pk, run.pk]  # PIPELINE_LOAD_TASKS_PER_RUN: one per worker process
+    # PIPELINE_LOAD_TASKS_PER_RUN (2) as the first chunk's batches are cut, one for each later
+    # chunk (loaders that ran out of work have left), and 2 for the held records at the end.
+    assert loaders == [run.pk] * (2 + 1 + 1 + 2)
 
     with django_capture_on_commit_callbacks(execute=True):
         tasks.run_stage_task(run.pk)  # the second wake-up finds nothing left to do
     assert RunRecord.objects.filter(run=run).count() == 7
-    assert loaders == [run.pk, run.pk]
+    assert loaders == [run.pk] * 6
 
 
 def test_a_run_whose_stager_was_lost_is_woken_again_once_its_heartbeat_is_stale(

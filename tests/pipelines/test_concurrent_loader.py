@@ -294,9 +294,8 @@ def test_a_run_without_progress_is_marked_stalled_with_the_reason_until_it_moves
     workflow, sandbox, settings
 ):
     run = staged_run(workflow, 150)
-    RunBatch.objects.filter(run=run, sequence=1).update(
-        last_error="HubSpot POST -> 503: server error"
-    )
+    first = RunBatch.objects.filter(run=run).order_by("sequence").first()
+    RunBatch.objects.filter(pk=first.pk).update(last_error="HubSpot POST -> 503: server error")
     long_ago = timezone.now() - timedelta(seconds=settings.PIPELINE_RUN_STALLED_SECONDS + 1)
     Run.objects.filter(pk=run.pk).update(started_at=long_ago, progress_at=long_ago)
 

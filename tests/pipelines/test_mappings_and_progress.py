@@ -85,7 +85,7 @@ def test_progress_reports_percent_from_records_in_a_final_state(workflow, sandbo
     run_prepare(run_id=run.pk, dispatch=False)
     from pipelines.services.loading import batch_process
 
-    batch_process(batch_id=RunBatch.objects.get(run=run, sequence=1).pk)
+    batch_process(batch_id=RunBatch.objects.filter(run=run).order_by("sequence").first().pk)
     progress = run_progress(run_id=run.pk)
 
     assert (

@@ -194,3 +194,19 @@ def test_control_endpoints(app, client):
     assert app.objects("contacts") == []
     assert app.request_log == []
     assert app.config.rate_limit == 7  # reset keeps the configuration
+
+
+def test_the_rolling_window_counts_arrivals_even_when_they_are_handled_out_of_order():
+    from sandbox.hubspot.ratelimit import RateLimits
+
+    limits = RateLimits(rate_limit=2, window_seconds=10, search_per_second=5, daily_limit=None)
+    assert limits.admit("app", 10.0, search=False, daily=False).allowed
+    # A request that arrived at 5.0 but was handled after the one of 10.0 (its latency ran
+    # longer): counted at its arrival, so it leaves the window at 15.0, not later.
+    assert limits.admit("app", 5.0, search=False, daily=False).allowed
+    assert not limits.admit("app", 14.9, search=False, daily=False).allowed
+
+    verdict = limits.admit("app", 15.5, search=False, daily=False)
+
+    assert verdict.allowed
+    assert verdict.remaining == 0  # 10.0 and 15.5 in (5.5, 15.5]
