@@ -24,7 +24,7 @@ from integrations.base_url import base_url_for, base_url_validate
 from integrations.errors import RateLimited, RequestRejected
 from integrations.models import AuthType, Connection, ConnectionStatus, RequestLog
 from integrations.oauth import OAuthConnectionAuth
-from integrations.ratelimit import RateLimitSpec
+from integrations.ratelimit import RateLimitSpec, SharedRateLimit
 from integrations.transport import ClientConfig, RequestRecord
 
 logger = logging.getLogger(__name__)
@@ -123,6 +123,15 @@ def client_config_for(connection: Connection) -> ClientConfig:
         limiter_url=settings.REDIS_URL or None,
         timezone=connection.portal_timezone or connection.options.get("timezone") or "UTC",
     )
+
+
+def budget_for(connection: Connection) -> SharedRateLimit | None:
+    """The shared rate limit (budget) calls through ``connection`` spend, to ask whether a
+    slot is free without taking one; None when the provider has no limit we keep."""
+    config = client_config_for(connection)
+    if config.rate_limit is None:
+        return None
+    return SharedRateLimit(config.limiter_url, config.rate_limit, config.limiter_key)
 
 
 def limiter_key_for(connection: Connection) -> str:

@@ -1,12 +1,13 @@
-"""The concurrent loader: one task works one run, keeping several batch calls in flight.
+"""The concurrent loader: a load task keeps several batch calls in flight.
 
 A run's load task (``pipelines.run_load``) starts PIPELINE_LOAD_THREADS threads; each claims
-the run's next due batch from the database (batch_claim_next: SKIP LOCKED on PostgreSQL),
-loads it, and claims again, until nothing is due or the task's slice
-(PIPELINE_LOAD_SLICE_SECONDS) is over. The threads share the portal's limiter, which admits
-as many calls as the portal allows; a thread waiting for a slot or for HubSpot costs a few
-hundred kilobytes, not a process (docs/operations.md, "Concurrency of the loader", has the
-figures behind that choice).
+the next due batch from the database (batch_claim_next: SKIP LOCKED on PostgreSQL), loads it,
+and claims again, until nothing is due or the task's slice (PIPELINE_LOAD_SLICE_SECONDS) is
+over. The threads serve the task's run and every other run with due batches, in turn
+(load_rotation: several portals load at once, each at its own rate). The threads share each
+portal's limiter, which admits as many calls as the portal allows; a thread waiting for a
+slot or for HubSpot costs a few hundred kilobytes, not a process (docs/operations.md,
+"Concurrency of the loader", has the figures behind that choice).
 
 When the slice is over the task wakes the run again at the back of the queue, so runs of
 several portals take turns on few worker processes. When nothing is due yet (backoff, a 429
@@ -29,7 +30,7 @@ from django.utils import timezone
 
 from pipelines.models import BatchState, Run, RunBatch, RunStatus
 from pipelines.services.batch_claims import batches_release_orphaned
-from pipelines.services.loading import batch_load_next
+from pipelines.services.load_rotation import WAITED, LoadRotation
 
 # Wake-ups further out than this are left to the sweeper (it wakes every run with due work):
 # a Celery countdown that long sits in Redis as an unacked message, redelivered in a loop.
@@ -62,13 +63,16 @@ def run_load(
     batches_release_orphaned(run_id=run_id)
     caller = threading.current_thread()
 
+    rotation = LoadRotation(run_id=run_id, transport=transport)
+
     def claim_until_done() -> int:
         loaded = 0
         try:
             while clock() < deadline:
-                if batch_load_next(run_id=run_id, transport=transport) is None:
+                outcome = rotation.load_next()
+                if outcome is None:
                     break
-                loaded += 1
+                loaded += outcome.state != WAITED
         finally:
             if threading.current_thread() is not caller:
                 connections.close_all()  # this thread's own connections

@@ -120,11 +120,13 @@ class Command(BaseCommand):
 
 
 def workers_answering(*, timeout: float = 1.5) -> int:
-    """How many Celery workers answer a ping (0 when none, or the broker cannot broadcast)."""
+    """Whether a Celery worker answers a ping: 1 as soon as one does, 0 when none does within
+    ``timeout`` or the broker cannot broadcast. (Counting every worker meant waiting out the
+    whole timeout on every `import_csv --wait`.)"""
     from config.celery import app
 
     try:
-        return len(app.control.ping(timeout=timeout) or [])
+        return len(app.control.ping(timeout=timeout, limit=1) or [])
     except Exception:  # noqa: BLE001 - any broker trouble means: do not count on a worker
         return 0
 
