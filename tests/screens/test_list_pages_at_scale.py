@@ -33,6 +33,7 @@ def test_the_queue_selects_no_json_of_letters_or_records(client, admin_user, dea
     assert '"raw"' not in listing
     assert '"source_row"' not in listing
     assert '"payload"' not in listing
+    assert '"password"' not in listing  # nor the user who resolved it: only what is shown
 
 
 def test_a_finished_runs_page_does_not_count_its_records(client, admin_user, finished_run):
