@@ -32,6 +32,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -222,7 +223,11 @@ def pages() -> list[tuple[str, str]]:
         ("dead-letter queue (open, first page)", queue),
         ("dead-letter queue (all, deep page)", f"{queue}?status=all&before={middle}"),
         ("dead-letter queue (category filter)", f"{queue}?category=retries_exhausted"),
-        ("dead-letter queue (search an email)", f"{queue}?q=person{letter.record_id}"),
+        ("dead-letter queue (search an email)", f"{queue}?{urlencode({'q': letter.identity})}"),
+        # The start of an address: a handful of letters match (11 at the full size).
+        ("dead-letter queue (search part of one)", f"{queue}?q={letter.identity[:10]}"),
+        # Words of one of the errors: a third of the letters match.
+        ("dead-letter queue (search error text)", f"{queue}?{urlencode({'q': 'too long'})}"),
         ("runs list", reverse("switchyard:runs")),
         ("runs list (partial runs)", reverse("switchyard:runs") + "?status=partial"),
         ("run detail (100k records)", run_url),

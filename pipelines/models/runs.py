@@ -402,6 +402,8 @@ class DeadLetter(models.Model):
                 name="pipelines_dl_open_identity",
             ),
         ]
+        # On PostgreSQL the search also has trigram indexes on identity, reason and errors:
+        # migration 0017, raw SQL because SQLite has no such index (docs/pipelines.md).
 
     def __str__(self) -> str:
         return f"Dead letter {self.pk} ({self.category})"

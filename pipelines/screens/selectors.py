@@ -184,24 +184,32 @@ def dead_letter_list(*, filters: DeadLetterFilters) -> QuerySet[DeadLetter]:
     return letters.order_by("-id")
 
 
-# What the queue's rows never show: the JSON of the letter and of its record (a record's raw
-# row is most of a records table's size) and the run's timings.
-_LIST_DEFERRED = (
-    "payload",
-    "original_payload",
-    "source_row",
-    "record__raw",
-    "record__values",
-    "record__extras",
-    "record__errors",
-    "run__timings",
-    "resolved_in_run__timings",
+# What the queue's rows show (templates/pipelines/dead_letter_list.html), and nothing else:
+# not the JSON of the letter or of its record (a record's raw row is most of a records table's
+# size), nor the run, the resolving run or the user, whose ids are enough for the links.
+_LIST_COLUMNS = (
+    "run_id",
+    "workflow__slug",
+    "record__row_number",
+    "record__event_id",
+    "identity",
+    "category",
+    "errors",
+    "created_at",
+    "resolution",
+    "resolution_note",
+    "resolved_in_run_id",
 )
 
 
 def dead_letter_list_page(*, filters: DeadLetterFilters) -> QuerySet[DeadLetter]:
     """The queue as the list page shows it: only the columns it prints."""
-    return dead_letter_list(filters=filters).defer(*_LIST_DEFERRED)
+    return (
+        dead_letter_list(filters=filters)
+        .select_related(None)
+        .select_related("record", "workflow")
+        .only(*_LIST_COLUMNS)
+    )
 
 
 def run_records_count(*, run: Run, state: str = "") -> int | None:
