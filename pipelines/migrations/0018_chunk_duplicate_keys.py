@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("pipelines", "0016_merge_0011_named_sweepers_0015_merge_branches_3"),
+        ("pipelines", "0017_dead_letter_search_trigram"),
     ]
 
     operations = [
