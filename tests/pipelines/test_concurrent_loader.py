@@ -97,6 +97,54 @@ def test_threads_load_every_batch_once_within_the_portals_limit(settings, tmp_pa
     assert set(RunBatch.objects.filter(run=run).values_list("attempts", flat=True)) == {1}
 
 
+@on_postgres_and_redis
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_two_portals_load_together_each_within_its_own_limit(settings, tmp_path, monkeypatch):
+    settings.MEDIA_ROOT = tmp_path
+    # Each portal allows 20 calls per 2 s (the sandbox keeps a window per token); we admit 18.
+    sandbox = HubSpotSandbox(rate_limit=20, window_seconds=2, latency_ms=100, seed=12)
+    monkeypatch.setitem(registry.TRANSPORT_OVERRIDES, "hubspot", httpx.WSGITransport(app=sandbox))
+    portals = [
+        WorkflowFactory(
+            destination_connection__token=f"pat-na1-00000000-portal-{n}-0000",
+            destination_connection__rate_limit_requests=18,
+            destination_connection__rate_limit_seconds=2,
+        )
+        for n in (1, 2)
+    ]
+    runs = [
+        staged_run(workflow, 2000) if n == 0 else staged_run_from(workflow, 2000, start=5000)
+        for n, workflow in enumerate(portals)
+    ]
+
+    loaded = run_load(run_id=runs[0].pk, threads=6)  # woken for the first portal only
+
+    assert loaded.finished
+    spans = []
+    for run in runs:
+        assert_invariant(run)  # both finished by the one task
+        assert (run.status, run.succeeded, run.batches_done) == (RunStatus.SUCCESS, 2000, 20)
+        finished = RunBatch.objects.filter(run=run).values_list("finished_at", flat=True)
+        spans.append((min(finished), max(finished)))
+    # Loaded together, not one after the other: each run's batches ended while the other's did.
+    assert spans[0][0] < spans[1][1]
+    assert spans[1][0] < spans[0][1]
+    assert upsert_calls(sandbox) == 40  # no batch sent twice
+    assert 429 not in [status for _m, _p, status, _t in sandbox.request_log]
+
+
+def staged_run_from(workflow, rows: int, *, start: int) -> Run:
+    run = run_create_csv(
+        workflow=workflow,
+        file=io.BytesIO(csv_bytes(contact_rows(rows, start=start))),
+        filename="c.csv",
+        dispatch=False,
+    )
+    return run_prepare(run_id=run.pk, dispatch=False)
+
+
 def _dead_pid() -> int:
     pid = 4_000_000
     while True:
