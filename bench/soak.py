@@ -4,7 +4,8 @@ while HubSpot misbehaves and worker processes die, against the same import witho
     DATABASE_URL=postgres://… REDIS_URL=redis://… .venv/bin/python bench/soak.py [--rows 100000]
 
 Two runs of the same generated file, each into its own HubSpot sandbox process (190 requests /
-10 s, 150 ms a call) through one `celery worker` (prefork, --concurrency processes):
+10 s, 150 ms a call) through one `celery worker` started as docs/operations.md says (or with
+--concurrency processes):
 
 1. calm: no faults;
 2. soak: 5 % of calls answered 429 and 2 % answered 500, and one pool process of the worker
@@ -85,7 +86,10 @@ def worker_start(concurrency: int, media_root: str) -> subprocess.Popen:
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "MEDIA_ROOT": media_root,
         "DATABASE_URL": f"postgres://{params['USER']}@{params['HOST']}:{params['PORT']}/{params['NAME']}",
+        "PIPELINE_LOAD_THREADS": "8",  # the production default (test settings use 1)
     }
+    # Without --concurrency: the worker's own default, as docs/operations.md starts it.
+    pool = ["-c", str(concurrency)] if concurrency else []
     return subprocess.Popen(
         [
             sys.executable,
@@ -94,8 +98,7 @@ def worker_start(concurrency: int, media_root: str) -> subprocess.Popen:
             "-A",
             "config",
             "worker",
-            "-c",
-            str(concurrency),
+            *pool,
             "-P",
             "prefork",
             "-n",
@@ -267,7 +270,12 @@ def invariants(result: dict, path: Path) -> list[tuple[str, bool, str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--concurrency", type=int, default=8, help="worker pool processes")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=0,
+        help="worker pool processes (default: the worker's own, as docs/operations.md starts it)",
+    )
     parser.add_argument(
         "--kill-every", type=float, default=60.0, help="seconds between pool-process kills"
     )
