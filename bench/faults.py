@@ -164,13 +164,17 @@ def celery_start(kind: str, name: str, env: dict[str, str]) -> subprocess.Popen:
 
 
 def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
-    if process.poll() is None:
+    if process.poll() is not None:
+        return
+    try:
         os.killpg(process.pid, sig)  # the process group we started, nothing else
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        process.wait(timeout=30)
+    except ProcessLookupError:  # exited meanwhile, or not a group leader: stop it alone
+        process.kill()
+        process.wait()
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 class Supervisor:
