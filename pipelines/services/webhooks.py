@@ -20,9 +20,10 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from integrations.hot_path import row_insert_unless_taken
 from integrations.inbound import JsonTooDeep, bounded_int, json_loads_bounded
 from integrations.models import AuthType, Connection
 from pipelines.enqueue import INBOUND_EVENTS_PROCESS, enqueue_on_commit
@@ -171,18 +172,17 @@ def inbound_event_store(
         key = f"{source}:{connection.pk}:id:{hashlib.sha256(event_id.encode()).hexdigest()}"
     else:
         key = f"{source}:{connection.pk}:body:{hashlib.sha256(body).hexdigest()}"
-    try:
-        with transaction.atomic():
-            event = InboundEvent.objects.create(
-                source=source,
-                workflow=workflow,
-                connection=connection,
-                dedupe_key=key,
-                event_id=event_id[:200],
-                payload=payload,
-                received_at=now,
-            )
-    except IntegrityError:
+    event = InboundEvent(
+        source=source,
+        workflow=workflow,
+        connection=connection,
+        dedupe_key=key,
+        event_id=event_id[:200],
+        payload=payload,
+        received_at=now,
+    )
+    # One statement, committed by itself (integrations/hot_path.py); a taken key is a replay.
+    if not row_insert_unless_taken(event, unique="dedupe_key"):
         existing = InboundEvent.objects.get(dedupe_key=key)
         if event_id or existing.received_at > now - PAYLOAD_DEDUPE_WINDOW:
             return Receipt(event=existing, duplicate=True)
@@ -198,9 +198,26 @@ def inbound_event_store(
                 payload=payload,
                 received_at=now,
             )
-    if cache.add(f"pipelines:inbound:{workflow.pk}", 1, timeout=PROCESS_DEBOUNCE_SECONDS):
+    if _wake_due(workflow.pk):
         enqueue_on_commit(INBOUND_EVENTS_PROCESS, workflow.pk, countdown=PROCESS_DEBOUNCE_SECONDS)
     return Receipt(event=event, duplicate=False)
+
+
+# When this process last asked for a workflow's wake-up (time.monotonic()): a burst costs each
+# web process one cache round trip per workflow and interval, not one per request.
+_wake_asked: dict[int, float] = {}
+
+
+def _wake_due(workflow_id: int) -> bool:
+    """True for the first stored request of a workflow in an interval, across processes: it
+    sends the one processing task that claims every event stored meanwhile. A wake-up lost
+    or raced (an event committed just after the task claimed) costs a sweep, never the event
+    (clay_events_sweep, docs/operations.md "Web server and webhook intake")."""
+    now = time.monotonic()
+    if now - _wake_asked.get(workflow_id, float("-inf")) < PROCESS_DEBOUNCE_SECONDS:
+        return False
+    _wake_asked[workflow_id] = now
+    return cache.add(f"pipelines:inbound:{workflow_id}", 1, timeout=PROCESS_DEBOUNCE_SECONDS)
 
 
 def inbound_events_process(
