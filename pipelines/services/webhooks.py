@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from integrations.hot_path import row_insert_unless_taken
 from integrations.inbound import JsonTooDeep, bounded_int, json_loads_bounded
 from integrations.models import AuthType, Connection
-from pipelines.enqueue import INBOUND_EVENTS_PROCESS, enqueue_on_commit
+from pipelines import wakeups
+from pipelines.claims import wake_window_open
 from pipelines.models import InboundEvent, Run, RunTrigger, Workflow
 
 DEFAULT_TOKEN_HEADER = "X-Switchyard-Token"  # noqa: S105 - a header name
@@ -198,26 +198,15 @@ def inbound_event_store(
                 payload=payload,
                 received_at=now,
             )
-    if _wake_due(workflow.pk):
-        enqueue_on_commit(INBOUND_EVENTS_PROCESS, workflow.pk, countdown=PROCESS_DEBOUNCE_SECONDS)
+    if wake_window_open(f"pipelines:inbound:{workflow.pk}", seconds=PROCESS_DEBOUNCE_SECONDS):
+        # Never fails the request: an unpublished wake-up is the sweeper's (clay_events_sweep).
+        workflow_id = workflow.pk
+        transaction.on_commit(
+            lambda: wakeups.workflow_events_wake(
+                workflow_id=workflow_id, countdown=PROCESS_DEBOUNCE_SECONDS
+            )
+        )
     return Receipt(event=event, duplicate=False)
-
-
-# When this process last asked for a workflow's wake-up (time.monotonic()): a burst costs each
-# web process one cache round trip per workflow and interval, not one per request.
-_wake_asked: dict[int, float] = {}
-
-
-def _wake_due(workflow_id: int) -> bool:
-    """True for the first stored request of a workflow in an interval, across processes: it
-    sends the one processing task that claims every event stored meanwhile. A wake-up lost
-    or raced (an event committed just after the task claimed) costs a sweep, never the event
-    (clay_events_sweep, docs/operations.md "Web server and webhook intake")."""
-    now = time.monotonic()
-    if now - _wake_asked.get(workflow_id, float("-inf")) < PROCESS_DEBOUNCE_SECONDS:
-        return False
-    _wake_asked[workflow_id] = now
-    return cache.add(f"pipelines:inbound:{workflow_id}", 1, timeout=PROCESS_DEBOUNCE_SECONDS)
 
 
 def inbound_events_process(
