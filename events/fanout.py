@@ -88,8 +88,20 @@ def events_fan_out_batch(*, event_ids: list[int]) -> int:
 
     woken: set[int] = set()
     subscriptions = subscriptions_enabled()
-    for event_id in event_ids:
-        woken.update(event_fan_out(event_id=event_id, subscriptions=subscriptions))
+    specs = [trigger_spec(s) for s in subscriptions]
+    unmatched: list[int] = []
+    # Events no subscription listens to are marked done together, one UPDATE for the batch
+    # (a burst of webhooks with nobody subscribed costs no per-event work).
+    for event in Event.objects.filter(pk__in=event_ids, fanned_out_at__isnull=True).order_by("id"):
+        view = event_view(event)
+        if not any(trigger_matches(spec, view) for spec in specs):
+            unmatched.append(event.pk)
+            continue
+        woken.update(event_fan_out(event_id=event.pk, subscriptions=subscriptions))
+    if unmatched:
+        Event.objects.filter(pk__in=unmatched, fanned_out_at__isnull=True).update(
+            fanned_out_at=timezone.now(), matched=0
+        )
     subscribers_wake(subscriber_ids=sorted(woken))
     executions_start_for_events(event_ids=event_ids)
     return len(woken)
