@@ -1,6 +1,6 @@
 """Webhook intake under gunicorn, at a fixed request rate, with a real worker on the same machine.
 
-    .venv/bin/python bench/webhook_server.py [--rate 1000] [--seconds 15] [--port-base 9730]
+    .venv/bin/python bench/webhook_server.py [--rates 1000] [--seconds 15] [--port-base 9730]
         [--workers 2 --threads 8 --worker-class gthread] [--only clay,hubspot]
 
 Private PostgreSQL and Redis (AOF) on --port-base and the next port (bench/faults.py), the
@@ -8,7 +8,7 @@ HubSpot sandbox the workflow loads into on the port after (190 requests / 10 s),
 the one after that, started with the command line docs/operations.md gives ("Web server and
 webhook intake"), and `celery -A config worker` and `celery -A config beat` as the same page
 says, all with `config.settings.base` and DEBUG off. An open-loop generator (bench/open_loop.py)
-posts Clay rows, one per request as Clay's HTTP API column sends them, at --rate for
+posts Clay rows, one per request as Clay's HTTP API column sends them, at each of --rates for
 --seconds; then HubSpot webhook deliveries (one signed event per request) to the event hub's
 endpoint. Printed per endpoint: achieved requests/s, p50/p99/max latency measured from each
 request's due time, statuses and errors, records sent / acknowledged / stored (nothing lost),
@@ -24,11 +24,13 @@ import hashlib
 import hmac
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -36,7 +38,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from end_to_end import cpu_seconds  # noqa: E402
 from faults import PrivatePostgres, PrivateRedis, celery_start, stop  # noqa: E402
 from open_loop import http_post, open_loop_run  # noqa: E402
 
@@ -66,6 +67,18 @@ def niceness(value: int):  # noqa: ANN201 - a context manager
         yield
     finally:
         os.setpriority(os.PRIO_PROCESS, 0, before)
+
+
+def client_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def machine_busy() -> tuple[float, float]:
+    """CPU seconds every core of the machine spent busy so far, and the clock."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK"), time.monotonic()
 
 
 def load_average() -> str:
@@ -144,13 +157,32 @@ def hubspot_request(port: int, connection_name: str, tag: int):  # noqa: ANN201
     return request_for
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU (user + system) of a process and all its descendants so far, including those that
+    exited and were reaped (a PostgreSQL backend per connection, gunicorn workers)."""
+    ticks = 0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    total = ticks / os.sysconf("SC_CLK_TCK")
+    for child in children:
+        # A live child's own reaped children are in its cutime; its own time is not in ours yet.
+        total += tree_cpu_seconds(int(child))
+    return total
+
+
 def groups_cpu(processes: dict[str, int]) -> dict[str, float]:
-    return {name: cpu_seconds(pid) for name, pid in processes.items()}
+    return {name: tree_cpu_seconds(pid) for name, pid in processes.items()}
 
 
 def main() -> int:  # noqa: PLR0915 - a script: set-up, phases, tear-down in order
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rate", type=float, default=1000)
+    parser.add_argument(
+        "--rates", default="1000", help="requests/s, comma-separated: one phase per rate"
+    )
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--port-base", type=int, default=9730)
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
@@ -199,11 +231,12 @@ def main() -> int:  # noqa: PLR0915 - a script: set-up, phases, tear-down in ord
         django.setup()
         import pipeline  # bench/pipeline.py: the HubSpot-side workflow and mapping
         from django.core.management import call_command
+        from django.db.models import Sum
 
         from events.models import Event
         from integrations.models import AuthType, Connection
         from integrations.services import connection_save
-        from pipelines.models import InboundEvent
+        from pipelines.models import InboundEvent, Run
 
         call_command("migrate", verbosity=0)
         # Its own process, so its CPU does not share a GIL with the load generator.
@@ -277,45 +310,82 @@ def main() -> int:  # noqa: PLR0915 - a script: set-up, phases, tear-down in ord
                 return InboundEvent.objects.filter(source="clay").count()
             return Event.objects.filter(source="hubspot-webhooks").count()
 
-        phases = [
-            ("clay", clay_request(web_port, workflow.slug, "run")),
-            ("hubspot", hubspot_request(web_port, "hubspot-webhooks", 1)),
-        ]
-        for name, request_for in phases:
-            if name not in args.only.split(","):
-                continue
-            before = groups_cpu(groups)
-            stored_before = stored_count(name)
+        def drained(pending: Callable[[], int]) -> tuple[int, float]:
+            started = time.monotonic()
+            left = pending()
+            while left and time.monotonic() - started < args.drain_seconds:
+                time.sleep(0.5)
+                left = pending()
+            return left, round(time.monotonic() - started, 1)
+
+        def phase_run(name: str, request_for: Callable[[int], bytes], rate: float) -> dict:
+            before, stored_before = groups_cpu(groups), stored_count(name)
+            runs_before = Run.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+            client_before, machine_before = client_cpu_seconds(), machine_busy()
             outcome = open_loop_run(
                 host="127.0.0.1",
                 port=web_port,
                 request_for=request_for,
-                rate=args.rate,
+                rate=rate,
                 seconds=args.seconds,
                 connections=args.connections,
             )
-            after = groups_cpu(groups)
-            result = {"endpoint": name, **outcome.summary(), "target_rps": args.rate}
-            acknowledged = sum(n for status, n in outcome.statuses.items() if status in (200, 202))
+            after, client_after, machine_after = (
+                groups_cpu(groups),
+                client_cpu_seconds(),
+                machine_busy(),
+            )
+            result = {"endpoint": name, **outcome.summary(), "target_rps": rate}
+            # 202: stored now; 200 would be a replay answered as a duplicate (none are sent).
+            accepted = outcome.statuses.get(202, 0)
             stored = stored_count(name) - stored_before
-            result.update({"acknowledged": acknowledged, "stored": stored})
-            result["lost"] = acknowledged - stored
+            result.update({"accepted": accepted, "stored": stored, "lost": accepted - stored})
+            per_request = {group: after[group] - before[group] for group in groups}
+            per_request["load generator"] = client_after - client_before
             result["cpu_ms_per_request"] = {
-                group: round((after[group] - before[group]) * 1000 / max(1, outcome.sent), 2)
-                for group in groups
+                group: round(seconds * 1000 / max(1, outcome.sent), 2)
+                for group, seconds in per_request.items()
             }
-            if name == "clay" and not args.no_worker:
-                started = time.monotonic()
-                pending = stored
-                while time.monotonic() - started < args.drain_seconds:
-                    pending = InboundEvent.objects.filter(source="clay", run__isnull=True).count()
-                    if not pending:
-                        break
-                    time.sleep(0.5)
-                result["unclaimed_after_drain"] = pending
-                result["drain_seconds"] = round(time.monotonic() - started, 1)
+            busy, elapsed = (machine_after[0] - machine_before[0]), outcome.seconds
+            ours = sum(per_request.values())
+            result["cores_busy"] = round(busy / elapsed, 2)
+            result["cores_busy_with_other_work"] = round(max(0.0, busy - ours) / elapsed, 2)
+            if args.no_worker:
+                pass
+            elif name == "clay":
+                # Every stored row claimed into a run, every run finished, rows counted.
+                result["unclaimed"], result["claim_drain_s"] = drained(
+                    lambda: InboundEvent.objects.filter(source="clay", run__isnull=True).count()
+                )
+                result["unfinished_runs"], result["run_drain_s"] = drained(
+                    lambda: Run.objects.filter(trigger="webhook", finished_at__isnull=True).count()
+                )
+                totals = Run.objects.filter(trigger="webhook", pk__gt=runs_before).aggregate(
+                    records_in=Sum("records_in"),
+                    succeeded=Sum("succeeded"),
+                    dead_lettered=Sum("dead_lettered"),
+                    skipped=Sum("skipped"),
+                )
+                result["webhook_runs"] = totals
+            else:
+                result["not_fanned_out"], result["fan_out_drain_s"] = drained(
+                    lambda: Event.objects.filter(
+                        source="hubspot-webhooks", fanned_out_at__isnull=True
+                    ).count()
+                )
             result["load_average_after"] = load_average()
-            print(json.dumps(result), flush=True)
+            return result
+
+        for n, rate in enumerate(float(r) for r in args.rates.split(",")):
+            phases = [
+                ("clay", clay_request(web_port, workflow.slug, f"run{n}")),
+                ("hubspot", hubspot_request(web_port, "hubspot-webhooks", n + 1)),
+            ]
+            for name, request_for in phases:
+                if name not in args.only.split(","):
+                    continue
+                result = phase_run(name, request_for, rate)
+                print(json.dumps(result), flush=True)
     finally:
         for process in processes.values():
             stop(process)
