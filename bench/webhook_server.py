@@ -205,9 +205,13 @@ def main() -> int:  # noqa: PLR0915 - a script: set-up, phases, tear-down in ord
     folder = Path(tempfile.mkdtemp(prefix="switchyard-intake-"))
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres")
-    with niceness(args.server_nice):
-        postgres = PrivatePostgres(folder / "postgres", args.port_base)
-        redis = PrivateRedis(folder / "redis", args.port_base + 1)
+    try:
+        with niceness(args.server_nice):
+            postgres = PrivatePostgres(folder / "postgres", args.port_base)
+            redis = PrivateRedis(folder / "redis", args.port_base + 1)
+    except Exception:
+        shutil.rmtree(folder, ignore_errors=True)  # e.g. the port is taken: nothing to stop
+        raise
     sandbox_port, web_port = args.port_base + 2, args.port_base + 3
     media = folder / "media"
     media.mkdir()
