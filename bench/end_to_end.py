@@ -65,6 +65,29 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def _phases(slug: str, sandbox, *, started_wall: float) -> dict:
+    """Where the time went, in seconds from the command's start: staging done, the first and
+    the last HubSpot call, and the calls per second between them (the ceiling is 19)."""
+    from pipelines.models import Run
+
+    run = Run.objects.filter(workflow__slug=slug).latest("pk")
+    times = sorted(t for _m, _p, status, t in sandbox.request_log if status != 429)
+    if not times:
+        return {}
+    first, last = times[0] - started_wall, times[-1] - started_wall
+    first_ten = [t for t in times if t < times[0] + 10]
+    return {
+        "staged_at_s": round(run.staged_at.timestamp() - started_wall, 1)
+        if run.staged_at
+        else None,
+        "first_call_s": round(first, 1),
+        "last_call_s": round(last, 1),
+        "calls": len(times),
+        "calls_per_s_while_loading": round(len(times) / max(last - first, 0.001), 1),
+        "calls_in_first_10_s": len(first_ten),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -131,8 +154,10 @@ def main() -> int:
 
         threading.Thread(target=watch_memory, daemon=True).start()
         commands = []
+        wall_starts = []
         for slug in slugs:
             started = time.monotonic()
+            wall_starts.append(time.time())
             command = subprocess.Popen(
                 [sys.executable, "manage.py", "import_csv", str(path), "--workflow", slug]
                 + ["--wait", "--json"],
@@ -149,6 +174,7 @@ def main() -> int:
             elapsed = time.monotonic() - started
             summary = json.loads(out.strip().splitlines()[-1])
             statuses = [s for _m, _p, s, _t in sandboxes[n].request_log]
+            phases = _phases(slug, sandboxes[n], started_wall=wall_starts[n])
             results.append(
                 {
                     "portal": slug,
@@ -159,6 +185,7 @@ def main() -> int:
                     "status": summary["status"],
                     "succeeded": summary["succeeded"],
                     "hubspot_429s": statuses.count(429),
+                    **phases,
                 }
             )
         done.set()

@@ -2,6 +2,7 @@
 30 % of the contacts are in HubSpot, and the time from the fault clearing to the run's end.
 
     .venv/bin/python bench/faults.py [--rows 10000] [--only worker_kill,redis_flush] [--port-base 9710]
+        [--outage-seconds 120] [--postgres-down-seconds 10]
 
 Everything runs on private servers this script starts and stops on --port-base and the next
 ports: a PostgreSQL cluster (initdb in a temporary folder, run as the ``postgres`` OS user when
@@ -234,7 +235,12 @@ def main() -> int:  # noqa: PLR0915 - a script: set-up, drills, tear-down in ord
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--only", default="", help="comma-separated drill names")
     parser.add_argument("--port-base", type=int, default=9710)
-    parser.add_argument("--outage-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--outage-seconds", type=float, default=120.0, help="how long HubSpot answers 503"
+    )
+    parser.add_argument(
+        "--postgres-down-seconds", type=float, default=10.0, help="PostgreSQL stopped this long"
+    )
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="switchyard-faults-"))
@@ -329,8 +335,8 @@ class Drills:
         self.redis.cli("FLUSHALL")
 
     def postgres_restart(self) -> None:
-        self.postgres.stop()
-        time.sleep(5)
+        self.postgres.stop()  # pg_ctl stop -m fast: every connection is cut
+        time.sleep(self.args.postgres_down_seconds)
         self.postgres.start()
 
     def postgres_restart_staging(self) -> None:

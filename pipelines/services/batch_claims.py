@@ -4,11 +4,13 @@ database"). pipelines.claims is the generic primitive; this is its use for RunBa
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -17,6 +19,7 @@ from pipelines.claims import (
     LiveLeases,
     lease_holder_gone,
     lease_holder_here,
+    retry_delay,
     row_claim,
 )
 from pipelines.models import BatchState, Run, RunBatch, RunStatus
@@ -122,22 +125,46 @@ def batches_release_orphaned(*, run_id: int) -> int:
     return released
 
 
-def batch_release_after_infrastructure_error(*, batch_id: int, token: str) -> bool:
-    """The database or Redis (the limiter) failed while this batch was being loaded: make it
-    pending again at once, its attempt given back, so any process can claim it as soon as
-    things are back instead of after the lease. Best effort: when the database itself is
-    down this fails too, and the batch is taken back by this process's next claim
-    (batches_release_orphaned) or when its lease expires."""
-    try:
-        return bool(
-            RunBatch.objects.filter(pk=batch_id, state=BatchState.LEASED, lease_token=token).update(
-                state=BatchState.PENDING,
-                lease_token="",
-                lease_holder="",
-                lease_expires_at=None,
-                attempts=F("attempts") - 1,
-                last_error="our database or Redis failed mid-batch; not counted as an attempt",
+def batch_release_after_infrastructure_error(
+    *,
+    run_id: int,
+    token: str,
+    patience: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> bool:
+    """The database or Redis (the limiter) failed while the batch leased under ``token`` was
+    being claimed or loaded: make it pending again, its attempt given back, so any process can
+    claim it as soon as things are back instead of after the lease.
+
+    When the database itself is what failed the release fails too, so it is tried again with
+    backoff until the database answers, for at most ``patience`` seconds (the lease, by
+    default: after that the lease has expired and any claimer takes the batch). Giving up at
+    once cost a PostgreSQL restart 58-63 s (docs/operations.md, "Faults survived"): the lease
+    was held by a live pool process, so no other process could tell the batch was orphaned
+    and it waited for its 60 s lease. Matched by token, so a batch whose claim half-happened
+    (leased, then the run's heartbeat failed) is found too. True when a batch was released."""
+    deadline = clock() + (settings.PIPELINE_BATCH_LEASE_SECONDS if patience is None else patience)
+    tries = 0
+    while True:
+        try:
+            return bool(
+                RunBatch.objects.filter(
+                    run_id=run_id, state=BatchState.LEASED, lease_token=token
+                ).update(
+                    state=BatchState.PENDING,
+                    lease_token="",
+                    lease_holder="",
+                    lease_expires_at=None,
+                    attempts=F("attempts") - 1,
+                    last_error="our database or Redis failed mid-batch; not counted as an attempt",
+                )
             )
-        )
-    except INFRASTRUCTURE_ERRORS:
-        return False
+        except INFRASTRUCTURE_ERRORS:
+            if not connection.in_atomic_block:
+                connection.close()  # this thread's broken connection; the next try opens one
+            left = deadline - clock()
+            if left <= 0:
+                return False
+            sleep(min(left, retry_delay(tries, base=0.5, cap=5.0)))
+            tries += 1

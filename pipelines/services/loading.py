@@ -89,11 +89,11 @@ def batch_load_next(
         batch = batch_claim_next(run_id=run_id, token=token)
         if batch is None:
             return None
-        try:
-            return batch_load(batch=batch, token=token, transport=transport)
-        except INFRASTRUCTURE_ERRORS:
-            batch_release_after_infrastructure_error(batch_id=batch.pk, token=token)
-            raise
+        return batch_load(batch=batch, token=token, transport=transport)
+    except INFRASTRUCTURE_ERRORS:
+        # Also when the claim itself failed half-way: the release matches the token.
+        batch_release_after_infrastructure_error(run_id=run_id, token=token)
+        raise
     finally:
         LIVE_LEASES.discard(token)
 

@@ -21,7 +21,7 @@ from pipelines import tasks
 from pipelines.claims import lease_holder_here
 from pipelines.models import BatchState, DeadLetter, Run, RunBatch, RunStatus
 from pipelines.selectors import run_progress, runs_stalled
-from pipelines.services import loading
+from pipelines.services import batch_claims, loading
 from pipelines.services.loader import run_load
 from pipelines.services.runs import run_execute_inline, run_prepare
 from pipelines.services.staging import run_create_csv
@@ -180,6 +180,73 @@ def test_an_infrastructure_error_mid_batch_is_retried_and_never_spends_an_attemp
     assert not DeadLetter.objects.exists()
     assert upsert_calls(sandbox) == 2  # the first call's write was lost with our record of it
     assert len({c["properties"]["email"] for c in sandbox.objects("contacts")}) == 100
+
+
+def _leased_by_a_thread_here(run: Run, token: str) -> RunBatch:
+    batch = RunBatch.objects.get(run=run)
+    RunBatch.objects.filter(pk=batch.pk).update(
+        state=BatchState.LEASED,
+        lease_token=token,
+        lease_holder=lease_holder_here(),
+        lease_expires_at=timezone.now() + timedelta(minutes=5),
+        attempts=1,
+    )
+    return batch
+
+
+def _database_down_for(monkeypatch, tries: int | None) -> None:
+    """RunBatch writes fail ``tries`` times (None: always), as during a PostgreSQL restart."""
+    real_filter = RunBatch.objects.filter
+    failed = []
+
+    def restarting(*args, **kwargs):
+        if tries is None or len(failed) < tries:
+            failed.append(True)
+            raise OperationalError("the database system is starting up")
+        return real_filter(*args, **kwargs)
+
+    monkeypatch.setattr(batch_claims.RunBatch.objects, "filter", restarting)
+
+
+def test_a_release_that_meets_the_database_down_is_tried_until_the_database_answers(
+    workflow, monkeypatch
+):
+    # Otherwise the batch waits for its lease: a live pool process holds it, so no other
+    # process can tell it is orphaned (a PostgreSQL restart cost 58-63 s that way).
+    run = staged_run(workflow, 100)
+    batch = _leased_by_a_thread_here(run, "lost-mid-batch")
+    _database_down_for(monkeypatch, tries=3)
+    slept: list[float] = []
+
+    released = batch_claims.batch_release_after_infrastructure_error(
+        run_id=run.pk, token="lost-mid-batch", sleep=slept.append
+    )
+
+    assert released
+    assert len(slept) == 3
+    assert all(0 < s <= 5 for s in slept)
+    batch.refresh_from_db()
+    assert (batch.state, batch.attempts, batch.lease_token) == (BatchState.PENDING, 0, "")
+
+
+def test_a_release_gives_up_when_the_lease_would_have_expired_anyway(workflow, monkeypatch):
+    run = staged_run(workflow, 100)
+    batch = _leased_by_a_thread_here(run, "lost-mid-batch")
+    _database_down_for(monkeypatch, tries=None)
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    released = batch_claims.batch_release_after_infrastructure_error(
+        run_id=run.pk, token="lost-mid-batch", patience=20, sleep=sleep, clock=lambda: now[0]
+    )
+
+    assert not released
+    assert 20 <= now[0] < 25  # waited out its patience, not longer
+    monkeypatch.undo()
+    batch.refresh_from_db()
+    assert (batch.state, batch.attempts) == (BatchState.LEASED, 1)  # left for its lease
 
 
 def test_the_load_task_retries_on_an_infrastructure_error(workflow, monkeypatch):
