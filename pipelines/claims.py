@@ -132,8 +132,10 @@ def wake_window_open(key: str, *, seconds: float) -> bool:
                 return False
             # Expired between the two calls: try to open the next window.
     except INFRASTRUCTURE_ERRORS as exc:
-        # The cache (Redis) is unreachable: wake anyway; wake_up logs what it cannot send.
+        # The cache (Redis) is unreachable: this process opens the window on its own and
+        # wakes (wake_up logs what it cannot send), once per window, not once per request.
         logger.warning("wake-up window %s not checked (%s)", key, exc)
+        _windows_open[key] = now + seconds
         return True
     return False
 
