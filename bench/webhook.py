@@ -9,7 +9,8 @@ publish on commit) via the in-process test client, so the figure is our server t
 the network. Clay sends one request per row, in bursts (docs/reference/clay.md#http-api-column), and the target is
 a p99 under 50 ms (docs/reference/reliability.md#webhook-latency measured ~21 ms saturated on 2 cores). The
 baseline in the same run is Django's own floor: /healthz through the same stack.
-A throwaway test database is created and destroyed.
+A throwaway test database is created and destroyed. The same endpoint under gunicorn, at a
+fixed request rate with a real worker beside it: bench/webhook_server.py.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 # docs/operations.md, "Processes": the web server's command line.
-GUNICORN = ["-m", "gunicorn", "config.wsgi", "--workers", "4"]
+GUNICORN = ["-m", "gunicorn", "config.wsgi", "--worker-class", "gthread", "--workers", "2"]
+GUNICORN += ["--threads", "8"]
 
 
 def web_start(port: int, env: dict[str, str]) -> subprocess.Popen:

@@ -79,6 +79,53 @@ def subscriptions_enabled() -> list[Subscription]:
     return _subscriptions()
 
 
+def events_fan_out_batch(*, event_ids: list[int]) -> int:
+    """Fan these events out, wake the subscribers that got work, start the chains they
+    trigger; the number of subscribers woken. Idempotent: an event fanned out already is
+    skipped, a chain already started for an event is not started again."""
+    from events.executions.engine import executions_start_for_events
+    from events.wakeups import subscribers_wake
+
+    woken: set[int] = set()
+    subscriptions = subscriptions_enabled()
+    specs = [trigger_spec(s) for s in subscriptions]
+    unmatched: list[int] = []
+    # Events no subscription listens to are marked done together, one UPDATE for the batch
+    # (a burst of webhooks with nobody subscribed costs no per-event work).
+    for event in Event.objects.filter(pk__in=event_ids, fanned_out_at__isnull=True).order_by("id"):
+        view = event_view(event)
+        if not any(trigger_matches(spec, view) for spec in specs):
+            unmatched.append(event.pk)
+            continue
+        woken.update(event_fan_out(event_id=event.pk, subscriptions=subscriptions))
+    if unmatched:
+        Event.objects.filter(pk__in=unmatched, fanned_out_at__isnull=True).update(
+            fanned_out_at=timezone.now(), matched=0
+        )
+    subscribers_wake(subscriber_ids=sorted(woken))
+    executions_start_for_events(event_ids=event_ids)
+    return len(woken)
+
+
+def events_fan_out_due(*, limit: int = 500) -> int:
+    """Fan out every stored event not fanned out yet, oldest first, ``limit`` at a time (what
+    a coalesced wake-up asks for); the number of events looked at. Two workers doing it at
+    once fan each event out once (event_fan_out's guarded update)."""
+    done = 0
+    while True:
+        ids = list(
+            Event.objects.filter(fanned_out_at__isnull=True)
+            .order_by("received_at", "id")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not ids:
+            return done
+        events_fan_out_batch(event_ids=ids)
+        done += len(ids)
+        if len(ids) < limit:
+            return done
+
+
 def event_fan_out(*, event_id: int, subscriptions: list[Subscription] | None = None) -> list[int]:
     """Create the event's deliveries; return the ids of subscribers that have work now."""
     event = Event.objects.get(pk=event_id)

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import connection
 from django.utils import timezone
 
 from events.models import Event, EventSourceKind
+from integrations.hot_path import row_insert_unless_taken
 from integrations.hubspot.webhooks import event_dedupe_key
 
 # HubSpot subscription types name the object in the singular ("deal.propertyChange").
@@ -159,62 +160,80 @@ def standard_drafts(payload: Any, *, message_id: str) -> list[EventDraft]:
 
 
 def events_store(
-    *, source: str, kind: str, drafts: list[EventDraft], fan_out_later: bool = True
+    *,
+    source: str,
+    kind: str,
+    drafts: list[EventDraft],
+    fan_out_later: bool = True,
+    coalesce_wake: bool = False,
 ) -> StoredBatch:
     """Insert each draft unless its dedupe key was seen; fan out the new ones on commit
     (``fan_out_later=False``: the caller fans out itself). The unique key, not a cache, is
-    what makes a sender's retry harmless."""
+    what makes a sender's retry harmless. ``coalesce_wake`` (the webhook endpoints): instead
+    of one fan-out message per request, at most two wake-ups a second across every web
+    process claim whatever was stored (events/wakeups.py, events_fan_out_wake)."""
     stored: list[Event] = []
     duplicates = 0
     now = timezone.now()
     for draft in drafts:
         key = f"{source}:{draft.dedupe_key}"[:300]
         previous = _previous_value(source, draft) if draft.property_name else ""
-        try:
-            with transaction.atomic():
-                event = Event.objects.create(
-                    source=source,
-                    source_kind=kind,
-                    dedupe_key=key,
-                    source_event_id=draft.source_event_id,
-                    type=draft.type,
-                    object_type=draft.object_type,
-                    object_id=draft.object_id,
-                    property_name=draft.property_name,
-                    property_value=draft.property_value,
-                    previous_value=previous,
-                    occurred_at=draft.occurred_at,
-                    received_at=now,
-                    payload=draft.payload,
-                    fields={**draft.fields, "previous_value": previous},
-                )
-        except IntegrityError:
+        event = Event(
+            source=source,
+            source_kind=kind,
+            dedupe_key=key,
+            source_event_id=draft.source_event_id,
+            type=draft.type,
+            object_type=draft.object_type,
+            object_id=draft.object_id,
+            property_name=draft.property_name,
+            property_value=draft.property_value,
+            previous_value=previous,
+            occurred_at=draft.occurred_at,
+            received_at=now,
+            payload=draft.payload,
+            fields={**draft.fields, "previous_value": previous},
+        )
+        # One statement each (integrations/hot_path.py); a taken key is a retry.
+        if not row_insert_unless_taken(event, unique="dedupe_key"):
             duplicates += 1
             continue
         stored.append(event)
     if stored and fan_out_later:
-        from events.wakeups import FAN_OUT
+        from events.wakeups import FAN_OUT, events_fan_out_wake
         from pipelines.enqueue import enqueue_on_commit
 
-        enqueue_on_commit(FAN_OUT, [e.pk for e in stored])
+        if coalesce_wake:
+            events_fan_out_wake()
+        else:
+            enqueue_on_commit(FAN_OUT, [e.pk for e in stored])
     return StoredBatch(events=stored, duplicates=duplicates)
 
 
+_PREVIOUS_COLUMNS = ("source", "object_type", "object_id", "property_name")
+
+
 def _previous_value(source: str, draft: EventDraft) -> str:
-    """The value this property had in the latest earlier event about the same object."""
-    earlier = (
-        Event.objects.filter(
-            source=source,
-            object_type=draft.object_type,
-            object_id=draft.object_id,
-            property_name=draft.property_name,
-            occurred_at__lt=draft.occurred_at,
-        )
-        .order_by("-occurred_at")
-        .values_list("property_value", flat=True)
-        .first()
+    """The value this property had in the latest earlier event about the same object (the
+    events_event_object_idx index), in SQL not compiled per event (integrations/hot_path.py)."""
+    quote = connection.ops.quote_name
+    meta = Event._meta
+    column = {name: quote(meta.get_field(name).column) for name in _PREVIOUS_COLUMNS}
+    occurred = quote(meta.get_field("occurred_at").column)
+    sql = (
+        f"SELECT {quote(meta.get_field('property_value').column)} FROM {quote(meta.db_table)} "  # noqa: S608 - names from the model
+        f"WHERE {' AND '.join(f'{c} = %s' for c in column.values())} AND {occurred} < %s "
+        f"ORDER BY {occurred} DESC LIMIT 1"
     )
-    return earlier or ""
+    occurred_at = meta.get_field("occurred_at").get_db_prep_value(
+        draft.occurred_at, connection=connection
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql, [source, draft.object_type, draft.object_id, draft.property_name, occurred_at]
+        )
+        row = cursor.fetchone()
+    return (row[0] if row else "") or ""
 
 
 def drafts_for_source(*, connection: Any, payload: Any) -> tuple[str, list[EventDraft]]:

@@ -7,22 +7,18 @@ from celery import shared_task
 
 from events.delivery import subscriber_deliver
 from events.executions.tasks import execution_advance_task  # noqa: F401 - registers it
-from events.fanout import event_fan_out, subscriptions_enabled
+from events.fanout import events_fan_out_batch, events_fan_out_due
 from events.sweep import deliveries_sweep
-from events.wakeups import subscribers_wake
 
 
 @shared_task(name="events.fan_out")
 def events_fan_out_task(event_ids: list[int]) -> int:
-    woken: set[int] = set()
-    subscriptions = subscriptions_enabled()
-    for event_id in event_ids:
-        woken.update(event_fan_out(event_id=event_id, subscriptions=subscriptions))
-    subscribers_wake(subscriber_ids=sorted(woken))
-    from events.executions.engine import executions_start_for_events
+    return events_fan_out_batch(event_ids=event_ids)
 
-    executions_start_for_events(event_ids=event_ids)
-    return len(woken)
+
+@shared_task(name="events.fan_out_due")
+def events_fan_out_due_task() -> int:
+    return events_fan_out_due()
 
 
 @shared_task(name="events.subscriber_deliver")

@@ -27,6 +27,7 @@ from integrations import standard_webhooks
 from integrations.hubspot.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_v3_valid
 from integrations.inbound import BodyRefused, webhook_body_read
 from integrations.models import Connection
+from integrations.selectors import connection_for_intake
 from pipelines.services.webhooks import WebhookRejected, webhook_verify
 
 _PROVIDER = {"hubspot": "hubspot", "clay": "clay", "standard": "http"}
@@ -60,7 +61,7 @@ def event_inbound(request: HttpRequest, kind: str, connection: str) -> JsonRespo
         response = _answer(405, "use POST")
         response["Allow"] = "POST"
         return response
-    source = Connection.objects.filter(name=connection, provider=_PROVIDER.get(kind, "-")).first()
+    source = connection_for_intake(name=connection, provider=_PROVIDER.get(kind, "-"))
     if source is None:
         return _answer(404, f"no {kind} source connection named {connection}")
     body = _body(request)
@@ -74,7 +75,7 @@ def event_inbound(request: HttpRequest, kind: str, connection: str) -> JsonRespo
         return _rejected(request, source, str(invalid))
     except EventRejected as bad:
         return _answer(400, str(bad))
-    batch = events_store(source=source.name, kind=source_kind, drafts=drafts)
+    batch = events_store(source=source.name, kind=source_kind, drafts=drafts, coalesce_wake=True)
     status = 202 if batch.events else 200
     return JsonResponse(
         {

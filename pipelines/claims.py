@@ -28,8 +28,10 @@ import os
 import random
 import socket
 import threading
+import time
 from typing import Any, TypeVar
 
+from django.core.cache import cache
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Model, QuerySet
 
@@ -101,6 +103,41 @@ def wake_up(task: Any, *args: Any, countdown: float | None = None) -> bool:
         logger.warning("wake-up for %s not sent (%s); the sweeper will send it", task.name, exc)
         return False
     return True
+
+
+# Wake-up windows this process knows are open: key -> wall-clock end (time.time()).
+_windows_open: dict[str, float] = {}
+
+
+def wake_window_open(key: str, *, seconds: float) -> bool:
+    """True for the one caller, across all processes sharing the cache, that opens the window
+    ``key`` of ``seconds``: it sends the wake-up that claims everything stored in the window.
+    Everyone else gets False; a process that learned a window is open (and when it ends, the
+    cache holds it) asks again only after that end, so a burst costs each process one cache
+    round trip per window, not one per request. A record committed just as its window's
+    wake-up claimed is left for the next window or the sweeper (docs/operations.md, "Web
+    server and webhook intake"): a wake-up is a hint, the rows are the truth."""
+    now = time.time()
+    if _windows_open.get(key, 0.0) > now:
+        return False
+    try:
+        for _attempt in range(2):
+            end = now + seconds
+            if cache.add(key, end, timeout=seconds):
+                _windows_open[key] = end
+                return True
+            other = cache.get(key)
+            if isinstance(other, float):
+                _windows_open[key] = other
+                return False
+            # Expired between the two calls: try to open the next window.
+    except INFRASTRUCTURE_ERRORS as exc:
+        # The cache (Redis) is unreachable: this process opens the window on its own and
+        # wakes (wake_up logs what it cannot send), once per window, not once per request.
+        logger.warning("wake-up window %s not checked (%s)", key, exc)
+        _windows_open[key] = now + seconds
+        return True
+    return False
 
 
 def lease_holder_here() -> str:

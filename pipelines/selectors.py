@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.db import connection as db_connection
 from django.db.models import Count, Q, QuerySet, Sum
 
 from audit.models import AuditEvent
+from integrations.hot_path import columns_select, instance_from_row
+from integrations.models import Connection
 from pipelines.models import (
     DeadLetter,
     FieldMappingVersion,
@@ -35,6 +38,38 @@ def notifications_failed_count(*, since: datetime) -> int:
 def field_mapping_current(*, workflow: Workflow) -> FieldMappingVersion | None:
     """The workflow's mapping is its latest version."""
     return workflow.mapping_versions.order_by("-version").first()
+
+
+_INTAKE_WORKFLOW = columns_select(Workflow, ["id", "slug", "enabled", "source_connection_id"])
+_INTAKE_CONNECTION = columns_select(
+    Connection, ["id", "name", "provider", "auth_type", "options", "token"]
+)
+
+
+def workflow_for_intake(*, slug: str) -> Workflow | None:
+    """The workflow at a webhook address with its source connection loaded (None without
+    one): what the Clay intake checks, in one statement that is not compiled per request
+    (integrations.hot_path.py). Other fields load when read."""
+    quote = db_connection.ops.quote_name
+    # Only the models' own table and column names are interpolated; the slug is a parameter.
+    sql = (
+        f"SELECT {_INTAKE_WORKFLOW.sql('w')}, {_INTAKE_CONNECTION.sql('c')} "  # noqa: S608
+        f"FROM {quote(Workflow._meta.db_table)} w "
+        f"JOIN {quote(Connection._meta.db_table)} c "
+        f"ON c.{quote('id')} = w.{quote(Workflow._meta.get_field('source_connection').column)} "
+        f"WHERE w.{quote(Workflow._meta.get_field('slug').column)} = %s"
+    )
+    with db_connection.cursor() as cursor:
+        cursor.execute(sql, [slug])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    split = len(_INTAKE_WORKFLOW.fields)
+    workflow = instance_from_row(_INTAKE_WORKFLOW, row[:split], db=db_connection)
+    workflow.source_connection = instance_from_row(
+        _INTAKE_CONNECTION, row[split:], db=db_connection
+    )
+    return workflow
 
 
 def workflow_by_slug(*, slug: str) -> Workflow | None:

@@ -14,7 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from audit.aggregate import audit_unauthenticated_record
 from integrations.inbound import BodyRefused, nul_strip, webhook_body_read
 from integrations.models import Provider
-from pipelines.selectors import workflow_by_slug
+from pipelines.selectors import workflow_for_intake
 from pipelines.services.webhooks import (
     WebhookRejected,
     inbound_event_store,
@@ -33,7 +33,7 @@ def clay_webhook(request: HttpRequest, slug: str) -> JsonResponse:
         response = _answer(405, "use POST")
         response["Allow"] = "POST"
         return response
-    workflow = workflow_by_slug(slug=slug)
+    workflow = workflow_for_intake(slug=slug)
     connection = workflow.source_connection if workflow else None
     if (
         workflow is None

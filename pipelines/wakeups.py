@@ -27,5 +27,7 @@ def run_prepare_wake(*, run_id: int) -> bool:
     return wake_up(current_app.tasks[enqueue.RUN_PREPARE], run_id)
 
 
-def workflow_events_wake(*, workflow_id: int) -> bool:
-    return wake_up(current_app.tasks[enqueue.INBOUND_EVENTS_PROCESS], workflow_id)
+def workflow_events_wake(*, workflow_id: int, countdown: float | None = None) -> bool:
+    return wake_up(
+        current_app.tasks[enqueue.INBOUND_EVENTS_PROCESS], workflow_id, countdown=countdown
+    )

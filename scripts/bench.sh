@@ -27,6 +27,9 @@ if command -v initdb >/dev/null && command -v redis-server >/dev/null; then
   "$PYTHON" bench/end_to_end.py --portals 3 --port-base "${BENCH_PORT_BASE:-9720}"
   echo "==> bench/faults.py (each fault at 30 %: time from the fault clearing to the run's end)"
   "$PYTHON" bench/faults.py --port-base "${BENCH_PORT_BASE:-9720}"
+  # gunicorn as docs/operations.md runs it, a worker and beat beside it, an open-loop load.
+  echo "==> bench/webhook_server.py (Clay and HubSpot webhooks under gunicorn)"
+  "$PYTHON" bench/webhook_server.py --rates 300,600,1000 --port-base "${BENCH_PORT_BASE:-9720}"
 else
   echo "==> bench/end_to_end.py skipped: needs initdb and redis-server for its private servers"
 fi

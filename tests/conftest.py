@@ -79,3 +79,6 @@ def _audit_aggregation_fresh():
     for key in list(cache.get("switchyard:audit:aggregate:pending") or {}):
         cache.delete(key)
     cache.delete("switchyard:audit:aggregate:pending")
+    # The audit filter's list of actions is cached for minutes (audit/selectors.py): a list
+    # cached by an earlier test would hide the actions this test records.
+    cache.delete("audit:actions")

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from integrations.hot_path import row_insert_unless_taken
 from integrations.inbound import JsonTooDeep, bounded_int, json_loads_bounded
 from integrations.models import AuthType, Connection
-from pipelines.enqueue import INBOUND_EVENTS_PROCESS, enqueue_on_commit
+from pipelines import wakeups
+from pipelines.claims import wake_window_open
 from pipelines.models import InboundEvent, Run, RunTrigger, Workflow
 
 DEFAULT_TOKEN_HEADER = "X-Switchyard-Token"  # noqa: S105 - a header name
@@ -171,18 +172,17 @@ def inbound_event_store(
         key = f"{source}:{connection.pk}:id:{hashlib.sha256(event_id.encode()).hexdigest()}"
     else:
         key = f"{source}:{connection.pk}:body:{hashlib.sha256(body).hexdigest()}"
-    try:
-        with transaction.atomic():
-            event = InboundEvent.objects.create(
-                source=source,
-                workflow=workflow,
-                connection=connection,
-                dedupe_key=key,
-                event_id=event_id[:200],
-                payload=payload,
-                received_at=now,
-            )
-    except IntegrityError:
+    event = InboundEvent(
+        source=source,
+        workflow=workflow,
+        connection=connection,
+        dedupe_key=key,
+        event_id=event_id[:200],
+        payload=payload,
+        received_at=now,
+    )
+    # One statement, committed by itself (integrations/hot_path.py); a taken key is a replay.
+    if not row_insert_unless_taken(event, unique="dedupe_key"):
         existing = InboundEvent.objects.get(dedupe_key=key)
         if event_id or existing.received_at > now - PAYLOAD_DEDUPE_WINDOW:
             return Receipt(event=existing, duplicate=True)
@@ -198,8 +198,14 @@ def inbound_event_store(
                 payload=payload,
                 received_at=now,
             )
-    if cache.add(f"pipelines:inbound:{workflow.pk}", 1, timeout=PROCESS_DEBOUNCE_SECONDS):
-        enqueue_on_commit(INBOUND_EVENTS_PROCESS, workflow.pk, countdown=PROCESS_DEBOUNCE_SECONDS)
+    if wake_window_open(f"pipelines:inbound:{workflow.pk}", seconds=PROCESS_DEBOUNCE_SECONDS):
+        # Never fails the request: an unpublished wake-up is the sweeper's (clay_events_sweep).
+        workflow_id = workflow.pk
+        transaction.on_commit(
+            lambda: wakeups.workflow_events_wake(
+                workflow_id=workflow_id, countdown=PROCESS_DEBOUNCE_SECONDS
+            )
+        )
     return Receipt(event=event, duplicate=False)
 
 

@@ -65,6 +65,7 @@ def test_every_event_hub_task_is_registered_with_the_worker():
     app.loader.import_default_modules()
     assert {
         "events.fan_out",
+        "events.fan_out_due",
         "events.subscriber_deliver",
         "events.deliveries_sweep",
         "events.execution_advance",
