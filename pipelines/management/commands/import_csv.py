@@ -131,7 +131,7 @@ def workers_answering(*, timeout: float = 1.5) -> int:
         return 0
 
 
-def run_wait(*, run_id: int, out: Any = None, poll: float = 0.5) -> None:
+def run_wait(*, run_id: int, out: Any = None, poll: float = 0.25) -> None:
     """Wait for the workers to finish the run: a staging bar (rows), then a loading bar
     (batches), each with its rate and ETA (tqdm)."""
     from tqdm import tqdm
