@@ -123,6 +123,8 @@ def _phases(slug: str, request_log: list, *, started_wall: float) -> dict:
         "staged_s": since_start(run.staged_at),
         "first_call_s": round(first, 1),
         "last_call_s": round(last, 1),
+        "run_finished_s": since_start(run.finished_at),
+        "finish_ms": run.timings.get("finish"),
         "calls": len(times),
         "calls_per_s_while_loading": round(len(times) / max(last - first, 0.001), 1),
         "calls_in_first_10_s": sum(1 for t in times if t < times[0] + 10),

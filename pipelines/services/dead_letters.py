@@ -121,34 +121,28 @@ def dead_letters_settle(*, run: Run) -> dict[str, int]:
 
 
 def _dead_letters_resolve_synced(*, run: Run, now: Any) -> list[int]:
-    keys = (
+    """Open letters of other runs whose identity this run synced. One semi-join in the
+    database: checking the run's keys 500 at a time took 200 round trips (1.2 s) at the end
+    of every 100,000-row import, most of them finding nothing."""
+    synced_keys = (
         RunRecord.objects.filter(run=run)
         .filter(
             Q(state=RecordState.LOADED)
             | Q(state=RecordState.SKIPPED, skip_reason=SkipReason.UNCHANGED)
         )
         .exclude(match_key="")
-        .values_list("match_key", flat=True)
-        .iterator(chunk_size=5000)
+        .values("match_key")
     )
-    resolved: list[int] = []
-    chunk: list[str] = []
-    for key in [*keys, None]:
-        if key is not None:
-            chunk.append(key)
-        if chunk and (key is None or len(chunk) >= SETTLE_CHUNK):
-            open_letters = DeadLetter.objects.filter(
-                workflow_id=run.workflow_id, resolution="", identity__in=chunk
-            ).exclude(run=run)
-            ids = list(open_letters.values_list("pk", flat=True))
-            DeadLetter.objects.filter(pk__in=ids).update(
-                resolution=DeadLetterResolution.SYNCED,
-                resolution_note=f"synced in run {run.pk}",
-                resolved_at=now,
-                resolved_in_run=run,
-            )
-            resolved += ids
-            chunk = []
+    letters = DeadLetter.objects.filter(
+        workflow_id=run.workflow_id, resolution="", identity__in=synced_keys
+    ).exclude(run=run)
+    resolved = list(letters.values_list("pk", flat=True))
+    letters.update(
+        resolution=DeadLetterResolution.SYNCED,
+        resolution_note=f"synced in run {run.pk}",
+        resolved_at=now,
+        resolved_in_run=run,
+    )
     return resolved
 
 
