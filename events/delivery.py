@@ -22,6 +22,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from events.breaker import subscriber_failure_note, subscriber_success_note
+from events.dead_letters import delivery_letters_file
 from events.models import Delivery, DeliveryState, Subscriber, SubscriberState
 from events.models.hub import OPEN_DELIVERY_STATES
 from integrations.errors import ProviderError
@@ -255,7 +256,12 @@ def _failure_record(delivery: Delivery, error: ProviderError) -> str:
     }
     if outcome.state == DeliveryState.DEAD:
         fields["dead_at"] = now
-    Delivery.objects.filter(pk=delivery.pk, state=DeliveryState.SENDING).update(**fields)
+    with transaction.atomic():
+        changed = Delivery.objects.filter(pk=delivery.pk, state=DeliveryState.SENDING).update(
+            **fields
+        )
+        if changed and outcome.state == DeliveryState.DEAD:
+            delivery_letters_file(delivery_ids=[delivery.pk])
     # A refused payload is the event's problem, not the subscriber's: it does not trip the
     # breaker. Auth and availability problems do; 410 Gone disables the subscriber.
     gone = error.status == 410

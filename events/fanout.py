@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from events.dead_letters import delivery_letters_file
 from events.models import Delivery, DeliveryState, Event, Subscriber, Subscription
 from events.payloads import fields_referenced, payload_render
 from events.triggers import EventView, Rule, TriggerSpec, trigger_filter_reason, trigger_matches
@@ -101,9 +102,13 @@ def event_fan_out(*, event_id: int, subscriptions: list[Subscription] | None = N
     rows = [_delivery_row(event, s, reason, fields, now, deadline) for s, reason in plans]
     with transaction.atomic():
         Delivery.objects.bulk_create(rows, ignore_conflicts=True)
-        Event.objects.filter(pk=event.pk, fanned_out_at__isnull=True).update(
+        won = Event.objects.filter(pk=event.pk, fanned_out_at__isnull=True).update(
             fanned_out_at=now, matched=len(rows), fields=fields
         )
+        if won and any(row.state == DeliveryState.DEAD for row in rows):
+            # A payload that cannot be rendered is a dead letter from the start.
+            dead = Delivery.objects.filter(event=event, state=DeliveryState.DEAD)
+            delivery_letters_file(delivery_ids=list(dead.values_list("pk", flat=True)))
     return sorted({row.subscriber_id for row in rows if row.state == DeliveryState.PENDING})
 
 
