@@ -21,7 +21,7 @@ from django.urls import reverse
 from events.models import Delivery, DeliveryLetter, DeliveryState
 from events.payloads import flatten, typed_value, unflatten
 from pipelines.dead_letter_kinds import LetterKind, LetterOrigin, letter_kind_register
-from pipelines.dead_letter_reasons import error_sentences, reason_of
+from pipelines.dead_letter_reasons import error_sentences
 from pipelines.models import DeadLetter, DeadLetterResolution, DeadLetterStage
 
 STAGE = DeadLetterStage.DELIVER
@@ -105,7 +105,11 @@ def _letter(delivery: Delivery) -> DeadLetter:
         stage=STAGE,
         category=category,
         errors=errors,
-        reason=reason_of(category=category, errors=errors),
+        # Letters of one subscriber refused the same way need the same fix: one group.
+        reason=f"{subscriber.subscription.name}/{subscriber.name}: "
+        + (f"HTTP {delivery.last_status}" if delivery.last_status else delivery.error_category)[
+            :100
+        ],
         identity=email if "@" in email else "",
         payload=delivery.payload or {},
         source_row=fields,
