@@ -82,32 +82,68 @@ def subscriptions_enabled() -> list[Subscription]:
 
 def event_fan_out(*, event_id: int, subscriptions: list[Subscription] | None = None) -> list[int]:
     """Create the event's deliveries; return the ids of subscribers that have work now."""
-    event = Event.objects.get(pk=event_id)
-    if event.fanned_out_at is not None:
+    return events_fan_out(event_ids=[event_id], subscriptions=subscriptions, raise_errors=True)
+
+
+def events_fan_out(
+    *,
+    event_ids: list[int],
+    subscriptions: list[Subscription] | None = None,
+    raise_errors: bool = False,
+) -> list[int]:
+    """Fan out a batch of events in one transaction (one commit, one INSERT of deliveries);
+    return the ids of subscribers that have work now. An event already fanned out (by the
+    sweeper, a repeated message) is left alone; one whose object cannot be read now is left
+    for the sweeper, unless ``raise_errors``."""
+    events = list(Event.objects.filter(pk__in=event_ids, fanned_out_at__isnull=True).order_by("id"))
+    if not events:
         return []
     subscriptions = _subscriptions() if subscriptions is None else subscriptions
-    matched = [s for s in subscriptions if trigger_matches(trigger_spec(s), event_view(event))]
-    # Conditions and templates may name the object's properties: read them first.
-    fields = _fields_with_object(event, matched)
-    event.fields = fields
-    view = event_view(event)
-    plans: list[tuple[Subscriber, str]] = []
-    for subscription in matched:
-        reason = trigger_filter_reason(trigger_spec(subscription), view)
-        plans += [(s, reason) for s in subscription.subscribers.all()]
+    chain_fields: dict[tuple[str, ...], set[str]] = {}
     now = timezone.now()
     deadline = now + timedelta(
         seconds=getattr(settings, "EVENTS_DELIVERY_DEADLINE_SECONDS", 28 * 3600)
     )
-    rows = [_delivery_row(event, s, reason, fields, now, deadline) for s, reason in plans]
+    planned: dict[int, tuple[Event, list[Delivery]]] = {}
+    for event in events:
+        matched = [s for s in subscriptions if trigger_matches(trigger_spec(s), event_view(event))]
+        # Conditions and templates may name the object's properties: read them first.
+        try:
+            fields = _fields_with_object(event, matched, chain_fields)
+        except ProviderError:
+            if raise_errors:
+                raise
+            logger.warning("event %s: object not readable now; the sweeper retries", event.uid)
+            continue
+        event.fields = fields
+        view = event_view(event)
+        plans: list[tuple[Subscriber, str]] = []
+        for subscription in matched:
+            reason = trigger_filter_reason(trigger_spec(subscription), view)
+            plans += [(s, reason) for s in subscription.subscribers.all()]
+        rows = [_delivery_row(event, s, reason, fields, now, deadline) for s, reason in plans]
+        planned[event.pk] = (event, rows)
     with transaction.atomic():
-        Delivery.objects.bulk_create(rows, ignore_conflicts=True)
-        won = Event.objects.filter(pk=event.pk, fanned_out_at__isnull=True).update(
-            fanned_out_at=now, matched=len(rows), fields=fields
+        # Ours are the events nobody fanned out meanwhile (a sweeper, a repeated message).
+        won = list(
+            Event.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=list(planned), fanned_out_at__isnull=True)
+            .values_list("pk", flat=True)
         )
-        if won and any(row.state == DeliveryState.DEAD for row in rows):
+        rows = [row for pk in won for row in planned[pk][1]]
+        Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+        updated = []
+        for pk in won:
+            event, event_rows = planned[pk]
+            event.fanned_out_at, event.matched = now, len(event_rows)
+            updated.append(event)
+        Event.objects.bulk_update(updated, ["fanned_out_at", "matched", "fields"])
+        dead_events = [
+            pk for pk in won if any(r.state == DeliveryState.DEAD for r in planned[pk][1])
+        ]
+        if dead_events:
             # A payload that cannot be rendered is a dead letter from the start.
-            dead = Delivery.objects.filter(event=event, state=DeliveryState.DEAD)
+            dead = Delivery.objects.filter(event_id__in=dead_events, state=DeliveryState.DEAD)
             delivery_letters_file(delivery_ids=list(dead.values_list("pk", flat=True)))
     return sorted({row.subscriber_id for row in rows if row.state == DeliveryState.PENDING})
 
@@ -155,7 +191,9 @@ def _event_summary(event: Event) -> dict[str, Any]:
     }
 
 
-def _fields_with_object(event: Event, subscriptions: list[Subscription]) -> dict[str, Any]:
+def _fields_with_object(
+    event: Event, subscriptions: list[Subscription], chain_fields: dict | None = None
+) -> dict[str, Any]:
     """A HubSpot event names only the property that changed; templates also want the deal's
     name and amount. Read them from the portal once per event (docs/events.md, "Templates")."""
     fields = dict(event.fields or {})
@@ -166,7 +204,12 @@ def _fields_with_object(event: Event, subscriptions: list[Subscription]) -> dict
         wanted |= {c.field for c in subscription.conditions.all()}
         for subscriber in subscription.subscribers.all():
             wanted |= fields_referenced(subscriber.kind, subscriber.options or {})
-    wanted |= _chain_fields(tuple(sorted(s.name for s in subscriptions)))
+    names = tuple(sorted(s.name for s in subscriptions))
+    if chain_fields is None:
+        chain_fields = {}
+    if names not in chain_fields:  # once per batch of events, not once per event
+        chain_fields[names] = _chain_fields(names)
+    wanted |= chain_fields[names]
     missing = sorted(name for name in wanted - set(fields) if "." not in name)
     if event.source_kind != "hubspot" or not missing or not event.object_id:
         return fields

@@ -167,6 +167,21 @@ def events_store(
     stored: list[Event] = []
     duplicates = 0
     now = timezone.now()
+    with transaction.atomic():  # one commit for the batch; a savepoint per event
+        duplicates = _drafts_insert(source=source, kind=kind, drafts=drafts, now=now, into=stored)
+    if stored and fan_out_later:
+        from events.wakeups import FAN_OUT
+        from pipelines.enqueue import enqueue_on_commit
+
+        enqueue_on_commit(FAN_OUT, [e.pk for e in stored])
+    return StoredBatch(events=stored, duplicates=duplicates)
+
+
+def _drafts_insert(
+    *, source: str, kind: str, drafts: list[EventDraft], now: Any, into: list[Event]
+) -> int:
+    """Insert each new draft into ``into``; returns how many were already stored."""
+    duplicates = 0
     for draft in drafts:
         key = f"{source}:{draft.dedupe_key}"[:300]
         previous = _previous_value(source, draft) if draft.property_name else ""
@@ -191,13 +206,8 @@ def events_store(
         except IntegrityError:
             duplicates += 1
             continue
-        stored.append(event)
-    if stored and fan_out_later:
-        from events.wakeups import FAN_OUT
-        from pipelines.enqueue import enqueue_on_commit
-
-        enqueue_on_commit(FAN_OUT, [e.pk for e in stored])
-    return StoredBatch(events=stored, duplicates=duplicates)
+        into.append(event)
+    return duplicates
 
 
 def _previous_value(source: str, draft: EventDraft) -> str:

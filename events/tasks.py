@@ -7,18 +7,15 @@ from celery import shared_task
 
 from events.delivery import subscriber_deliver
 from events.executions.tasks import execution_advance_task  # noqa: F401 - registers it
-from events.fanout import event_fan_out, subscriptions_enabled
+from events.fanout import events_fan_out, subscriptions_enabled
 from events.sweep import deliveries_sweep
 from events.wakeups import subscribers_wake
 
 
 @shared_task(name="events.fan_out")
 def events_fan_out_task(event_ids: list[int]) -> int:
-    woken: set[int] = set()
-    subscriptions = subscriptions_enabled()
-    for event_id in event_ids:
-        woken.update(event_fan_out(event_id=event_id, subscriptions=subscriptions))
-    subscribers_wake(subscriber_ids=sorted(woken))
+    woken = events_fan_out(event_ids=event_ids, subscriptions=subscriptions_enabled())
+    subscribers_wake(subscriber_ids=woken)
     from events.executions.engine import executions_start_for_events
 
     executions_start_for_events(event_ids=event_ids)
