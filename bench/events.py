@@ -239,10 +239,10 @@ class Bench:
         ingested = time.monotonic() - started
         if down:  # the finance API stays down until every other subscriber has its deliveries
             while self.delivered(after, HEALTHY) < 4 * n and time.monotonic() - started < limit:
-                time.sleep(0.5)
+                time.sleep(1)
             self.finance.down = False
         while self.delivered(after) < 5 * n and time.monotonic() - started < limit:
-            time.sleep(0.5)
+            time.sleep(1)
         seconds = time.monotonic() - started
         rows = Delivery.objects.filter(event_id__gt=after).values_list(
             "subscriber__name", "state", "delivered_at", "event__received_at"
