@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from audit.models import AuditEvent
-from events.dead_letters import letter_category
+from events.dead_letters import delivery_letters_file, letter_category
 from events.delivery import subscriber_deliver
 from events.models import Delivery, DeliveryLetter, Event, Subscriber
 from events.selectors import event_tally
@@ -244,3 +244,21 @@ def test_every_dead_delivery_has_exactly_one_open_letter(fanout):
             "delivery_id", flat=True
         )
     ) == set(dead.values_list("pk", flat=True))
+
+
+def test_an_erasure_request_blanks_the_letter_of_the_person_it_names(fanout):
+    from pipelines.privacy_stores import DeadLetterStore
+
+    event = won(fanout)
+    DeadLetter.objects.all().delete()  # filed again below, for an event that names a person
+    Event.objects.filter(pk=event.pk).update(fields={**event.fields, "email": "Ada@Acme.com"})
+    invoice = Delivery.objects.get(event=event, subscriber__name="invoice")
+    [letter] = delivery_letters_file(delivery_ids=[invoice.pk])
+    assert letter.identity == "ada@acme.com"
+
+    assert DeadLetterStore().erase("ada@acme.com") == 1
+
+    letter.refresh_from_db()
+    assert letter.payload == {}
+    assert letter.source_row == {}
+    assert letter.errors == ["erased on request"]
