@@ -17,6 +17,7 @@ from events.breaker import subscriber_resume
 from events.executions.engine import ExecutionRefused, execution_cancel, execution_resume
 from events.models import (
     Delivery,
+    DeliveryLetter,
     DeliveryState,
     Event,
     Execution,
@@ -189,7 +190,8 @@ class EventAdmin(ReadOnlyAdmin):
 
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyAdmin):
-    """Dead-lettered deliveries are the hub's part of the dead-letter queue."""
+    """Every delivery; a dead one has its letter in the dead-letter queue (the link on its
+    page), where it is reviewed, edited and redelivered like any dead letter."""
 
     list_display = (
         "id",
@@ -271,6 +273,10 @@ class DeliveryAdmin(ReadOnlyAdmin):
             "delivery": delivery,
             "form": form,
             "editable": editable,
+            "letter": DeliveryLetter.objects.filter(delivery=delivery)
+            .select_related("dead_letter")
+            .order_by("-id")
+            .first(),
             "payload_masked": masked_json(delivery.payload),
             "original_masked": masked_json(delivery.original_payload)
             if delivery.original_payload

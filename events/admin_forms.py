@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 
 from events.models import Subscriber, SubscriberKind
-from events.payloads import REQUIRED_OPTIONS
+from events.payloads import REQUIRED_OPTIONS, flatten, typed_value, unflatten
 
 OPTION_FIELDS = {
     "channel": ("Slack channel", "e.g. #sales"),
@@ -71,43 +71,6 @@ class SubscriberForm(forms.ModelForm):
         return subscriber
 
 
-def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"body": {"data": {"amount": 5}}}`` → ``{"body.data.amount": 5}``."""
-    if isinstance(value, dict) and value:
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            out.update(flatten(item, f"{prefix}{key}."))
-        return out
-    return {prefix.rstrip("."): value}
-
-
-def unflatten(values: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for dotted, value in values.items():
-        node = out
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return out
-
-
-def _typed(text: str, original: Any) -> Any:
-    """Keep numbers, booleans and lists what they were; an emptied field becomes null."""
-    if text == "":
-        return "" if isinstance(original, str) else None
-    if isinstance(original, bool):
-        return text.strip().lower() in ("true", "1", "yes")
-    if isinstance(original, int | float) and not isinstance(original, bool):
-        try:
-            return type(original)(text)
-        except ValueError:
-            return text
-    if isinstance(original, list):
-        return [part.strip() for part in text.split(",") if part.strip()]
-    return text
-
-
 class PayloadForm(forms.Form):
     """One text field per leaf of the payload (``body.data.amount``), plus any field the
     receiver asked for that is missing (``add_name`` / ``add_value``)."""
@@ -128,7 +91,7 @@ class PayloadForm(forms.Form):
 
     def payload(self) -> dict[str, Any]:
         values = {
-            name: _typed(self.cleaned_data.get(f"f:{name}", ""), original)
+            name: typed_value(self.cleaned_data.get(f"f:{name}", ""), original)
             for name, original in self.leaves.items()
         }
         if self.cleaned_data.get("add_name"):

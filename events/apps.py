@@ -14,4 +14,8 @@ class EventsConfig(AppConfig):
             receivers,
             tasks,  # noqa: F401
         )
+        from events.dead_letters import letter_kind_delivery_register
         from events.executions import tasks as execution_tasks  # noqa: F401
+
+        # A dead delivery's letter is edited and redelivered from the dead-letter queue.
+        letter_kind_delivery_register()

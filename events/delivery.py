@@ -22,9 +22,12 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from events.breaker import subscriber_failure_note, subscriber_success_note
+from events.dead_letters import delivery_letters_file
 from events.models import Delivery, DeliveryState, Subscriber, SubscriberState
 from events.models.hub import OPEN_DELIVERY_STATES
+from events.senders import BATCHED_KINDS
 from integrations.errors import ProviderError
+from integrations.registry import request_logs_buffered, request_logs_flush
 
 logger = logging.getLogger(__name__)
 
@@ -137,50 +140,134 @@ def subscriber_deliver(
     clock: Any = time.monotonic,
 ) -> int:
     """Send this subscriber's due deliveries until none is due or the budget is spent.
-    Returns how many attempts were made. Other subscribers are never touched here."""
+    Returns how many attempts were made. Other subscribers are never touched here.
+
+    Each claimed delivery is one call; the outcomes of a batch are written together (their
+    request-log rows too), one commit per batch instead of two per delivery — except for a
+    create that takes no idempotency key (Slack, HubSpot creates), recorded right after its
+    call, so a worker killed mid-batch resends at most that one (docs/events.md, "How
+    delivery works"). A failure is recorded at once, after the successes before it."""
     from events.clients import subscriber_client
 
     started = clock()
     attempts = 0
     client = None
     try:
-        while clock() - started < budget_seconds:
-            subscriber = Subscriber.objects.select_related("connection").get(pk=subscriber_id)
-            now = timezone.now()
-            limit = _claim_limit(subscriber, now, batch)
-            ids = (
-                deliveries_claim(subscriber_id=subscriber_id, limit=limit, now=now) if limit else []
-            )
-            if not ids:
-                break
-            if client is None:
-                client = subscriber_client(subscriber)
-            claimed = Delivery.objects.select_related("subscriber__connection", "event").in_bulk(
-                ids
-            )
-            # A success needs to close the breaker only after failures: skip the query when
-            # the subscriber was healthy and nothing failed since.
-            healthy = (
-                subscriber.state == SubscriberState.ACTIVE and not subscriber.consecutive_failures
-            )
-            for position, delivery_id in enumerate(ids):
-                state = delivery_attempt(
-                    delivery_id=delivery_id,
-                    client=client,
-                    delivery=claimed.get(delivery_id),
-                    note_success=not healthy,
+        with request_logs_buffered() as logs:
+            while clock() - started < budget_seconds:
+                subscriber = Subscriber.objects.select_related("connection").get(pk=subscriber_id)
+                now = timezone.now()
+                limit = _claim_limit(subscriber, now, batch)
+                ids = (
+                    deliveries_claim(subscriber_id=subscriber_id, limit=limit, now=now)
+                    if limit
+                    else []
                 )
-                healthy = healthy and state == DeliveryState.DELIVERED
-                attempts += 1
-                if state != DeliveryState.DELIVERED and _circuit_open(subscriber_id):
-                    _release(ids[position + 1 :])  # they wait for the circuit to close
+                if not ids:
+                    break
+                if client is None:
+                    client = subscriber_client(subscriber)
+                claimed = Delivery.objects.select_related(
+                    "subscriber__connection", "event"
+                ).in_bulk(ids)
+                done, stop = _batch_send(subscriber, [claimed.get(pk) for pk in ids], client, logs)
+                attempts += done
+                if stop:
+                    _release(ids[done:])  # they wait for the circuit to close
                     return attempts
-            if limit == 1 and subscriber.state == SubscriberState.PAUSED:
-                break  # the probe's answer decides; the next wake-up carries on
+                if limit == 1 and subscriber.state == SubscriberState.PAUSED:
+                    break  # the probe's answer decides; the next wake-up carries on
     finally:
         if client is not None and hasattr(client, "close"):
             client.close()
     return attempts
+
+
+def _batch_send(
+    subscriber: Subscriber, deliveries: list[Delivery | None], client: Any, logs: list
+) -> tuple[int, bool]:
+    """Attempt each claimed delivery in order. Returns (attempts, circuit opened)."""
+    # A success needs to close the breaker only after failures: no query while healthy.
+    healthy = subscriber.state == SubscriberState.ACTIVE and not subscriber.consecutive_failures
+    keyless = subscriber.kind in CREATES
+    successes: list[tuple[int, dict, datetime]] = []
+    if healthy and subscriber.kind in BATCHED_KINDS and _together(deliveries, client, successes):
+        _successes_record(successes, logs)
+        return len(deliveries), False
+    for position, delivery in enumerate(deliveries):
+        if delivery is None or delivery.state != DeliveryState.SENDING:
+            continue  # a sweeper or an admin changed it meanwhile
+        outcome = _send(delivery, client)
+        if isinstance(outcome, ProviderError):
+            _successes_record(successes, logs)
+            _failure_record(delivery, outcome)
+            healthy = False
+            if _circuit_open(subscriber.pk):
+                return position + 1, True
+            continue
+        successes.append((delivery.pk, outcome, timezone.now()))
+        if keyless or not healthy:
+            _successes_record(successes, logs)
+        if not healthy:
+            subscriber_success_note(subscriber_id=subscriber.pk)
+            healthy = True
+    _successes_record(successes, logs)
+    return len(deliveries), False
+
+
+def _together(deliveries: list[Delivery | None], client: Any, successes: list) -> bool:
+    """A healthy warehouse subscriber's batch as one write. False when it failed: the caller
+    then tries each delivery alone, so one bad row does not hold back the others."""
+    from events.senders import send_batch
+
+    sending = [d for d in deliveries if d is not None and d.state == DeliveryState.SENDING]
+    if len(sending) < 2:
+        return False
+    try:
+        send_batch(deliveries=sending, client=client)
+    except (ProviderError, ValueError, KeyError) as error:
+        logger.info("batch of %s deliveries failed (%s); sending one by one", len(sending), error)
+        return False
+    now = timezone.now()
+    successes += [(d.pk, {}, now) for d in sending]
+    return True
+
+
+def _send(delivery: Delivery, client: Any) -> dict[str, Any] | ProviderError:
+    """One call: what the receiver gave back, or the error that stopped it."""
+    from events.senders import send
+
+    try:
+        return (
+            send(delivery=delivery, client=client, signing_secrets=_secrets(delivery.subscriber))
+            or {}
+        )
+    except ProviderError as error:
+        return error
+    except (ValueError, KeyError) as error:  # a payload edited into a shape we cannot send
+        wrapped = ProviderError(f"cannot send this payload: {error}", permanent=True)
+        wrapped.category = "invalid_payload"
+        return wrapped
+
+
+def _successes_record(successes: list[tuple[int, dict, datetime]], logs: list) -> None:
+    """The delivered rows and the calls' request-log rows, in one transaction. A row a
+    sweeper put back meanwhile (its lease expired) is left as the sweeper left it."""
+    if not successes and not logs:
+        return
+    with transaction.atomic():
+        for delivery_id, result, at in successes:
+            Delivery.objects.filter(pk=delivery_id, state=DeliveryState.SENDING).update(
+                state=DeliveryState.DELIVERED,
+                delivered_at=at,
+                lease_expires_at=None,
+                result=result,
+                last_error="",
+                error_category="",
+                last_status=None,
+            )
+        request_logs_flush(logs)
+    successes.clear()
 
 
 def _circuit_open(subscriber_id: int) -> bool:
@@ -195,40 +282,6 @@ def _release(ids: list[int]) -> None:
         Delivery.objects.filter(pk__in=ids, state=DeliveryState.SENDING).update(
             state=DeliveryState.PENDING, lease_expires_at=None, attempts=F("attempts") - 1
         )
-
-
-def delivery_attempt(
-    *, delivery_id: int, client: Any, delivery: Delivery | None = None, note_success: bool = True
-) -> str:
-    """One attempt of a claimed delivery; records success, retry or dead letter."""
-    from events.senders import send
-
-    if delivery is None:
-        delivery = Delivery.objects.select_related("subscriber", "event").get(pk=delivery_id)
-    if delivery.state != DeliveryState.SENDING:
-        return delivery.state  # a sweeper or an admin changed it meanwhile
-    subscriber = delivery.subscriber
-    try:
-        result = send(delivery=delivery, client=client, signing_secrets=_secrets(subscriber))
-    except ProviderError as error:
-        return _failure_record(delivery, error)
-    except (ValueError, KeyError) as error:  # a payload edited into a shape we cannot send
-        wrapped = ProviderError(f"cannot send this payload: {error}", permanent=True)
-        wrapped.category = "invalid_payload"
-        return _failure_record(delivery, wrapped)
-    now = timezone.now()
-    Delivery.objects.filter(pk=delivery.pk, state=DeliveryState.SENDING).update(
-        state=DeliveryState.DELIVERED,
-        delivered_at=now,
-        lease_expires_at=None,
-        result=result or {},
-        last_error="",
-        error_category="",
-        last_status=None,
-    )
-    if note_success:
-        subscriber_success_note(subscriber_id=subscriber.pk)
-    return DeliveryState.DELIVERED
 
 
 CREATES = {"slack", "hubspot_task", "hubspot_note", "hubspot_record"}
@@ -255,7 +308,12 @@ def _failure_record(delivery: Delivery, error: ProviderError) -> str:
     }
     if outcome.state == DeliveryState.DEAD:
         fields["dead_at"] = now
-    Delivery.objects.filter(pk=delivery.pk, state=DeliveryState.SENDING).update(**fields)
+    with transaction.atomic():
+        changed = Delivery.objects.filter(pk=delivery.pk, state=DeliveryState.SENDING).update(
+            **fields
+        )
+        if changed and outcome.state == DeliveryState.DEAD:
+            delivery_letters_file(delivery_ids=[delivery.pk])
     # A refused payload is the event's problem, not the subscriber's: it does not trip the
     # breaker. Auth and availability problems do; 410 Gone disables the subscriber.
     gone = error.status == 410

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from events.dead_letters import delivery_letters_file
 from events.models import Delivery, DeliveryState, Event, Subscriber, Subscription
 from events.payloads import fields_referenced, payload_render
 from events.triggers import EventView, Rule, TriggerSpec, trigger_filter_reason, trigger_matches
@@ -86,23 +87,24 @@ def events_fan_out_batch(*, event_ids: list[int]) -> int:
     from events.executions.engine import executions_start_for_events
     from events.wakeups import subscribers_wake
 
-    woken: set[int] = set()
     subscriptions = subscriptions_enabled()
     specs = [trigger_spec(s) for s in subscriptions]
+    matched: list[int] = []
     unmatched: list[int] = []
     # Events no subscription listens to are marked done together, one UPDATE for the batch
-    # (a burst of webhooks with nobody subscribed costs no per-event work).
+    # (a burst of webhooks with nobody subscribed costs no per-event work); the others are
+    # fanned out together, in one transaction (events_fan_out).
     for event in Event.objects.filter(pk__in=event_ids, fanned_out_at__isnull=True).order_by("id"):
         view = event_view(event)
-        if not any(trigger_matches(spec, view) for spec in specs):
-            unmatched.append(event.pk)
-            continue
-        woken.update(event_fan_out(event_id=event.pk, subscriptions=subscriptions))
+        (matched if any(trigger_matches(spec, view) for spec in specs) else unmatched).append(
+            event.pk
+        )
     if unmatched:
         Event.objects.filter(pk__in=unmatched, fanned_out_at__isnull=True).update(
             fanned_out_at=timezone.now(), matched=0
         )
-    subscribers_wake(subscriber_ids=sorted(woken))
+    woken = events_fan_out(event_ids=matched, subscriptions=subscriptions) if matched else []
+    subscribers_wake(subscriber_ids=woken)
     executions_start_for_events(event_ids=event_ids)
     return len(woken)
 
@@ -128,29 +130,69 @@ def events_fan_out_due(*, limit: int = 500) -> int:
 
 def event_fan_out(*, event_id: int, subscriptions: list[Subscription] | None = None) -> list[int]:
     """Create the event's deliveries; return the ids of subscribers that have work now."""
-    event = Event.objects.get(pk=event_id)
-    if event.fanned_out_at is not None:
+    return events_fan_out(event_ids=[event_id], subscriptions=subscriptions, raise_errors=True)
+
+
+def events_fan_out(
+    *,
+    event_ids: list[int],
+    subscriptions: list[Subscription] | None = None,
+    raise_errors: bool = False,
+) -> list[int]:
+    """Fan out a batch of events in one transaction (one commit, one INSERT of deliveries);
+    return the ids of subscribers that have work now. An event already fanned out (by the
+    sweeper, a repeated message) is left alone; one whose object cannot be read now is left
+    for the sweeper, unless ``raise_errors``."""
+    events = list(Event.objects.filter(pk__in=event_ids, fanned_out_at__isnull=True).order_by("id"))
+    if not events:
         return []
     subscriptions = _subscriptions() if subscriptions is None else subscriptions
-    matched = [s for s in subscriptions if trigger_matches(trigger_spec(s), event_view(event))]
-    # Conditions and templates may name the object's properties: read them first.
-    fields = _fields_with_object(event, matched)
-    event.fields = fields
-    view = event_view(event)
-    plans: list[tuple[Subscriber, str]] = []
-    for subscription in matched:
-        reason = trigger_filter_reason(trigger_spec(subscription), view)
-        plans += [(s, reason) for s in subscription.subscribers.all()]
+    chain_fields: dict[tuple[str, ...], set[str]] = {}
     now = timezone.now()
     deadline = now + timedelta(
         seconds=getattr(settings, "EVENTS_DELIVERY_DEADLINE_SECONDS", 28 * 3600)
     )
-    rows = [_delivery_row(event, s, reason, fields, now, deadline) for s, reason in plans]
+    planned: dict[int, tuple[Event, list[Delivery]]] = {}
+    for event in events:
+        matched = [s for s in subscriptions if trigger_matches(trigger_spec(s), event_view(event))]
+        # Conditions and templates may name the object's properties: read them first.
+        try:
+            fields = _fields_with_object(event, matched, chain_fields)
+        except ProviderError:
+            if raise_errors:
+                raise
+            logger.warning("event %s: object not readable now; the sweeper retries", event.uid)
+            continue
+        event.fields = fields
+        view = event_view(event)
+        plans: list[tuple[Subscriber, str]] = []
+        for subscription in matched:
+            reason = trigger_filter_reason(trigger_spec(subscription), view)
+            plans += [(s, reason) for s in subscription.subscribers.all()]
+        rows = [_delivery_row(event, s, reason, fields, now, deadline) for s, reason in plans]
+        planned[event.pk] = (event, rows)
     with transaction.atomic():
-        Delivery.objects.bulk_create(rows, ignore_conflicts=True)
-        Event.objects.filter(pk=event.pk, fanned_out_at__isnull=True).update(
-            fanned_out_at=now, matched=len(rows), fields=fields
+        # Ours are the events nobody fanned out meanwhile (a sweeper, a repeated message).
+        won = list(
+            Event.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=list(planned), fanned_out_at__isnull=True)
+            .values_list("pk", flat=True)
         )
+        rows = [row for pk in won for row in planned[pk][1]]
+        Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+        updated = []
+        for pk in won:
+            event, event_rows = planned[pk]
+            event.fanned_out_at, event.matched = now, len(event_rows)
+            updated.append(event)
+        Event.objects.bulk_update(updated, ["fanned_out_at", "matched", "fields"])
+        dead_events = [
+            pk for pk in won if any(r.state == DeliveryState.DEAD for r in planned[pk][1])
+        ]
+        if dead_events:
+            # A payload that cannot be rendered is a dead letter from the start.
+            dead = Delivery.objects.filter(event_id__in=dead_events, state=DeliveryState.DEAD)
+            delivery_letters_file(delivery_ids=list(dead.values_list("pk", flat=True)))
     return sorted({row.subscriber_id for row in rows if row.state == DeliveryState.PENDING})
 
 
@@ -197,7 +239,9 @@ def _event_summary(event: Event) -> dict[str, Any]:
     }
 
 
-def _fields_with_object(event: Event, subscriptions: list[Subscription]) -> dict[str, Any]:
+def _fields_with_object(
+    event: Event, subscriptions: list[Subscription], chain_fields: dict | None = None
+) -> dict[str, Any]:
     """A HubSpot event names only the property that changed; templates also want the deal's
     name and amount. Read them from the portal once per event (docs/events.md, "Templates")."""
     fields = dict(event.fields or {})
@@ -208,7 +252,12 @@ def _fields_with_object(event: Event, subscriptions: list[Subscription]) -> dict
         wanted |= {c.field for c in subscription.conditions.all()}
         for subscriber in subscription.subscribers.all():
             wanted |= fields_referenced(subscriber.kind, subscriber.options or {})
-    wanted |= _chain_fields(tuple(sorted(s.name for s in subscriptions)))
+    names = tuple(sorted(s.name for s in subscriptions))
+    if chain_fields is None:
+        chain_fields = {}
+    if names not in chain_fields:  # once per batch of events, not once per event
+        chain_fields[names] = _chain_fields(names)
+    wanted |= chain_fields[names]
     missing = sorted(name for name in wanted - set(fields) if "." not in name)
     if event.source_kind != "hubspot" or not missing or not event.object_id:
         return fields

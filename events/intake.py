@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from events.models import Event, EventSourceKind
@@ -173,8 +173,30 @@ def events_store(
     of one fan-out message per request, at most two wake-ups a second across every web
     process claim whatever was stored (events/wakeups.py, events_fan_out_wake)."""
     stored: list[Event] = []
-    duplicates = 0
     now = timezone.now()
+    if len(drafts) == 1:  # a webhook's one event: one statement, no transaction around it
+        duplicates = _drafts_insert(source=source, kind=kind, drafts=drafts, now=now, into=stored)
+    else:
+        with transaction.atomic():  # one commit for the batch
+            duplicates = _drafts_insert(
+                source=source, kind=kind, drafts=drafts, now=now, into=stored
+            )
+    if stored and fan_out_later:
+        from events.wakeups import FAN_OUT, events_fan_out_wake
+        from pipelines.enqueue import enqueue_on_commit
+
+        if coalesce_wake:
+            events_fan_out_wake()
+        else:
+            enqueue_on_commit(FAN_OUT, [e.pk for e in stored])
+    return StoredBatch(events=stored, duplicates=duplicates)
+
+
+def _drafts_insert(
+    *, source: str, kind: str, drafts: list[EventDraft], now: Any, into: list[Event]
+) -> int:
+    """Insert each new draft into ``into``; returns how many were already stored."""
+    duplicates = 0
     for draft in drafts:
         key = f"{source}:{draft.dedupe_key}"[:300]
         previous = _previous_value(source, draft) if draft.property_name else ""
@@ -198,16 +220,8 @@ def events_store(
         if not row_insert_unless_taken(event, unique="dedupe_key"):
             duplicates += 1
             continue
-        stored.append(event)
-    if stored and fan_out_later:
-        from events.wakeups import FAN_OUT, events_fan_out_wake
-        from pipelines.enqueue import enqueue_on_commit
-
-        if coalesce_wake:
-            events_fan_out_wake()
-        else:
-            enqueue_on_commit(FAN_OUT, [e.pk for e in stored])
-    return StoredBatch(events=stored, duplicates=duplicates)
+        into.append(event)
+    return duplicates
 
 
 _PREVIOUS_COLUMNS = ("source", "object_type", "object_id", "property_name")

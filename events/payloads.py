@@ -103,3 +103,44 @@ class _Renderer:
 
     def __call__(self, template: str) -> str:
         return template_render(template, self.fields)
+
+
+# A payload edited field by field (the dead-letter editor, a step's input): its leaves as
+# dotted names, and back.
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"body": {"data": {"amount": 5}}}`` → ``{"body.data.amount": 5}``."""
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(flatten(item, f"{prefix}{key}."))
+        return out
+    return {prefix.rstrip("."): value}
+
+
+def unflatten(values: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for dotted, value in values.items():
+        node = out
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
+
+
+def typed_value(text: str, original: Any) -> Any:
+    """Keep numbers, booleans and lists what they were; an emptied field becomes null."""
+    if text == "":
+        return "" if isinstance(original, str) else None
+    if isinstance(original, bool):
+        return text.strip().lower() in ("true", "1", "yes")
+    if isinstance(original, int | float) and not isinstance(original, bool):
+        try:
+            return type(original)(text)
+        except ValueError:
+            return text
+    if isinstance(original, list):
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return text

@@ -67,7 +67,8 @@ def run_finished(sender: type, instance: Run, **kwargs: Any) -> None:
 
 @receiver(post_save, sender=DeadLetter, dispatch_uid="events.dead_letter_created")
 def dead_letter_created(sender: type, instance: DeadLetter, created: bool, **kwargs: Any) -> None:
-    if created:
+    # A delivery's own letter is announced as delivery.dead_lettered (events/delivery.py).
+    if created and instance.stage != "deliver":
         _emit_on_commit(
             type="dead_letter.created",
             object_type="dead_letter",

@@ -1,9 +1,10 @@
 """Dead-lettered deliveries: review, edit the payload, redeliver one, a selection or all.
 
-A dead delivery is the event hub's entry in the dead-letter queue: the row keeps what would
-be sent, every error and its attempts. Redelivering puts it back to pending with a fresh
+A dead delivery has its letter in the dead-letter queue (events/dead_letters.py); the row
+keeps what would be sent, every error and its attempts. Redelivering puts it back to pending with a fresh
 deadline (its idempotency key unchanged, so a receiver that saw an earlier attempt
-recognises it); redelivering a delivery that is not dead does nothing. Every action is
+recognises it) and resolves its open letter; redelivering a delivery that is not dead does
+nothing. Every action is
 audited, with property names only (the values may be personal data).
 """
 
@@ -18,6 +19,11 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from audit.services import audit_event_record
+from events.dead_letters import (
+    deliveries_redeliverable,
+    delivery_letter_payload_sync,
+    delivery_letters_resolve,
+)
 from events.models import Delivery, DeliveryState
 
 
@@ -36,6 +42,7 @@ def delivery_payload_edit(*, delivery_id: int, payload: dict[str, Any], actor: A
         delivery.payload = payload
         delivery.edited_by = actor if getattr(actor, "pk", None) else None
         delivery.save(update_fields=["payload", "original_payload", "edited_by"])
+        delivery_letter_payload_sync(delivery=delivery, now=timezone.now())
         audit_event_record(
             action="event_delivery.edited",
             actor=actor if getattr(actor, "pk", None) else None,
@@ -60,8 +67,9 @@ def deliveries_redeliver(*, delivery_ids: list[int], actor: Any) -> int:
 
 
 def dead_letters_redeliver(*, subscriber_name: str = "", actor: Any) -> int:
-    """Every dead delivery (of one subscriber, by name, if given), oldest first."""
-    queryset = Delivery.objects.filter(state=DeliveryState.DEAD)
+    """Every dead delivery (of one subscriber, by name, if given), oldest first; not those
+    whose letter an admin ignored in the dead-letter queue."""
+    queryset = deliveries_redeliverable(Delivery.objects.filter(state=DeliveryState.DEAD))
     if subscriber_name:
         queryset = queryset.filter(subscriber__name=subscriber_name)
     return _redeliver(queryset, actor=actor)
@@ -86,6 +94,7 @@ def _redeliver(queryset: QuerySet[Delivery], *, actor: Any) -> int:
             dead_at=None,
             redeliveries=F("redeliveries") + 1,
         )
+        letters = delivery_letters_resolve(delivery_ids=ids, actor=actor, now=now) if ids else []
         if ids:
             audit_event_record(
                 action="event_delivery.redelivered",
@@ -93,7 +102,11 @@ def _redeliver(queryset: QuerySet[Delivery], *, actor: Any) -> int:
                 actor_label="" if getattr(actor, "pk", None) else str(actor),
                 object_type="events.delivery",
                 object_id=",".join(map(str, ids))[:100],
-                metadata={"deliveries": ids[:500], "count": len(ids)},
+                metadata={
+                    "deliveries": ids[:500],
+                    "count": len(ids),
+                    "dead_letters": letters[:500],
+                },
             )
         from events.wakeups import subscribers_wake
 

@@ -59,17 +59,42 @@ def send(*, delivery: Delivery, client: Any, signing_secrets: list[str]) -> dict
         _raise_failures(result)
         return {"id": payload["object_id"]}
     if kind == "warehouse":
-        row = {**payload["row"], "fields": json.dumps(payload["row"].get("fields") or {})}
-        ensured = getattr(client, "_events_tables", None)
-        if ensured is None:
-            ensured = set()
-            client._events_tables = ensured
-        if payload["table"] not in ensured:  # once per client, not once per row
-            client.ensure_table(payload["table"], dict.fromkeys(row, "text"), "event_id")
-            ensured.add(payload["table"])
-        client.upsert(payload["table"], [row], "event_id")
+        _warehouse_upsert(client, payload["table"], [_warehouse_row(payload)])
         return {}
     raise ValueError(f"unknown subscriber kind {kind!r}")
+
+
+# Kinds whose claimed deliveries go out together: the warehouse takes a batch of rows as one
+# upsert on event_id (one database connection and one commit instead of one per row), and a
+# repeat of the batch writes the same rows again.
+BATCHED_KINDS = {"warehouse"}
+
+
+def send_batch(*, deliveries: list[Delivery], client: Any) -> None:
+    """Send deliveries of one BATCHED_KINDS subscriber together; raises if the batch failed
+    (the caller then sends them one by one, so each gets its own outcome)."""
+    by_table: dict[str, list[dict[str, Any]]] = {}
+    for delivery in deliveries:
+        by_table.setdefault(delivery.payload["table"], []).append(_warehouse_row(delivery.payload))
+    for table, rows in by_table.items():
+        if len({tuple(sorted(row)) for row in rows}) > 1:
+            raise ValueError("rows with different columns are sent one by one")
+        _warehouse_upsert(client, table, rows)
+
+
+def _warehouse_row(payload: dict[str, Any]) -> dict[str, Any]:
+    return {**payload["row"], "fields": json.dumps(payload["row"].get("fields") or {})}
+
+
+def _warehouse_upsert(client: Any, table: str, rows: list[dict[str, Any]]) -> None:
+    ensured = getattr(client, "_events_tables", None)
+    if ensured is None:
+        ensured = set()
+        client._events_tables = ensured
+    if table not in ensured:  # once per client, not once per row
+        client.ensure_table(table, dict.fromkeys(rows[0], "text"), "event_id")
+        ensured.add(table)
+    client.upsert(table, rows, "event_id")
 
 
 def _http_send(client: Any, payload: dict, key: str, secrets: list[str]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from events.fanout import event_fan_out
+from events.fanout import events_fan_out
 from events.models import Delivery, DeliveryState, Event
 
 FAN_OUT_GRACE = timedelta(seconds=5)
@@ -29,9 +29,10 @@ def deliveries_sweep(*, now=None) -> dict[str, int]:  # noqa: ANN001 - datetime 
         .order_by("id")
         .values_list("pk", flat=True)[:500]
     )
+    # In batches of 100, like the fan-out task: one transaction each, not one per event.
     woken: set[int] = set()
-    for event_id in stale:
-        woken.update(event_fan_out(event_id=event_id))
+    for start in range(0, len(stale), 100):
+        woken.update(events_fan_out(event_ids=stale[start : start + 100]))
     due = set(
         Delivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now)
         .values_list("subscriber_id", flat=True)

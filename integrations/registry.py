@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import logging
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
@@ -83,10 +84,40 @@ def connection_auth(connection: Connection) -> Any:
     return NoAuth()
 
 
+# While a caller holds a buffer (request_logs_buffered), request-log rows are kept in memory
+# and written with the caller's own writes, in one INSERT and one commit, instead of one commit
+# per call: the event hub's deliveries record a batch of sends this way (docs/events.md,
+# "Benchmark").
+_LOG_BUFFER: ContextVar[list[RequestLog] | None] = ContextVar("request_log_buffer", default=None)
+
+
+@contextmanager
+def request_logs_buffered() -> Iterator[list[RequestLog]]:
+    """Collect the request-log rows of the calls made inside; request_logs_flush writes them.
+    Rows still buffered when the block ends are written then."""
+    buffer: list[RequestLog] = []
+    token = _LOG_BUFFER.set(buffer)
+    try:
+        yield buffer
+    finally:
+        _LOG_BUFFER.reset(token)
+        request_logs_flush(buffer)
+
+
+def request_logs_flush(buffer: list[RequestLog]) -> None:
+    if not buffer:
+        return
+    try:
+        RequestLog.objects.bulk_create(buffer)
+    except Exception:  # the log must never fail the calls it describes
+        logger.exception("could not write %s request log rows", len(buffer))
+    buffer.clear()
+
+
 def _request_logger(connection_id: int) -> Callable[[RequestRecord], None]:
     def record(entry: RequestRecord) -> None:
         try:
-            RequestLog.objects.create(
+            row = RequestLog(
                 connection_id=connection_id,
                 method=entry.method,
                 path_template=entry.path_template[:200],
@@ -99,6 +130,11 @@ def _request_logger(connection_id: int) -> Callable[[RequestRecord], None]:
                 daily_max=entry.daily_max,
                 error_category=(entry.error_category or "")[:60],
             )
+            buffer = _LOG_BUFFER.get()
+            if buffer is not None:
+                buffer.append(row)
+            else:
+                row.save(force_insert=True)
         except Exception:  # the log must never fail the call it describes
             logger.exception("could not write the request log for connection %s", connection_id)
 

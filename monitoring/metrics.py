@@ -35,6 +35,8 @@ from pipelines.models.runs import FINISHED_STATUSES
 
 # The client's default buckets stop at 10 s; runs take minutes.
 DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600)
+# The workflow label of dead letters that belong to no workflow: event-hub deliveries'.
+EVENT_HUB = "event-hub"
 
 
 def _runs(slugs: dict[int, str]) -> Iterator[Metric]:
@@ -114,11 +116,11 @@ def _workflow_gauges(slugs: dict[int, str]) -> Iterator[Metric]:
     for row in DeadLetter.objects.values("workflow_id", "category").annotate(
         n=Count("id"), open=Count("id", filter=Q(resolution=""))
     ):
-        dead.add_metric([slugs[row["workflow_id"]], row["category"][:60]], row["n"])
+        dead.add_metric([slugs.get(row["workflow_id"], EVENT_HUB), row["category"][:60]], row["n"])
     for row in (
         DeadLetter.objects.filter(resolution="").values("workflow_id").annotate(n=Count("id"))
     ):
-        open_dead.add_metric([slugs[row["workflow_id"]]], row["n"])
+        open_dead.add_metric([slugs.get(row["workflow_id"], EVENT_HUB)], row["n"])
     yield dead
     yield open_dead
 

@@ -20,6 +20,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pipelines.dead_letter_kinds import LETTER_KINDS
+
 CATEGORIES: dict[str, str] = {
     "validation": "Invalid in the source",
     "rejected": "Rejected by HubSpot",
@@ -68,7 +70,12 @@ def category_normalize(category: str, *, stage: str = "") -> str:
 
 
 def category_label(category: str) -> str:
-    return CATEGORIES.get(category, category.replace("_", " ").capitalize())
+    if category in CATEGORIES:
+        return CATEGORIES[category]
+    for kind in LETTER_KINDS.values():  # another app's letters (an event delivery's)
+        if category in kind.categories:
+            return kind.categories[category]
+    return category.replace("_", " ").capitalize()
 
 
 _JSON_LIST = re.compile(r"\[\s*\{.*\}\s*\]", re.DOTALL)
@@ -131,6 +138,9 @@ def reason_of(*, category: str, errors: Sequence[str]) -> str:
 
 
 def fix_for(*, category: str, reason: str) -> str:
+    for kind in LETTER_KINDS.values():
+        if category in kind.fixes:
+            return kind.fixes[category]
     if category in ("validation", "rejected") and "email" in reason.lower():
         return _EMAIL_FIX
     return FIXES.get(category, FIXES["rejected"])

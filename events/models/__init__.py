@@ -10,6 +10,7 @@ from events.models.executions import (
 )
 from events.models.hub import (
     Delivery,
+    DeliveryLetter,
     DeliveryState,
     Event,
     EventSourceKind,
@@ -22,6 +23,7 @@ from events.models.hub import (
 
 __all__ = [
     "Delivery",
+    "DeliveryLetter",
     "DeliveryState",
     "Event",
     "EventSourceKind",

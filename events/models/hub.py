@@ -242,3 +242,20 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"Delivery {self.pk} ({self.state})"
+
+
+class DeliveryLetter(models.Model):
+    """A dead-lettered delivery's entry in the dead-letter queue (pipelines.DeadLetter, stage
+    ``deliver``). A delivery redelivered and dead again has one letter per time it gave up;
+    at most one is open (docs/events.md, "Dead letters")."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="letters")
+    dead_letter = models.OneToOneField(
+        "pipelines.DeadLetter", on_delete=models.CASCADE, related_name="delivery_link"
+    )
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"Delivery {self.delivery_id} → dead letter {self.dead_letter_id}"

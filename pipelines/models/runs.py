@@ -350,16 +350,31 @@ class DeadLetterStage(models.TextChoices):
     LOAD = "load", "Load"
     ROUTE = "route", "Route"
     ENRICH = "enrich", "Enrich"  # a company enrichment source failed (enrichment app)
+    # An event-hub delivery that gave up (events app): no run, record or workflow; the events
+    # app links the letter to its delivery and registers how it is edited and redelivered
+    # (pipelines/dead_letter_kinds.py).
+    DELIVER = "deliver", "Deliver (event hub)"
 
 
 class DeadLetter(models.Model):
     """A record that could not be delivered, with every reason. Nothing is dropped: it waits
-    here until an admin edits and reprocesses it, or ignores it (docs/reference/reliability.md#dead-letters)."""
+    here until an admin edits and reprocesses it, or ignores it (docs/reference/reliability.md#dead-letters).
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="dead_letters")
-    record = models.OneToOneField(RunRecord, on_delete=models.CASCADE, related_name="dead_letter")
+    A pipeline letter always has its run, record and workflow. An event-hub delivery letter
+    (stage ``deliver``) has none of them: the events app links it to its delivery."""
+
+    run = models.ForeignKey(
+        Run, on_delete=models.CASCADE, related_name="dead_letters", null=True, blank=True
+    )
+    record = models.OneToOneField(
+        RunRecord, on_delete=models.CASCADE, related_name="dead_letter", null=True, blank=True
+    )
     workflow = models.ForeignKey(
-        "pipelines.Workflow", on_delete=models.CASCADE, related_name="dead_letters"
+        "pipelines.Workflow",
+        on_delete=models.CASCADE,
+        related_name="dead_letters",
+        null=True,
+        blank=True,
     )
     stage = models.CharField(
         max_length=20,
@@ -404,6 +419,13 @@ class DeadLetter(models.Model):
         ]
         # On PostgreSQL the search also has trigram indexes on identity, reason and errors:
         # migration 0017, raw SQL because SQLite has no such index (docs/pipelines.md).
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(stage="deliver")
+                | models.Q(run__isnull=False, record__isnull=False, workflow__isnull=False),
+                name="pipelines_deadletter_record_letter_complete",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Dead letter {self.pk} ({self.category})"

@@ -2,7 +2,8 @@
 selection, or every open letter of a filter), ignore with a reason, export as CSV.
 
 Reprocessing is the core's dead_letter_reprocess: a new run linked to the old one, and each
-letter remembers which run resolved it. The core services audit every action.
+letter remembers which run resolved it. An event delivery's letter is redelivered through
+the event hub instead (pipelines/dead_letter_kinds.py). The core services audit every action.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from integrations.inbound import json_render
+from pipelines.dead_letter_kinds import LetterKind, letter_kind
 from pipelines.dead_letter_reasons import (
     category_label,
     failed_values,
     fix_for,
     source_columns,
 )
+from pipelines.models import DeadLetter
 from pipelines.screens.access import (
     EDIT_DEAD_LETTERS,
     EXPORT_PERSONAL_DATA,
@@ -43,8 +46,13 @@ from pipelines.screens.selectors import (
     dead_letter_get,
     dead_letter_groups,
     dead_letter_list_page,
+    dead_letter_origins,
 )
-from pipelines.screens.services import dead_letters_export, dead_letters_reprocess_matching
+from pipelines.screens.services import (
+    dead_letters_export,
+    dead_letters_reprocess_matching,
+    dead_letters_send_again,
+)
 from pipelines.services.dead_letters import (
     dead_letter_edit,
     dead_letter_ignore,
@@ -72,6 +80,7 @@ def dead_letter_queue(request: HttpRequest) -> HttpResponse:
     page = keyset_page(request, dead_letter_list_page(filters=filters))
     for letter in page:
         letter.category_label = category_label(letter.category)
+    dead_letter_origins(letters=list(page))
     return render_screen(
         request,
         "pipelines/dead_letter_list.html",
@@ -101,18 +110,22 @@ def _bulk_action(
             return redirect(back)
         _require_reprocess(request)
         if action == "reprocess":
-            runs = [
-                dead_letter_reprocess(dead_letter_ids=form.cleaned_data["ids"], actor=request.user)
-            ]
+            sent = dead_letters_send_again(
+                dead_letter_ids=form.cleaned_data["ids"], actor=request.user
+            )
         else:
-            runs = dead_letters_reprocess_matching(filters=filters, actor=request.user)
+            sent = dead_letters_reprocess_matching(filters=filters, actor=request.user)
     except ValueError as exc:
         messages.error(request, str(exc))
         return redirect(back)
+    runs = sent.runs
+    if sent.redelivered:
+        messages.success(request, f"{sent.redelivered} {sent.noun}(s) put back for delivery.")
     if not runs:
-        messages.warning(request, "No open dead letters match this filter.")
+        if not sent.redelivered:
+            messages.warning(request, "No open dead letters match this filter.")
         return redirect(back)
-    if len(runs) == 1:
+    if len(runs) == 1 and not sent.redelivered:
         messages.success(request, f"Reprocessing in run {runs[0].pk}.")
         return redirect("switchyard:run", run_id=runs[0].pk)
     messages.success(request, "Reprocessing in runs " + ", ".join(str(r.pk) for r in runs) + ".")
@@ -125,6 +138,9 @@ def dead_letter_detail(request: HttpRequest, dead_letter_id: int) -> HttpRespons
     letter = dead_letter_get(dead_letter_id=dead_letter_id)
     if letter is None:
         raise Http404("No such dead letter")
+    kind = letter_kind(letter.stage)
+    if kind is not None:
+        return _kind_letter_detail(request, letter, kind)
     properties = dead_letter_editable_properties(dead_letter=letter)
     is_post = request.method == "POST"
     action = request.POST.get("action", "")
@@ -180,6 +196,80 @@ def dead_letter_detail(request: HttpRequest, dead_letter_id: int) -> HttpRespons
         category_label=category_label(letter.category),
         fix=fix_for(category=letter.category, reason=letter.reason),
         failed=failed,
+        crumbs=[("Dead letters", reverse("switchyard:dead-letters"))],
+        payload_form=payload_form,
+        ignore_form=ignore_form,
+        error=error,
+        status=400 if error else 200,
+        source_row=json_render(letter.source_row),
+        payload_json=json_render(letter.payload),
+        original_json=json_render(letter.original_payload)
+        if letter.original_payload is not None
+        else "",
+    )
+
+
+def _kind_letter_detail(request: HttpRequest, letter: DeadLetter, kind: LetterKind) -> HttpResponse:
+    """Another app's letter (an event delivery's): the same review, one box per payload
+    field (dotted names for nested ones, plus a field to add), and Redeliver instead of
+    Reprocess: it goes out again through that app's own path (the delivery's, same
+    idempotency key), not through a run."""
+    fields = kind.fields(letter)
+    is_post = request.method == "POST"
+    action = request.POST.get("action", "")
+    payload_form = DeadLetterPayloadForm(
+        request.POST if is_post and action != "ignore" else None,
+        properties=list(fields),
+        payload=fields,
+        allow_new=True,
+    )
+    ignore_form = DeadLetterIgnoreForm(request.POST if is_post and action == "ignore" else None)
+    error = ""
+    here = redirect("switchyard:dead-letter", dead_letter_id=letter.pk)
+    if is_post:
+        try:
+            if action == "ignore" and ignore_form.is_valid():
+                dead_letter_ignore(
+                    dead_letter_ids=[letter.pk],
+                    reason=ignore_form.cleaned_data["reason"],
+                    actor=request.user,
+                )
+                messages.success(request, f"Dead letter {letter.pk} ignored.")
+                return here
+            if action in ("save", "redeliver") and payload_form.is_valid():
+                payload = payload_form.payload()
+                if action == "redeliver":
+                    _require_reprocess(request)
+                shown = {
+                    name[2:]: str(field.initial).strip()
+                    for name, field in payload_form.fields.items()
+                    if name.startswith("p_") and str(field.initial).strip()
+                }
+                if payload != shown:
+                    kind.edit(dead_letter_id=letter.pk, payload=payload, actor=request.user)
+                if action == "save":
+                    messages.success(request, "Payload saved. Redeliver it when ready.")
+                    return here
+                count = kind.redeliver(dead_letter_ids=[letter.pk], actor=request.user)
+                messages.success(
+                    request,
+                    f"Dead letter {letter.pk}: {kind.noun} put back for delivery."
+                    if count
+                    else f"Dead letter {letter.pk} was not redelivered (no longer open).",
+                )
+                return here
+        except ValueError as exc:
+            error = str(exc)
+    origin = kind.origins([letter]).get(letter.pk)
+    return render_screen(
+        request,
+        "pipelines/dead_letter_delivery.html",
+        title=f"Dead letter {letter.pk}",
+        letter=letter,
+        kind=kind,
+        origin=origin,
+        category_label=category_label(letter.category),
+        fix=fix_for(category=letter.category, reason=letter.reason),
         crumbs=[("Dead letters", reverse("switchyard:dead-letters"))],
         payload_form=payload_form,
         ignore_form=ignore_form,

@@ -136,11 +136,18 @@ class DeadLetterFilterForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "email or error text", "size": 24}),
     )
     reason = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
+    kind = forms.ChoiceField(required=False, label="Kind")
 
     def __init__(self, *args: Any, categories: list[str], **kwargs: Any) -> None:
+        from pipelines.dead_letter_kinds import LETTER_KINDS
         from pipelines.dead_letter_reasons import category_label
 
         super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [
+            ("", "Records and deliveries"),
+            ("records", "Pipeline records"),
+            *[(stage, f"{kind.noun.capitalize()}s") for stage, kind in LETTER_KINDS.items()],
+        ]
         self.fields["category"].widget.choices = [
             ("", "Any category"),
             *[(c, category_label(c)) for c in categories],
@@ -160,34 +167,56 @@ class DeadLetterFilterForm(forms.Form):
             created_to=data["created_to"],
             search=(data["q"] or "").strip(),
             reason=data["reason"] or "",
+            kind=data["kind"] or "",
         )
 
 
 class DeadLetterPayloadForm(forms.Form):
-    """One text box per property. A box left empty leaves the property out of the payload."""
+    """One text box per property. A box left empty leaves the property out of the payload.
+
+    ``allow_new`` adds a name/value pair for a field the payload lacks (a delivery letter:
+    the receiver asked for ``body.data.amount``); a list shows as comma-separated values."""
 
     note = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(
-        self, *args: Any, properties: list[str], payload: dict[str, Any], **kwargs: Any
+        self,
+        *args: Any,
+        properties: list[str],
+        payload: dict[str, Any],
+        allow_new: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.property_names = properties
         for name in properties:
             value = payload.get(name)
+            shown = ", ".join(map(str, value)) if isinstance(value, list) else value
             self.fields[f"p_{name}"] = forms.CharField(
                 required=False,
                 label=name,
-                initial="" if value is None else str(value),
+                initial="" if shown is None else str(shown),
                 widget=forms.TextInput(attrs={"size": 40}),
             )
+        if allow_new:
+            self.fields["new_name"] = forms.CharField(
+                required=False,
+                max_length=200,
+                label="Add a field",
+                help_text="A name the payload lacks, dotted for a nested one: body.data.amount",
+            )
+            self.fields["new_value"] = forms.CharField(required=False, label="Its value")
 
     def payload(self) -> dict[str, str]:
-        return {
+        values = {
             name: self.cleaned_data[f"p_{name}"].strip()
             for name in self.property_names
             if self.cleaned_data.get(f"p_{name}", "").strip()
         }
+        new_name = (self.cleaned_data.get("new_name") or "").strip()
+        if new_name:
+            values[new_name] = (self.cleaned_data.get("new_value") or "").strip()
+        return values
 
 
 class DeadLetterIgnoreForm(forms.Form):

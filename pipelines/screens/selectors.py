@@ -12,6 +12,12 @@ from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from integrations.errors import ProviderError
+from pipelines.dead_letter_kinds import (
+    LETTER_KINDS,
+    letter_kind,
+    letter_kind_stages,
+    letters_by_kind,
+)
 from pipelines.models import (
     DeadLetter,
     FieldMappingVersion,
@@ -135,6 +141,7 @@ class DeadLetterFilters:
     created_to: date | None = None
     search: str = ""  # an email (or part of one) or words of the error
     reason: str = ""
+    kind: str = ""  # "" any, "records" (pipeline records), or a letter kind's stage ("deliver")
 
     def as_query(self) -> dict[str, Any]:
         """Back to GET parameters, so links and the export keep the filter."""
@@ -147,6 +154,7 @@ class DeadLetterFilters:
             "status": self.status,
             "created_from": self.created_from,
             "created_to": self.created_to,
+            "kind": self.kind,
         }
         return {k: v for k, v in data.items() if v not in (None, "")}
 
@@ -159,6 +167,10 @@ def dead_letter_list(*, filters: DeadLetterFilters) -> QuerySet[DeadLetter]:
         letters = letters.filter(workflow_id=filters.workflow_id)
     if filters.run_id:
         letters = letters.filter(run_id=filters.run_id)
+    if filters.kind == "records":
+        letters = letters.exclude(stage__in=letter_kind_stages())
+    elif filters.kind:
+        letters = letters.filter(stage=filters.kind)
     if filters.category:
         letters = letters.filter(category=filters.category)
     if filters.reason:
@@ -265,10 +277,24 @@ def dead_letter_get(*, dead_letter_id: int) -> DeadLetter | None:
     )
 
 
+def dead_letter_origins(*, letters: list[DeadLetter]) -> None:
+    """Sets ``letter.origin`` (where it comes from, as the queue prints it) on the letters of
+    another app's kind (an event delivery's); pipeline letters show their run and record."""
+    _records, others = letters_by_kind(letters)
+    for stage, kind_letters in others.items():
+        origins = LETTER_KINDS[stage].origins(kind_letters)
+        for letter in kind_letters:
+            letter.origin = origins.get(letter.pk)
+
+
 def dead_letter_editable_properties(*, dead_letter: DeadLetter) -> list[str]:
     """The properties the edit form offers: what the letter's payload holds, plus every
     target of the mapping its run used. A record rejected for an invalid email has no
-    "email" in its payload, yet that is exactly the field the admin has to fill in."""
+    "email" in its payload, yet that is exactly the field the admin has to fill in.
+    A delivery letter's payload is nested: one box per leaf, by dotted name."""
+    kind = letter_kind(dead_letter.stage)
+    if kind is not None:
+        return list(kind.fields(dead_letter))
     names = list(dead_letter.payload)
     version = dead_letter.run.mapping_version
     for rule in version.rules if version else []:

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from audit.services import audit_event_record
 from pipelines.csv_files import CsvRefused
+from pipelines.dead_letter_kinds import LETTER_KINDS, letters_by_kind
 from pipelines.mapping import columns_match, mapping_rules, record_transform
 from pipelines.models import DeadLetter, Run, Workflow
 from pipelines.screens.selectors import (
@@ -197,14 +198,55 @@ def pending_uploads_expire() -> int:
 # --- dead letters -------------------------------------------------------------------------------
 
 
-def dead_letters_reprocess_matching(*, filters: DeadLetterFilters, actor: Any) -> list[Run]:
+@dataclass(frozen=True)
+class SentAgain:
+    """What "reprocess" did: new runs for pipeline letters, redeliveries for other kinds'
+    letters (an event delivery's: pipelines/dead_letter_kinds.py)."""
+
+    runs: list[Run] = field(default_factory=list)
+    redelivered: int = 0
+    noun: str = ""
+
+
+def dead_letters_send_again(*, dead_letter_ids: list[int], actor: Any) -> SentAgain:
+    """A selection: its pipeline letters reprocessed in a new run (one workflow at a time, as
+    the core requires), its delivery letters redelivered."""
+    letters = DeadLetter.objects.filter(pk__in=dead_letter_ids).only("pk", "stage")
+    records, others = letters_by_kind(letters)
+    redelivered, nouns = 0, []
+    for stage, kind_letters in others.items():
+        kind = LETTER_KINDS[stage]
+        redelivered += kind.redeliver(dead_letter_ids=[d.pk for d in kind_letters], actor=actor)
+        nouns.append(kind.noun)
+    runs = []
+    if records or not others:
+        runs = [dead_letter_reprocess(dead_letter_ids=[d.pk for d in records], actor=actor)]
+    return SentAgain(runs=runs, redelivered=redelivered, noun=" or ".join(nouns))
+
+
+def dead_letters_reprocess_matching(*, filters: DeadLetterFilters, actor: Any) -> SentAgain:
     """ "Reprocess all" of a filter (typically one category): the core reprocesses one
-    workflow at a time, so one new run per workflow among the open letters."""
+    workflow at a time, so one new run per workflow among the open letters; delivery letters
+    are redelivered."""
     letters = dead_letter_list(filters=DeadLetterFilters(**{**filters.__dict__, "status": "open"}))
     by_workflow: dict[int, list[int]] = {}
-    for letter_id, workflow_id in letters.values_list("pk", "workflow_id"):
-        by_workflow.setdefault(workflow_id, []).append(letter_id)
-    return [dead_letter_reprocess(dead_letter_ids=ids, actor=actor) for ids in by_workflow.values()]
+    by_kind: dict[str, list[int]] = {}
+    for letter_id, workflow_id, stage in letters.values_list("pk", "workflow_id", "stage"):
+        if stage in LETTER_KINDS:
+            by_kind.setdefault(stage, []).append(letter_id)
+        else:
+            by_workflow.setdefault(workflow_id, []).append(letter_id)
+    redelivered = sum(
+        LETTER_KINDS[stage].redeliver(dead_letter_ids=ids, actor=actor)
+        for stage, ids in by_kind.items()
+    )
+    return SentAgain(
+        runs=[
+            dead_letter_reprocess(dead_letter_ids=ids, actor=actor) for ids in by_workflow.values()
+        ],
+        redelivered=redelivered,
+        noun=" or ".join(LETTER_KINDS[stage].noun for stage in by_kind),
+    )
 
 
 def dead_letters_export(

@@ -21,6 +21,7 @@ from django.utils import timezone
 from audit.services import audit_event_record
 from integrations.inbound import nul_strip
 from pipelines import dead_letter_reasons as words
+from pipelines.dead_letter_kinds import LETTER_KINDS
 from pipelines.enqueue import ROUTING_RUN_REPROCESS, RUN_PREPARE, enqueue_on_commit
 from pipelines.models import (
     DeadLetter,
@@ -200,6 +201,9 @@ def dead_letter_reprocess(
         letters = list(
             DeadLetter.objects.select_for_update().filter(pk__in=dead_letter_ids).order_by("id")
         )
+        if any(d.stage in LETTER_KINDS for d in letters):
+            # An event delivery's letter is redelivered, not reprocessed in a run.
+            raise ValueError("event delivery letters are redelivered: use Redeliver")
         open_letters = [d for d in letters if not d.is_resolved]
         if not open_letters:
             resolved = next((d.resolved_in_run for d in letters if d.resolved_in_run_id), None)
@@ -306,17 +310,18 @@ def dead_letters_export_csv(*, queryset: QuerySet[DeadLetter]) -> Iterator[str]:
     yield line(EXPORT_COLUMNS)
     rows = queryset.select_related("record", "workflow").order_by("id")
     for d in rows.iterator(chunk_size=500):
+        # A delivery letter (stage deliver) has no run, workflow or record.
         yield line(
             [
                 d.pk,
-                d.run_id,
-                d.workflow.slug,
+                d.run_id or "",
+                d.workflow.slug if d.workflow_id else "",
                 d.stage,
                 d.category,
                 " | ".join(map(str, d.errors)),
                 d.attempts,
-                d.record.row_number or "",
-                d.record.event_id,
+                (d.record.row_number or "") if d.record_id else "",
+                d.record.event_id if d.record_id else "",
                 d.created_at.isoformat(),
                 d.resolution,
                 json.dumps(d.payload, ensure_ascii=False),

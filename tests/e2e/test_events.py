@@ -1,5 +1,5 @@
 """The event hub, done: the deal-won fan-out shows five deliveries and one failing
-subscriber's letter is edited and redelivered; the lead-alert chain runs to its thread
+subscriber's letter is edited and redelivered from the dead-letter queue; the lead-alert chain runs to its thread
 reply, stops at the Clay step while Clay is down and resumes from that step, with exactly
 one Slack message per step.
 
@@ -14,6 +14,7 @@ import time
 
 import httpx
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -102,16 +103,26 @@ def test_deal_won_fanout_then_a_dead_letter_edited_and_redelivered(
     expect(page.get_by_text("5 = 4 + 1 + 0")).to_be_visible()
     page.screenshot(path=str(tmp_path / "events-fanout.png"), full_page=True)
 
-    page.locator("a.delivery-state", has_text="dead").click()
-    expect(page.locator("#delivery-error")).to_contain_text("422")
-    page.fill("input[name='add_name']", "body.data.amount")
-    page.fill("input[name='add_value']", "12000")
+    # The failing subscriber's letter is in the dead-letter queue, beside the pipelines' ones.
+    page.goto(live_server.url + reverse("switchyard:dead-letters"))
+    row = page.locator("#dead-letter-list tbody tr", has_text="deal-won-fanout/invoice")
+    expect(row).to_have_count(1)
+    expect(page.locator("#dead-letter-groups")).to_contain_text("Subscriber refused the delivery")
+    page.screenshot(path=str(tmp_path / "events-queue.png"), full_page=True)
+    row.locator("td a").first.click()
+    expect(page.locator("#dead-letter-errors")).to_contain_text("422")
+    expect(page.locator("input[name='p_body.data.dealname']")).to_have_value("Acme renewal")
+    page.fill("input[name='p_body.data.amount']", "12000")  # HubSpot had no amount
+    page.screenshot(path=str(tmp_path / "events-letter.png"), full_page=True)
     page.get_by_role("button", name="Save and redeliver").click()
-    expect(page.locator(".messagelist")).to_contain_text("Put back for delivery")
+    expect(page.locator(".messagelist")).to_contain_text("put back for delivery")
     work()
     page.reload()
+    expect(page.locator("#dead-letter-resolution")).to_contain_text("redelivered")
+    page.get_by_role("link", name="event hub · deal-won-fanout/invoice").click()
     expect(page.locator("#delivery-state")).to_have_text("Delivered")
-    page.screenshot(path=str(tmp_path / "events-letter.png"), full_page=True)
+    page.goto(f"{live_server.url}/admin/events/event/{event.pk}/change/")
+    expect(page.get_by_text("5 = 5 + 0 + 0")).to_be_visible()
 
     assert hub.finance.stats()["received"] == 1
     assert hub.finance.stats()["duplicates"] == 0

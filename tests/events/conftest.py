@@ -88,6 +88,7 @@ class HubSpotWithEngagements:
 class WarehouseRecorder:
     rows: dict[str, dict[str, dict]] = field(default_factory=dict)
     down: bool = False
+    upserts: int = 0  # calls, each one connection and one commit in the real client
 
     def ensure_table(self, table: str, columns: dict, key: str) -> None:
         self.rows.setdefault(table, {})
@@ -97,6 +98,7 @@ class WarehouseRecorder:
 
         if self.down:
             raise Unreachable("warehouse: OperationalError")
+        self.upserts += 1
         for row in rows:
             self.rows[table][row[key]] = row
         return len(rows)

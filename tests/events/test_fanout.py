@@ -265,3 +265,39 @@ def test_410_gone_disables_the_subscriber_with_an_alert_and_its_later_deliveries
     )
     assert states == ["dead", "pending"]
     assert AuditEvent.objects.filter(action="event_subscriber.disabled").count() == 1
+
+
+def test_a_batch_of_deliveries_is_written_together_and_every_call_is_still_logged(hub, deal):
+    from integrations.models import RequestLog
+
+    deals = hub.hubspot.sandbox.seed_objects(
+        "deals", [{"dealname": f"Deal {i}", "amount": "500"} for i in range(3)]
+    )
+    fire(*[deal_stage_event(deal_id=d, stage="closedwon", event_id=i) for i, d in enumerate(deals)])
+    drain()
+
+    assert Delivery.objects.filter(state="delivered").count() == 15
+    assert hub.warehouse.upserts == 1  # three rows, one upsert on event_id
+    assert len(hub.warehouse.rows["deal_events"]) == 3
+    finance = hub.connections["finance-api"]
+    assert RequestLog.objects.filter(connection=finance, status=200).count() == 3
+    assert hub.finance.stats()["unique"] == 3
+
+
+def test_a_row_the_batch_cannot_take_is_sent_alone_and_the_others_still_go(hub, deal):
+    deals = hub.hubspot.sandbox.seed_objects(
+        "deals", [{"dealname": f"Deal {i}", "amount": "500"} for i in range(3)]
+    )
+    events = fire(
+        *[deal_stage_event(deal_id=d, stage="closedwon", event_id=i) for i, d in enumerate(deals)]
+    )
+    odd = Delivery.objects.get(event=events[1], subscriber__name="event-log")
+    odd.payload = {
+        **odd.payload,
+        "row": {**odd.payload["row"], "extra": "a column the others lack"},
+    }
+    odd.save(update_fields=["payload"])
+    drain()
+
+    assert hub.warehouse.upserts == 3  # the batch refused, then one by one
+    assert Delivery.objects.filter(subscriber__name="event-log", state="delivered").count() == 3
