@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.models import Run
-from pipelines.services.runs import run_execute_inline
+from pipelines.models import Run, RunBatch, RunRecord
+from pipelines.services.runs import run_execute_inline, run_prepare
 from pipelines.services.staging import run_create_csv
 from sandbox.hubspot import HubSpotSandbox
 from tests.pipelines.factories import WorkflowFactory
@@ -101,3 +101,27 @@ def upsert_calls(sandbox: HubSpotSandbox) -> int:
 
 def sandbox_emails(sandbox: HubSpotSandbox) -> list[str]:
     return [c["properties"]["email"] for c in sandbox.objects("contacts")]
+
+
+def staged_run(workflow, rows: int, *, start: int = 0) -> Run:
+    """A CSV run of ``rows`` contacts (emails from ``start`` on), staged and batched in this
+    process, not loaded."""
+    run = run_create_csv(
+        workflow=workflow,
+        file=io.BytesIO(csv_bytes(contact_rows(rows, start=start))),
+        filename="c.csv",
+        dispatch=False,
+    )
+    return run_prepare(run_id=run.pk, dispatch=False)
+
+
+def batched_positions(run: Run) -> list[int]:
+    """Positions of the run's records in its batches, in the batches' (loading) order."""
+    positions = dict(RunRecord.objects.filter(run=run).values_list("pk", "position"))
+    return [
+        positions[pk]
+        for ids in RunBatch.objects.filter(run=run)
+        .order_by("sequence")
+        .values_list("record_ids", flat=True)
+        for pk in ids
+    ]

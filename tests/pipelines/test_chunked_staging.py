@@ -12,14 +12,20 @@ from django.utils import timezone
 
 from pipelines import tasks, wakeups
 from pipelines.csv_files import csv_detect, csv_rows
-from pipelines.models import RecordState, Run, RunBatch, RunChunk, RunRecord, RunStatus
+from pipelines.models import RecordState, Run, RunChunk, RunRecord, RunStatus
 from pipelines.services import chunks
 from pipelines.services.chunks import run_chunk_stage, run_chunk_stage_next
 from pipelines.services.runs import run_prepare
 from pipelines.services.staged_records import json_text
 from pipelines.services.staging import csv_run_plan, run_create_csv
 from pipelines.services.sweepers import chunks_sweep
-from tests.pipelines.conftest import assert_invariant, contact_rows, csv_bytes, import_rows
+from tests.pipelines.conftest import (
+    assert_invariant,
+    batched_positions,
+    contact_rows,
+    csv_bytes,
+    import_rows,
+)
 
 
 @pytest.fixture
@@ -52,18 +58,6 @@ def staged(run: Run) -> list[tuple[int, str, str, str]]:
         for number, raw in RunRecord.objects.filter(run=run)
         .order_by("position")
         .values_list("row_number", "raw")
-    ]
-
-
-def batched(run: Run) -> list[int]:
-    """Positions of the run's records in its batches, in the batches' (loading) order."""
-    positions = dict(RunRecord.objects.filter(run=run).values_list("pk", "position"))
-    return [
-        positions[pk]
-        for ids in RunBatch.objects.filter(run=run)
-        .order_by("sequence")
-        .values_list("record_ids", flat=True)
-        for pk in ids
     ]
 
 
@@ -134,14 +128,14 @@ def test_the_run_is_not_staged_until_its_last_chunk_is(workflow, small_chunks, s
         run_chunk_stage(chunk_id=chunk_id)
     assert Run.objects.get(pk=run.pk).staged_at is None
     # Loading overlaps staging: each staged chunk's records are in batches already.
-    assert batched(run) == [1, 2, 3, 4, 5, 6]
+    assert batched_positions(run) == [1, 2, 3, 4, 5, 6]
 
     run_chunk_stage(chunk_id=ids[-1])
     run = run_prepare(run_id=run.pk, dispatch=False)
     assert run.staged_at is not None
     assert run.prepared_at is not None
     assert run.batches_total == 3
-    assert batched(run) == [1, 2, 3, 4, 5, 6, 7]  # every record in exactly one batch
+    assert batched_positions(run) == [1, 2, 3, 4, 5, 6, 7]  # every record in exactly one batch
 
 
 def test_with_dispatch_stagers_are_woken_for_the_run_and_claim_chunks_until_none_is_left(

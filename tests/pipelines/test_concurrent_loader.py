@@ -23,11 +23,17 @@ from pipelines.models import BatchState, DeadLetter, Run, RunBatch, RunStatus
 from pipelines.selectors import run_progress, runs_stalled
 from pipelines.services import batch_claims, loading
 from pipelines.services.loader import run_load
-from pipelines.services.runs import run_execute_inline, run_prepare
+from pipelines.services.runs import run_execute_inline
 from pipelines.services.staging import run_create_csv
 from pipelines.services.sweepers import runs_sweep
 from sandbox.hubspot import HubSpotSandbox
-from tests.pipelines.conftest import assert_invariant, contact_rows, csv_bytes, upsert_calls
+from tests.pipelines.conftest import (
+    assert_invariant,
+    contact_rows,
+    csv_bytes,
+    staged_run,
+    upsert_calls,
+)
 from tests.pipelines.factories import WorkflowFactory
 
 on_postgres_and_redis = pytest.mark.skipif(
@@ -52,16 +58,6 @@ class InFlight:
         finally:
             with self.lock:
                 self.now -= 1
-
-
-def staged_run(workflow, rows: int) -> Run:
-    run = run_create_csv(
-        workflow=workflow,
-        file=io.BytesIO(csv_bytes(contact_rows(rows))),
-        filename="c.csv",
-        dispatch=False,
-    )
-    return run_prepare(run_id=run.pk, dispatch=False)
 
 
 @on_postgres_and_redis
@@ -115,7 +111,7 @@ def test_two_portals_load_together_each_within_its_own_limit(settings, tmp_path,
         for n in (1, 2)
     ]
     runs = [
-        staged_run(workflow, 2000) if n == 0 else staged_run_from(workflow, 2000, start=5000)
+        staged_run(workflow, 2000) if n == 0 else staged_run(workflow, 2000, start=5000)
         for n, workflow in enumerate(portals)
     ]
 
@@ -133,16 +129,6 @@ def test_two_portals_load_together_each_within_its_own_limit(settings, tmp_path,
     assert spans[1][0] < spans[0][1]
     assert upsert_calls(sandbox) == 40  # no batch sent twice
     assert 429 not in [status for _m, _p, status, _t in sandbox.request_log]
-
-
-def staged_run_from(workflow, rows: int, *, start: int) -> Run:
-    run = run_create_csv(
-        workflow=workflow,
-        file=io.BytesIO(csv_bytes(contact_rows(rows, start=start))),
-        filename="c.csv",
-        dispatch=False,
-    )
-    return run_prepare(run_id=run.pk, dispatch=False)
 
 
 def _dead_pid() -> int:

@@ -5,27 +5,12 @@ first slot instead of spinning, and never takes a slot it cannot use."""
 
 from __future__ import annotations
 
-import io
-
-from pipelines.models import Run
 from pipelines.services import load_rotation
 from pipelines.services.load_outcomes import BatchOutcome
 from pipelines.services.load_rotation import WAITED, LoadRotation
 from pipelines.services.loader import run_load
-from pipelines.services.runs import run_prepare
-from pipelines.services.staging import run_create_csv
-from tests.pipelines.conftest import assert_invariant, contact_rows, csv_bytes, sandbox_emails
+from tests.pipelines.conftest import assert_invariant, sandbox_emails, staged_run
 from tests.pipelines.factories import WorkflowFactory
-
-
-def staged_run(workflow, rows: int, *, start: int = 0) -> Run:
-    run = run_create_csv(
-        workflow=workflow,
-        file=io.BytesIO(csv_bytes(contact_rows(rows, start=start))),
-        filename="c.csv",
-        dispatch=False,
-    )
-    return run_prepare(run_id=run.pk, dispatch=False)
 
 
 class Budget:

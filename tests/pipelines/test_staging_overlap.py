@@ -16,7 +16,13 @@ from pipelines.services.chunks import run_chunk_stage
 from pipelines.services.loader import run_load
 from pipelines.services.runs import run_prepare
 from pipelines.services.staging import csv_run_plan, run_create_csv
-from tests.pipelines.conftest import assert_invariant, contact_rows, csv_bytes, sandbox_emails
+from tests.pipelines.conftest import (
+    assert_invariant,
+    batched_positions,
+    contact_rows,
+    csv_bytes,
+    sandbox_emails,
+)
 
 
 @pytest.fixture
@@ -35,17 +41,6 @@ def planned(workflow, rows) -> tuple[Run, list[int]]:
     csv_run_plan(run_id=run.pk)
     ids = list(RunChunk.objects.filter(run=run).order_by("sequence").values_list("pk", flat=True))
     return run, ids
-
-
-def batched_positions(run: Run) -> list[int]:
-    positions = dict(RunRecord.objects.filter(run=run).values_list("pk", "position"))
-    return [
-        positions[pk]
-        for ids in RunBatch.objects.filter(run=run)
-        .order_by("sequence")
-        .values_list("record_ids", flat=True)
-        for pk in ids
-    ]
 
 
 def test_duplicate_keys_are_found_across_and_within_chunks():
