@@ -22,10 +22,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -35,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from faults import PrivatePostgres, PrivateRedis, celery_start, stop  # noqa: E402
+from faults import PrivateServers, celery_start  # noqa: E402
 
 
 def _family(pid: int) -> list[int]:
@@ -178,13 +176,8 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    folder = Path(tempfile.mkdtemp(prefix="switchyard-e2e-"))
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres")
-    postgres = PrivatePostgres(folder / "postgres", args.port_base)
-    redis = PrivateRedis(folder / "redis", args.port_base + 1)
-    media = folder / "media"
-    media.mkdir()
+    servers = PrivateServers(prefix="switchyard-e2e-", port_base=args.port_base)
+    postgres, redis, media = servers.postgres, servers.redis, servers.media
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": "config.settings.test",
@@ -282,14 +275,7 @@ def main() -> int:
             )
             print(json.dumps(result), flush=True)
     finally:
-        for process in processes.values():
-            stop(process)
-        redis.stop()
-        try:
-            postgres.stop()
-        except subprocess.CalledProcessError:
-            pass
-        shutil.rmtree(folder, ignore_errors=True)
+        servers.stop(processes.values())
     return 0
 
 

@@ -36,11 +36,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -50,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from faults import PrivatePostgres, PrivateRedis, Supervisor  # noqa: E402
+from faults import PrivateServers, Supervisor  # noqa: E402
 
 # Short schedule and pause so a down subscriber's backlog drains within the bench.
 BENCH_ENV = {
@@ -486,13 +483,8 @@ def main() -> int:
     parser.add_argument("--profile", type=int, default=0, help="N events in-process, profiled")
     args = parser.parse_args()
 
-    folder = Path(tempfile.mkdtemp(prefix="switchyard-events-bench-"))
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres")
-    postgres = PrivatePostgres(folder / "postgres", args.port_base)
-    redis = PrivateRedis(folder / "redis", args.port_base + 1)
-    media = folder / "media"
-    media.mkdir()
+    servers = PrivateServers(prefix="switchyard-events-bench-", port_base=args.port_base)
+    postgres, redis, media = servers.postgres, servers.redis, servers.media
     os.environ.update(
         {
             **BENCH_ENV,
@@ -532,12 +524,7 @@ def main() -> int:
         supervisor.stop_all()
         if bench is not None:
             bench.close()
-        redis.stop()
-        try:
-            postgres.stop()
-        except subprocess.CalledProcessError:
-            print("private PostgreSQL did not stop cleanly", file=sys.stderr)
-        shutil.rmtree(folder, ignore_errors=True)
+        servers.stop()
     return 1 if failed else 0
 
 

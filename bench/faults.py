@@ -29,7 +29,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,6 +146,35 @@ class PrivateRedis:
             self.process.wait()
 
 
+class PrivateServers:
+    """A scratch folder holding a private PostgreSQL (``port_base``), a private Redis with AOF
+    (``port_base + 1``) and a media folder; ``stop`` stops them (and the given processes
+    first) and removes the folder. A server that cannot start removes the folder too."""
+
+    def __init__(self, *, prefix: str, port_base: int) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix=prefix))
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, "postgres")
+        try:
+            self.postgres = PrivatePostgres(self.folder / "postgres", port_base)
+            self.redis = PrivateRedis(self.folder / "redis", port_base + 1)
+        except Exception:
+            shutil.rmtree(self.folder, ignore_errors=True)  # e.g. the port is taken
+            raise
+        self.media = self.folder / "media"
+        self.media.mkdir()
+
+    def stop(self, processes: Iterable[subprocess.Popen] = ()) -> None:
+        for process in processes:
+            stop(process)
+        self.redis.stop()
+        try:
+            self.postgres.stop()
+        except subprocess.CalledProcessError:
+            print("private PostgreSQL did not stop cleanly", file=sys.stderr)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def celery_start(kind: str, name: str, env: dict[str, str]) -> subprocess.Popen:
     """`celery -A config worker` / `celery -A config beat`, as docs/operations.md says."""
     args = [sys.executable, "-m", "celery", "-A", "config", kind, "-l", "WARNING"]
@@ -247,13 +276,8 @@ def main() -> int:  # noqa: PLR0915 - a script: set-up, drills, tear-down in ord
     )
     args = parser.parse_args()
 
-    folder = Path(tempfile.mkdtemp(prefix="switchyard-faults-"))
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres")
-    postgres = PrivatePostgres(folder / "postgres", args.port_base)
-    redis = PrivateRedis(folder / "redis", args.port_base + 1)
-    media = folder / "media"
-    media.mkdir()
+    servers = PrivateServers(prefix="switchyard-faults-", port_base=args.port_base)
+    postgres, redis, media = servers.postgres, servers.redis, servers.media
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": "config.settings.test",
@@ -282,12 +306,7 @@ def main() -> int:  # noqa: PLR0915 - a script: set-up, drills, tear-down in ord
             print(json.dumps(results[-1]), flush=True)
     finally:
         supervisor.stop_all()
-        redis.stop()
-        try:
-            postgres.stop()
-        except subprocess.CalledProcessError:
-            pass
-        shutil.rmtree(folder, ignore_errors=True)
+        servers.stop()
     return 0 if results and all(r["ok"] for r in results) else 1
 
 

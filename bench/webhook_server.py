@@ -25,10 +25,8 @@ import hmac
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -38,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from faults import PrivatePostgres, PrivateRedis, celery_start, stop  # noqa: E402
+from faults import PrivateServers, celery_start  # noqa: E402
 from open_loop import http_post, open_loop_run  # noqa: E402
 
 CLAY_SECRET = "bench-clay-shared-secret-000000"  # noqa: S105 - a bench's own
@@ -225,19 +223,10 @@ def main() -> int:  # noqa: PLR0915 - a script: set-up, phases, tear-down in ord
     )
     args = parser.parse_args()
 
-    folder = Path(tempfile.mkdtemp(prefix="switchyard-intake-"))
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres")
-    try:
-        with niceness(args.server_nice):
-            postgres = PrivatePostgres(folder / "postgres", args.port_base)
-            redis = PrivateRedis(folder / "redis", args.port_base + 1)
-    except Exception:
-        shutil.rmtree(folder, ignore_errors=True)  # e.g. the port is taken: nothing to stop
-        raise
+    with niceness(args.server_nice):
+        servers = PrivateServers(prefix="switchyard-intake-", port_base=args.port_base)
+    postgres, redis, media, folder = servers.postgres, servers.redis, servers.media, servers.folder
     sandbox_port, web_port = args.port_base + 2, args.port_base + 3
-    media = folder / "media"
-    media.mkdir()
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": "config.settings.base",
@@ -414,14 +403,7 @@ def main() -> int:  # noqa: PLR0915 - a script: set-up, phases, tear-down in ord
                 result = phase_run(name, request_for, rate)
                 print(json.dumps(result), flush=True)
     finally:
-        for process in processes.values():
-            stop(process)
-        redis.stop()
-        try:
-            postgres.stop()
-        except subprocess.CalledProcessError:
-            pass
-        shutil.rmtree(folder, ignore_errors=True)
+        servers.stop(processes.values())
     return 0
 
 
