@@ -62,7 +62,7 @@ PACE_SUFFIX = ":pace"
 
 def pace_per_second(spec: RateLimitSpec) -> RateLimitItemPerSecond | None:
     """A second limit for a large window: at most its share of the window per second (19/s
-    of 186 per 10 s). Without it the window is spent in bursts: 187 calls in the first two
+    of 186 per 10 s). Without it the window is spent in bursts: 186 calls in the first two
     seconds, then nothing for eight, then the same burst again, and a burst's calls reach
     HubSpot spread by however late each one's thread ran, so a busy host overlapped two
     bursts in HubSpot's rolling window and got 429s despite our headroom (2 per 100k-row
