@@ -8,6 +8,8 @@ the event hub instead (pipelines/dead_letter_kinds.py). The core services audit 
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -191,22 +193,29 @@ def dead_letter_detail(request: HttpRequest, dead_letter_id: int) -> HttpRespons
     return render_screen(
         request,
         "pipelines/dead_letter_detail.html",
-        title=f"Dead letter {letter.pk}",
-        letter=letter,
-        category_label=category_label(letter.category),
-        fix=fix_for(category=letter.category, reason=letter.reason),
         failed=failed,
-        crumbs=[("Dead letters", reverse("switchyard:dead-letters"))],
-        payload_form=payload_form,
-        ignore_form=ignore_form,
-        error=error,
-        status=400 if error else 200,
-        source_row=json_render(letter.source_row),
-        payload_json=json_render(letter.payload),
-        original_json=json_render(letter.original_payload)
+        **_letter_review(letter, payload_form=payload_form, ignore_form=ignore_form, error=error),
+    )
+
+
+def _letter_review(letter: DeadLetter, *, payload_form: Any, ignore_form: Any, error: str) -> dict:
+    """What every letter's page shows, whichever app's letter it is."""
+    return {
+        "title": f"Dead letter {letter.pk}",
+        "letter": letter,
+        "category_label": category_label(letter.category),
+        "fix": fix_for(category=letter.category, reason=letter.reason),
+        "crumbs": [("Dead letters", reverse("switchyard:dead-letters"))],
+        "payload_form": payload_form,
+        "ignore_form": ignore_form,
+        "error": error,
+        "status": 400 if error else 200,
+        "source_row": json_render(letter.source_row),
+        "payload_json": json_render(letter.payload),
+        "original_json": json_render(letter.original_payload)
         if letter.original_payload is not None
         else "",
-    )
+    }
 
 
 def _kind_letter_detail(request: HttpRequest, letter: DeadLetter, kind: LetterKind) -> HttpResponse:
@@ -264,22 +273,9 @@ def _kind_letter_detail(request: HttpRequest, letter: DeadLetter, kind: LetterKi
     return render_screen(
         request,
         "pipelines/dead_letter_delivery.html",
-        title=f"Dead letter {letter.pk}",
-        letter=letter,
         kind=kind,
         origin=origin,
-        category_label=category_label(letter.category),
-        fix=fix_for(category=letter.category, reason=letter.reason),
-        crumbs=[("Dead letters", reverse("switchyard:dead-letters"))],
-        payload_form=payload_form,
-        ignore_form=ignore_form,
-        error=error,
-        status=400 if error else 200,
-        source_row=json_render(letter.source_row),
-        payload_json=json_render(letter.payload),
-        original_json=json_render(letter.original_payload)
-        if letter.original_payload is not None
-        else "",
+        **_letter_review(letter, payload_form=payload_form, ignore_form=ignore_form, error=error),
     )
 
 
