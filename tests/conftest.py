@@ -82,3 +82,17 @@ def _audit_aggregation_fresh():
     # The audit filter's list of actions is cached for minutes (audit/selectors.py): a list
     # cached by an earlier test would hide the actions this test records.
     cache.delete("audit:actions")
+
+
+@pytest.fixture
+def fresh_wake_windows():
+    """Each test starts as a fresh web process: no wake-up window open (pipelines.claims), and
+    nothing in the cache."""
+    from django.core.cache import cache
+
+    from pipelines import claims
+
+    claims._windows_open.clear()
+    cache.clear()
+    yield
+    claims._windows_open.clear()

@@ -18,15 +18,7 @@ from tests.events.conftest import DEAL_WON_YAML, HUBSPOT_CLIENT_SECRET, deal_sta
 from tests.events.test_inbound import post_hubspot
 from tests.integrations.factories import ConnectionFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def no_window_open():
-    claims._windows_open.clear()
-    cache.clear()
-    yield
-    claims._windows_open.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_wake_windows")]
 
 
 @pytest.fixture

@@ -19,16 +19,7 @@ from pipelines.services.webhooks import PROCESS_DEBOUNCE_SECONDS
 from tests.integrations.factories import ConnectionFactory
 from tests.pipelines.test_clay_webhook import ROW, post
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def no_window_open():
-    """Each test starts as a fresh web process with nothing in the cache."""
-    claims._windows_open.clear()
-    cache.clear()
-    yield
-    claims._windows_open.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_wake_windows")]
 
 
 @pytest.fixture
