@@ -194,15 +194,16 @@ def test_a_worker_killed_mid_chunk_is_recovered_and_every_row_is_staged_once(set
         chunks = list(
             RunChunk.objects.filter(run=run).order_by("sequence").values_list("pk", flat=True)
         )
-        assert len(chunks) == 3
+        assert len(chunks) == 4  # 1,000 rows first (loading starts early), then 10,000 each
+        big = chunks[1]
 
         deadline = time.monotonic() + 60
-        while not chunk_locked(chunks[0]):
+        while not chunk_locked(big):
             assert time.monotonic() < deadline, "the worker never started staging"
             time.sleep(0.05)
         stop(first, signal.SIGKILL)  # mid-transaction: PostgreSQL rolls the chunk back
         killed_at = time.monotonic()
-        assert RunChunk.objects.get(pk=chunks[0]).staged_at is None
+        assert RunChunk.objects.get(pk=big).staged_at is None
 
         workers.append(start_worker("rescuer", tmp_path, **env))
         recovered_in = sweep_until(
