@@ -220,11 +220,13 @@ def _plan_match_keys(run: Run, headers: list[str]) -> MatchKeys:
     return MatchKeys(mapping_rules(rules), columns, match_on=run.workflow.match_on)
 
 
-def run_chunk_stage(*, chunk_id: int) -> int:
+def run_chunk_stage(*, chunk_id: int, wake_loader: bool = True) -> int:
     """Stage this chunk in one transaction; returns its run's id. A chunk already staged, or
     being staged by another worker (row locked), is left alone."""
     run_id = RunChunk.objects.values_list("run_id", flat=True).get(pk=chunk_id)
-    _chunk_claim_and_stage(RunChunk.objects.filter(pk=chunk_id), run_id=run_id)
+    _chunk_claim_and_stage(
+        RunChunk.objects.filter(pk=chunk_id), run_id=run_id, wake_loader=wake_loader
+    )
     return run_id
 
 
@@ -232,10 +234,10 @@ def run_chunk_stage_next(*, run_id: int) -> bool:
     """Claim the run's next chunk nobody is staging and stage it; False when none is left."""
     Run.objects.filter(pk=run_id).update(worker_seen_at=timezone.now())  # heartbeat (~1 a second)
     unstaged = RunChunk.objects.filter(run_id=run_id, staged_at__isnull=True).order_by("sequence")
-    return _chunk_claim_and_stage(unstaged, run_id=run_id)
+    return _chunk_claim_and_stage(unstaged, run_id=run_id, wake_loader=True)
 
 
-def _chunk_claim_and_stage(chunks: QuerySet[RunChunk], *, run_id: int) -> bool:
+def _chunk_claim_and_stage(chunks: QuerySet[RunChunk], *, run_id: int, wake_loader: bool) -> bool:
     """Lock the first free chunk of ``chunks`` and stage it, in one transaction. A chunk that
     turns out unreadable (the file changed since planning) fails the run and removes what its
     other chunks staged: a refused file keeps no records."""
@@ -247,7 +249,7 @@ def _chunk_claim_and_stage(chunks: QuerySet[RunChunk], *, run_id: int) -> bool:
         )
         if chunk is None or chunk.staged_at is not None or chunk.run.is_finished:
             return False
-        refusal = _chunk_stage(chunk)
+        refusal = _chunk_stage(chunk, wake_loader=wake_loader)
         if refusal is _TRY_AGAIN:
             return (
                 False  # its rows were rolled back, the failure count kept; the sweeper re-sends it
@@ -268,7 +270,7 @@ def _chunk_claim_and_stage(chunks: QuerySet[RunChunk], *, run_id: int) -> bool:
 _TRY_AGAIN = "try again"
 
 
-def _chunk_stage(chunk: RunChunk) -> str | None:
+def _chunk_stage(chunk: RunChunk, *, wake_loader: bool) -> str | None:
     """Stage one locked chunk; the refusal message if its rows cannot be read or stored, or
     _TRY_AGAIN after a first database refusal."""
     run = chunk.run
@@ -299,11 +301,11 @@ def _chunk_stage(chunk: RunChunk) -> str | None:
     chunk.stage_ms = max(0, round((time.perf_counter() - started) * 1000) - chunk.transform_ms)
     chunk.staged_at = timezone.now()
     chunk.save(update_fields=["records", "transform_ms", "stage_ms", "staged_at"])
-    _chunk_load_early(chunk)
+    _chunk_load_early(chunk, wake_loader=wake_loader)
     return None
 
 
-def _chunk_load_early(chunk: RunChunk) -> None:
+def _chunk_load_early(chunk: RunChunk, *, wake_loader: bool) -> None:
     """The chunk's records whose key is not held go to batches in its transaction, and the
     loader is woken once it commits (docs/operations.md, "Staging and loading overlap"): as
     many load tasks as a run gets for its first batches, one more for each later chunk (in
@@ -319,6 +321,8 @@ def _chunk_load_early(chunk: RunChunk) -> None:
     Run.objects.filter(pk=run_id, status=RunStatus.PENDING).update(
         status=RunStatus.RUNNING, started_at=Coalesce("started_at", Now())
     )
+    if not wake_loader:  # staged in the caller's process (--inline), which loads it too
+        return
     for _ in range(settings.PIPELINE_LOAD_TASKS_PER_RUN if before == 0 else 1):
         transaction.on_commit(lambda: wakeups.run_load_wake(run_id=run_id))
 

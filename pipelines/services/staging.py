@@ -239,7 +239,7 @@ def _csv_run_stage(*, run_id: int, dispatch: bool) -> Run:
         for chunk_id in RunChunk.objects.filter(run_id=run_id, staged_at__isnull=True).values_list(
             "pk", flat=True
         ):
-            run_chunk_stage(chunk_id=chunk_id)
+            run_chunk_stage(chunk_id=chunk_id, wake_loader=False)
     return run_staging_finish(run_id=run_id)
 
 

@@ -9,6 +9,7 @@ import io
 
 import pytest
 
+from pipelines import wakeups
 from pipelines.models import BatchState, RecordState, Run, RunBatch, RunChunk, RunRecord, RunStatus
 from pipelines.services import chunks
 from pipelines.services.batch_cuts import chunk_duplicate_keys
@@ -126,3 +127,25 @@ def test_a_file_refused_after_part_of_it_loaded_keeps_what_reached_hubspot_and_n
     }
     assert RunRecord.objects.filter(run=run).count() == 3 == len(sandbox_emails(sandbox))
     assert not RunBatch.objects.filter(run=run, state=BatchState.PENDING).exists()
+
+
+def test_a_file_staged_in_the_callers_process_wakes_no_worker_to_load_it(
+    workflow, small_chunks, monkeypatch, django_capture_on_commit_callbacks
+):
+    # import_csv --inline and the demo seed stage and load in their own process.
+    loaders: list[int] = []
+    monkeypatch.setattr(
+        wakeups, "run_load_wake", lambda *, run_id, countdown=None: loaders.append(run_id) or 1
+    )
+    run = run_create_csv(
+        workflow=workflow,
+        file=io.BytesIO(csv_bytes(contact_rows(7))),
+        filename="contacts.csv",
+        dispatch=False,
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run = run_prepare(run_id=run.pk, dispatch=False)
+
+    assert loaders == []
+    assert batched_positions(run) == [1, 2, 3, 4, 5, 6, 7]
