@@ -17,6 +17,8 @@ from quality.transforms import ChainItem, CompiledChain, compile_chain
 # Where the phone region hint comes from when no rule targets "country".
 _COUNTRY_TARGET = "country"
 _COUNTRY_COLUMNS = ("Country", "country", "COUNTRY")
+# The columns a row's country is read from for every rule (a phone's region), whatever the rules.
+CONTEXT_COLUMNS = _COUNTRY_COLUMNS
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from django.db.models import Max
 
 from pipelines.mapping import record_transform
 from pipelines.models import RecordState, Run, RunBatch, RunChunk, RunRecord
-from quality.validation import CompiledMapping, MappingRule
+from quality.validation import CONTEXT_COLUMNS, CompiledMapping, MappingRule
 
 # HubSpot batch endpoints take at most 100 inputs (docs/reference/hubspot.md#batch-endpoints)
 BATCH_SIZE = 100
@@ -44,9 +44,11 @@ class MatchKeys:
         key_rules = [rule for rule in rules if rule.target == match_on]
         self.match_on = match_on
         self._mapping = CompiledMapping(key_rules, columns)
-        # Only the columns that feed the key: the other columns of a row would become the
-        # mapping's "extras", a dict built per row for nothing (a third of the plan's time).
-        self._columns = tuple({columns.get(r.source, r.source) for r in key_rules})
+        # Only the columns that feed the key (and the country, which every rule may read as
+        # context): the other columns of a row would become the mapping's "extras", a dict
+        # built per row for nothing (a third of the plan's time).
+        feeding = {columns.get(r.source, r.source) for r in key_rules} | set(CONTEXT_COLUMNS)
+        self._columns = tuple(feeding)
 
     def of(self, row: dict[str, str]) -> str:
         feeding = {column: row[column] for column in self._columns if column in row}
