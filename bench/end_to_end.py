@@ -177,16 +177,8 @@ def main() -> int:
     args = parser.parse_args()
 
     servers = PrivateServers(prefix="switchyard-e2e-", port_base=args.port_base)
-    postgres, redis, media = servers.postgres, servers.redis, servers.media
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "config.settings.test",
-            "DATABASE_URL": postgres.url,
-            "REDIS_URL": redis.url,
-            "MEDIA_ROOT": str(media),
-            "PIPELINE_LOAD_THREADS": "8",  # the production default (test settings use 1)
-        }
-    )
+    media = servers.media
+    os.environ.update(servers.app_environ())
     env = {**os.environ}
     processes: dict[str, subprocess.Popen] = {}
     try:

@@ -164,6 +164,16 @@ class PrivateServers:
         self.media = self.folder / "media"
         self.media.mkdir()
 
+    def app_environ(self) -> dict[str, str]:
+        """The variables that point the app (this script's Django, its workers) at them."""
+        return {
+            "DJANGO_SETTINGS_MODULE": "config.settings.test",
+            "DATABASE_URL": self.postgres.url,
+            "REDIS_URL": self.redis.url,
+            "MEDIA_ROOT": str(self.media),
+            "PIPELINE_LOAD_THREADS": "8",  # the production default (test settings use 1)
+        }
+
     def stop(self, processes: Iterable[subprocess.Popen] = ()) -> None:
         for process in processes:
             stop(process)
@@ -277,16 +287,8 @@ def main() -> int:  # noqa: PLR0915 - a script: set-up, drills, tear-down in ord
     args = parser.parse_args()
 
     servers = PrivateServers(prefix="switchyard-faults-", port_base=args.port_base)
-    postgres, redis, media = servers.postgres, servers.redis, servers.media
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "config.settings.test",
-            "DATABASE_URL": postgres.url,
-            "REDIS_URL": redis.url,
-            "MEDIA_ROOT": str(media),
-            "PIPELINE_LOAD_THREADS": "8",  # the production default (test settings use 1)
-        }
-    )
+    postgres, redis = servers.postgres, servers.redis
+    os.environ.update(servers.app_environ())
     env = {**os.environ}
     supervisor = Supervisor(env)
     results: list[dict] = []

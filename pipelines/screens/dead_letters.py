@@ -156,13 +156,7 @@ def dead_letter_detail(request: HttpRequest, dead_letter_id: int) -> HttpRespons
     if is_post:
         try:
             if action == "ignore" and ignore_form.is_valid():
-                dead_letter_ignore(
-                    dead_letter_ids=[letter.pk],
-                    reason=ignore_form.cleaned_data["reason"],
-                    actor=request.user,
-                )
-                messages.success(request, f"Dead letter {letter.pk} ignored.")
-                return redirect("switchyard:dead-letter", dead_letter_id=letter.pk)
+                return _letter_ignore(request, letter, reason=ignore_form.cleaned_data["reason"])
             if action in ("save", "reprocess") and payload_form.is_valid():
                 payload = payload_form.payload()
                 if action == "save":
@@ -196,6 +190,12 @@ def dead_letter_detail(request: HttpRequest, dead_letter_id: int) -> HttpRespons
         failed=failed,
         **_letter_review(letter, payload_form=payload_form, ignore_form=ignore_form, error=error),
     )
+
+
+def _letter_ignore(request: HttpRequest, letter: DeadLetter, *, reason: str) -> HttpResponse:
+    dead_letter_ignore(dead_letter_ids=[letter.pk], reason=reason, actor=request.user)
+    messages.success(request, f"Dead letter {letter.pk} ignored.")
+    return redirect("switchyard:dead-letter", dead_letter_id=letter.pk)
 
 
 def _letter_review(letter: DeadLetter, *, payload_form: Any, ignore_form: Any, error: str) -> dict:
@@ -238,13 +238,7 @@ def _kind_letter_detail(request: HttpRequest, letter: DeadLetter, kind: LetterKi
     if is_post:
         try:
             if action == "ignore" and ignore_form.is_valid():
-                dead_letter_ignore(
-                    dead_letter_ids=[letter.pk],
-                    reason=ignore_form.cleaned_data["reason"],
-                    actor=request.user,
-                )
-                messages.success(request, f"Dead letter {letter.pk} ignored.")
-                return here
+                return _letter_ignore(request, letter, reason=ignore_form.cleaned_data["reason"])
             if action in ("save", "redeliver") and payload_form.is_valid():
                 payload = payload_form.payload()
                 if action == "redeliver":

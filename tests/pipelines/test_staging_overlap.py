@@ -24,6 +24,7 @@ from tests.pipelines.conftest import (
     csv_bytes,
     sandbox_emails,
 )
+from tests.pipelines.factories import WorkflowFactory
 
 
 @pytest.fixture
@@ -149,3 +150,21 @@ def test_a_file_staged_in_the_callers_process_wakes_no_worker_to_load_it(
 
     assert loaders == []
     assert batched_positions(run) == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_the_plan_reads_a_rows_country_for_a_phone_match_key_as_staging_does(
+    db, small_chunks, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    workflow = WorkflowFactory(match_on="phone")
+    rows = contact_rows(7, Country="United Kingdom", Phone="+44 20 7946 0000")
+    rows[0]["Phone"] = "020 7946 0958"  # national format: the country gives its region
+    rows[5]["Phone"] = "+44 20 7946 0958"
+    for n in (1, 2, 3, 4, 6):
+        rows[n]["Phone"] = f"+44 20 7946 010{n}"
+
+    run, (first, second, third) = planned(workflow, rows)
+
+    assert RunChunk.objects.get(pk=first).duplicate_keys == ["+442079460958"]
+    assert RunChunk.objects.get(pk=second).duplicate_keys == ["+442079460958"]
+    assert RunChunk.objects.get(pk=third).duplicate_keys == []
